@@ -1,0 +1,193 @@
+"""Compiling a validated ruleset into durable_rules' JSON ruleset form.
+
+Each rule becomes one durable_rules rule: its ``when`` facts become positive
+patterns and its ``unless`` facts ``$not`` patterns.  The shape of the output
+is dictated by defects of durable-rules 2.0.28 measured before this project
+(see docs/engine.md); each workaround is marked ``DEFECT`` below:
+
+- DEFECT negation: a ``$not`` pattern only blocks a match when the negated
+  fact is asserted before the positive ones, and a cancellation damages other
+  rules' matches.  So every rule with ``unless`` gets a durable ruleset (a
+  *unit*) of its own, and the evaluator asserts the negated kinds first.
+- DEFECT join read past end: a join ``$and`` whose last test is false can
+  read past its array; every joined pattern ends with an always-true test
+  (``sid`` equals the first fact's ``sid``).
+- DEFECT nested ``$or``: tests after a nested group are skipped, so nested
+  groups always come last in their ``$and``.
+- DEFECT empty session: deleting a session where nothing fired can free
+  uninitialised memory; every unit has a sentinel rule that always fires.
+- DEFECT rule-count limits (error 303 from 64 alpha nodes per fact, trouble at
+  200 rules): rules without negation are grouped at most RULES_PER_UNIT to a
+  unit.
+- Unknown is not false: every field a rule's conditions read is required to
+  exist (``$ex``) on the fact that holds it, so a missing field never matches.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from policy import expr as E
+from policy.model import Pattern, Rule, Ruleset
+
+RULES_PER_UNIT = 20
+CONTEXT_KIND = "_ctx"
+SENTINEL_RULE = "_sentinel"
+AS_OF_FIELD = "_as_of"
+ID_FIELD = "ident"  # engine property holding a fact's own ``id`` field
+
+
+class CompileError(ValueError):
+    """A validated rule the compiler cannot express (a bug: validation should catch it)."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One durable_rules ruleset: some rules, the fact kinds they read, which kinds go first."""
+
+    name: str
+    definition: dict[str, Any]
+    rule_ids: dict[str, str]  # durable rule name -> our rule id
+    kinds: tuple[str, ...]  # fact kinds asserted, in assert order (negated kinds first)
+
+
+@dataclass(frozen=True)
+class CompiledRuleset:
+    ruleset: Ruleset
+    units: tuple[Unit, ...]
+    as_of_kinds: frozenset[str]  # kinds whose facts carry the evaluation date
+    kinds: frozenset[str]  # every kind some unit reads
+
+
+def prop(name: str) -> str:
+    """Engine property name of a condition field."""
+    return ID_FIELD if name == "id" else name
+
+
+def _value(node: E.Node, alias: str, params: dict[str, Any]) -> Any:
+    """Right-hand side of a test: a constant or an expression durable_rules evaluates."""
+    if isinstance(node, E.Const):
+        return node.value
+    if isinstance(node, E.ParamRef):
+        return params[node.name]
+    if isinstance(node, E.FieldRef):
+        if node.alias == alias:
+            return {"$m": prop(node.name)}
+        return {node.alias: prop(node.name)}
+    if isinstance(node, E.AsOf):
+        return {"$m": AS_OF_FIELD}
+    if isinstance(node, E.Neg):
+        return {"$mul": {"$l": -1, "$r": _value(node.operand, alias, params)}}
+    if isinstance(node, E.Arith):
+        op = {"+": "$add", "-": "$sub", "*": "$mul", "/": "$div"}[node.op]
+        return {op: {"$l": _value(node.left, alias, params), "$r": _value(node.right, alias, params)}}
+    raise CompileError(f"cannot compile {E.to_text(node)} as a value")
+
+
+_OPS = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
+
+
+def _test(node: E.Node, alias: str, params: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(node, E.BoolOp):
+        parts = [_test(o, alias, params) for o in node.operands]
+        if node.op == "and":
+            return {"$and": _nested_last(parts)}
+        return {"$or": parts}
+    if isinstance(node, E.Compare):
+        op, left, right = node.op, node.left, node.right
+        if not (isinstance(left, E.FieldRef) and left.alias == alias):
+            left, right, op = right, left, E.FLIPPED[op]
+        if not (isinstance(left, E.FieldRef) and left.alias == alias):
+            raise CompileError(f"`{E.to_text(node)}` does not compare a field of `{alias}`")
+        value = _value(right, alias, params)
+        if op == "==":
+            return {prop(left.name): value}
+        return {_OPS[op]: {prop(left.name): value}}
+    raise CompileError(f"not a test: {E.to_text(node)}")
+
+
+def _nested_last(tests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """DEFECT nested $or: plain tests first, nested groups last."""
+    plain = [t for t in tests if not ({"$or", "$and"} & set(t))]
+    nested = [t for t in tests if {"$or", "$and"} & set(t)]
+    return plain + nested
+
+
+def _flatten_and(node: E.Node) -> list[E.Node]:
+    if isinstance(node, E.BoolOp) and node.op == "and":
+        out: list[E.Node] = []
+        for o in node.operands:
+            out.extend(_flatten_and(o))
+        return out
+    return [node]
+
+
+def _read_fields(rule: Rule) -> dict[str, list[str]]:
+    """Per alias, the fields the rule's conditions and subject read (each must be known)."""
+    out: dict[str, list[str]] = {}
+    nodes = [p.where for p in rule.patterns if p.where is not None] + [rule.subject_id]
+    for node in nodes:
+        for ref in E.field_refs(node):
+            fields = out.setdefault(ref.alias, [])
+            if ref.name not in fields:
+                fields.append(ref.name)
+    return out
+
+
+def compile_rule(rule: Rule, params: dict[str, Any]) -> dict[str, Any]:
+    """One rule -> durable_rules rule definition ({"all": [...]})."""
+    reads = _read_fields(rule)
+    first = rule.patterns[0].alias
+    patterns = []
+    for index, p in enumerate(rule.positive + rule.negative):
+        tests: list[dict[str, Any]] = [{"kind": p.fact}]
+        if not p.negated:
+            tests += [{"$ex": {prop(f): 1}} for f in reads.get(p.alias, [])]
+        if p.where is not None:
+            for part in _flatten_and(E.push_not(p.where)):
+                tests.append(_test(part, p.alias, params))
+        tests = _nested_last(tests)
+        if index > 0:
+            tests.append({"sid": {first: "sid"}})  # DEFECT join read past end
+        key = f"{p.alias}$not" if p.negated else p.alias
+        patterns.append({key: {"$and": tests} if len(tests) > 1 else tests[0]})
+    return {"all": patterns}
+
+
+def _uses_as_of(p: Pattern) -> bool:
+    return p.where is not None and E.uses_as_of(p.where)
+
+
+def compile_ruleset(ruleset: Ruleset, name_prefix: str) -> CompiledRuleset:
+    """Split the ruleset into units and compile every rule (see module docstring)."""
+    params = ruleset.param_values
+    sentinel = {"all": [{"m": {"kind": CONTEXT_KIND}}]}
+    units: list[Unit] = []
+    plain: list[Rule] = []
+    as_of_kinds: set[str] = set()
+
+    def make_unit(rules: list[Rule]) -> Unit:
+        definition: dict[str, Any] = {SENTINEL_RULE: sentinel}
+        rule_ids, negated, kinds = {}, [], []
+        for i, rule in enumerate(rules):
+            rname = f"r{i}"
+            definition[rname] = compile_rule(rule, params)
+            rule_ids[rname] = rule.id
+            for p in rule.patterns:
+                target = negated if p.negated else kinds
+                if p.fact not in target:
+                    target.append(p.fact)
+                if _uses_as_of(p):
+                    as_of_kinds.add(p.fact)
+        order = negated + [k for k in kinds if k not in negated]
+        return Unit(f"{name_prefix}#{len(units)}", definition, rule_ids, tuple(order))
+
+    for rule in ruleset.rules:
+        if rule.negative:
+            units.append(make_unit([rule]))
+        else:
+            plain.append(rule)
+    for start in range(0, len(plain), RULES_PER_UNIT):
+        units.append(make_unit(plain[start:start + RULES_PER_UNIT]))
+    kinds = frozenset(k for u in units for k in u.kinds)
+    return CompiledRuleset(ruleset, tuple(units), frozenset(as_of_kinds), kinds)

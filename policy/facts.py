@@ -1,0 +1,215 @@
+"""The catalogue of facts a caller may submit (contract evaluate-v1), as data.
+
+One source of truth for three readers: the API builds its marshmallow schemas
+from it, the ruleset validator type-checks conditions against it, and the
+engine normalises submitted facts with it.  Each list has fields with a wire
+type (what the caller sends) that expands to one or more *condition fields*
+(what a rule may compare):
+
+- ``date`` ("2021-04-08") becomes a day number, so dates compare and subtract;
+  a nullable date also gives a boolean flag (``submitted_on: null`` means
+  "not submitted": flag false, date unknown);
+- ``month`` / ``period`` ("2021-03" or "2021") gives ``year`` and ``month``
+  (and ``annual`` for a period that is a whole year);
+- ``enum_list`` (``activities``) gives one boolean per possible value, so a
+  condition says ``'mining' in e.activities``.
+
+A field the caller leaves out is *unknown*: it is absent from the prepared
+fact and no condition on it can hold.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+ACTIVITIES = ("mining", "smelting_separation", "comprehensive_utilization")
+ORE_TYPES = ("rock", "ion")
+REPORT_LEVELS = ("enterprise", "group")
+RECIPIENTS = ("provincial_miit", "miit")
+TRANSACTION_TYPES = ("toll_processing", "purchase", "raw_material_use", "import")
+MATERIALS = ("rare_earth_mineral_product", "rare_earth_enrichment", "imported_mineral_product", "other")
+
+# Display names of enumerated values, used in violation messages (zh, en).
+ENUM_LABELS: dict[str, dict[str, str]] = {
+    "mining": {"zh": "稀土开采", "en": "mining"},
+    "smelting_separation": {"zh": "稀土冶炼分离", "en": "smelting/separation"},
+    "comprehensive_utilization": {"zh": "综合利用", "en": "comprehensive utilisation"},
+    "rock": {"zh": "岩矿型", "en": "rock-type"},
+    "ion": {"zh": "离子型", "en": "ion-adsorption-type"},
+    "enterprise": {"zh": "企业", "en": "enterprise"},
+    "group": {"zh": "稀土集团", "en": "group"},
+    "provincial_miit": {"zh": "省级工业和信息化主管部门", "en": "provincial industry and IT authority"},
+    "miit": {"zh": "工业和信息化部", "en": "MIIT"},
+    "toll_processing": {"zh": "代加工（含委托加工）", "en": "toll processing (incl. commissioned processing)"},
+    "purchase": {"zh": "采购", "en": "purchase"},
+    "raw_material_use": {"zh": "原料使用", "en": "use as raw material"},
+    "import": {"zh": "进口", "en": "import"},
+    "rare_earth_mineral_product": {"zh": "稀土矿产品", "en": "rare-earth mineral product"},
+    "rare_earth_enrichment": {"zh": "稀土富集物", "en": "rare-earth enrichment"},
+    "imported_mineral_product": {"zh": "进口稀土矿产品", "en": "imported rare-earth mineral product"},
+    "other": {"zh": "其他", "en": "other"},
+}
+
+# Condition-level types.  "number" covers integers; "enum" values are strings.
+CONDITION_TYPES = ("string", "number", "boolean", "date", "enum")
+
+
+@dataclass(frozen=True)
+class WireField:
+    """A field as the caller sends it."""
+
+    name: str
+    type: str  # string | number | integer | boolean | date | month | period | enum | enum_list
+    required: bool = False
+    nullable: bool = False
+    enum: tuple[str, ...] = ()
+    minimum: float | None = None
+    max_length: int | None = None
+    ref: str | None = None  # list whose ``id`` this field must name
+    flag: str | None = None  # for a nullable date: name of the "was given" boolean
+
+
+@dataclass(frozen=True)
+class ConditionField:
+    """A field a rule condition may read, with its condition-level type."""
+
+    name: str
+    type: str
+    enum: tuple[str, ...] = ()
+    always_present: bool = False  # guaranteed on every prepared fact of its list
+
+
+@dataclass(frozen=True)
+class FactList:
+    """One list of ``facts`` in the request."""
+
+    name: str
+    fields: tuple[WireField, ...]
+    label: Mapping[str, str]
+    time_field: str | None = None  # the field that places a fact in time (for ruleset periods)
+    identity: str | None = None  # the field other facts reference this one by
+    condition_fields: dict[str, ConditionField] = field(default_factory=dict)
+
+    def wire(self, name: str) -> WireField | None:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return None
+
+
+def _s(name: str, **kw) -> WireField:
+    return WireField(name, "string", max_length=kw.pop("max_length", None), **kw)
+
+
+def _id(name: str, **kw) -> WireField:
+    return WireField(name, "string", max_length=128, **kw)
+
+
+def _b(name: str) -> WireField:
+    return WireField(name, "boolean")
+
+
+def _n(name: str, **kw) -> WireField:
+    return WireField(name, "number", minimum=0, **kw)
+
+
+_ENTERPRISE_FLAGS = (
+    "designated", "mining_license", "safety_license", "recycling_project_expired",
+    "ordered_to_suspend", "banned_process", "emissions_compliant", "radiation_compliant",
+    "tailings_compliant", "long_term_shutdown", "traceability_system", "flow_records",
+    "national_traceability_entry", "data_security_system",
+)
+
+_LISTS: tuple[FactList, ...] = (
+    FactList("groups", (
+        _id("id", required=True), _s("name"), _b("designated"),
+    ), {"zh": "稀土集团", "en": "groups"}, identity="id"),
+    FactList("enterprises", (
+        _id("id", required=True), _s("name"),
+        _id("group", nullable=True, ref="groups"),
+        WireField("activities", "enum_list", enum=ACTIVITIES),
+        *(_b(f) for f in _ENTERPRISE_FLAGS),
+        _n("separation_capacity_t_reo"),
+    ), {"zh": "企业", "en": "enterprises"}, identity="id"),
+    FactList("allocations", (
+        _id("enterprise", required=True, ref="enterprises"),
+        _id("group", nullable=True, ref="groups"),
+        WireField("year", "integer", required=True),
+        WireField("activity", "enum", required=True, enum=ACTIVITIES),
+        WireField("ore_type", "enum", enum=ORE_TYPES),
+        _n("amount_t_reo", required=True),
+        WireField("issued_on", "date", nullable=True, flag="issued"),
+        WireField("filed_on", "date", nullable=True, flag="filed"),
+    ), {"zh": "指标分解", "en": "allocations"}, time_field="year"),
+    FactList("production", (
+        _id("enterprise", required=True, ref="enterprises"),
+        WireField("period", "month", required=True),
+        WireField("activity", "enum", required=True, enum=ACTIVITIES),
+        WireField("ore_type", "enum", enum=ORE_TYPES),
+        _n("amount_t_reo", required=True),
+    ), {"zh": "生产", "en": "production"}, time_field="period"),
+    FactList("reports", (
+        _id("reporter", required=True),
+        WireField("level", "enum", required=True, enum=REPORT_LEVELS),
+        WireField("period", "period", required=True),
+        WireField("recipient", "enum", enum=RECIPIENTS),
+        WireField("submitted_on", "date", nullable=True, flag="submitted"),
+        _n("reported_amount_t_reo"),
+        _b("includes_traceability_data"),
+    ), {"zh": "报送", "en": "reports"}, time_field="period"),
+    FactList("transactions", (
+        _id("enterprise", required=True, ref="enterprises"),
+        WireField("date", "date"),
+        WireField("type", "enum", required=True, enum=TRANSACTION_TYPES),
+        WireField("material", "enum", enum=MATERIALS),
+        _b("source_legal"), _b("import_compliant"),
+    ), {"zh": "交易", "en": "transactions"}, time_field="date"),
+    FactList("group_quotas", (
+        _id("group", required=True, ref="groups"),
+        WireField("year", "integer", required=True),
+        WireField("activity", "enum", required=True, enum=ACTIVITIES),
+        WireField("ore_type", "enum", enum=ORE_TYPES),
+        _n("amount_t_reo", required=True),
+    ), {"zh": "集团指标", "en": "group quotas"}, time_field="year"),
+)
+
+
+def _condition_fields(lst: FactList) -> dict[str, ConditionField]:
+    """Expand wire fields into the fields a condition may read."""
+    out: dict[str, ConditionField] = {}
+    for f in lst.fields:
+        req = f.required and not f.nullable
+        if f.type in ("string",):
+            out[f.name] = ConditionField(f.name, "string", always_present=req)
+        elif f.type in ("number", "integer"):
+            out[f.name] = ConditionField(f.name, "number", always_present=req)
+        elif f.type == "boolean":
+            out[f.name] = ConditionField(f.name, "boolean")
+        elif f.type == "enum":
+            out[f.name] = ConditionField(f.name, "enum", f.enum, always_present=req)
+        elif f.type == "date":
+            out[f.name] = ConditionField(f.name, "date")
+            if f.flag:
+                out[f.flag] = ConditionField(f.flag, "boolean")
+        elif f.type in ("month", "period"):
+            out[f.name] = ConditionField(f.name, "string", always_present=req)
+            out["year"] = ConditionField("year", "number", always_present=req)
+            out["month"] = ConditionField("month", "number", always_present=req and f.type == "month")
+            if f.type == "period":
+                out["annual"] = ConditionField("annual", "boolean", always_present=req)
+        elif f.type == "enum_list":
+            for v in f.enum:
+                out[f"{f.name}__{v}"] = ConditionField(f"{f.name}__{v}", "boolean")
+        else:  # pragma: no cover - catalogue typo
+            raise ValueError(f"unknown wire type {f.type}")
+    return out
+
+
+for _lst in _LISTS:
+    _lst.condition_fields.update(_condition_fields(_lst))
+
+FACT_LISTS: dict[str, FactList] = {lst.name: lst for lst in _LISTS}
+
+# Names the engine uses on every prepared fact; no fact field or derived field may take them.
+# (A caller's ``id`` is carried under another property name: ``id`` is the engine's fact identity.)
+RESERVED_FIELDS = frozenset({"sid", "kind", "ident", "_as_of"})

@@ -1,0 +1,144 @@
+"""What a validated ruleset is: plain, immutable data.
+
+A :class:`Ruleset` is produced only by :func:`policy.loader.load_ruleset`, which
+checks everything a regulator can get wrong; the engine and the API may then
+rely on every field being well-formed (every condition type-checked, every
+citation resolving to a provision of a known instrument).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from policy.expr import Node
+from policy.yamlsource import Location
+
+SEVERITIES = ("critical", "serious", "major", "minor")
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+RULESET_STATUSES = ("draft", "active", "retired")
+
+
+@dataclass(frozen=True)
+class Citation:
+    instrument: str
+    eid: str
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A figure or deadline the rules use, with the provision it comes from."""
+
+    name: str
+    value: Any  # number, text, or a day number for a date
+    type: str  # number | string | date
+    unit: str | None
+    label: Mapping[str, str]
+    citations: tuple[Citation, ...]
+    note: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """A derived fact list: sums and counts of a list grouped by keys."""
+
+    name: str
+    source: str
+    group_by: tuple[str, ...]
+    sums: Mapping[str, str]  # output field -> source field
+    count: str | None
+    where: Node | None
+    alias: str
+    description: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Computed:
+    """A field computed on each fact of a list before matching (e.g. a due date)."""
+
+    list: str
+    alias: str
+    field: str
+    type: str
+    value: Node
+    description: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One fact a rule matches (``when``) or requires to be absent (``unless``)."""
+
+    alias: str
+    fact: str
+    where: Node | None
+    negated: bool
+    location: Location
+
+
+@dataclass(frozen=True)
+class Consequence:
+    type: str
+    citation: Citation
+    values: Mapping[str, Node]  # evaluated over the violation's details
+    description: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: Mapping[str, str]
+    message: Mapping[str, str]
+    severity: str
+    subject_type: str
+    subject_id: Node
+    period: Node | None
+    patterns: tuple[Pattern, ...]
+    details: Mapping[str, Node]
+    citations: tuple[Citation, ...]
+    consequences: tuple[Consequence, ...]
+    description: Mapping[str, str] | None
+    location: Location
+    value_types: Mapping[str, str] = field(default_factory=dict)  # detail name / "period" -> type
+
+    @property
+    def positive(self) -> tuple[Pattern, ...]:
+        return tuple(p for p in self.patterns if not p.negated)
+
+    @property
+    def negative(self) -> tuple[Pattern, ...]:
+        return tuple(p for p in self.patterns if p.negated)
+
+
+@dataclass(frozen=True)
+class Ruleset:
+    id: str
+    version: str
+    title: Mapping[str, str]
+    status: str
+    instrument: str
+    instrument_status: str
+    effective_from: int | None  # day numbers; None = open
+    effective_to: int | None
+    parameters: Mapping[str, Parameter]
+    aggregates: Mapping[str, Aggregate]
+    computed: tuple[Computed, ...]
+    rules: tuple[Rule, ...]
+    fact_fields: Mapping[str, Mapping[str, tuple[str, tuple[str, ...]]]]  # list -> field -> (type, enum)
+    source: str
+    digest: str
+    path: str
+    description: Mapping[str, str] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    def rule(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(f"{self.ref} has no rule {rule_id!r}")
+
+    @property
+    def param_values(self) -> dict[str, Any]:
+        return {name: p.value for name, p in self.parameters.items()}

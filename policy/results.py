@@ -1,0 +1,164 @@
+"""From rule matches to violations as the contract shapes them.
+
+The engine says which rule matched which facts; this module adds what a
+person reads: the rule's title, its message with the values filled in, the
+cited provisions with their verbatim text and legal status, and the
+consequences.  Matches of one rule for the same subject and period are one
+violation (the contract: "one violation per rule per subject and period").
+"""
+from __future__ import annotations
+
+import datetime as dt
+import string
+from typing import Any, Iterable, Mapping, Protocol
+
+from policy import expr as E
+from policy.facts import ENUM_LABELS
+from policy.functions import UnknownValue, from_day
+from policy.instruments import Instrument
+from policy.model import SEVERITIES, SEVERITY_RANK, Citation, Rule, Ruleset
+
+UNKNOWN_TEXT = {"zh": "未知", "en": "unknown"}
+
+
+class MatchLike(Protocol):
+    rule: str
+    bindings: Mapping[str, Mapping[str, Any]]
+    sources: Mapping[str, tuple[tuple[str, int], ...]]
+
+
+def _json_value(value: Any, vtype: str) -> Any:
+    """A detail value for the JSON response (dates as ISO text)."""
+    if vtype == "date" and isinstance(value, (int, float)):
+        return from_day(value).isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _display(value: Any, vtype: str, lang: str) -> str:
+    """A detail value as a person reads it in a message."""
+    if value is None:
+        return UNKNOWN_TEXT[lang]
+    if vtype == "date":
+        return from_day(value).isoformat() if isinstance(value, (int, float)) else str(value)
+    if vtype == "enum" and value in ENUM_LABELS:
+        return ENUM_LABELS[value][lang]
+    if isinstance(value, bool):
+        return {"zh": "是" if value else "否", "en": "yes" if value else "no"}[lang]
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not value.is_integer():
+            return f"{value:,.3f}".rstrip("0").rstrip(".")
+        return f"{int(value):,}"
+    return str(value)
+
+
+def _render(template: str, values: Mapping[str, str]) -> str:
+    out = []
+    for literal, name, spec, _conv in string.Formatter().parse(template):
+        out.append(literal)
+        if name is not None:
+            out.append(values.get(name, "?"))
+    return "".join(out)
+
+
+def citation_json(citation: Citation, instruments: Mapping[str, Instrument]) -> dict[str, Any]:
+    inst = instruments[citation.instrument]
+    prov = inst.provision(citation.eid)
+    out = {"instrument": inst.id, "eid": prov.eid, "label": dict(prov.label), "status": inst.status,
+           "text": prov.text}
+    if prov.text_en:
+        out["text_en"] = prov.text_en
+    return out
+
+
+def _evaluate(node: E.Node, bindings: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
+    try:
+        return E.evaluate(node, bindings, params)
+    except UnknownValue:
+        return None
+
+
+def _fact_refs(sources: Iterable[tuple[tuple[str, int], ...]]) -> list[dict[str, Any]]:
+    refs = sorted({ref for group in sources for ref in group})
+    return [{"list": name, "index": index} for name, index in refs]
+
+
+def violations(ruleset: Ruleset, matches: Iterable[MatchLike], instruments: Mapping[str, Instrument]
+               ) -> list[dict[str, Any]]:
+    """Group matches into violations and render them (unsorted; see :func:`sort_violations`)."""
+    params = ruleset.param_values
+    rules = {r.id: r for r in ruleset.rules}
+    grouped: dict[tuple, list[MatchLike]] = {}
+    for m in matches:
+        rule = rules[m.rule]
+        subject = _evaluate(rule.subject_id, m.bindings, params)
+        period = _evaluate(rule.period, m.bindings, params) if rule.period is not None else None
+        grouped.setdefault((m.rule, str(subject), period), []).append(m)
+    out = []
+    for (rule_id, subject, period), group in grouped.items():
+        rule = rules[rule_id]
+        # Deterministic whatever the engine's order: the match with the smallest fact references leads.
+        group.sort(key=lambda m: sorted(ref for refs in m.sources.values() for ref in refs))
+        out.append(_violation(ruleset, rule, subject, period, group, params, instruments))
+    return out
+
+
+def _violation(ruleset: Ruleset, rule: Rule, subject: str, period: Any, group: list[MatchLike],
+               params: Mapping[str, Any], instruments: Mapping[str, Instrument]) -> dict[str, Any]:
+    lead = group[0]
+    details_raw = {name: _evaluate(node, lead.bindings, params) for name, node in rule.details.items()}
+    types = rule.value_types
+    details = {k: _json_value(v, types.get(k, "")) for k, v in details_raw.items() if v is not None}
+    message = {}
+    for lang in ("zh", "en"):
+        values = {k: _display(v, types.get(k, ""), lang) for k, v in details_raw.items()}
+        values["subject"] = subject
+        values["period"] = str(_json_value(period, types.get("period", ""))) if period is not None \
+            else UNKNOWN_TEXT[lang]
+        message[lang] = _render(rule.message[lang], values)
+    consequences = []
+    for c in rule.consequences:
+        item: dict[str, Any] = {"type": c.type}
+        for key, node in c.values.items():
+            value = _evaluate(node, lead.bindings, params)
+            if value is not None:
+                item[key] = _json_value(value, "")
+        item["citation"] = {"instrument": c.citation.instrument, "eid": c.citation.eid}
+        if c.description:
+            item["description"] = dict(c.description)
+        consequences.append(item)
+    violation = {
+        "rule": rule.id,
+        "ruleset": ruleset.ref,
+        "title": dict(rule.title),
+        "severity": rule.severity,
+        "subject": {"type": rule.subject_type, "id": subject},
+        "message": message,
+        "details": details,
+        "facts": _fact_refs(src for m in group for src in m.sources.values()),
+        "citations": [citation_json(c, instruments) for c in rule.citations],
+        "consequences": consequences,
+    }
+    if period is not None:
+        violation["period"] = _json_value(period, types.get("period", ""))
+        if isinstance(violation["period"], (int, float)):
+            violation["period"] = str(violation["period"])
+    return violation
+
+
+def sort_violations(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The contract's stable order: severity, then rule, then subject (then period, ruleset)."""
+    return sorted(items, key=lambda v: (SEVERITY_RANK[v["severity"]], v["rule"], v["subject"]["type"],
+                                        v["subject"]["id"], str(v.get("period", "")), v["ruleset"]))
+
+
+def summary(items: list[dict[str, Any]]) -> dict[str, Any]:
+    by: dict[str, int] = {}
+    for v in items:
+        by[v["severity"]] = by.get(v["severity"], 0) + 1
+    return {"violations": len(items), "by_severity": {s: by[s] for s in SEVERITIES if s in by}}
+
+
+def today() -> dt.date:
+    return dt.date.today()

@@ -1,0 +1,140 @@
+"""Safe YAML loading that remembers where each value came from.
+
+Regulators edit rulesets by hand, so every validation error must point at a
+line and column.  PyYAML's safe loader builds plain Python objects and forgets
+positions; this loader keeps them: every mapping becomes a :class:`LocatedDict`
+that knows the line/column of itself and of each of its keys.
+
+It is also the first defence against hostile YAML: only the safe constructors
+are used (no Python objects), documents over a size limit are refused, and
+anchors/aliases are refused outright (they serve no purpose in a ruleset and
+are the vector of "billion laughs" expansion attacks).  Dates stay strings:
+the ruleset model parses them itself, with its own error messages.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+MAX_YAML_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Location:
+    """A 1-based line and column in a source file."""
+
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.line}:{self.column}"
+
+
+class LocatedDict(dict):
+    """A dict that remembers the location of itself and of each key's value."""
+
+    location: Location
+    key_locations: dict[str, Location]
+
+    def where(self, key: str | None = None) -> Location:
+        if key is not None and key in self.key_locations:
+            return self.key_locations[key]
+        return self.location
+
+
+class LocatedList(list):
+    """A list that remembers its own location and each item's."""
+
+    location: Location
+    item_locations: list[Location]
+
+    def where(self, index: int | None = None) -> Location:
+        if index is not None and 0 <= index < len(self.item_locations):
+            return self.item_locations[index]
+        return self.location
+
+
+class YamlSourceError(ValueError):
+    """The text is not a YAML document this service will read."""
+
+    def __init__(self, message: str, location: Location | None = None):
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+
+def _loc(node: yaml.Node) -> Location:
+    return Location(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without implicit timestamps and with locations kept."""
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise YamlSourceError("anchors and aliases (*name) are not allowed in rulesets",
+                                  Location(event.start_mark.line + 1, event.start_mark.column + 1))
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+        if not isinstance(node, yaml.MappingNode):  # pragma: no cover - defensive
+            raise YamlSourceError("expected a mapping", _loc(node))
+        result = LocatedDict()
+        result.location = _loc(node)
+        result.key_locations = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                raise YamlSourceError("a mapping key must be a plain scalar", _loc(key_node))
+            key = str(key)
+            if key in result:
+                raise YamlSourceError(f"duplicate key {key!r}", _loc(key_node))
+            result[key] = self.construct_object(value_node, deep=True)
+            result.key_locations[key] = _loc(value_node)
+        return result
+
+    def construct_sequence(self, node, deep=False):  # type: ignore[override]
+        result = LocatedList(self.construct_object(child, deep=True) for child in node.value)
+        result.location = _loc(node)
+        result.item_locations = [_loc(child) for child in node.value]
+        return result
+
+
+# Dates and times stay strings: "2021-09-01" is parsed by the model, not by YAML.
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+# Booleans are only true/false (YAML 1.2): in YAML 1.1 `on`, `no`, `yes` are booleans, a trap for editors.
+for _first in list(_Loader.yaml_implicit_resolvers):
+    _Loader.yaml_implicit_resolvers[_first] = [
+        (tag, regexp) for tag, regexp in _Loader.yaml_implicit_resolvers[_first] if tag != "tag:yaml.org,2002:bool"]
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_sequence)
+
+
+def load_yaml(text: str | bytes, max_bytes: int = MAX_YAML_BYTES) -> Any:
+    """Parse one YAML document safely, keeping locations; raise YamlSourceError."""
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    if len(raw) > max_bytes:
+        raise YamlSourceError(f"document is {len(raw)} bytes, over the limit of {max_bytes}")
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise YamlSourceError(f"not UTF-8 text (byte {exc.start})") from None
+    try:
+        return yaml.load(decoded, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+    except YamlSourceError:
+        raise
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = Location(mark.line + 1, mark.column + 1) if mark else None
+        raise YamlSourceError(f"YAML syntax: {exc.problem or exc.context}", loc) from None
+    except yaml.YAMLError as exc:
+        raise YamlSourceError(f"YAML: {exc}") from None
