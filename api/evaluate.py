@@ -1,0 +1,78 @@
+"""POST /v1/evaluate and GET /healthz."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from marshmallow import ValidationError
+
+from api.errors import ApiError
+from api.references import reference_errors
+from api.schemas import EvaluateRequestSchema, flatten_errors
+from policy.registry import UnknownRuleset
+
+bp = Blueprint("evaluate", __name__)
+_schema = EvaluateRequestSchema()
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json_body() -> Any:
+    """The body as JSON, whatever the Content-Type (curl -d sends form encoding)."""
+    raw = request.get_data(cache=False)
+    if not raw:
+        raise ApiError(400, "invalid_request", "empty body: send a JSON object",
+                       [{"path": "$", "message": "required"}])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "invalid_request", "body is not UTF-8",
+                       [{"path": "$", "message": f"invalid UTF-8 at byte {exc.start}"}]) from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ApiError(400, "invalid_request", "JSON nested too deeply",
+                       [{"path": "$", "message": "nesting too deep"}]) from None
+    except ValueError as exc:
+        raise ApiError(400, "invalid_request", f"body is not valid JSON: {exc}",
+                       [{"path": "$", "message": str(exc)}]) from None
+
+
+@bp.post("/v1/evaluate")
+def evaluate():
+    body = parse_json_body()
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "the body must be a JSON object",
+                       [{"path": "$", "message": "must be an object"}])
+    try:
+        data = _schema.load(body)
+    except ValidationError as exc:
+        errors = flatten_errors(exc.messages)
+        raise ApiError(400, "invalid_request", f"{len(errors)} invalid field(s)", errors) from None
+    facts = data["facts"]
+    count = sum(len(v) for v in facts.values())
+    limit = current_app.config["MAX_FACTS"]
+    if count > limit:
+        raise ApiError(413, "too_many_facts", f"{count} facts, over the limit of {limit} per request")
+    errors = reference_errors(facts)
+    if errors:
+        raise ApiError(400, "invalid_request", f"{len(errors)} invalid reference(s)", errors)
+    as_of = dt.date.fromisoformat(data["as_of"]) if "as_of" in data else dt.date.today()
+    runtime = current_app.extensions["repolicy"]
+    try:
+        result = runtime.evaluate(facts, as_of, data.get("rulesets"))
+    except UnknownRuleset as exc:
+        idx = data["rulesets"].index(str(exc.args[0]))
+        raise ApiError(400, "invalid_request", f"unknown ruleset {exc.args[0]}",
+                       [{"path": f"rulesets.{idx}", "message": f"no ruleset version {exc.args[0]}"}]) from None
+    return jsonify(result)
+
+
+@bp.get("/healthz")
+def healthz():
+    runtime = current_app.extensions["repolicy"]
+    return jsonify({"status": "ok", "rulesets": [r.ref for r in runtime.registry.all()]})

@@ -1,0 +1,152 @@
+"""marshmallow schemas of the evaluate request, built from the fact catalogue.
+
+The catalogue (policy/facts.py) is the one description of the facts; these
+schemas are generated from it so that the API, the validator and the engine
+can never disagree about a field.  Types are strict: ``"5000"`` is not a
+number, ``1`` is not a boolean, NaN and Infinity are refused, unknown fields
+are errors.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from policy.facts import FACT_LISTS, FactList, WireField
+
+DATE_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+PERIOD_RE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2]))?$")
+PIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*@[A-Za-z0-9._-]+$")
+MAX_NUMBER = 1e12  # t REO: far above any real figure, far below float trouble
+
+
+class StrictNumber(fields.Field):
+    """A JSON number (not a string, not a boolean), finite, within bounds."""
+
+    def __init__(self, minimum: float | None = None, integer: bool = False, **kw: Any):
+        super().__init__(**kw)
+        self.minimum, self.integer = minimum, integer
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValidationError("must be an integer" if self.integer else "must be a number")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValidationError("must be a finite number")
+        if self.integer and not isinstance(value, int):
+            raise ValidationError("must be an integer")
+        if abs(value) > MAX_NUMBER:
+            raise ValidationError(f"must be at most {MAX_NUMBER:g} in magnitude")
+        if self.minimum is not None and value < self.minimum:
+            raise ValidationError(f"must be >= {self.minimum:g}")
+        return value
+
+
+class StrictBoolean(fields.Field):
+    """true or false, nothing else."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("must be true or false")
+        return value
+
+
+class StrictString(fields.String):
+    """A JSON string (numbers are not silently turned into text)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError("must be a string")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class DateText(StrictString):
+    """An ISO date YYYY-MM-DD that exists on the calendar; kept as text."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if not DATE_RE.match(value):
+            raise ValidationError("must be a date YYYY-MM-DD")
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValidationError("is not a calendar date") from None
+        return value
+
+
+def _field(wf: WireField) -> fields.Field:
+    kw: dict[str, Any] = {"required": wf.required, "allow_none": wf.nullable}
+    if wf.type == "string":
+        length = validate.Length(min=1, max=wf.max_length) if wf.max_length else validate.Length(max=1000)
+        return StrictString(validate=length, **kw)
+    if wf.type in ("number", "integer"):
+        return StrictNumber(minimum=wf.minimum, integer=wf.type == "integer", **kw)
+    if wf.type == "boolean":
+        return StrictBoolean(**kw)
+    if wf.type == "date":
+        return DateText(**kw)
+    if wf.type == "month":
+        return StrictString(validate=validate.Regexp(MONTH_RE, error="must be a month YYYY-MM"), **kw)
+    if wf.type == "period":
+        return StrictString(validate=validate.Regexp(PERIOD_RE, error="must be YYYY-MM or YYYY"), **kw)
+    if wf.type == "enum":
+        return StrictString(validate=validate.OneOf(wf.enum), **kw)
+    if wf.type == "enum_list":
+        return fields.List(StrictString(validate=validate.OneOf(wf.enum)), **kw)
+    raise ValueError(wf.type)  # pragma: no cover
+
+
+def _list_schema(lst: FactList) -> type[Schema]:
+    attrs: dict[str, Any] = {wf.name: _field(wf) for wf in lst.fields}
+
+    class Meta:
+        unknown = RAISE
+
+    attrs["Meta"] = Meta
+    return Schema.from_dict(attrs, name=f"{lst.name.title().replace('_', '')}Fact")
+
+
+FACT_SCHEMAS: dict[str, type[Schema]] = {name: _list_schema(lst) for name, lst in FACT_LISTS.items()}
+
+
+class FactsSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+for _name, _schema in FACT_SCHEMAS.items():
+    FactsSchema._declared_fields[_name] = fields.List(fields.Nested(_schema), required=False)
+
+
+class EvaluateRequestSchema(Schema):
+    """POST /v1/evaluate body (contract evaluate-v1)."""
+
+    class Meta:
+        unknown = RAISE
+
+    as_of = DateText()
+    rulesets = fields.List(StrictString(validate=validate.Regexp(PIN_RE, error="must be id@version")))
+    facts = fields.Nested(FactsSchema, required=True)
+
+
+def flatten_errors(messages: Any, prefix: str = "") -> list[dict[str, str]]:
+    """marshmallow's nested error dict -> [{path: "facts.production.3.period", message}]."""
+    out: list[dict[str, str]] = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key == "_schema":
+                path = prefix or "$"
+            out.extend(flatten_errors(value, path))
+    elif isinstance(messages, list):
+        if all(isinstance(m, str) for m in messages):
+            out.extend({"path": prefix or "$", "message": m} for m in messages)
+        else:
+            for m in messages:
+                out.extend(flatten_errors(m, prefix))
+    else:
+        out.append({"path": prefix or "$", "message": str(messages)})
+    return out

@@ -1,0 +1,44 @@
+"""Run the service under gunicorn: ``repolicy-serve`` (or ``python -m api.serve``).
+
+Options come from the environment: REPOLICY_BIND (default 127.0.0.1:8080),
+REPOLICY_WORKERS (default: number of CPUs), REPOLICY_THREADS (default 4).
+The app is created in the master before forking (``preload_app``), so the
+rulesets are validated and compiled once and a bad ruleset stops start-up.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+from gunicorn.app.base import BaseApplication
+
+from api import create_app
+
+
+class _Server(BaseApplication):
+    def __init__(self, options: dict):
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return create_app()
+
+
+def main() -> None:
+    options = {
+        "bind": os.environ.get("REPOLICY_BIND", "127.0.0.1:8080"),
+        "workers": int(os.environ.get("REPOLICY_WORKERS", multiprocessing.cpu_count())),
+        "threads": int(os.environ.get("REPOLICY_THREADS", 4)),
+        "worker_class": "gthread",
+        "preload_app": True,
+        "accesslog": "-",
+    }
+    _Server(options).run()
+
+
+if __name__ == "__main__":
+    main()

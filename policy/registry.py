@@ -1,0 +1,110 @@
+"""The versions of rulesets the service knows, and which ones judge a request.
+
+Selection rules (contract evaluate-v1):
+
+- explicit ``id@version`` pins win;
+- otherwise every *active* version whose effective period overlaps the
+  request's facts is used (an annual notice judges only its own year);
+- a year of the facts that no active version of a ruleset covers is reported
+  as a warning, so that "no violations" is never silently "nothing checked".
+"""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from policy.instruments import Instrument
+from policy.loader import Issue, RulesetInvalid, load_ruleset_file
+from policy.model import Ruleset
+
+RULESETS_DIR = Path(__file__).resolve().parent.parent / "rulesets"
+
+
+class UnknownRuleset(LookupError):
+    """A pinned ``id@version`` the registry does not hold."""
+
+
+def ruleset_files(directory: Path) -> list[Path]:
+    """Ruleset YAML files: rulesets/<id>/<version>.yaml (instruments and sources excluded)."""
+    skip = {"instruments", "sources"}
+    return sorted(p for p in directory.glob("*/*.yaml") if p.parent.name not in skip)
+
+
+def load_directory(directory: Path, instruments: Mapping[str, Instrument]) -> list[Ruleset]:
+    """Load every ruleset file; raise RulesetInvalid with all issues of all files."""
+    out, issues = [], []
+    for path in ruleset_files(directory):
+        try:
+            out.append(load_ruleset_file(path, instruments, display=str(path.relative_to(directory.parent))))
+        except RulesetInvalid as exc:
+            issues.extend(exc.issues)
+    if issues:
+        raise RulesetInvalid(issues)
+    return out
+
+
+def _years(ruleset: Ruleset) -> tuple[int | None, int | None]:
+    lo = dt.date.fromordinal(ruleset.effective_from).year if ruleset.effective_from else None
+    hi = dt.date.fromordinal(ruleset.effective_to).year if ruleset.effective_to else None
+    return lo, hi
+
+
+def covers_year(ruleset: Ruleset, year: int) -> bool:
+    lo, hi = _years(ruleset)
+    return (lo is None or year >= lo) and (hi is None or year <= hi)
+
+
+class Registry:
+    """Ruleset versions by ``id@version``; thread-safe replacement of the active set."""
+
+    def __init__(self, rulesets: Iterable[Ruleset] = ()):
+        self._lock = threading.Lock()
+        self._versions: dict[str, Ruleset] = {}
+        for rs in rulesets:
+            self.add(rs)
+
+    def add(self, ruleset: Ruleset) -> None:
+        with self._lock:
+            existing = self._versions.get(ruleset.ref)
+            if existing is not None and existing.digest != ruleset.digest:
+                raise RulesetInvalid([Issue(ruleset.path, 1, 1,
+                                            f"{ruleset.ref} already exists with other content: versions are immutable",
+                                            hint="give the new content a new version")])
+            self._versions[ruleset.ref] = ruleset
+
+    def get(self, ref: str) -> Ruleset:
+        try:
+            return self._versions[ref]
+        except KeyError:
+            raise UnknownRuleset(ref) from None
+
+    def all(self) -> list[Ruleset]:
+        return sorted(self._versions.values(), key=lambda r: (r.id, r.version))
+
+    def active(self) -> list[Ruleset]:
+        return [r for r in self.all() if r.status == "active"]
+
+    def select(self, pins: list[str] | None, fact_years: set[int]) -> tuple[list[Ruleset], list[dict]]:
+        """The rulesets that judge a request, and warnings about years nothing covers."""
+        if pins:
+            return [self.get(p) for p in dict.fromkeys(pins)], []
+        chosen, warnings = [], []
+        by_id: dict[str, list[Ruleset]] = {}
+        for rs in self.active():
+            by_id.setdefault(rs.id, []).append(rs)
+        for rid, versions in by_id.items():
+            if not fact_years:
+                chosen.extend(versions)
+                continue
+            used = [v for v in versions if any(covers_year(v, y) for y in fact_years)]
+            chosen.extend(used)
+            for year in sorted(fact_years):
+                if not any(covers_year(v, year) for v in versions):
+                    warnings.append({
+                        "code": "no_ruleset_for_year", "ruleset": rid, "year": year,
+                        "message": {"zh": f"没有适用于{year}年的{rid}规则集版本，该年度事实未按其评判",
+                                    "en": f"No active version of ruleset {rid} covers {year}; "
+                                          f"facts of that year were not judged under it"}})
+        return chosen, warnings
