@@ -79,8 +79,12 @@ def _value(node: E.Node, alias: str, params: dict[str, Any]) -> Any:
     if isinstance(node, E.Neg):
         return {"$mul": {"$l": -1, "$r": _value(node.operand, alias, params)}}
     if isinstance(node, E.Arith):
+        left, right = _value(node.left, alias, params), _value(node.right, alias, params)
+        if not isinstance(left, dict) and not isinstance(right, dict):
+            # constant folding: durable_rules mis-evaluates arithmetic with no fact operand
+            return E.evaluate(E.Arith(node.op, E.Const(left, "number"), E.Const(right, "number")), {}, {})
         op = {"+": "$add", "-": "$sub", "*": "$mul", "/": "$div"}[node.op]
-        return {op: {"$l": _value(node.left, alias, params), "$r": _value(node.right, alias, params)}}
+        return {op: {"$l": left, "$r": right}}
     raise CompileError(f"cannot compile {E.to_text(node)} as a value")
 
 
@@ -94,11 +98,11 @@ def _test(node: E.Node, alias: str, params: dict[str, Any]) -> dict[str, Any]:
             return {"$and": _nested_last(parts)}
         return {"$or": parts}
     if isinstance(node, E.Compare):
-        op, left, right = node.op, node.left, node.right
-        if not (isinstance(left, E.FieldRef) and left.alias == alias):
-            left, right, op = right, left, E.FLIPPED[op]
-        if not (isinstance(left, E.FieldRef) and left.alias == alias):
+        isolated = E.isolate(node, alias)
+        if isolated is None:
             raise CompileError(f"`{E.to_text(node)}` does not compare a field of `{alias}`")
+        op, left, right = isolated.op, isolated.left, isolated.right
+        assert isinstance(left, E.FieldRef)
         value = _value(right, alias, params)
         if op == "==":
             return {prop(left.name): value}

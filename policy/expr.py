@@ -481,3 +481,38 @@ def to_text(node: Node) -> str:
     if isinstance(node, Call):
         return f"{node.func}({', '.join(to_text(a) for a in node.args)})"
     raise TypeError(node)  # pragma: no cover
+
+
+def isolate(node: Compare, alias: str) -> Compare | None:
+    """Rewrite a comparison so its left side is a plain field of ``alias``, or None if impossible.
+
+    The engine tests one fact's field against an expression, so
+    ``a.filed_on - a.issued_on > 14`` becomes ``a.filed_on > a.issued_on + 14``.
+    Only + and - are moved across (exact for the numbers and day counts used here).
+    """
+    def own(n: Node) -> bool:
+        return isinstance(n, FieldRef) and n.alias == alias
+
+    def reads_alias(n: Node) -> bool:
+        return any(r.alias == alias for r in field_refs(n))
+
+    op, left, right = node.op, node.left, node.right
+    for _ in range(8):
+        if own(left):
+            return Compare(op, left, right)
+        if own(right) or (reads_alias(right) and not reads_alias(left)):
+            left, right, op = right, left, FLIPPED[op]
+            continue
+        if isinstance(left, Arith) and left.op in ("+", "-"):
+            if reads_alias(left.left):  # (x + k) op r  ->  x op r - k
+                inverse = "-" if left.op == "+" else "+"
+                left, right = left.left, Arith(inverse, right, left.right)
+                continue
+            if reads_alias(left.right):
+                if left.op == "+":  # (k + x) op r  ->  x op r - k
+                    left, right = left.right, Arith("-", right, left.left)
+                else:  # (k - x) op r  ->  x flip(op) k - r
+                    left, right, op = left.right, Arith("-", left.left, right), FLIPPED[op]
+                continue
+        return None
+    return None

@@ -618,7 +618,7 @@ def _comparison_problem(node: E.Node, alias: str) -> str | None:
                 return problem
         return None
     if isinstance(node, E.Compare):
-        if any(isinstance(s, E.FieldRef) and s.alias == alias for s in (node.left, node.right)):
+        if E.isolate(node, alias) is not None:
             return None
         return f"`{E.to_text(node)}` does not compare a field of `{alias}`"
     return None

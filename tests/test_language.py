@@ -1,0 +1,172 @@
+"""Each feature of the condition language, evaluated by durable_rules and by the reference.
+
+Every case asserts the exact subjects found, and ``both`` asserts that the
+engine and the independent plain-Python reference agree.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from rules_helpers import both, ruleset_from
+
+
+def rule(rid: str, when: list[dict], subject: str, unless: list[dict] | None = None, extra: str = "") -> str:
+    body = {
+        "id": rid, "title": {"zh": "测", "en": "t"}, "message": {"zh": "{subject}", "en": "{subject}"},
+        "severity": "minor", "subject": {"type": "enterprise", "id": subject},
+        "citations": [{"instrument": "notice-2021", "eid": "para_1"}], "when": when,
+    }
+    if unless:
+        body["unless"] = unless
+    return "  - " + json.dumps(body, ensure_ascii=False) + "\n" + extra
+
+
+PARAMS = """
+parameters:
+  floor:
+    value: 2000
+    label: {zh: 下限, en: floor}
+    citations: [{instrument: notice-2021, eid: para_3__item_2}]
+"""
+
+ENTERPRISES = [
+    {"id": "A", "separation_capacity_t_reo": 1999, "designated": True, "activities": ["smelting_separation"]},
+    {"id": "B", "separation_capacity_t_reo": 2000, "designated": False, "activities": ["mining"]},
+    {"id": "C", "designated": True},  # capacity unknown
+]
+
+
+def subjects(body: str, facts: dict, instruments, header_extra: str = "", as_of=dt.date(2021, 12, 31)):
+    rs = ruleset_from(header_extra + "rules:\n" + body, instruments)
+    return [s for _, s in both(rs, facts, as_of)]
+
+
+def test_compare_with_constant_and_unknown_is_not_false(instruments):
+    body = rule("r", [{"fact": "enterprises", "as": "e", "where": "e.separation_capacity_t_reo < 2000"}], "e.id")
+    assert subjects(body, {"enterprises": ENTERPRISES}, instruments) == ["A"]
+
+
+def test_compare_with_parameter_boundary(instruments):
+    body = rule("r", [{"fact": "enterprises", "as": "e", "where": "e.separation_capacity_t_reo <= params.floor"}], "e.id")
+    assert subjects(body, {"enterprises": ENTERPRISES}, instruments, PARAMS) == ["A", "B"]
+
+
+def test_and_or_not_and_booleans(instruments):
+    body = rule("r", [{"fact": "enterprises", "as": "e",
+                       "where": "not e.designated or (e.designated and e.separation_capacity_t_reo < 1000 + 1000)"}],
+                "e.id")
+    # C: designated but capacity unknown -> the condition reads an unknown field -> no match
+    assert subjects(body, {"enterprises": ENTERPRISES}, instruments) == ["A", "B"]
+
+
+def test_membership_in_list_field_and_in_list(instruments):
+    body = rule("r", [{"fact": "enterprises", "as": "e", "where": "'mining' in e.activities"}], "e.id")
+    assert subjects(body, {"enterprises": ENTERPRISES}, instruments) == ["B"]
+    body = rule("r", [{"fact": "enterprises", "as": "e", "where": "e.id in ['A', 'C']"}], "e.id")
+    assert subjects(body, {"enterprises": ENTERPRISES}, instruments) == ["A", "C"]
+
+
+FACTS = {
+    "enterprises": [{"id": "A"}, {"id": "B"}, {"id": "C"}],
+    "allocations": [
+        {"enterprise": "A", "year": 2021, "activity": "mining", "amount_t_reo": 100},
+        {"enterprise": "A", "year": 2021, "activity": "mining", "amount_t_reo": 50},
+        {"enterprise": "B", "year": 2021, "activity": "mining", "amount_t_reo": 300},
+    ],
+    "production": [
+        {"enterprise": "A", "period": "2021-01", "activity": "mining", "amount_t_reo": 100},
+        {"enterprise": "A", "period": "2021-02", "activity": "mining", "amount_t_reo": 60},
+        {"enterprise": "B", "period": "2021-01", "activity": "mining", "amount_t_reo": 300},
+        {"enterprise": "C", "period": "2021-01", "activity": "mining", "amount_t_reo": 1},
+    ],
+}
+
+DERIVED = """
+derived:
+  produced:
+    from: production
+    group_by: [enterprise, year, activity]
+    sum: {amount_t_reo: amount_t_reo}
+    count: months
+  quota:
+    from: allocations
+    group_by: [enterprise, year, activity]
+    sum: {amount_t_reo: amount_t_reo}
+"""
+
+
+def test_join_with_derived_sums_and_arithmetic(instruments):
+    body = rule("over", [
+        {"fact": "produced", "as": "p"},
+        {"fact": "quota", "as": "q",
+         "where": "q.enterprise == p.enterprise and q.year == p.year and q.amount_t_reo < p.amount_t_reo"}], "p.enterprise")
+    # A: 160 produced vs 150 quota (two allocations summed); B: exactly at quota -> no violation
+    assert subjects(body, FACTS, instruments, DERIVED) == ["A"]
+    body = rule("margin", [
+        {"fact": "produced", "as": "p"},
+        {"fact": "quota", "as": "q",
+         "where": "q.enterprise == p.enterprise and q.amount_t_reo < p.amount_t_reo - 5 * 2"}], "p.enterprise")
+    assert subjects(body, FACTS, instruments, DERIVED) == []
+
+
+def test_counts(instruments):
+    body = rule("two-months", [{"fact": "produced", "as": "p", "where": "p.months >= 2"}], "p.enterprise")
+    assert subjects(body, FACTS, instruments, DERIVED) == ["A"]
+
+
+def test_absence_of_a_matching_fact(instruments):
+    body = rule("no-quota", [{"fact": "produced", "as": "p"}], "p.enterprise",
+                unless=[{"fact": "allocations", "as": "a",
+                         "where": "a.enterprise == p.enterprise and a.year == p.year"}])
+    assert subjects(body, FACTS, instruments, DERIVED) == ["C"]
+
+
+def test_dates_literals_and_as_of(instruments):
+    facts = {"enterprises": [{"id": "A"}, {"id": "B"}],
+             "allocations": [
+                 {"enterprise": "A", "year": 2021, "activity": "mining", "amount_t_reo": 1,
+                  "issued_on": "2021-09-01", "filed_on": "2021-09-20"},
+                 {"enterprise": "B", "year": 2021, "activity": "mining", "amount_t_reo": 1,
+                  "issued_on": "2021-09-01", "filed_on": None}]}
+    body = rule("slow", [{"fact": "allocations", "as": "a",
+                          "where": "a.filed_on - a.issued_on > 14 and a.filed_on >= date('2021-09-02')"}], "a.enterprise")
+    assert subjects(body, facts, instruments) == ["A"]
+    body = rule("unfiled", [{"fact": "allocations", "as": "a",
+                             "where": "not a.filed and a.issued_on + 30 < as_of"}], "a.enterprise")
+    assert subjects(body, facts, instruments) == ["B"]
+    assert subjects(body, facts, instruments, as_of=dt.date(2021, 9, 15)) == []
+
+
+def test_computed_working_day_deadline(instruments):
+    computed = """
+computed:
+  - list: allocations
+    as: a
+    field: split_due
+    value: add_working_days(a.issued_on, 10)
+"""
+    facts = {"enterprises": [{"id": "A"}, {"id": "B"}],
+             "allocations": [
+                 # issued Fri 2021-09-17: 10 working days, counting Sat 18 Sep (adjusted working day)
+                 # and skipping the Mid-Autumn and National Day holidays -> due 2021-10-08
+                 {"enterprise": "A", "year": 2021, "activity": "mining", "amount_t_reo": 1,
+                  "issued_on": "2021-09-17", "filed_on": "2021-10-08"},
+                 {"enterprise": "B", "year": 2021, "activity": "mining", "amount_t_reo": 1,
+                  "issued_on": "2021-09-17", "filed_on": "2021-10-11"}]}
+    body = rule("late-split", [{"fact": "allocations", "as": "a", "where": "a.filed_on > a.split_due"}], "a.enterprise")
+    assert subjects(body, facts, instruments, computed) == ["B"]
+
+
+def test_join_of_three_facts_and_strings(instruments):
+    facts = {"groups": [{"id": "G1", "designated": False}, {"id": "G2", "designated": True}],
+             "enterprises": [{"id": "A", "group": "G1"}, {"id": "B", "group": "G2"}],
+             "production": [{"enterprise": "A", "period": "2021-01", "activity": "mining", "amount_t_reo": 1},
+                            {"enterprise": "B", "period": "2021-01", "activity": "mining", "amount_t_reo": 1}]}
+    body = rule("non-designated-group", [
+        {"fact": "production", "as": "p"},
+        {"fact": "enterprises", "as": "e", "where": "e.id == p.enterprise"},
+        {"fact": "groups", "as": "g", "where": "g.id == e.group and g.designated == false"}], "e.id")
+    assert subjects(body, facts, instruments) == ["A"]
