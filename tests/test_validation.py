@@ -1,0 +1,111 @@
+"""A ruleset that does not validate is rejected with file, line, column and rule id."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from policy.loader import RulesetInvalid, load_ruleset
+from policy.registry import RULESETS_DIR
+
+NOTICE = (RULESETS_DIR / "notice" / "2021.yaml").read_text(encoding="utf-8")
+
+
+def issues_of(text: str, instruments) -> list:
+    with pytest.raises(RulesetInvalid) as exc:
+        load_ruleset(text, "rulesets/notice/2021.yaml", instruments)
+    return exc.value.issues
+
+
+def line_of(text: str, needle: str) -> int:
+    for n, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return n
+    raise AssertionError(needle)
+
+
+def test_shipped_rulesets_validate(shipped):
+    assert {"measures@draft", "notice@2021"} <= set(shipped)
+
+
+def test_unknown_field_in_a_rule(instruments):
+    text = NOTICE.replace("    severity: minor\n", "    severity: minor\n    severty: major\n", 1)
+    [issue] = issues_of(text, instruments)
+    assert issue.rule == "reporting.group-monthly-late"
+    assert issue.line == line_of(text, "severty: major")
+    assert "unknown field `severty`" in issue.message and "severity" in issue.hint
+    assert str(issue).startswith(f"rulesets/notice/2021.yaml:{issue.line}:")
+
+
+def test_citation_to_missing_eid(instruments):
+    text = NOTICE.replace("eid: para_3__item_2}\n\n  - id: reporting", "eid: para_3__item_9}\n\n  - id: reporting")
+    [issue] = issues_of(text, instruments)
+    assert issue.rule == "eligibility.smelting-capacity-below-floor"
+    assert "no provision 'para_3__item_9'" in issue.message
+    assert issue.line == line_of(text, "para_3__item_9")
+
+
+def test_duplicate_rule_id(instruments):
+    text = NOTICE.replace("id: reporting.group-monthly-missing", "id: reporting.group-monthly-late")
+    [issue] = issues_of(text, instruments)
+    assert "duplicate rule id" in issue.message and issue.rule == "reporting.group-monthly-late"
+
+
+def test_bad_operator_and_type_mismatch(instruments):
+    text = NOTICE.replace("r.submitted_on > r.due_on", "r.submitted_on => r.due_on")
+    [issue] = issues_of(text, instruments)
+    assert "cannot read the condition" in issue.message and issue.rule == "reporting.group-monthly-late"
+    text = NOTICE.replace("r.submitted_on > r.due_on", "r.submitted_on > r.level")
+    [issue] = issues_of(text, instruments)
+    assert "cannot compare date" in issue.message
+    text = NOTICE.replace("a.activity == 'smelting_separation'", "a.activity == 'smelting'")
+    [issue] = issues_of(text, instruments)
+    assert "'smelting' is not a possible value" in issue.message
+
+
+def test_unknown_fact_field_with_hint(instruments):
+    text = NOTICE.replace("e.separation_capacity_t_reo <", "e.capacity <")
+    [issue] = issues_of(text, instruments)
+    assert "has no field 'capacity'" in issue.message and "separation_capacity_t_reo" in issue.hint
+
+
+def test_every_issue_is_listed_at_once(instruments):
+    text = NOTICE.replace("severity: minor", "severity: low").replace("severity: major", "severity: high")
+    issues = issues_of(text, instruments)
+    assert {i.rule for i in issues} == {"reporting.group-monthly-late", "reporting.group-monthly-missing",
+                                        "eligibility.smelting-capacity-below-floor"}
+
+
+def test_yaml_syntax_error_has_a_line(instruments):
+    text = NOTICE.replace("    severity: minor\n", "    severity: [minor\n", 1)
+    [issue] = issues_of(text, instruments)
+    assert issue.message.startswith("YAML syntax") and issue.line > 1
+
+
+def test_anchors_and_aliases_are_refused(instruments):
+    text = NOTICE.replace("title: {zh: 稀土集团月度生产数据逾期上报, en: Group's monthly production report filed late}",
+                          "title: &t {zh: 稀土集团月度生产数据逾期上报, en: Group's monthly production report filed late}"
+                          ).replace("title: {zh: 稀土集团月度生产数据逾期未报, en: Group's monthly production report not filed}",
+                                    "title: *t")
+    [issue] = issues_of(text, instruments)
+    assert "aliases" in issue.message
+
+
+def test_unless_may_not_read_unknowable_fields(instruments):
+    text = Path(RULESETS_DIR / "measures" / "draft.yaml").read_text(encoding="utf-8").replace(
+        "and quota.activity == produced.activity\n    subject", "and quota.ore_type == 'rock'\n    subject")
+    [issue] = issues_of(text, instruments)
+    assert "may be unknown" in issue.message and issue.rule == "quota.production-without-quota"
+
+
+def test_message_placeholder_must_exist(instruments):
+    text = NOTICE.replace("逾期{days_late}天", "逾期{days_overdue}天")
+    [issue] = issues_of(text, instruments)
+    assert "{days_overdue}" in issue.message
+
+
+def test_yaml_one_one_booleans_are_text(instruments):
+    # `on:` is not the boolean true here (YAML 1.1 trap): it stays an unknown key named "on"
+    text = NOTICE.replace("  - list: reports", "  - on: reports\n    list: reports")
+    [issue] = issues_of(text, instruments)
+    assert "unknown field `on`" in issue.message
