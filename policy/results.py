@@ -9,6 +9,7 @@ violation (the contract: "one violation per rule per subject and period").
 from __future__ import annotations
 
 import datetime as dt
+import json
 import string
 from typing import Any, Iterable, Mapping, Protocol
 
@@ -98,8 +99,9 @@ def violations(ruleset: Ruleset, matches: Iterable[MatchLike], instruments: Mapp
     out = []
     for (rule_id, subject, period), group in grouped.items():
         rule = rules[rule_id]
-        # Deterministic whatever the engine's order: the match with the smallest fact references leads.
-        group.sort(key=lambda m: sorted(ref for refs in m.sources.values() for ref in refs))
+        # Deterministic whatever the order of the request's lists: the match whose facts sort first
+        # by content leads (its values fill the details and message).
+        group.sort(key=lambda m: json.dumps(m.bindings, sort_keys=True, default=str))
         out.append(_violation(ruleset, rule, subject, period, group, params, instruments))
     return out
 
