@@ -77,7 +77,10 @@ def _value(node: E.Node, alias: str, params: dict[str, Any]) -> Any:
     if isinstance(node, E.AsOf):
         return {"$m": AS_OF_FIELD}
     if isinstance(node, E.Neg):
-        return {"$mul": {"$l": -1, "$r": _value(node.operand, alias, params)}}
+        operand = _value(node.operand, alias, params)
+        if not isinstance(operand, dict):  # constant folding, as for Arith below
+            return -operand
+        return {"$mul": {"$l": -1, "$r": operand}}
     if isinstance(node, E.Arith):
         left, right = _value(node.left, alias, params), _value(node.right, alias, params)
         if not isinstance(left, dict) and not isinstance(right, dict):

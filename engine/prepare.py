@@ -69,7 +69,9 @@ def _span_of(lst: FactList, fact: Mapping[str, Any]) -> tuple[int, int] | None:
 def in_period(ruleset: Ruleset, lst: FactList, fact: Mapping[str, Any]) -> bool:
     span = _span_of(lst, fact)
     if span is None:
-        return True
+        # timeless lists (enterprises, groups) always; an undated fact of a dated list only
+        # where the ruleset has no bounds: it cannot be placed in a bounded period
+        return lst.time_field is None or (ruleset.effective_from is None and ruleset.effective_to is None)
     start, end = span
     if ruleset.effective_from is not None and end < ruleset.effective_from:
         return False

@@ -579,6 +579,10 @@ def _pattern(ch: _Checker, item: Any, loc: Location, negated: bool, aliases: dic
                                              f"only fields every `{fact}` fact has",
                            f"always-known fields: {', '.join(sorted(always[fact]))}")
                     return None
+        if _divides(where):
+            ch.add(p.where("where"), "division (/) is not allowed in conditions",
+                   "multiply the other side instead: a.x > b.y * 2 rather than a.x / 2 > b.y")
+            return None
         problem = _comparison_problem(E.push_not(where), alias)
         if problem:
             ch.add(p.where("where"), problem,
@@ -622,3 +626,16 @@ def _comparison_problem(node: E.Node, alias: str) -> str | None:
             return None
         return f"`{E.to_text(node)}` does not compare a field of `{alias}`"
     return None
+
+
+def _divides(node: E.Node) -> bool:
+    """True when the condition divides (the engine's C core crashes on a division by zero)."""
+    if isinstance(node, E.Arith):
+        return node.op == "/" or _divides(node.left) or _divides(node.right)
+    if isinstance(node, (E.Compare,)):
+        return _divides(node.left) or _divides(node.right)
+    if isinstance(node, E.BoolOp):
+        return any(_divides(o) for o in node.operands)
+    if isinstance(node, (E.Not, E.Neg)):
+        return _divides(node.operand)
+    return False

@@ -170,3 +170,30 @@ def test_join_of_three_facts_and_strings(instruments):
         {"fact": "enterprises", "as": "e", "where": "e.id == p.enterprise"},
         {"fact": "groups", "as": "g", "where": "g.id == e.group and g.designated == false"}], "e.id")
     assert subjects(body, facts, instruments) == ["A"]
+
+
+def test_negated_parameter_and_constant_arithmetic(instruments):
+    params = PARAMS + """  minus:
+    value: 1999
+    label: {zh: 负, en: minus}
+    citations: [{instrument: notice-2021, eid: para_1}]
+"""
+    body = rule("r", [{"fact": "enterprises", "as": "e",
+                       "where": "e.separation_capacity_t_reo + -params.minus <= 0"}], "e.id")
+    assert subjects(body, {"enterprises": ENTERPRISES}, instruments, params) == ["A"]
+
+
+def test_division_is_refused_in_conditions(instruments):
+    from policy.loader import RulesetInvalid
+    body = rule("r", [{"fact": "enterprises", "as": "e", "where": "e.separation_capacity_t_reo / 2 > 10"}], "e.id")
+    with pytest.raises(RulesetInvalid, match="division"):
+        ruleset_from("rules:\n" + body, instruments)
+
+
+def test_undated_facts_are_not_judged_by_a_bounded_ruleset(instruments):
+    header = "effective: {from: '2021-01-01', to: '2021-12-31'}\n"
+    body = rule("r", [{"fact": "transactions", "as": "t", "where": "t.type == 'toll_processing'"}], "t.enterprise")
+    facts = {"enterprises": [{"id": "A"}, {"id": "B"}],
+             "transactions": [{"enterprise": "A", "type": "toll_processing", "date": "2021-05-01"},
+                              {"enterprise": "B", "type": "toll_processing"}]}
+    assert subjects(body, facts, instruments, header) == ["A"]

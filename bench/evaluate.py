@@ -1,0 +1,595 @@
+#!/usr/bin/env python
+"""Benchmark of one evaluation: our engine against bare durable_rules and plain Python.
+
+Run from the project root::
+
+    python bench/evaluate.py            # full run, about 2-3 minutes
+    python bench/evaluate.py --quick    # smoke run, under 30 s
+    python bench/evaluate.py --profile  # also cProfile ours-full on the large request
+
+Implementations, all judging the same facts against the same five rules
+(measures@draft: over-production, production without quota; notice@2021:
+smelter under the capacity floor with a smelting allocation, group monthly
+report late, group monthly report missing):
+
+- ``ours-engine``: ``Engine(ruleset).evaluate(facts, as_of)`` for both shipped
+  rulesets (prepare + durable_rules matching, returning matches);
+- ``ours-full``: ``Runtime.evaluate(facts, as_of)``, the whole evaluation of a
+  request without HTTP (ruleset selection, matching, violations with messages
+  and citations, sorting, summary);
+- ``bare-durable``: the same rules hand-written as durable_rules JSON and
+  driven through the C module ``durable_rules_engine`` directly, with the
+  engine's workarounds (negation in its own ruleset, negated facts first;
+  sentinel rule; ids with distinct FNV-1a hashes; join ends with a ``sid`` test);
+- ``plain-python``: the same rules as dict look-ups (the floor);
+- ``ours-reference``: ``engine.reference.evaluate``, the generic plain-Python
+  interpreter of the rules (nested loops), for information.
+
+Before timing, every implementation's result is reduced to a set of
+``(rule, subject, period)`` and all must agree on both request sizes.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import itertools
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import chinese_calendar  # noqa: E402
+import durable_rules_engine as core  # noqa: E402
+
+from api.runtime import Runtime  # noqa: E402
+from engine import Engine, reference  # noqa: E402
+from policy import expr as E  # noqa: E402
+
+AS_OF = dt.date(2021, 12, 31)
+ONE_DAY = dt.timedelta(days=1)
+Violation = tuple[str, str, str]  # (rule, subject, period)
+
+OVER = "quota.over-production"
+NO_QUOTA = "quota.production-without-quota"
+SMELTER = "eligibility.smelting-capacity-below-floor"
+LATE = "reporting.group-monthly-late"
+MISSING = "reporting.group-monthly-missing"
+
+
+# ------------------------------------------------------------------ requests
+def _due(year: int, month: int) -> dt.date:
+    """The 10th of the next month, postponed over holidays (for the generators)."""
+    y, m = (year + 1, 1) if month == 12 else (year, month + 1)
+    d = dt.date(y, m, 10)
+    while not chinese_calendar.is_workday(d):
+        d += ONE_DAY
+    return d
+
+
+def small_request() -> dict[str, list[dict[str, Any]]]:
+    """1 group, a mine over quota, a smelter under the capacity floor, 10 group reports (1 late, 1 missing)."""
+    production = []
+    for m in range(1, 12):
+        production.append({"enterprise": "E1", "period": f"2021-{m:02d}", "activity": "mining",
+                           "ore_type": "rock", "amount_t_reo": 470 + 5 * (m % 4)})
+    for m in range(1, 12):
+        production.append({"enterprise": "E2", "period": f"2021-{m:02d}", "activity": "smelting_separation",
+                           "amount_t_reo": 500.5})
+    reports = []
+    for m in range(1, 11):
+        due = _due(2021, m)
+        submitted: str | None = (due - dt.timedelta(days=2)).isoformat()
+        if m == 6:
+            submitted = (due + dt.timedelta(days=9)).isoformat()  # late
+        if m == 10:
+            submitted = None  # missing (due 2021-11-10 < as_of)
+        reports.append({"reporter": "G1", "level": "group", "period": f"2021-{m:02d}", "recipient": "miit",
+                        "submitted_on": submitted})
+    return {
+        "groups": [{"id": "G1", "name": "示例稀土集团", "designated": True}],
+        "enterprises": [
+            {"id": "E1", "name": "示例矿山", "group": "G1", "activities": ["mining"], "designated": True,
+             "mining_license": True, "safety_license": True},
+            {"id": "E2", "name": "示例冶炼分离厂", "group": "G1", "activities": ["smelting_separation"],
+             "designated": True, "separation_capacity_t_reo": 1500},
+        ],
+        "allocations": [
+            {"enterprise": "E1", "group": "G1", "year": 2021, "activity": "mining", "ore_type": "rock",
+             "amount_t_reo": 5000, "issued_on": "2021-03-01", "filed_on": "2021-03-05"},
+            {"enterprise": "E2", "group": "G1", "year": 2021, "activity": "smelting_separation",
+             "amount_t_reo": 6000, "issued_on": "2021-03-01", "filed_on": "2021-03-05"},
+        ],
+        "production": production,
+        "reports": reports,
+    }
+
+
+def large_request(seed: int = 20210824) -> dict[str, list[dict[str, Any]]]:
+    """500 enterprises in 5 groups, 12 months each; about 12,000 facts (see README)."""
+    rng = random.Random(seed)
+    groups = [{"id": f"G{g}", "name": f"稀土集团{g}", "designated": True} for g in range(1, 6)]
+    enterprises, allocations, production, reports = [], [], [], []
+    dues = {m: _due(2021, m) for m in range(1, 13)}
+    for i in range(500):
+        eid, gid = f"E{i + 1:03d}", f"G{i // 100 + 1}"
+        smelter = i % 3 == 0
+        activity = "smelting_separation" if smelter else "mining"
+        ent: dict[str, Any] = {"id": eid, "name": f"企业{i + 1:03d}", "group": gid, "activities": [activity],
+                               "designated": True, "emissions_compliant": True, "traceability_system": True}
+        if smelter:
+            ent["separation_capacity_t_reo"] = (rng.randrange(1000, 1990) if rng.random() < 0.12
+                                                else rng.randrange(2000, 20000))
+        else:
+            ent.update(mining_license=True, safety_license=True)
+        enterprises.append(ent)
+        amounts = [round(rng.uniform(50, 800), 1) for _ in range(12)]
+        for m, amount in enumerate(amounts, 1):
+            fact = {"enterprise": eid, "period": f"2021-{m:02d}", "activity": activity, "amount_t_reo": amount}
+            if not smelter:
+                fact["ore_type"] = "rock" if i % 2 else "ion"
+            production.append(fact)
+        total = sum(amounts)
+        draw = rng.random()
+        if draw >= 0.10:  # ~90% have a quota; ~35% of all are over it
+            quota = total * (rng.uniform(0.6, 0.97) if draw < 0.45 else rng.uniform(1.03, 1.5))
+            batches = [quota] if rng.random() < 0.75 else [quota * 0.6, quota * 0.4]
+            for b, amount in enumerate(batches):
+                allocations.append({"enterprise": eid, "group": gid, "year": 2021, "activity": activity,
+                                    "amount_t_reo": round(amount, 1),
+                                    "issued_on": f"2021-0{3 + 4 * b}-01", "filed_on": f"2021-0{3 + 4 * b}-04"})
+        for m in range(1, 11):  # enterprise-level monthly reports: facts no rule here reads
+            reports.append({"reporter": eid, "level": "enterprise", "period": f"2021-{m:02d}",
+                            "recipient": "provincial_miit",
+                            "submitted_on": (dues[m] - dt.timedelta(days=rng.randrange(1, 6))).isoformat(),
+                            "reported_amount_t_reo": amounts[m - 1], "includes_traceability_data": True})
+    for g in groups:
+        for m in range(1, 13):
+            draw = rng.random()
+            if m == 12:
+                submitted = None  # not yet due at as_of: no violation
+            elif m == 2 * int(g["id"][1:]):
+                submitted = None  # missing: one per group
+            elif draw < 0.15:
+                submitted = (dues[m] + dt.timedelta(days=rng.randrange(1, 20))).isoformat()  # late
+            else:
+                submitted = (dues[m] - dt.timedelta(days=rng.randrange(0, 5))).isoformat()
+            reports.append({"reporter": g["id"], "level": "group", "period": f"2021-{m:02d}",
+                            "recipient": "miit", "submitted_on": submitted})
+    return {"groups": groups, "enterprises": enterprises, "allocations": allocations,
+            "production": production, "reports": reports}
+
+
+# ------------------------------------------------------------ plain Python
+def _due_day(year: int, month: int, cache: dict) -> int:
+    day = cache.get((year, month))
+    if day is None:
+        y, m = (year + 1, 1) if month == 12 else (year, month + 1)
+        d = dt.date(y, m, 10)
+        while not chinese_calendar.is_workday(d):
+            d += ONE_DAY
+        day = cache[(year, month)] = d.toordinal()
+    return day
+
+
+def plain_python(facts: dict, as_of: dt.date) -> list[Violation]:
+    out: list[Violation] = []
+    # measures@draft: any period
+    produced: dict[tuple, float] = {}
+    for p in facts.get("production", ()):
+        key = (p["enterprise"], p["period"][:4], p["activity"])
+        produced[key] = produced.get(key, 0) + p["amount_t_reo"]
+    quota: dict[tuple, float] = {}
+    for a in facts.get("allocations", ()):
+        key = (a["enterprise"], str(a["year"]), a["activity"])
+        quota[key] = quota.get(key, 0) + a["amount_t_reo"]
+    for key, amount in produced.items():
+        q = quota.get(key)
+        if q is None:
+            if amount > 0:
+                out.append((NO_QUOTA, key[0], key[1]))
+        elif round(q, 6) < round(amount, 6):
+            out.append((OVER, key[0], key[1]))
+    # notice@2021: 2021 facts only
+    small = {e["id"] for e in facts.get("enterprises", ())
+             if e.get("separation_capacity_t_reo") is not None and e["separation_capacity_t_reo"] < 2000}
+    for a in facts.get("allocations", ()):
+        if a["year"] == 2021 and a["activity"] == "smelting_separation" and a["enterprise"] in small:
+            out.append((SMELTER, a["enterprise"], "2021"))
+    cache: dict = {}
+    today = as_of.toordinal()
+    for r in facts.get("reports", ()):
+        period = r["period"]
+        if r["level"] != "group" or len(period) != 7 or not period.startswith("2021"):
+            continue
+        if "submitted_on" not in r:
+            continue  # unknown: neither late nor missing
+        due = _due_day(int(period[:4]), int(period[5:]), cache)
+        submitted = r["submitted_on"]
+        if submitted is not None:
+            if dt.date.fromisoformat(submitted).toordinal() > due:
+                out.append((LATE, r["reporter"], period))
+        elif due < today:
+            out.append((MISSING, r["reporter"], period))
+    return out
+
+
+# ------------------------------------------------------- bare durable_rules
+def _fnv1a_32(text: str) -> int:
+    h = 0x811C9DC5
+    for byte in text.encode():
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def _distinct_ids(n: int) -> list[str]:
+    """n short ids whose FNV-1a hashes (durable_rules' fact identity) are pairwise distinct."""
+    ids, seen = [], set()
+    for i in itertools.count():
+        s = format(i, "x")
+        h = _fnv1a_32(s)
+        if h not in seen:
+            seen.add(h)
+            ids.append(s)
+            if len(ids) == n:
+                return ids
+    raise AssertionError
+
+
+_SENTINEL = {"all": [{"m": {"kind": "c"}}]}
+# Production without quota: alone in its ruleset, allocations ("a") asserted before totals ("t").
+BARE_NEGATION = {
+    "_s": _SENTINEL,
+    "w": {"all": [
+        {"p": {"$and": [{"kind": "t"}, {"$gt": {"v": 0}}]}},
+        {"q$not": {"$and": [{"kind": "a"}, {"k": {"p": "k"}}, {"sid": {"p": "sid"}}]}},
+    ]},
+}
+# Everything else: over-production (totals "t" joined to quota totals "q"), the smelter rule
+# (enterprises "e" joined to allocations "a"), late and missing group reports ("r").
+BARE_MAIN = {
+    "_s": _SENTINEL,
+    "o": {"all": [
+        {"p": {"kind": "t"}},
+        {"q": {"$and": [{"kind": "q"}, {"k": {"p": "k"}}, {"$lt": {"v": {"p": "v"}}}, {"sid": {"p": "sid"}}]}},
+    ]},
+    "s": {"all": [
+        {"e": {"$and": [{"kind": "e"}, {"$lt": {"cap": 2000}}]}},
+        {"a": {"$and": [{"kind": "q"}, {"y": 2021}, {"act": "smelting_separation"}, {"ent": {"e": "n"}},
+                        {"sid": {"e": "sid"}}]}},
+    ]},
+    "l": {"all": [{"r": {"$and": [{"kind": "r"}, {"lvl": "group"}, {"$gt": {"sub": {"$m": "due"}}}]}}]},
+    "m": {"all": [{"r": {"$and": [{"kind": "r"}, {"lvl": "group"}, {"subd": False},
+                                  {"$lt": {"due": {"$m": "ao"}}}]}}]},
+}
+
+
+class BareDurable:
+    """The five rules hand-written for durable_rules, driven through its C module."""
+
+    def __init__(self, max_facts: int = 40_000):
+        self.ids = _distinct_ids(max_facts)
+        self.pos = {s: i for i, s in enumerate(self.ids)}
+        self.neg = core.create_ruleset("bare_negation", json.dumps(BARE_NEGATION))
+        self.main = core.create_ruleset("bare_main", json.dumps(BARE_MAIN))
+        self.sessions = itertools.count(1)
+
+    def close(self) -> None:
+        core.delete_ruleset(self.neg)
+        core.delete_ruleset(self.main)
+
+    @staticmethod
+    def _run(handle: Any, facts: list[dict], sid: str) -> list[dict]:
+        out = []
+        try:
+            _code, state = core.assert_facts(handle, json.dumps(facts))
+            result = core.start_action_for_state(handle, state)
+            message = result[1] if result else None
+            while message:
+                out.append(json.loads(message))
+                message = core.complete_and_start_action(handle, state)
+        finally:
+            core.delete_state(handle, sid)
+        return out
+
+    def evaluate(self, facts: dict, as_of: dt.date) -> list[Violation]:
+        sid = f"b{next(self.sessions)}"
+        ids = self.ids
+        n = 0
+        meta: list[tuple[str, str]] = []  # fact position -> (subject, period)
+        produced: dict[str, float] = {}
+        pkeys: dict[str, tuple[str, str]] = {}
+        for p in facts.get("production", ()):
+            year = p["period"][:4]
+            k = f'{p["enterprise"]}|{year}|{p["activity"]}'
+            produced[k] = produced.get(k, 0) + p["amount_t_reo"]
+            pkeys[k] = (p["enterprise"], year)
+        quota: dict[str, float] = {}
+        qkeys: dict[str, dict] = {}
+        alloc_facts = []
+        for a in facts.get("allocations", ()):
+            k = f'{a["enterprise"]}|{a["year"]}|{a["activity"]}'
+            quota[k] = quota.get(k, 0) + a["amount_t_reo"]
+            if k not in qkeys:
+                qkeys[k] = a
+            alloc_facts.append({"id": ids[n], "sid": sid, "kind": "a", "k": k})
+            meta.append(("", ""))
+            n += 1
+        totals = []
+        for k, v in produced.items():
+            totals.append({"id": ids[n], "sid": sid, "kind": "t", "k": k, "v": round(v, 6)})
+            meta.append(pkeys[k])
+            n += 1
+        main = list(totals)
+        for k, v in quota.items():
+            a = qkeys[k]
+            main.append({"id": ids[n], "sid": sid, "kind": "q", "k": k, "v": round(v, 6),
+                         "ent": a["enterprise"], "act": a["activity"], "y": a["year"]})
+            meta.append((a["enterprise"], str(a["year"])))
+            n += 1
+        for e in facts.get("enterprises", ()):
+            fact = {"id": ids[n], "sid": sid, "kind": "e", "n": e["id"]}
+            cap = e.get("separation_capacity_t_reo")
+            if cap is not None:
+                fact["cap"] = cap
+            main.append(fact)
+            meta.append(("", ""))
+            n += 1
+        cache: dict = {}
+        today = as_of.toordinal()
+        for r in facts.get("reports", ()):
+            period = r["period"]
+            if not period.startswith("2021"):
+                continue
+            fact = {"id": ids[n], "sid": sid, "kind": "r", "lvl": r["level"]}
+            if r["level"] == "group" and len(period) == 7 and "submitted_on" in r:
+                fact["due"] = _due_day(int(period[:4]), int(period[5:]), cache)
+                submitted = r["submitted_on"]
+                fact["subd"] = submitted is not None
+                if submitted is not None:
+                    fact["sub"] = dt.date.fromisoformat(submitted).toordinal()
+                fact["ao"] = today
+            main.append(fact)
+            meta.append((r["reporter"], period))
+            n += 1
+        context = {"id": ids[n], "sid": sid, "kind": "c"}
+        main.append(context)
+        out: list[Violation] = []
+        pos = self.pos
+        alloc_facts.extend(totals)  # DEFECT negation: the negated facts go first
+        alloc_facts.append(context)
+        for message in self._run(self.neg, alloc_facts, sid):
+            bound = message.get("w")
+            if bound is not None:
+                out.append((NO_QUOTA, *meta[pos[bound["p"]["id"]]]))
+        for message in self._run(self.main, main, sid):
+            for rule, bound in message.items():
+                if rule == "o":
+                    out.append((OVER, *meta[pos[bound["p"]["id"]]]))
+                elif rule == "s":
+                    out.append((SMELTER, *meta[pos[bound["a"]["id"]]]))
+                elif rule == "l":
+                    out.append((LATE, *meta[pos[bound["r"]["id"]]]))
+                elif rule == "m":
+                    out.append((MISSING, *meta[pos[bound["r"]["id"]]]))
+        return out
+
+
+# ------------------------------------------------------------- ours, adapted
+def _canon_matches(pairs) -> set[Violation]:
+    """(ruleset, matches) pairs -> {(rule, subject, period)}, as results.violations groups them."""
+    out = set()
+    for rs, matches in pairs:
+        params = rs.param_values
+        rules = {r.id: r for r in rs.rules}
+        for m in matches:
+            rule = rules[m.rule]
+            subject = E.evaluate(rule.subject_id, m.bindings, params)
+            period = E.evaluate(rule.period, m.bindings, params) if rule.period is not None else None
+            out.add((m.rule, str(subject), str(period)))
+    return out
+
+
+def _canon_violations(body: dict) -> set[Violation]:
+    return {(v["rule"], str(v["subject"]["id"]), str(v.get("period"))) for v in body["violations"]}
+
+
+# ------------------------------------------------------------------ timing
+def measure(fn: Callable[[], Any], target: float, repeats: int, first: float | None = None) -> dict[str, Any]:
+    """Median seconds per call over ``repeats`` runs of ~``target`` seconds each.
+
+    ``first``: the duration of a call already made (the correctness check); a call of a second or
+    more needs no warm-up, so it counts as the first repeat and saves a few seconds of run time.
+    """
+    gc.collect()
+    n, elapsed = 1, 0.0
+    if first is not None and first >= max(target, 1.0):
+        n, elapsed = 1, first
+    while n > 1 or elapsed == 0.0:  # calibrate: grow n until a run takes a measurable share of the target
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        elapsed = time.perf_counter() - t0
+        if elapsed >= target / 4 or n >= 1 << 20:
+            break
+        elapsed = 0.0
+        n *= 4 if elapsed < target / 40 else 2
+    iters = max(1, round(n * target / elapsed))
+    times = []
+    if n == 1 and elapsed >= target:  # a slow call: the calibration run is a repeat already
+        times.append(elapsed)
+    while len(times) < repeats:
+        gc.collect()
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            fn()
+        times.append((time.perf_counter() - t0) / iters)
+    med = statistics.median(times)
+    return {"iters": iters, "repeats": repeats, "median": med, "min": min(times), "max": max(times)}
+
+
+def _fmt_latency(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.0f} µs"
+
+
+def _fmt_rate(rate: float) -> str:
+    return f"{rate:,.0f}" if rate >= 10 else f"{rate:.2f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="0.1 s per repeat, 3 repeats")
+    ap.add_argument("--profile", action="store_true", help="also cProfile ours-full on the large request")
+    args = ap.parse_args(argv)
+    target, repeats = (0.1, 3) if args.quick else (0.5, 5)
+    started = time.perf_counter()
+
+    print(f"Python {platform.python_version()} ({platform.python_implementation()}), "
+          f"{platform.platform()}, {platform.machine()}, os.cpu_count()={os.cpu_count()}")
+
+    # One-time costs.
+    t0 = time.perf_counter()
+    runtime = Runtime.from_directories(ROOT / "rulesets", ROOT / "rulesets" / "instruments")
+    t_runtime = time.perf_counter() - t0
+    rulesets = {rs.ref: rs for rs in runtime.registry.all()}
+    measures, notice = rulesets["measures@draft"], rulesets["notice@2021"]
+    t0 = time.perf_counter()
+    engines = [(measures, Engine(measures)), (notice, Engine(notice))]
+    t_engines = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    bare = BareDurable()
+    t_bare = time.perf_counter() - t0
+    print(f"one-time: Runtime.from_directories (load YAML + instruments, validate, compile, load into durable) "
+          f"{t_runtime * 1e3:.0f} ms; Engine() compile+load of both rulesets {t_engines * 1e3:.1f} ms "
+          f"({sum(len(e.compiled.units) for _, e in engines)} durable rulesets); "
+          f"bare durable create_ruleset x2 + id pool {t_bare * 1e3:.1f} ms")
+
+    for rs in (measures, notice):
+        print(f"  {rs.ref} {rs.digest[:19]}…: " + ", ".join(r.id for r in rs.rules))
+
+    requests = {"small": small_request(), "large": large_request()}
+    impls: dict[str, Callable[[dict], set[Violation]]] = {}
+
+    def ours_engine(facts):
+        return [(rs, eng.evaluate(facts, AS_OF).matches) for rs, eng in engines]
+
+    def ours_full(facts):
+        return runtime.evaluate(facts, AS_OF)
+
+    def ours_reference(facts):
+        return [(rs, reference.evaluate(rs, facts, AS_OF).matches) for rs in (measures, notice)]
+
+    runners = {
+        "plain-python": lambda facts: plain_python(facts, AS_OF),
+        "bare-durable": lambda facts: bare.evaluate(facts, AS_OF),
+        "ours-engine": ours_engine,
+        "ours-full": ours_full,
+        "ours-reference": ours_reference,
+    }
+    canon = {
+        "plain-python": set,
+        "bare-durable": set,
+        "ours-engine": _canon_matches,
+        "ours-full": _canon_violations,
+        "ours-reference": _canon_matches,
+    }
+
+    # Same answers everywhere, or no timing.
+    print("\ncorrectness (violations as {(rule, subject, period)}):")
+    expected_counts = {}
+    for size, facts in requests.items():
+        nfacts = sum(len(v) for v in facts.values())
+        found = {name: canon[name](run(facts)) for name, run in runners.items()}
+        base = found["plain-python"]
+        by_rule: dict[str, int] = {}
+        for v in base:
+            by_rule[v[0]] = by_rule.get(v[0], 0) + 1
+        print(f"  {size}: {nfacts:,} facts; " + "; ".join(f"{name} {len(v)}" for name, v in found.items()))
+        print(f"    by rule: " + ", ".join(f"{r} {c}" for r, c in sorted(by_rule.items())))
+        bad = {name: v for name, v in found.items() if v != base}
+        if bad:
+            for name, v in bad.items():
+                print(f"  MISMATCH {size} {name}: missing {sorted(base - v)[:5]} extra {sorted(v - base)[:5]}",
+                      file=sys.stderr)
+            print("ABORT: the implementations disagree; no timing.", file=sys.stderr)
+            return 1
+        expected_counts[size] = (nfacts, len(base))
+    print("  all implementations agree")
+
+    # Timing.
+    rows = []
+    for size, facts in requests.items():
+        for name, run in runners.items():
+            r = measure(lambda: run(facts), target, repeats)
+            r.update(size=size, impl=name)
+            rows.append(r)
+            print(f"  timed {size:5s} {name:15s} {_fmt_latency(r['median']):>9s}  ({r['iters']} x {r['repeats']})",
+                  flush=True)
+
+    med = {(r["size"], r["impl"]): r["median"] for r in rows}
+    header = ("| size | facts | violations | implementation | evals/s | median latency | spread "
+              "| x plain-python | x bare-durable | iterations x repeats |")
+    print("\n" + header)
+    print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        nfacts, nviol = expected_counts[r["size"]]
+        m = r["median"]
+        spread = (r["max"] - r["min"]) / m * 100
+        print(f"| {r['size']} | {nfacts:,} | {nviol} | {r['impl']} | {_fmt_rate(1 / m)} | {_fmt_latency(m)} "
+              f"| ±{spread / 2:.0f}% | {m / med[(r['size'], 'plain-python')]:.1f} "
+              f"| {m / med[(r['size'], 'bare-durable')]:.2f} | {r['iters']} x {r['repeats']} |")
+    print("\nspread = (max - min) / 2 / median over the repeats; x columns = median latency / "
+          "that implementation's median latency (higher is slower)")
+
+    if args.profile:
+        import cProfile
+        import pstats
+
+        from api.runtime import fact_years
+        from engine.prepare import prepare
+        from policy import results
+
+        facts = requests["large"]
+        print("\nstages of ours-full on the large request (median of 5, ms):")
+        stage = lambda fn: measure(fn, 0, 5)["median"] * 1e3  # noqa: E731
+        print(f"  fact_years (ruleset selection) {stage(lambda: fact_years(facts)):.1f}")
+        for rs, eng in engines:
+            prep = prepare(rs, facts, AS_OF)
+            matches = eng.match(prep)
+            print(f"  {rs.ref}: prepare {stage(lambda: prepare(rs, facts, AS_OF)):.1f}, "
+                  f"match (serialise + durable + map back) {stage(lambda: eng.match(prep)):.1f}, "
+                  f"results.violations {stage(lambda: results.violations(rs, matches, runtime.instruments)):.1f}"
+                  f"  [{sum(len(v) for v in prep.facts.values()):,} prepared facts, {len(matches)} matches]")
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(5):
+            runtime.evaluate(facts, AS_OF)
+        prof.disable()
+        stats = pstats.Stats(prof, stream=sys.stdout)
+        print("\ncProfile of 5 x ours-full on the large request, by total time:")
+        stats.sort_stats("tottime").print_stats(20)
+        print("by cumulative time:")
+        stats.sort_stats("cumulative").print_stats(30)
+
+    for _, eng in engines:
+        eng.close()
+    bare.close()
+    print(f"\ntotal run time {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
