@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from engine import Engine
+from engine.prepare import RequestFacts
 from policy import results
 from policy.facts import FACT_LISTS
 from policy.instruments import Instrument, load_instruments
@@ -64,8 +65,9 @@ class Runtime:
         chosen, warnings = self.registry.select(pins, fact_years(facts))
         violations: list[dict[str, Any]] = []
         used = []
+        request = RequestFacts(facts)  # normalised once, shared by the rulesets
         for rs in chosen:
-            outcome = self.engine(rs).evaluate(facts, as_of)
+            outcome = self.engine(rs).evaluate(request, as_of)
             violations.extend(results.violations(rs, outcome.matches, self.instruments))
             for w in outcome.warnings:
                 if w not in warnings:

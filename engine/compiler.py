@@ -57,6 +57,8 @@ class CompiledRuleset:
     units: tuple[Unit, ...]
     as_of_kinds: frozenset[str]  # kinds whose facts carry the evaluation date
     kinds: frozenset[str]  # every kind some unit reads
+    fields: dict[str, frozenset[str]]  # per kind, the condition fields some rule reads (all the engine needs)
+    guards: dict[str, tuple[dict[str, Any], ...]]  # per request list: a fact matching none can match no pattern
 
 
 def prop(name: str) -> str:
@@ -197,4 +199,46 @@ def compile_ruleset(ruleset: Ruleset, name_prefix: str) -> CompiledRuleset:
     for start in range(0, len(plain), RULES_PER_UNIT):
         units.append(make_unit(plain[start:start + RULES_PER_UNIT]))
     kinds = frozenset(k for u in units for k in u.kinds)
-    return CompiledRuleset(ruleset, tuple(units), frozenset(as_of_kinds), kinds)
+    fields: dict[str, set[str]] = {k: set() for k in kinds}
+    for rule in ruleset.rules:
+        kind_of = {p.alias: p.fact for p in rule.patterns}
+        for alias, names in _read_fields(rule).items():
+            fields[kind_of[alias]].update(names)
+    return CompiledRuleset(ruleset, tuple(units), frozenset(as_of_kinds), kinds,
+                           {k: frozenset(v) for k, v in fields.items()}, _guards(ruleset))
+
+
+def _constant_tests(p: Pattern) -> dict[str, Any]:
+    """The `field == constant` conjuncts of a pattern's condition."""
+    out: dict[str, Any] = {}
+    if p.where is None:
+        return out
+    for part in _flatten_and(E.push_not(p.where)):
+        if isinstance(part, E.Compare) and part.op == "==":
+            for own, other in ((part.left, part.right), (part.right, part.left)):
+                if isinstance(own, E.FieldRef) and own.alias == p.alias and isinstance(other, E.Const):
+                    out[own.name] = other.value
+    return out
+
+
+def _guards(ruleset: Ruleset) -> dict[str, tuple[dict[str, Any], ...]]:
+    """Pre-filters on request lists, so facts no pattern can match are never prepared or asserted.
+
+    Sound because every pattern on a list requires its constant equalities:
+    a fact that fails them for every pattern (positive or negated) can neither
+    match nor block a match.  Lists summed into derived facts are never
+    filtered (their sums need every fact); a list with one pattern lacking a
+    constant test is not filtered either.  The differential tests check it.
+    """
+    sources = {a.source for a in ruleset.aggregates.values()}
+    computed = {c.list: c.field for c in ruleset.computed}
+    per_list: dict[str, list[dict[str, Any]]] = {}
+    unguarded: set[str] = set()
+    for rule in ruleset.rules:
+        for p in rule.patterns:
+            tests = {f: v for f, v in _constant_tests(p).items() if computed.get(p.fact) != f}
+            if not tests:
+                unguarded.add(p.fact)
+            per_list.setdefault(p.fact, []).append(tests)
+    return {name: tuple(tests) for name, tests in per_list.items()
+            if name not in unguarded and name not in sources and name not in ruleset.aggregates}

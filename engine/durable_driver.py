@@ -83,8 +83,9 @@ class DurableRuleset:
     def run(self, facts_json: list[str], sid: str) -> list[dict[str, Any]]:
         """Assert pre-serialised facts (each carrying ``"sid": sid``) and return every match.
 
-        ``facts_json`` must not be empty (DEFECT: asserting an empty list
-        returns a garbage state); the evaluator always adds a context fact.
+        ``facts_json`` holds JSON objects, or comma-separated runs of them; it
+        must not be empty (DEFECT: asserting an empty list returns a garbage
+        state): the evaluator always adds a context fact.
         """
         payload = "[" + ",".join(facts_json) + "]"
         matches: list[dict[str, Any]] = []

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from engine.compiler import AS_OF_FIELD, CONTEXT_KIND, SENTINEL_RULE, CompiledRuleset, compile_ruleset, prop
 from engine.durable_driver import DurableRuleset, fact_ids, new_session_id
-from engine.prepare import Prepared, SourceRef, prepare
+from engine.prepare import Prepared, RequestFacts, SourceRef, prepare
 from policy.model import Ruleset
 
 
@@ -48,42 +48,41 @@ class Engine:
         for _, handle in self._units:
             handle.close()
 
-    def evaluate(self, request_facts: Mapping[str, Any], as_of: dt.date) -> Outcome:
-        prep = prepare(self.ruleset, request_facts, as_of)
+    def evaluate(self, request_facts: "Mapping[str, Any] | RequestFacts", as_of: dt.date) -> Outcome:
+        prep = prepare(self.ruleset, request_facts, as_of, self.compiled.guards)
         return Outcome(self.match(prep), prep.warnings)
 
     def match(self, prep: Prepared) -> list[Match]:
         sid = new_session_id()
-        # Serialise each fact once (in engine form) and reuse it in every unit.
-        total = sum(len(prep.facts.get(k, ())) for k in self.compiled.kinds) + 1
+        compiled = self.compiled
+        total = sum(len(prep.facts.get(k, ())) for k in compiled.kinds) + 1
         ids = fact_ids(total)
-        serial: dict[str, list[str]] = {}
+        # Each kind is serialised once, with only the fields the rules read, and reused by every unit.
+        serial: dict[str, str] = {}
         where: dict[str, tuple[str, int]] = {}
         n = 0
-        sid_json = json.dumps(sid)
-        for kind in self.compiled.kinds:
-            out = []
-            stamp = kind in self.compiled.as_of_kinds
+        for kind in compiled.kinds:
+            wanted = compiled.fields[kind]
+            stamp = kind in compiled.as_of_kinds
+            rows = []
             for i, fact in enumerate(prep.facts.get(kind, ())):
-                body = {prop(k): v for k, v in fact.items()}
-                if stamp:
-                    body[AS_OF_FIELD] = prep.as_of
                 fid = ids[n]
                 n += 1
                 where[fid] = (kind, i)
-                text = json.dumps(body, ensure_ascii=False)
-                out.append(f'{{"id":"{fid}","sid":{sid_json},"kind":"{kind}",{text[1:]}' if len(body)
-                           else f'{{"id":"{fid}","sid":{sid_json},"kind":"{kind}"}}')
-            serial[kind] = out
-        context = f'{{"id":"{ids[n]}","sid":{sid_json},"kind":"{CONTEXT_KIND}"}}'
+                body = {prop(k): v for k, v in fact.items() if k in wanted}
+                body["id"], body["sid"], body["kind"] = fid, sid, kind
+                if stamp:
+                    body[AS_OF_FIELD] = prep.as_of
+                rows.append(body)
+            serial[kind] = json.dumps(rows, ensure_ascii=False)[1:-1]
+        context = json.dumps({"id": ids[n], "sid": sid, "kind": CONTEXT_KIND})
 
         matches: list[Match] = []
         for unit, handle in self._units:
-            facts_json: list[str] = []
-            for kind in unit.kinds:  # negated kinds first (DEFECT negation)
-                facts_json.extend(serial[kind])
-            facts_json.append(context)
-            for message in handle.run(facts_json, sid):
+            # negated kinds first (DEFECT negation), then the others, then the context fact
+            chunks = [serial[kind] for kind in unit.kinds if serial[kind]]
+            chunks.append(context)
+            for message in handle.run(chunks, sid):
                 for rname, bound in message.items():
                     if rname == SENTINEL_RULE:
                         continue

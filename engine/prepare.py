@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from policy import expr as E
 from policy.facts import FACT_LISTS, FactList
@@ -42,14 +42,11 @@ class Prepared:
             self.warnings.append(warning)
 
 
-def _span_of(lst: FactList, fact: Mapping[str, Any]) -> tuple[int, int] | None:
-    """First and last day the fact concerns, or None for timeless facts."""
-    if lst.time_field is None:
-        return None
-    value = fact.get(lst.time_field)
+def _span_of(lst: FactList, value: Any) -> tuple[int, int] | None:
+    """First and last day a time value concerns (a year, a month, a period or a date)."""
     if value is None:
         return None
-    wire = lst.wire(lst.time_field)
+    wire = lst.wire(lst.time_field) if lst.time_field else None
     assert wire is not None
     if wire.type == "integer":  # a year
         y = int(value)
@@ -66,8 +63,7 @@ def _span_of(lst: FactList, fact: Mapping[str, Any]) -> tuple[int, int] | None:
     return dt.date(y, m, 1).toordinal(), nxt.toordinal() - 1
 
 
-def in_period(ruleset: Ruleset, lst: FactList, fact: Mapping[str, Any]) -> bool:
-    span = _span_of(lst, fact)
+def _within(ruleset: Ruleset, lst: FactList, span: tuple[int, int] | None) -> bool:
     if span is None:
         # timeless lists (enterprises, groups) always; an undated fact of a dated list only
         # where the ruleset has no bounds: it cannot be placed in a bounded period
@@ -80,56 +76,152 @@ def in_period(ruleset: Ruleset, lst: FactList, fact: Mapping[str, Any]) -> bool:
     return True
 
 
+def in_period(ruleset: Ruleset, lst: FactList, fact: Mapping[str, Any]) -> bool:
+    """Whether the ruleset's effective period judges this request fact."""
+    return _within(ruleset, lst, _span_of(lst, fact.get(lst.time_field)) if lst.time_field else None)
+
+
+def _normaliser(lst: FactList) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """A fast per-list normaliser: one handler per wire field, run only for the keys a fact has."""
+    handlers: dict[str, Callable[[dict[str, Any], Any], None]] = {}
+    for wf in lst.fields:
+        name = wf.name
+        if wf.type == "date":
+            flag = wf.flag
+
+            def handle(out, value, name=name, flag=flag):
+                if flag:
+                    out[flag] = value is not None  # null: known not to have happened
+                if value is not None:
+                    out[name] = parse_date(value)
+        elif wf.type in ("month", "period"):
+            annual = wf.type == "period"
+
+            def handle(out, value, name=name, annual=annual):
+                if value is None:
+                    return
+                out[name] = value
+                out["year"] = int(value[:4])
+                if len(value) > 4:
+                    out["month"] = int(value[5:7])
+                if annual:
+                    out["annual"] = len(value) == 4
+        elif wf.type == "enum_list":
+            enum = wf.enum
+
+            def handle(out, value, name=name, enum=enum):
+                if value is None:
+                    return
+                present = set(value)
+                for v in enum:
+                    out[f"{name}__{v}"] = v in present
+        else:
+            def handle(out, value, name=name):
+                if value is not None:
+                    out[name] = value
+        handlers[name] = handle
+
+    def normalise_fact(fact: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in fact.items():
+            handler = handlers.get(key)
+            if handler is not None:
+                handler(out, value)
+        return out
+    return normalise_fact
+
+
+_NORMALISERS = {name: _normaliser(lst) for name, lst in FACT_LISTS.items()}
+
+
 def normalise(lst: FactList, fact: Mapping[str, Any]) -> dict[str, Any]:
     """Wire fact -> condition-level fact; unknown values are left out."""
-    out: dict[str, Any] = {}
-    for wf in lst.fields:
-        value = fact.get(wf.name)
-        if wf.type == "date" and wf.flag and wf.name in fact:
-            out[wf.flag] = value is not None  # null: known not to have happened
-        if value is None:
-            continue
-        if wf.type == "date":
-            out[wf.name] = parse_date(value)
-        elif wf.type in ("month", "period"):
-            out[wf.name] = value
-            out["year"] = int(value[:4])
-            if len(value) > 4:
-                out["month"] = int(value[5:7])
-            if wf.type == "period":
-                out["annual"] = len(value) == 4
-        elif wf.type == "enum_list":
-            present = set(value)
-            for v in wf.enum:
-                out[f"{wf.name}__{v}"] = v in present
-        else:
-            out[wf.name] = value
+    return _NORMALISERS[lst.name](fact)
+
+
+class RequestFacts:
+    """A request's facts, normalised once and shared by every ruleset that judges it.
+
+    Lists are normalised lazily (a ruleset that reads no production never pays
+    for it) and each fact's time span is computed once per distinct value.
+    """
+
+    def __init__(self, raw: Mapping[str, Iterable[Mapping[str, Any]]]):
+        self.raw = raw
+        self._lists: dict[str, tuple[list[dict[str, Any]], list[tuple[int, int] | None]]] = {}
+
+    def list(self, name: str) -> tuple[list[dict[str, Any]], list[tuple[int, int] | None]]:
+        cached = self._lists.get(name)
+        if cached is None:
+            lst = FACT_LISTS[name]
+            raw = list(self.raw.get(name) or ())
+            spans: list[tuple[int, int] | None] = [None] * len(raw)
+            if lst.time_field:
+                memo: dict[Any, tuple[int, int] | None] = {}
+                for i, fact in enumerate(raw):
+                    value = fact.get(lst.time_field)
+                    if value not in memo:
+                        memo[value] = _span_of(lst, value)
+                    spans[i] = memo[value]
+            norm = _NORMALISERS[name]
+            cached = self._lists[name] = ([norm(f) for f in raw], spans)
+        return cached
+
+
+def lists_read(ruleset: Ruleset) -> set[str]:
+    """The request lists a ruleset's rules read, directly or through derived facts."""
+    kinds = {p.fact for r in ruleset.rules for p in r.patterns}
+    out = {k for k in kinds if k in FACT_LISTS}
+    out |= {ruleset.aggregates[k].source for k in kinds if k in ruleset.aggregates}
     return out
 
 
-def prepare(ruleset: Ruleset, request_facts: Mapping[str, Iterable[Mapping[str, Any]]], as_of: dt.date) -> Prepared:
-    """Prepare the request's facts for one ruleset (see module docstring)."""
+def _passes(fact: Mapping[str, Any], guards: tuple[dict[str, Any], ...]) -> bool:
+    for tests in guards:
+        for name, value in tests.items():
+            if fact.get(name) != value:
+                break
+        else:
+            return True
+    return False
+
+
+def prepare(ruleset: Ruleset, request: "RequestFacts | Mapping[str, Iterable[Mapping[str, Any]]]",
+            as_of: dt.date, guards: Mapping[str, tuple[dict[str, Any], ...]] | None = None) -> Prepared:
+    """Prepare the request's facts for one ruleset (see module docstring).
+
+    ``guards`` (from the compiler) drop facts that no pattern can match before
+    any further work; the reference evaluator prepares without them.
+    """
+    if not isinstance(request, RequestFacts):
+        request = RequestFacts(request)
     prep = Prepared({}, {}, as_of.toordinal())
-    for name, lst in FACT_LISTS.items():
+    computed_lists = {c.list for c in ruleset.computed}
+    for name in lists_read(ruleset):
+        lst = FACT_LISTS[name]
+        normalised, spans = request.list(name)
         facts, sources = [], []
-        for index, fact in enumerate(request_facts.get(name) or ()):
-            if in_period(ruleset, lst, fact):
-                facts.append(normalise(lst, fact))
+        copy = name in computed_lists  # computed fields are per ruleset: do not touch the shared fact
+        guard = (guards or {}).get(name)
+        for index, (fact, span) in enumerate(zip(normalised, spans)):
+            if _within(ruleset, lst, span) and (guard is None or _passes(fact, guard)):
+                facts.append(dict(fact) if copy else fact)
                 sources.append(((name, index),))
         prep.facts[name] = facts
         prep.sources[name] = sources
     params = ruleset.param_values
     for comp in ruleset.computed:
-        for fact in prep.facts[comp.list]:
+        value_of = E.compile_py(comp.value, on_warning=prep.add_warning)
+        alias, field_name = comp.alias, comp.field
+        for fact in prep.facts.get(comp.list, ()):
             try:
-                fact[comp.field] = E.evaluate(comp.value, {comp.alias: fact}, params,
-                                              on_warning=prep.add_warning)
+                fact[field_name] = value_of({alias: fact}, params, None)
             except UnknownValue:
                 pass  # stays unknown
     for agg in ruleset.aggregates.values():
         groups: dict[tuple, dict[str, Any]] = {}
         members: dict[tuple, list[SourceRef]] = {}
-        src_facts, src_sources = prep.facts[agg.source], prep.sources[agg.source]
+        src_facts, src_sources = prep.facts.get(agg.source, []), prep.sources.get(agg.source, [])
         for fact, refs in zip(src_facts, src_sources):
             if agg.where is not None and not E.holds(agg.where, {agg.alias: fact}, params, prep.as_of):
                 continue

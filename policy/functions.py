@@ -11,6 +11,7 @@ evaluation reports a warning instead.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -38,7 +39,9 @@ def parse_date(text: str) -> int:
     return to_day(dt.date.fromisoformat(text))
 
 
+@functools.lru_cache(maxsize=8192)
 def _is_workday(day: dt.date) -> bool:
+    """Cached: chinese_calendar scans its whole holiday table on every call (~30 us)."""
     try:
         return chinese_calendar.is_workday(day)
     except NotImplementedError:

@@ -101,7 +101,8 @@ def violations(ruleset: Ruleset, matches: Iterable[MatchLike], instruments: Mapp
         rule = rules[rule_id]
         # Deterministic whatever the order of the request's lists: the match whose facts sort first
         # by content leads (its values fill the details and message).
-        group.sort(key=lambda m: json.dumps(m.bindings, sort_keys=True, default=str))
+        if len(group) > 1:
+            group.sort(key=lambda m: json.dumps(m.bindings, sort_keys=True, default=str))
         out.append(_violation(ruleset, rule, subject, period, group, params, instruments))
     return out
 

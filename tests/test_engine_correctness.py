@@ -37,6 +37,9 @@ def random_request(rng: random.Random, n_ent: int = 6) -> dict:
         for _ in range(rng.choice([0, 1, 1, 2])):
             allocations.append({"enterprise": eid, "group": ent["group"], "year": 2021, "activity": act,
                                 "amount_t_reo": rng.choice([produced, produced / 2, produced + 1, 100])})
+        if rng.random() < 0.5:  # enterprise-level reports: no group rule may take them
+            reports.append({"reporter": eid, "level": "enterprise", "period": f"2021-{rng.randint(1, 11):02d}",
+                            "submitted_on": rng.choice([None, "2021-12-20"])})
     for g in groups:
         for m in range(1, 12):
             day = rng.choice([None, 8, 10, 11, 12, 15])
