@@ -19,8 +19,10 @@ is dictated by defects of durable-rules 2.0.28 measured before this project
 - DEFECT rule-count limits (error 303 from 64 alpha nodes per fact, trouble at
   200 rules): rules without negation are grouped at most RULES_PER_UNIT to a
   unit.
-- Unknown is not false: every field a rule's conditions read is required to
-  exist (``$ex``) on the fact that holds it, so a missing field never matches.
+- Unknown is not false (three-valued logic): the fields a rule requires
+  (``Rule.required_fields``) get an ``$ex`` test on their fact, and inside an
+  ``or`` each comparison requires its own field, so a branch on an unknown
+  field never holds while a known branch still can.
 """
 from __future__ import annotations
 
@@ -96,9 +98,10 @@ def _value(node: E.Node, alias: str, params: dict[str, Any]) -> Any:
 _OPS = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 
 
-def _test(node: E.Node, alias: str, params: dict[str, Any]) -> dict[str, Any]:
+def _test(node: E.Node, alias: str, params: dict[str, Any], nested: bool = False) -> dict[str, Any]:
+    """One test; inside an ``or`` each comparison also requires its own field to exist (Kleene logic)."""
     if isinstance(node, E.BoolOp):
-        parts = [_test(o, alias, params) for o in node.operands]
+        parts = [_test(o, alias, params, nested=True) for o in node.operands]
         if node.op == "and":
             return {"$and": _nested_last(parts)}
         return {"$or": parts}
@@ -109,9 +112,10 @@ def _test(node: E.Node, alias: str, params: dict[str, Any]) -> dict[str, Any]:
         op, left, right = isolated.op, isolated.left, isolated.right
         assert isinstance(left, E.FieldRef)
         value = _value(right, alias, params)
-        if op == "==":
-            return {prop(left.name): value}
-        return {_OPS[op]: {prop(left.name): value}}
+        test = {prop(left.name): value} if op == "==" else {_OPS[op]: {prop(left.name): value}}
+        if nested:
+            return {"$and": [{"$ex": {prop(left.name): 1}}, test]}
+        return test
     raise CompileError(f"not a test: {E.to_text(node)}")
 
 
@@ -131,21 +135,9 @@ def _flatten_and(node: E.Node) -> list[E.Node]:
     return [node]
 
 
-def _read_fields(rule: Rule) -> dict[str, list[str]]:
-    """Per alias, the fields the rule's conditions and subject read (each must be known)."""
-    out: dict[str, list[str]] = {}
-    nodes = [p.where for p in rule.patterns if p.where is not None] + [rule.subject_id]
-    for node in nodes:
-        for ref in E.field_refs(node):
-            fields = out.setdefault(ref.alias, [])
-            if ref.name not in fields:
-                fields.append(ref.name)
-    return out
-
-
 def compile_rule(rule: Rule, params: dict[str, Any]) -> dict[str, Any]:
     """One rule -> durable_rules rule definition ({"all": [...]})."""
-    reads = _read_fields(rule)
+    reads = rule.required_fields()
     first = rule.patterns[0].alias
     patterns = []
     for index, p in enumerate(rule.positive + rule.negative):
@@ -202,8 +194,10 @@ def compile_ruleset(ruleset: Ruleset, name_prefix: str) -> CompiledRuleset:
     fields: dict[str, set[str]] = {k: set() for k in kinds}
     for rule in ruleset.rules:
         kind_of = {p.alias: p.fact for p in rule.patterns}
-        for alias, names in _read_fields(rule).items():
-            fields[kind_of[alias]].update(names)
+        for p in rule.patterns:  # every field a condition or the subject reads
+            for node in (p.where, rule.subject_id):
+                for ref in E.field_refs(node) if node is not None else ():
+                    fields[kind_of[ref.alias]].add(ref.name)
     return CompiledRuleset(ruleset, tuple(units), frozenset(as_of_kinds), kinds,
                            {k: frozenset(v) for k, v in fields.items()}, _guards(ruleset))
 

@@ -17,16 +17,8 @@ from policy import expr as E
 from policy.model import Rule, Ruleset
 
 
-def _read_fields(rule: Rule) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for node in [p.where for p in rule.patterns if p.where is not None] + [rule.subject_id]:
-        for ref in E.field_refs(node):
-            out.setdefault(ref.alias, set()).add(ref.name)
-    return out
-
-
 def match_rule(rule: Rule, prep: Prepared, params: Mapping[str, Any]) -> list[Match]:
-    reads = _read_fields(rule)
+    reads = rule.required_fields()
     positive, negative = rule.positive, rule.negative
     found: list[Match] = []
 

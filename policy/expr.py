@@ -380,8 +380,8 @@ def uses_as_of(node: Node) -> bool:
 def push_not(node: Node, negate: bool = False) -> Node:
     """Rewrite so that ``not`` appears nowhere: De Morgan, comparisons inverted.
 
-    Sound because every field a condition reads must be known for it to hold
-    (unknown is never false): ``not (x < 5)`` and ``x >= 5`` agree on known x.
+    Sound under three-valued logic: ``not`` maps unknown to unknown, and
+    ``not (x < 5)`` and ``x >= 5`` agree on known x and are both unknown otherwise.
     """
     if isinstance(node, Not):
         return push_not(node.operand, not negate)
@@ -438,9 +438,15 @@ def evaluate(node: Node, facts: Bindings, params: Mapping[str, Any], as_of: int 
         return (a == b if op == "==" else a != b if op == "!=" else a < b if op == "<"
                 else a <= b if op == "<=" else a > b if op == ">" else a >= b)
     if isinstance(node, BoolOp):
-        # Every operand must be known (as in the engine), whatever the short-circuit.
-        values = [evaluate(o, facts, params, as_of, on_warning) for o in node.operands]
-        return all(values) if node.op == "and" else any(values)
+        # Three-valued (Kleene) logic: `or` holds when a known operand holds, whatever the others;
+        # `and` fails when a known operand fails; otherwise an unknown operand makes the whole unknown.
+        values = []
+        for o in node.operands:
+            try:
+                values.append(bool(evaluate(o, facts, params, as_of, on_warning)))
+            except UnknownValue:
+                values.append(None)
+        return _kleene(node.op, values)
     if isinstance(node, Call):
         args = [evaluate(a, facts, params, as_of, on_warning) for a in node.args]
         try:
@@ -450,6 +456,15 @@ def evaluate(node: Node, facts: Bindings, params: Mapping[str, Any], as_of: int 
                 on_warning(exc.warning)
             raise
     raise TypeError(node)  # pragma: no cover
+
+
+def _kleene(op: str, values: list) -> bool:
+    decisive = op == "or"  # True decides an `or`, False decides an `and`
+    if decisive in values:
+        return decisive
+    if None in values:
+        raise UnknownValue("an operand is unknown")
+    return not decisive
 
 
 def holds(node: Node, facts: Bindings, params: Mapping[str, Any], as_of: int | None = None) -> bool:
@@ -582,9 +597,17 @@ def compile_py(node: Node, on_warning: Callable[[dict], None] | None = None) -> 
         return lambda f, p, a: cmp(left(f, p, a), right(f, p, a))
     if isinstance(node, BoolOp):
         parts = [compile_py(o, on_warning) for o in node.operands]
-        combine = all if node.op == "and" else any
-        # every operand is evaluated: an unknown operand makes the whole unknown, as in the engine
-        return lambda f, p, a: combine([part(f, p, a) for part in parts])
+        op = node.op
+
+        def boolop(f, p, a):
+            values = []
+            for part in parts:
+                try:
+                    values.append(bool(part(f, p, a)))
+                except UnknownValue:
+                    values.append(None)
+            return _kleene(op, values)
+        return boolop
     if isinstance(node, Call):
         impl = FUNCTIONS[node.func].impl
         args = [compile_py(x, on_warning) for x in node.args]
@@ -599,3 +622,14 @@ def compile_py(node: Node, on_warning: Callable[[dict], None] | None = None) -> 
                 raise
         return call
     raise TypeError(node)  # pragma: no cover
+
+
+
+def conjuncts(node: Node) -> list[Node]:
+    """The top-level ``and`` parts of a condition (after ``not`` is pushed down)."""
+    if isinstance(node, BoolOp) and node.op == "and":
+        out: list[Node] = []
+        for o in node.operands:
+            out.extend(conjuncts(o))
+        return out
+    return [node]

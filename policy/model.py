@@ -99,6 +99,37 @@ class Rule:
     location: Location
     value_types: Mapping[str, str] = field(default_factory=dict)  # detail name / "period" -> type
 
+    def required_fields(self) -> dict[str, list[str]]:
+        """Per alias, the fields that must be known for the rule to match.
+
+        Those read by the top-level ``and`` parts of the conditions and by the
+        subject; inside an ``or`` only the fields of *other* facts (a branch
+        reading an unknown field of its own fact simply does not hold, so
+        another branch can still make the ``or`` hold: three-valued logic).
+        The engine and the reference evaluator both use this definition.
+        """
+        from policy import expr as E
+
+        out: dict[str, list[str]] = {}
+
+        def add(alias: str, name: str) -> None:
+            names = out.setdefault(alias, [])
+            if name not in names:
+                names.append(name)
+
+        for p in self.patterns:
+            if p.where is None:
+                continue
+            for part in E.conjuncts(E.push_not(p.where)):
+                nested = isinstance(part, E.BoolOp)
+                for ref in E.field_refs(part):
+                    if not nested or ref.alias != p.alias:
+                        add(ref.alias, ref.name)
+        for ref in E.field_refs(self.subject_id):
+            add(ref.alias, ref.name)
+        negated = {p.alias for p in self.negative}
+        return {a: names for a, names in out.items() if a not in negated}
+
     @property
     def positive(self) -> tuple[Pattern, ...]:
         return tuple(p for p in self.patterns if not p.negated)

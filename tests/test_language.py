@@ -197,3 +197,19 @@ def test_undated_facts_are_not_judged_by_a_bounded_ruleset(instruments):
              "transactions": [{"enterprise": "A", "type": "toll_processing", "date": "2021-05-01"},
                               {"enterprise": "B", "type": "toll_processing"}]}
     assert subjects(body, facts, instruments, header) == ["A"]
+
+
+def test_or_holds_when_a_known_branch_holds_three_valued_logic(instruments):
+    facts = {"enterprises": [
+        {"id": "A", "mining_license": False},                          # other branch unknown: still fires
+        {"id": "B", "safety_license": False, "mining_license": True},   # second branch holds
+        {"id": "C", "mining_license": True},                           # true branch unknown: no
+        {"id": "D", "mining_license": True, "safety_license": True},   # both known, neither holds
+        {"id": "E"}]}                                                  # nothing known
+    body = rule("r", [{"fact": "enterprises", "as": "e",
+                       "where": "not e.mining_license or not e.safety_license"}], "e.id")
+    assert subjects(body, facts, instruments) == ["A", "B"]
+    # and: a known false part decides, an unknown part does not make it hold
+    body = rule("r", [{"fact": "enterprises", "as": "e",
+                       "where": "e.mining_license == false and (e.safety_license == false or e.id == 'A')"}], "e.id")
+    assert subjects(body, facts, instruments) == ["A"]
