@@ -13,7 +13,7 @@ from flask import Flask
 from api.config import load_config
 from api.errors import register_error_handlers
 from api.evaluate import bp as evaluate_bp
-from api.runtime import Runtime
+from engine.service import Runtime
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

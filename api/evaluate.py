@@ -42,12 +42,8 @@ def parse_json_body() -> Any:
                        [{"path": "$", "message": str(exc)}]) from None
 
 
-@bp.post("/v1/evaluate")
-def evaluate():
-    body = parse_json_body()
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request", "the body must be a JSON object",
-                       [{"path": "$", "message": "must be an object"}])
+def validate_request(body: dict, max_facts: int) -> dict:
+    """Schema, size and reference checks of an evaluate body; raise ApiError with every problem."""
     try:
         data = _schema.load(body)
     except ValidationError as exc:
@@ -55,16 +51,25 @@ def evaluate():
         raise ApiError(400, "invalid_request", f"{len(errors)} invalid field(s)", errors) from None
     facts = data["facts"]
     count = sum(len(v) for v in facts.values())
-    limit = current_app.config["MAX_FACTS"]
-    if count > limit:
-        raise ApiError(413, "too_many_facts", f"{count} facts, over the limit of {limit} per request")
+    if count > max_facts:
+        raise ApiError(413, "too_many_facts", f"{count} facts, over the limit of {max_facts} per request")
     errors = reference_errors(facts)
     if errors:
         raise ApiError(400, "invalid_request", f"{len(errors)} invalid reference(s)", errors)
+    return data
+
+
+@bp.post("/v1/evaluate")
+def evaluate():
+    body = parse_json_body()
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "the body must be a JSON object",
+                       [{"path": "$", "message": "must be an object"}])
+    data = validate_request(body, current_app.config["MAX_FACTS"])
     as_of = dt.date.fromisoformat(data["as_of"]) if "as_of" in data else dt.date.today()
     runtime = current_app.extensions["repolicy"]
     try:
-        result = runtime.evaluate(facts, as_of, data.get("rulesets"))
+        result = runtime.evaluate(data["facts"], as_of, data.get("rulesets"))
     except UnknownRuleset as exc:
         idx = data["rulesets"].index(str(exc.args[0]))
         raise ApiError(400, "invalid_request", f"unknown ruleset {exc.args[0]}",

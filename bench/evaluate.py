@@ -51,7 +51,7 @@ if str(ROOT) not in sys.path:
 import chinese_calendar  # noqa: E402
 import durable_rules_engine as core  # noqa: E402
 
-from api.runtime import Runtime  # noqa: E402
+from engine.service import Runtime  # noqa: E402
 from engine import Engine, reference  # noqa: E402
 from policy import expr as E  # noqa: E402
 
@@ -572,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
         import cProfile
         import pstats
 
-        from api.runtime import fact_years
+        from engine.service import fact_years
         from engine.prepare import prepare
         from policy import results
 

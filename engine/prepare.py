@@ -116,7 +116,11 @@ def _normaliser(lst: FactList) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
                 for v in enum:
                     out[f"{name}__{v}"] = v in present
         else:
-            def handle(out, value, name=name):
+            flag = wf.flag
+
+            def handle(out, value, name=name, flag=flag):
+                if flag:
+                    out[flag] = value is not None
                 if value is not None:
                     out[name] = value
         handlers[name] = handle
@@ -225,7 +229,10 @@ def prepare(ruleset: Ruleset, request: "RequestFacts | Mapping[str, Iterable[Map
         for fact, refs in zip(src_facts, src_sources):
             if agg.where is not None and not E.holds(agg.where, {agg.alias: fact}, params, prep.as_of):
                 continue
-            key = tuple(fact[k] for k in agg.group_by)
+            try:
+                key = tuple(fact[k] for k in agg.group_by)
+            except KeyError:
+                continue  # a grouping key is unknown: the fact cannot be attributed to any group
             row = groups.get(key)
             if row is None:
                 row = groups[key] = {k: fact[k] for k in agg.group_by}

@@ -66,7 +66,7 @@ class WireField:
     minimum: float | None = None
     max_length: int | None = None
     ref: str | None = None  # list whose ``id`` this field must name
-    flag: str | None = None  # for a nullable date: name of the "was given" boolean
+    flag: str | None = None  # for a nullable field: name of the boolean "was given" (false when null)
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ _LISTS: tuple[FactList, ...] = (
     ), {"zh": "稀土集团", "en": "groups"}, identity="id"),
     FactList("enterprises", (
         _id("id", required=True), _s("name"),
-        _id("group", nullable=True, ref="groups"),
+        _id("group", nullable=True, ref="groups", flag="in_group"),
         WireField("activities", "enum_list", enum=ACTIVITIES),
         *(_b(f) for f in _ENTERPRISE_FLAGS),
         _n("separation_capacity_t_reo"),
@@ -179,6 +179,8 @@ def _condition_fields(lst: FactList) -> dict[str, ConditionField]:
     out: dict[str, ConditionField] = {}
     for f in lst.fields:
         req = f.required and not f.nullable
+        if f.flag and f.type != "date":  # nullable field: null says "known to be none"
+            out[f.flag] = ConditionField(f.flag, "boolean")
         if f.type in ("string",):
             out[f.name] = ConditionField(f.name, "string", always_present=req)
         elif f.type in ("number", "integer"):

@@ -20,7 +20,7 @@ from policy.facts import FACT_LISTS, RESERVED_FIELDS
 from policy.functions import parse_date
 from policy.instruments import Instrument
 from policy.model import (RULESET_STATUSES, SEVERITIES, Aggregate, Citation, Computed, Consequence,
-                          Parameter, Pattern, Rule, Ruleset)
+                          Parameter, Pattern, Responsibility, Rule, Ruleset)
 from policy.yamlsource import LocatedDict, LocatedList, Location, YamlSourceError, load_yaml
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -191,7 +191,8 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
     if top is None:
         raise RulesetInvalid(ch.issues)
     ch.keys(top, "the ruleset", ("ruleset", "version", "title", "instrument", "rules"),
-            ("status", "effective", "parameters", "derived", "computed", "description", "scenarios"))
+            ("status", "effective", "parameters", "derived", "computed", "description", "scenarios",
+             "responsibility"))
 
     rid, version = top.get("ruleset"), top.get("version")
     if not isinstance(rid, str) or not ID_RE.match(rid):
@@ -234,6 +235,17 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
             ch.add(top.where(), f"facts `{name}` would carry {len(fields)} fields, over the engine's "
                                 f"limit of {MAX_FIELDS_PER_FACT}")
 
+    responsibility = None
+    if "responsibility" in top:
+        resp = ch.mapping(top["responsibility"], "`responsibility`", top.where("responsibility"))
+        if resp is not None:
+            ch.keys(resp, "`responsibility`", ("citation", "group_role", "enterprise_role"), ())
+            citation = ch.citation(resp.get("citation"), resp.where("citation"))
+            group_role = ch.text(resp, "group_role", "`responsibility`")
+            enterprise_role = ch.text(resp, "enterprise_role", "`responsibility`")
+            if citation and group_role and enterprise_role:
+                responsibility = Responsibility(citation, group_role, enterprise_role)
+
     if ch.issues:
         raise RulesetInvalid(ch.issues)
     assert instrument is not None and title is not None
@@ -243,6 +255,7 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
         parameters=parameters, aggregates=aggregates, computed=tuple(computed), rules=tuple(rules),
         fact_fields=fact_fields, source=source, digest=_digest(source), path=path, description=description,
         extra={"scenarios": top.get("scenarios")} if "scenarios" in top else {},
+        responsibility=responsibility,
     )
 
 
@@ -351,11 +364,7 @@ def _aggregates(ch: _Checker, top: LocatedDict, fact_fields: dict, always: dict,
             if key not in fields:
                 ch.add(ch.where(group_by, j), f"`{src}` has no field {key!r}", f"its fields: {', '.join(sorted(fields))}")
                 ok = False
-            elif key not in always[src]:
-                ch.add(ch.where(group_by, j), f"`{src}.{key}` may be unknown and cannot be a grouping key",
-                       "group by fields every fact of the list has")
-                ok = False
-            else:
+            else:  # a fact whose key is unknown is left out of the sums (it cannot be attributed)
                 new_fields[key] = fields[key]
         sums = d.get("sum") or {}
         if not isinstance(sums, dict):

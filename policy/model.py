@@ -140,6 +140,15 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Responsibility:
+    """Who answers for an enterprise's violation (e.g. Measures Art. 6: the group overall, the enterprise primarily)."""
+
+    citation: Citation
+    group_role: Mapping[str, str]
+    enterprise_role: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class Ruleset:
     id: str
     version: str
@@ -159,6 +168,7 @@ class Ruleset:
     path: str
     description: Mapping[str, str] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    responsibility: Responsibility | None = None
 
     @property
     def ref(self) -> str:

@@ -85,8 +85,8 @@ def _fact_refs(sources: Iterable[tuple[tuple[str, int], ...]]) -> list[dict[str,
     return [{"list": name, "index": index} for name, index in refs]
 
 
-def violations(ruleset: Ruleset, matches: Iterable[MatchLike], instruments: Mapping[str, Instrument]
-               ) -> list[dict[str, Any]]:
+def violations(ruleset: Ruleset, matches: Iterable[MatchLike], instruments: Mapping[str, Instrument],
+               enterprise_groups: Mapping[str, str | None] | None = None) -> list[dict[str, Any]]:
     """Group matches into violations and render them (unsorted; see :func:`sort_violations`)."""
     params = ruleset.param_values
     rules = {r.id: r for r in ruleset.rules}
@@ -103,7 +103,21 @@ def violations(ruleset: Ruleset, matches: Iterable[MatchLike], instruments: Mapp
         # by content leads (its values fill the details and message).
         if len(group) > 1:
             group.sort(key=lambda m: json.dumps(m.bindings, sort_keys=True, default=str))
-        out.append(_violation(ruleset, rule, subject, period, group, params, instruments))
+        violation = _violation(ruleset, rule, subject, period, group, params, instruments)
+        if ruleset.responsibility and rule.subject_type == "enterprise":
+            violation["responsible"] = _responsible(ruleset, subject, (enterprise_groups or {}).get(subject))
+        out.append(violation)
+    return out
+
+
+def _responsible(ruleset: Ruleset, enterprise: str, group: str | None) -> list[dict[str, Any]]:
+    """The enterprise and, where known, its group, each with its role and the provision assigning it."""
+    resp = ruleset.responsibility
+    assert resp is not None
+    cite = {"instrument": resp.citation.instrument, "eid": resp.citation.eid}
+    out = [{"type": "enterprise", "id": enterprise, "role": dict(resp.enterprise_role), "citation": cite}]
+    if group:
+        out.insert(0, {"type": "group", "id": group, "role": dict(resp.group_role), "citation": cite})
     return out
 
 

@@ -1,4 +1,6 @@
-"""The service's state: instruments, ruleset versions and their compiled engines.
+"""The service without HTTP: instruments, ruleset versions, their compiled engines, evaluation.
+
+Used by the API, the scenario runner and the benchmarks alike.
 
 Built once at start-up (before gunicorn forks its workers: durable_rules
 rulesets created before a fork keep working in each child, each with its own
@@ -12,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Mapping
 
-from engine import Engine
+from engine.evaluator import Engine
 from engine.prepare import RequestFacts
 from policy import results
 from policy.facts import FACT_LISTS
@@ -66,9 +68,10 @@ class Runtime:
         violations: list[dict[str, Any]] = []
         used = []
         request = RequestFacts(facts)  # normalised once, shared by the rulesets
+        groups = {e["id"]: e.get("group") for e in facts.get("enterprises") or ()}
         for rs in chosen:
             outcome = self.engine(rs).evaluate(request, as_of)
-            violations.extend(results.violations(rs, outcome.matches, self.instruments))
+            violations.extend(results.violations(rs, outcome.matches, self.instruments, groups))
             for w in outcome.warnings:
                 if w not in warnings:
                     warnings.append(w)

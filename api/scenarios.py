@@ -1,0 +1,147 @@
+"""The scenario runner: regulators' tests of a ruleset, written as YAML next to it.
+
+A scenario file lists requests and the violations expected of them::
+
+    scenarios:
+      - name: 超指标生产 / over quota
+        source: {instrument: measures-draft, eid: art_16__para_2}
+        as_of: "2021-12-31"
+        rulesets: ["measures@draft"]
+        facts: {...}                     # as in POST /v1/evaluate
+        expect:
+          - {rule: quota.over-production, subject: E1, period: "2021", eids: [art_16__para_2]}
+
+The actual violations of the pinned rulesets must equal ``expect`` as a set
+of (rule, subject, period) (``ruleset`` may be given to tell rulesets apart);
+``eids`` listed must be among the violation's citations.  Facts are checked
+exactly as the API checks them.  Run: ``python -m api.scenarios FILE...``.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from api.errors import ApiError
+from api.evaluate import validate_request
+from engine.service import Runtime
+from policy.registry import RULESETS_DIR, UnknownRuleset
+from policy.instruments import INSTRUMENTS_DIR
+from policy.yamlsource import YamlSourceError, load_yaml
+
+
+@dataclass
+class Scenario:
+    name: str
+    file: str
+    line: int
+    body: dict[str, Any]
+    expect: list[dict[str, Any]]
+    source: dict[str, str] | None = None
+
+
+@dataclass
+class Outcome:
+    scenario: Scenario
+    missing: list[tuple] = field(default_factory=list)
+    unexpected: list[tuple] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not (self.missing or self.unexpected or self.problems)
+
+
+def _plain(value: Any) -> Any:
+    """LocatedDict/LocatedList -> plain dict/list (the API sees plain JSON)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def load_scenarios(path: Path) -> list[Scenario]:
+    doc = load_yaml(path.read_bytes())
+    items = doc.get("scenarios") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        raise YamlSourceError(f"{path}: expected `scenarios:` with a list")
+    out = []
+    for i, item in enumerate(items):
+        line = items.where(i).line if hasattr(items, "where") else 1
+        if not isinstance(item, dict) or "facts" not in item or "expect" not in item:
+            raise YamlSourceError(f"{path}:{line}: a scenario needs `facts` and `expect`")
+        body = {k: _plain(item[k]) for k in ("as_of", "rulesets", "facts") if k in item}
+        out.append(Scenario(str(item.get("name", f"#{i + 1}")), str(path), line, body,
+                            _plain(item["expect"]) or [], _plain(item.get("source"))))
+    return out
+
+
+def _key(v: dict[str, Any], with_ruleset: bool) -> tuple:
+    subject = v["subject"]["id"] if isinstance(v.get("subject"), dict) else v.get("subject")
+    period = v.get("period")
+    return (v.get("ruleset") if with_ruleset else None, v["rule"], str(subject),
+            None if period is None else str(period))
+
+
+def run_scenario(runtime: Runtime, scenario: Scenario, max_facts: int = 100_000) -> Outcome:
+    outcome = Outcome(scenario)
+    try:
+        data = validate_request(scenario.body, max_facts)
+    except ApiError as exc:
+        outcome.problems.append(f"request rejected: {exc.message}: " +
+                                "; ".join(f"{e['path']}: {e['message']}" for e in exc.errors or []))
+        return outcome
+    as_of = dt.date.fromisoformat(data["as_of"]) if "as_of" in data else dt.date.today()
+    try:
+        result = runtime.evaluate(data["facts"], as_of, data.get("rulesets"))
+    except UnknownRuleset as exc:
+        outcome.problems.append(f"unknown ruleset {exc.args[0]}")
+        return outcome
+    with_rs = any("ruleset" in e for e in scenario.expect)
+    actual = {_key(v, with_rs): v for v in result["violations"]}
+    expected = {_key(e, with_rs): e for e in scenario.expect}
+    outcome.missing = sorted(set(expected) - set(actual), key=str)
+    outcome.unexpected = sorted(set(actual) - set(expected), key=str)
+    for key in set(expected) & set(actual):
+        cited = {c["eid"] for c in actual[key]["citations"]}
+        for eid in expected[key].get("eids") or ():
+            if eid not in cited:
+                outcome.problems.append(f"{key[1]} for {key[2]} does not cite {eid} (cites {', '.join(sorted(cited))})")
+    return outcome
+
+
+def describe(outcome: Outcome) -> str:
+    s = outcome.scenario
+    head = f"{'PASS' if outcome.passed else 'FAIL'} {s.file}:{s.line} {s.name}"
+    lines = [head]
+    for k in outcome.missing:
+        lines.append(f"    - expected, not found: {k[1]} {k[2]} {k[3] or ''}".rstrip())
+    for k in outcome.unexpected:
+        lines.append(f"    + found, not expected: {k[1]} {k[2]} {k[3] or ''}".rstrip())
+    lines.extend(f"    ! {p}" for p in outcome.problems)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Run scenario files against the rulesets")
+    ap.add_argument("files", nargs="+", type=Path)
+    ap.add_argument("--rulesets-dir", type=Path, default=RULESETS_DIR)
+    args = ap.parse_args(argv)
+    runtime = Runtime.from_directories(args.rulesets_dir, INSTRUMENTS_DIR)
+    passed = failed = 0
+    for path in args.files:
+        for scenario in load_scenarios(path):
+            outcome = run_scenario(runtime, scenario)
+            print(describe(outcome))
+            passed += outcome.passed
+            failed += not outcome.passed
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
