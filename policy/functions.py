@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import chinese_calendar
 
@@ -87,12 +87,17 @@ def year_end(year: float) -> int:
     return to_day(dt.date(int(year), 12, 31))
 
 
+def month_of(day: float) -> str:
+    """The month of a date as "YYYY-MM" (a violation's period)."""
+    return from_day(day).strftime("%Y-%m")
+
+
 @dataclass(frozen=True)
 class Function:
     """A callable with its argument and result types for the type checker."""
 
     name: str
-    impl: Callable[..., int]
+    impl: Callable[..., Any]
     args: tuple[str, ...]
     result: str
     doc: str
@@ -107,5 +112,6 @@ FUNCTIONS: dict[str, Function] = {
         Function("add_working_days", add_working_days, ("date", "number"), "date",
                  "add_working_days(d, n): the n-th official working day after d"),
         Function("year_end", year_end, ("number",), "date", "year_end(y): 31 December of year y"),
+        Function("month_of", month_of, ("date",), "string", "month_of(d): the month of d as 'YYYY-MM'"),
     )
 }

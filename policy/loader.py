@@ -31,6 +31,7 @@ LANGS = ("zh", "en")
 
 # Engine limits (see engine/compiler.py): rejected here with a clear message
 # rather than crashing the engine at evaluation time.
+SUBJECT_TYPES = ("enterprise", "group", "national")
 MAX_RULES = 400
 MAX_PATTERNS_PER_RULE = 8
 MAX_FIELDS_PER_FACT = 200
@@ -473,8 +474,18 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
     if subj is not None:
         ch.keys(subj, "`subject`", ("type", "id"), ())
         subject_type = subj.get("type")
-        if subject_type not in ("enterprise", "group", "allocation", "national"):
-            ch.add(subj.where("type"), f"subject type {subject_type!r} must be enterprise, group, allocation or national")
+        if subject_type not in SUBJECT_TYPES:
+            # or an expression giving one of them, e.g. r.level for a report's author
+            node = ch.expression(subject_type, pos_scope, subj.where("type"), "subject type") \
+                if isinstance(subject_type, str) and "." in subject_type else None
+            if node is None:
+                ch.add(subj.where("type"), f"subject type {subject_type!r} must be one of {', '.join(SUBJECT_TYPES)} "
+                                           f"or a field giving one (e.g. r.level)")
+            elif E.type_of(node, pos_scope) not in ("enum", "string") or \
+                    not set(E.enum_values(node, pos_scope)) <= set(SUBJECT_TYPES):
+                ch.add(subj.where("type"), f"`{subject_type}` does not give a subject type")
+            else:
+                subject_type = node
         subject_id = ch.expression(subj.get("id"), pos_scope, subj.where("id"), "subject id")
         if subject_id is not None and E.type_of(subject_id, pos_scope) not in ("string", "enum"):
             ch.add(subj.where("id"), "subject id must be a text field, e.g. total.enterprise")

@@ -88,7 +88,7 @@ class Rule:
     title: Mapping[str, str]
     message: Mapping[str, str]
     severity: str
-    subject_type: str
+    subject_type: "str | Node"  # a type, or a field giving it (e.g. a report's level)
     subject_id: Node
     period: Node | None
     patterns: tuple[Pattern, ...]

@@ -94,17 +94,19 @@ def violations(ruleset: Ruleset, matches: Iterable[MatchLike], instruments: Mapp
     for m in matches:
         rule = rules[m.rule]
         subject = _evaluate(rule.subject_id, m.bindings, params)
+        stype = rule.subject_type if isinstance(rule.subject_type, str) else \
+            _evaluate(rule.subject_type, m.bindings, params)
         period = _evaluate(rule.period, m.bindings, params) if rule.period is not None else None
-        grouped.setdefault((m.rule, str(subject), period), []).append(m)
+        grouped.setdefault((m.rule, stype, str(subject), period), []).append(m)
     out = []
-    for (rule_id, subject, period), group in grouped.items():
+    for (rule_id, stype, subject, period), group in grouped.items():
         rule = rules[rule_id]
         # Deterministic whatever the order of the request's lists: the match whose facts sort first
         # by content leads (its values fill the details and message).
         if len(group) > 1:
             group.sort(key=lambda m: json.dumps(m.bindings, sort_keys=True, default=str))
-        violation = _violation(ruleset, rule, subject, period, group, params, instruments)
-        if ruleset.responsibility and rule.subject_type == "enterprise":
+        violation = _violation(ruleset, rule, stype, subject, period, group, params, instruments)
+        if ruleset.responsibility and stype == "enterprise":
             violation["responsible"] = _responsible(ruleset, subject, (enterprise_groups or {}).get(subject))
         out.append(violation)
     return out
@@ -121,7 +123,7 @@ def _responsible(ruleset: Ruleset, enterprise: str, group: str | None) -> list[d
     return out
 
 
-def _violation(ruleset: Ruleset, rule: Rule, subject: str, period: Any, group: list[MatchLike],
+def _violation(ruleset: Ruleset, rule: Rule, subject_type: str, subject: str, period: Any, group: list[MatchLike],
                params: Mapping[str, Any], instruments: Mapping[str, Instrument]) -> dict[str, Any]:
     lead = group[0]
     details_raw = {name: _evaluate(node, lead.bindings, params) for name, node in rule.details.items()}
@@ -150,7 +152,7 @@ def _violation(ruleset: Ruleset, rule: Rule, subject: str, period: Any, group: l
         "ruleset": ruleset.ref,
         "title": dict(rule.title),
         "severity": rule.severity,
-        "subject": {"type": rule.subject_type, "id": subject},
+        "subject": {"type": subject_type, "id": subject},
         "message": message,
         "details": details,
         "facts": _fact_refs(src for m in group for src in m.sources.values()),
