@@ -61,7 +61,7 @@ Violation = tuple[str, str, str]  # (rule, subject, period)
 
 OVER = "quota.over-production"
 NO_QUOTA = "quota.production-without-quota"
-SMELTER = "eligibility.smelting-capacity-below-floor"
+SMELTER = "eligibility.smelter-ineligible"
 LATE = "reporting.group-monthly-late"
 MISSING = "reporting.group-monthly-missing"
 

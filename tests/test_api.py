@@ -22,7 +22,11 @@ def test_examples_and_responses_follow_the_contract(name, client, contract_schem
 
 def test_over_quota_example(client):
     r = client.post("/v1/evaluate", json=example("over-quota"))
-    [v] = r.json["violations"]
+    # both instruments forbid it: the draft Measures (Art. 10, 16) and the 2021 notice (para 1)
+    assert [(v["ruleset"], v["rule"]) for v in r.json["violations"]] == [
+        ("measures@draft", "quota.over-production"), ("notice@2021", "quota.over-production")]
+    assert [c["eid"] for c in r.json["violations"][1]["citations"]] == ["para_1", "para_4"]
+    v = r.json["violations"][0]
     assert v["rule"] == "quota.over-production" and v["subject"] == {"type": "enterprise", "id": "E1"}
     assert v["details"] == {"activity": "mining", "produced_t_reo": 5320, "quota_t_reo": 5000, "excess_t_reo": 320}
     assert v["message"]["en"] == "E1 produced 5,320 t REO of mining in 2021 against a quota of 5,000 t (excess 320 t)"
@@ -34,7 +38,7 @@ def test_over_quota_example(client):
         "citation": {"instrument": "measures-draft", "eid": "art_16__para_2"},
         "description": {"zh": "核减下一年度稀土指标，以超产量为依据", "en": "Next year's quota is reduced; the excess is the basis"}}
     assert v["facts"] == [{"list": "allocations", "index": 0}] + [{"list": "production", "index": i} for i in range(11)]
-    assert r.json["summary"] == {"violations": 1, "by_severity": {"serious": 1}}
+    assert r.json["summary"] == {"violations": 2, "by_severity": {"serious": 2}}
     assert [rs["id"] + "@" + rs["version"] for rs in r.json["rulesets"]] == ["measures@draft", "notice@2021"]
 
 
@@ -46,7 +50,7 @@ def test_compliant_group_has_no_violations(client):
 def test_order_is_severity_then_rule_then_subject(client):
     r = client.post("/v1/evaluate", json=example("late-report-and-small-smelter"))
     assert [(v["severity"], v["rule"], v["subject"]["id"], v["period"]) for v in r.json["violations"]] == [
-        ("major", "eligibility.smelting-capacity-below-floor", "E2", "2021"),
+        ("serious", "eligibility.smelter-ineligible", "E2", "2021"),
         ("major", "reporting.group-monthly-missing", "G1", "2021-11"),
         ("minor", "reporting.group-monthly-late", "G1", "2021-10"),
     ]
