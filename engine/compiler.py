@@ -20,9 +20,9 @@ is dictated by defects of durable-rules 2.0.28 measured before this project
   200 rules): rules without negation are grouped at most RULES_PER_UNIT to a
   unit.
 - Unknown is not false (three-valued logic): the fields a rule requires
-  (``Rule.required_fields``) get an ``$ex`` test on their fact, and inside an
-  ``or`` each comparison requires its own field, so a branch on an unknown
-  field never holds while a known branch still can.
+  (``Rule.required_fields``) get an ``$ex`` test on their fact; inside an
+  ``or`` a comparison on a missing field is false in durable_rules, so a
+  branch on an unknown field never holds while a known branch still can.
 """
 from __future__ import annotations
 
@@ -98,10 +98,10 @@ def _value(node: E.Node, alias: str, params: dict[str, Any]) -> Any:
 _OPS = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 
 
-def _test(node: E.Node, alias: str, params: dict[str, Any], nested: bool = False) -> dict[str, Any]:
-    """One test; inside an ``or`` each comparison also requires its own field to exist (Kleene logic)."""
+def _test(node: E.Node, alias: str, params: dict[str, Any]) -> dict[str, Any]:
+    """One durable_rules test for a condition part on the pattern's own fact."""
     if isinstance(node, E.BoolOp):
-        parts = [_test(o, alias, params, nested=True) for o in node.operands]
+        parts = [_test(o, alias, params) for o in node.operands]
         if node.op == "and":
             return {"$and": _nested_last(parts)}
         return {"$or": parts}
@@ -112,10 +112,10 @@ def _test(node: E.Node, alias: str, params: dict[str, Any], nested: bool = False
         op, left, right = isolated.op, isolated.left, isolated.right
         assert isinstance(left, E.FieldRef)
         value = _value(right, alias, params)
-        test = {prop(left.name): value} if op == "==" else {_OPS[op]: {prop(left.name): value}}
-        if nested:
-            return {"$and": [{"$ex": {prop(left.name): 1}}, test]}
-        return test
+        # Inside an `or` no `$ex` is needed: durable_rules evaluates any comparison (`$neq` too) on a
+        # missing property as false (measured), which is what three-valued logic needs of a branch.
+        # (DEFECT: wrapping branch tests in `$and` groups loses matches in joined patterns.)
+        return {prop(left.name): value} if op == "==" else {_OPS[op]: {prop(left.name): value}}
     raise CompileError(f"not a test: {E.to_text(node)}")
 
 

@@ -15,17 +15,31 @@ from engine import Engine, reference
 from engine.durable_driver import fact_ids, fnv1a_32
 from policy import results
 
-AS_OF = dt.date(2021, 12, 31)
+AS_OF = dt.date(2022, 1, 31)
+
+
+FLAGS = ("designated", "mining_license", "safety_license", "recycling_project_expired", "ordered_to_suspend",
+         "banned_process", "emissions_compliant", "radiation_compliant", "tailings_compliant", "long_term_shutdown",
+         "traceability_system", "flow_records", "national_traceability_entry", "data_security_system")
+
+
+def next_month_day(month: int, day: int) -> str:
+    return f"2022-01-{day:02d}" if month == 12 else f"2021-{month + 1:02d}-{day:02d}"
 
 
 def random_request(rng: random.Random, n_ent: int = 6) -> dict:
-    """Facts that trip every shipped rule in some places and not in others."""
-    groups = [{"id": "G1"}, {"id": "G2"}]
-    enterprises, allocations, production, reports = [], [], [], []
+    """Facts that trip every shipped rule in some places and not in others; some fields left unknown."""
+    groups = [{"id": "G1", "designated": True}, {"id": "G2", "designated": rng.random() < 0.7}, {"id": "G3"}]
+    enterprises, allocations, production, reports, transactions = [], [], [], [], []
     for i in range(n_ent):
         eid = f"E{i}"
-        act = rng.choice(["mining", "smelting_separation"])
-        ent = {"id": eid, "group": rng.choice(["G1", "G2"]), "activities": [act]}
+        act = rng.choice(["mining", "smelting_separation", "comprehensive_utilization"])
+        ent = {"id": eid, "group": rng.choice(["G1", "G2", "G3", None]), "activities": [act]}
+        if rng.random() < 0.2:
+            del ent["activities"]
+        for flag in FLAGS:
+            if rng.random() < 0.5:
+                ent[flag] = rng.random() < 0.8
         if rng.random() < 0.8:
             ent["separation_capacity_t_reo"] = rng.choice([1000, 1999, 2000, 2001, 5000])
         enterprises.append(ent)
@@ -34,19 +48,37 @@ def random_request(rng: random.Random, n_ent: int = 6) -> dict:
             amount = rng.choice([0, 100, 250.5, 400])
             produced += amount
             production.append({"enterprise": eid, "period": f"2021-{m:02d}", "activity": act, "amount_t_reo": amount})
+            if rng.random() < 0.6:
+                reports.append({"reporter": eid, "level": "enterprise", "period": f"2021-{m:02d}",
+                                "recipient": rng.choice(["provincial_miit", "provincial_miit", "miit"]),
+                                "submitted_on": rng.choice([None, next_month_day(m, 5)]),
+                                "reported_amount_t_reo": rng.choice([amount, amount + 1])})
         for _ in range(rng.choice([0, 1, 1, 2])):
-            allocations.append({"enterprise": eid, "group": ent["group"], "year": 2021, "activity": act,
-                                "amount_t_reo": rng.choice([produced, produced / 2, produced + 1, 100])})
-        if rng.random() < 0.5:  # enterprise-level reports: no group rule may take them
-            reports.append({"reporter": eid, "level": "enterprise", "period": f"2021-{rng.randint(1, 11):02d}",
-                            "submitted_on": rng.choice([None, "2021-12-20"])})
+            alloc = {"enterprise": eid, "group": ent["group"], "year": rng.choice([2021, 2021, 2022]), "activity": act,
+                     "amount_t_reo": rng.choice([produced, produced / 2, produced + 1, 100]),
+                     "issued_on": rng.choice(["2021-09-01", "2021-09-07", "2021-09-08"]),
+                     "filed_on": rng.choice([None, "2021-09-10"])}
+            if rng.random() < 0.3:
+                del alloc["filed_on"]
+            allocations.append(alloc)
+        for _ in range(rng.choice([0, 1])):
+            transactions.append({"enterprise": eid, "date": f"2021-{rng.randint(1, 12):02d}-15",
+                                 "type": rng.choice(["toll_processing", "purchase", "raw_material_use", "import"]),
+                                 "material": rng.choice(["rare_earth_mineral_product", "other"]),
+                                 "source_legal": rng.random() < 0.5, "import_compliant": rng.random() < 0.5})
     for g in groups:
         for m in range(1, 12):
             day = rng.choice([None, 8, 10, 11, 12, 15])
             reports.append({"reporter": g["id"], "level": "group", "period": f"2021-{m:02d}",
-                            "submitted_on": None if day is None else f"2021-{m + 1:02d}-{day:02d}"})
-    return {"groups": groups, "enterprises": enterprises, "allocations": allocations,
-            "production": production, "reports": reports}
+                            "recipient": rng.choice(["miit", "miit", "provincial_miit"]),
+                            "includes_traceability_data": rng.random() < 0.8,
+                            "submitted_on": None if day is None else next_month_day(m, day)})
+        reports.append({"reporter": g["id"], "level": "group", "period": "2021", "submitted_on": None})
+    group_quotas = [{"group": g["id"], "year": 2021, "activity": act,
+                     "amount_t_reo": rng.choice([100, 1000, 90000])}
+                    for g in groups for act in ("mining", "smelting_separation") if rng.random() < 0.7]
+    return {"groups": groups, "enterprises": enterprises, "allocations": allocations, "production": production,
+            "reports": reports, "transactions": transactions, "group_quotas": group_quotas}
 
 
 def shuffled(facts: dict, rng: random.Random) -> tuple[dict, dict]:
