@@ -6,6 +6,7 @@ every issue listed), and registers the endpoints.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask
@@ -13,6 +14,8 @@ from flask import Flask
 from api.config import load_config
 from api.errors import register_error_handlers
 from api.evaluate import bp as evaluate_bp
+from api.auth import load_tokens
+from api.registry import bp as registry_bp
 from engine.service import Runtime
 
 
@@ -21,9 +24,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(load_config(config))
     app.json.sort_keys = False
     app.json.ensure_ascii = False
-    runtime = app.config.get("RUNTIME") or Runtime.from_directories(
-        app.config["RULESETS_DIR"], app.config["INSTRUMENTS_DIR"])
+    runtime = app.config.get("RUNTIME")
+    if runtime is None:
+        url = app.config["DATABASE_URL"]
+        if url.startswith("sqlite:///"):
+            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        runtime = Runtime.with_store(app.config["RULESETS_DIR"], app.config["INSTRUMENTS_DIR"], url)
     app.extensions["repolicy"] = runtime
+    app.extensions["repolicy_tokens"] = load_tokens(app.config)
     register_error_handlers(app)
     app.register_blueprint(evaluate_bp)
+    app.register_blueprint(registry_bp)
+
+    @app.before_request
+    def _poll_registry() -> None:  # one poller per process, started in the worker that serves
+        runtime.start_polling(app.config["RELOAD_INTERVAL"])
     return app

@@ -16,9 +16,11 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error the API reports to the caller with a status code."""
 
-    def __init__(self, status: int, code: str, message: str, errors: list[dict] | None = None, **extra):
+    def __init__(self, status: int, code: str, message: str, errors: list[dict] | None = None,
+                 headers: dict[str, str] | None = None, **extra):
         super().__init__(message)
         self.status, self.code, self.message, self.errors, self.extra = status, code, message, errors, extra
+        self.headers = headers or {}
 
 
 def error_body(code: str, message: str, errors: list[dict] | None = None, **extra) -> dict:
@@ -32,7 +34,7 @@ def error_body(code: str, message: str, errors: list[dict] | None = None, **extr
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return jsonify(error_body(exc.code, exc.message, exc.errors, **exc.extra)), exc.status
+        return jsonify(error_body(exc.code, exc.message, exc.errors, **exc.extra)), exc.status, exc.headers
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

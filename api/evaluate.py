@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from marshmallow import ValidationError
 
+from api.auth import require
 from api.errors import ApiError
 from api.references import reference_errors
 from api.schemas import EvaluateRequestSchema, flatten_errors
@@ -60,6 +61,7 @@ def validate_request(body: dict, max_facts: int) -> dict:
 
 
 @bp.post("/v1/evaluate")
+@require("caller", "regulator", "legal", open_if="OPEN_EVALUATE")
 def evaluate():
     body = parse_json_body()
     if not isinstance(body, dict):
@@ -79,5 +81,21 @@ def evaluate():
 
 @bp.get("/healthz")
 def healthz():
+    """Liveness: the process answers."""
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz():
+    """Readiness: rulesets compiled; registry database reachable (evaluation works without it)."""
     runtime = current_app.extensions["repolicy"]
-    return jsonify({"status": "ok", "rulesets": [r.ref for r in runtime.registry.all()]})
+    body = {"rulesets": [{"ref": r.ref, "status": runtime.registry.status(r.ref)} for r in runtime.registry.all()]}
+    if runtime.store is not None:
+        try:
+            body["generation"] = runtime.store.generation()
+            body["database"] = "ok"
+        except Exception as exc:
+            body["database"] = f"unreachable: {type(exc).__name__}"
+    ready = bool(runtime.registry.active())
+    body["status"] = "ready" if ready else "not_ready"
+    return jsonify(body), 200 if ready else 503

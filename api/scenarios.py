@@ -69,13 +69,18 @@ def load_scenarios(path: Path) -> list[Scenario]:
     items = doc.get("scenarios") if isinstance(doc, dict) else None
     if not isinstance(items, list):
         raise YamlSourceError(f"{path}: expected `scenarios:` with a list")
+    return scenarios_from(items, str(path))
+
+
+def scenarios_from(items: list, file: str) -> list[Scenario]:
+    """Scenario objects from a parsed `scenarios:` list (a scenario file's, or a ruleset's own)."""
     out = []
     for i, item in enumerate(items):
         line = items.where(i).line if hasattr(items, "where") else 1
         if not isinstance(item, dict) or "facts" not in item or "expect" not in item:
-            raise YamlSourceError(f"{path}:{line}: a scenario needs `facts` and `expect`")
+            raise YamlSourceError(f"{file}:{line}: a scenario needs `facts` and `expect`")
         body = {k: _plain(item[k]) for k in ("as_of", "rulesets", "facts") if k in item}
-        out.append(Scenario(str(item.get("name", f"#{i + 1}")), str(path), line, body,
+        out.append(Scenario(str(item.get("name", f"#{i + 1}")), file, line, body,
                             _plain(item["expect"]) or [], _plain(item.get("source"))))
     return out
 

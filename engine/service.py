@@ -9,7 +9,10 @@ C heap).  Evaluation reads it from many threads.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Mapping
@@ -20,7 +23,21 @@ from policy import results
 from policy.facts import FACT_LISTS
 from policy.instruments import Instrument, load_instruments
 from policy.model import Ruleset
+from policy.loader import RulesetInvalid, load_ruleset
 from policy.registry import Registry, load_directory
+from policy.store import Store, VersionConflict
+
+log = logging.getLogger(__name__)
+
+
+def version_record(rs: Ruleset, author: str, comment: str | None = None) -> dict[str, Any]:
+    """The store row of a validated ruleset version."""
+    def day(n: int | None) -> str | None:
+        return dt.date.fromordinal(n).isoformat() if n else None
+    return {"ruleset_id": rs.id, "version": rs.version, "status": rs.status, "instrument": rs.instrument,
+            "legal_status": rs.instrument_status, "effective_from": day(rs.effective_from),
+            "effective_to": day(rs.effective_to), "source": rs.source, "digest": rs.digest,
+            "author": author, "comment": comment}
 
 
 def fact_years(facts: Mapping[str, list[dict[str, Any]]]) -> set[int]:
@@ -37,34 +54,126 @@ def fact_years(facts: Mapping[str, list[dict[str, Any]]]) -> set[int]:
 
 
 class Runtime:
-    """Registry plus one compiled :class:`Engine` per ruleset version."""
+    """A registry snapshot plus one compiled :class:`Engine` per ruleset version.
 
-    def __init__(self, instruments: Mapping[str, Instrument], registry: Registry):
+    Without a store (scenario runner, benchmarks) the snapshot is fixed.  With
+    a :class:`~policy.store.Store`, :meth:`refresh` rebuilds the snapshot when
+    the store's generation moves: new versions are parsed and compiled first,
+    then the snapshot is replaced in one assignment, so an evaluation sees
+    either the old set or the new one.  Versions are immutable, so compiled
+    engines are kept (any version can still be pinned) and never rebuilt.
+    """
+
+    def __init__(self, instruments: Mapping[str, Instrument], registry: Registry, store: Store | None = None,
+                 engines: Mapping[str, Engine] | None = None):
         self.instruments = instruments
-        self.registry = registry
-        self._engines: dict[str, Engine] = {}
+        self.store = store
+        self._registry = registry
+        self._engines: dict[str, Engine] = dict(engines or {})
+        self._parsed: dict[str, Ruleset] = {}  # digest -> ruleset, so a version is parsed once
         self._lock = threading.Lock()
+        self._generation: int | None = None
+        self._poller_pid: int | None = None
+        self.last_refresh_error: str | None = None
         for rs in registry.all():
             self.engine(rs)
+            self._parsed[rs.digest] = rs
+
+    @property
+    def registry(self) -> Registry:
+        return self._registry
 
     @classmethod
     def from_directories(cls, rulesets_dir: Path, instruments_dir: Path) -> "Runtime":
+        """The shipped rulesets only, no store (as files say: status from the YAML)."""
         instruments = load_instruments(instruments_dir)
         return cls(instruments, Registry(load_directory(rulesets_dir, instruments)))
 
+    @classmethod
+    def with_store(cls, rulesets_dir: Path, instruments_dir: Path, database_url: str) -> "Runtime":
+        """Seed the store with the shipped rulesets (idempotent by digest), then load what it holds."""
+        instruments = load_instruments(instruments_dir)
+        shipped = load_directory(rulesets_dir, instruments)
+        store = Store(database_url)
+        for rs in shipped:
+            try:
+                store.add_version(**version_record(rs, author="shipped", comment=f"shipped file {rs.path}"))
+            except VersionConflict as exc:
+                log.warning("%s: %s; the registry's version is kept", rs.path, exc)
+        runtime = cls(instruments, Registry(), store)
+        runtime.refresh()
+        return runtime
+
+    def with_candidate(self, candidate: Ruleset) -> "Runtime":
+        """A store-less runtime seeing the current versions plus ``candidate`` (for its tests and previews).
+
+        It shares this runtime's compiled engines; close only the candidate's engine afterwards.
+        """
+        current = self._registry
+        others = [r for r in current.all() if r.ref != candidate.ref]
+        statuses = {r.ref: current.status(r.ref) for r in others}
+        shared = {ref: e for ref, e in self._engines.items() if ref != candidate.ref}
+        return Runtime(self.instruments, Registry(others + [candidate], statuses), engines=shared)
+
     def engine(self, ruleset: Ruleset) -> Engine:
         eng = self._engines.get(ruleset.ref)
-        if eng is None:
+        if eng is None or eng.ruleset.digest != ruleset.digest:
             with self._lock:
                 eng = self._engines.get(ruleset.ref)
-                if eng is None:
+                if eng is None or eng.ruleset.digest != ruleset.digest:
                     eng = self._engines[ruleset.ref] = Engine(ruleset)
         return eng
+
+    def refresh(self, force: bool = False) -> bool:
+        """Pick up the store's changes; True when a new snapshot was installed."""
+        if self.store is None:
+            return False
+        gen = self.store.generation()
+        if gen == self._generation and not force:
+            return False
+        with self._lock:
+            rows = self.store.all_versions()
+            rulesets, statuses = [], {}
+            for row in rows:
+                rs = self._parsed.get(row.digest)
+                if rs is None:
+                    try:
+                        rs = load_ruleset(row.source, f"registry:{row.ref}", self.instruments)
+                    except RulesetInvalid as exc:  # validated at publication; instruments may have changed since
+                        log.error("registry version %s no longer validates, not served: %s", row.ref, exc)
+                        continue
+                    self._parsed[row.digest] = rs
+                rulesets.append(rs)
+                statuses[rs.ref] = row.status
+        for rs in rulesets:  # compile before switching
+            self.engine(rs)
+        self._registry = Registry(rulesets, statuses)
+        self._generation = gen
+        return True
+
+    def start_polling(self, interval: float) -> None:
+        """Poll the store in a daemon thread of this process (threads do not survive a fork)."""
+        if self.store is None or self._poller_pid == os.getpid():
+            return
+        self._poller_pid = os.getpid()
+
+        def loop() -> None:
+            while True:
+                time.sleep(interval)
+                try:
+                    self.refresh()
+                    self.last_refresh_error = None
+                except Exception as exc:  # the store is down: keep serving the last snapshot
+                    self.last_refresh_error = f"{type(exc).__name__}: {exc}"
+                    log.warning("registry refresh failed: %s", exc)
+
+        threading.Thread(target=loop, name="registry-poller", daemon=True).start()
 
     def evaluate(self, facts: Mapping[str, list[dict[str, Any]]], as_of: dt.date,
                  pins: list[str] | None = None) -> dict[str, Any]:
         """Evaluate validated facts; the response body of the contract."""
-        chosen, warnings = self.registry.select(pins, fact_years(facts))
+        registry = self._registry  # one snapshot for the whole evaluation
+        chosen, warnings = registry.select(pins, fact_years(facts))
         violations: list[dict[str, Any]] = []
         used = []
         request = RequestFacts(facts)  # normalised once, shared by the rulesets
@@ -78,7 +187,7 @@ class Runtime:
             # "status" is the legal status of the instrument the version encodes (draft / in_force),
             # "lifecycle" the version's state in the registry (draft / active / retired).
             used.append({"id": rs.id, "version": rs.version, "status": rs.instrument_status, "digest": rs.digest,
-                         "instrument": rs.instrument, "lifecycle": rs.status})
+                         "instrument": rs.instrument, "lifecycle": registry.status(rs.ref)})
         violations = results.sort_violations(violations)
         body: dict[str, Any] = {
             "decision_id": uuid.uuid4().hex,

@@ -11,7 +11,6 @@ Selection rules (contract evaluate-v1):
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -57,22 +56,23 @@ def covers_year(ruleset: Ruleset, year: int) -> bool:
 
 
 class Registry:
-    """Ruleset versions by ``id@version``; thread-safe replacement of the active set."""
+    """An immutable snapshot of ruleset versions by ``id@version`` and their registry status.
 
-    def __init__(self, rulesets: Iterable[Ruleset] = ()):
-        self._lock = threading.Lock()
+    ``statuses`` (from the store) overrides each version's own ``status``
+    (which is only the status a shipped file asks for when first loaded).
+    A change makes a new snapshot: readers never see a half-applied switch.
+    """
+
+    def __init__(self, rulesets: Iterable[Ruleset] = (), statuses: Mapping[str, str] | None = None):
         self._versions: dict[str, Ruleset] = {}
+        self._statuses = dict(statuses or {})
         for rs in rulesets:
-            self.add(rs)
-
-    def add(self, ruleset: Ruleset) -> None:
-        with self._lock:
-            existing = self._versions.get(ruleset.ref)
-            if existing is not None and existing.digest != ruleset.digest:
-                raise RulesetInvalid([Issue(ruleset.path, 1, 1,
-                                            f"{ruleset.ref} already exists with other content: versions are immutable",
+            existing = self._versions.get(rs.ref)
+            if existing is not None and existing.digest != rs.digest:
+                raise RulesetInvalid([Issue(rs.path, 1, 1,
+                                            f"{rs.ref} already exists with other content: versions are immutable",
                                             hint="give the new content a new version")])
-            self._versions[ruleset.ref] = ruleset
+            self._versions[rs.ref] = rs
 
     def get(self, ref: str) -> Ruleset:
         try:
@@ -80,11 +80,14 @@ class Registry:
         except KeyError:
             raise UnknownRuleset(ref) from None
 
+    def status(self, ref: str) -> str:
+        return self._statuses.get(ref) or self.get(ref).status
+
     def all(self) -> list[Ruleset]:
         return sorted(self._versions.values(), key=lambda r: (r.id, r.version))
 
     def active(self) -> list[Ruleset]:
-        return [r for r in self.all() if r.status == "active"]
+        return [r for r in self.all() if self.status(r.ref) == "active"]
 
     def select(self, pins: list[str] | None, fact_years: set[int]) -> tuple[list[Ruleset], list[dict]]:
         """The rulesets that judge a request, and warnings about years nothing covers."""

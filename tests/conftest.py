@@ -25,10 +25,25 @@ def shipped(instruments):
     return {rs.ref: rs for rs in load_directory(RULESETS_DIR, instruments)}
 
 
+TOKENS = {"reg-token-1": "regulator", "legal-token-1": "legal", "caller-token-1": "caller"}
+
+
+def token_config() -> str:
+    from api.auth import token_digest
+    return ";".join(f"{role}-user:{role}:{token_digest(tok)}" for tok, role in TOKENS.items())
+
+
 @pytest.fixture(scope="session")
-def app():
+def app(tmp_path_factory):
+    """The service on a fresh SQLite registry, evaluation open (as bin/serve runs it)."""
     from api import create_app
-    return create_app()
+    db = tmp_path_factory.mktemp("registry") / "repolicy.db"
+    return create_app({"DATABASE_URL": f"sqlite:///{db}", "OPEN_EVALUATE": True, "TOKENS": token_config()})
+
+
+def auth(role: str) -> dict:
+    token = next(tok for tok, r in TOKENS.items() if r == role)
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture()

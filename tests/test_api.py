@@ -93,9 +93,17 @@ def test_malformed_bodies_get_400(client, raw):
 
 def test_oversized_body_gets_413():
     from api import create_app
-    app = create_app({"MAX_CONTENT_LENGTH": 1000, "RUNTIME": None})
+    app = create_app({"MAX_CONTENT_LENGTH": 1000, "OPEN_EVALUATE": True,
+                      "RUNTIME": client_runtime()})
     r = app.test_client().post("/v1/evaluate", data=b"{" + b" " * 2000 + b"}")
     assert r.status_code == 413 and r.json["error"] == "payload_too_large"
+
+
+def client_runtime():
+    from engine.service import Runtime
+    from policy.instruments import INSTRUMENTS_DIR
+    from policy.registry import RULESETS_DIR
+    return Runtime.from_directories(RULESETS_DIR, INSTRUMENTS_DIR)
 
 
 def test_unknown_route_and_method_are_json(client):

@@ -1,0 +1,140 @@
+"""Publishing and activating ruleset versions; reading them and the audit trail.
+
+- ``POST /v1/rulesets`` (regulator): a YAML body; validated (422 with file,
+  line, column and rule id), compiled, its own ``scenarios`` run (422 if any
+  fails), then stored as a new immutable version (201), active at once with
+  ``?activate=true``.  The same id@version with other content is a 409.
+- ``POST /v1/rulesets/<id>/<version>/activate`` (regulator): switch; active
+  versions of the same ruleset whose periods overlap are retired.  Rollback
+  is activating the older version.
+- ``GET /v1/rulesets``, ``GET /v1/rulesets/<id>/<version>`` (legal, regulator).
+- ``GET /v1/audit`` (legal, regulator): the append-only log.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+
+from api.auth import require
+from api.errors import ApiError
+from api.scenarios import describe, run_scenario, scenarios_from
+from engine.evaluator import Engine
+from engine.service import Runtime, version_record
+from policy.loader import RulesetInvalid, load_ruleset
+from policy.store import VersionConflict
+from policy.yamlsource import YamlSourceError
+
+bp = Blueprint("registry", __name__)
+
+
+def _runtime() -> Runtime:
+    return current_app.extensions["repolicy"]
+
+
+def _store(runtime: Runtime):
+    if runtime.store is None:
+        raise ApiError(503, "no_registry", "this instance has no registry database")
+    return runtime.store
+
+
+def _version_json(row, include_source: bool = False) -> dict:
+    out = {"id": row.ruleset_id, "version": row.version, "status": row.status, "instrument": row.instrument,
+           "legal_status": row.legal_status, "effective": {"from": row.effective_from, "to": row.effective_to},
+           "digest": row.digest, "author": row.author,
+           "created_at": row.created_at.isoformat() if row.created_at else None, "comment": row.comment}
+    if include_source:
+        out["source"] = row.source
+    return out
+
+
+@bp.get("/v1/rulesets")
+@require("legal", "regulator")
+def list_versions():
+    return jsonify({"versions": [_version_json(r) for r in _store(_runtime()).all_versions()]})
+
+
+@bp.get("/v1/rulesets/<rid>/<version>")
+@require("legal", "regulator")
+def get_version(rid: str, version: str):
+    row = _store(_runtime()).get(rid, version)
+    if row is None:
+        raise ApiError(404, "not_found", f"no ruleset version {rid}@{version}")
+    if request.args.get("format") == "yaml":
+        return Response(row.source, mimetype="application/yaml")
+    return jsonify(_version_json(row, include_source=True))
+
+
+@bp.post("/v1/rulesets")
+@require("regulator")
+def publish():
+    runtime = _runtime()
+    store = _store(runtime)
+    raw = request.get_data(cache=False)
+    file = request.args.get("file") or "request body"
+    try:
+        candidate = load_ruleset(raw, file, runtime.instruments)
+    except RulesetInvalid as exc:
+        raise ApiError(422, "invalid_ruleset", f"{len(exc.issues)} problem(s) in the ruleset",
+                       issues=[i.as_dict() for i in exc.issues]) from None
+    try:
+        Engine(candidate).close()  # it must compile and load into the engine
+    except Exception as exc:  # pragma: no cover - validation should have caught it
+        raise ApiError(422, "invalid_ruleset", f"the engine refused the ruleset: {exc}") from None
+    failures = own_scenario_failures(runtime, candidate, file)
+    if failures:
+        raise ApiError(422, "scenarios_failed", f"{len(failures)} of the ruleset's own scenarios failed",
+                       scenarios=failures)
+    activate = request.args.get("activate", "").lower() in ("1", "true", "yes")
+    record = version_record(candidate, author=g.principal.name, comment=request.args.get("comment"))
+    record["status"] = "active" if activate else "draft"
+    try:
+        created = store.add_version(**record)
+    except VersionConflict as exc:
+        raise ApiError(409, "version_exists", str(exc)) from None
+    runtime.refresh()
+    status = 201 if created else 200
+    return jsonify({"id": candidate.id, "version": candidate.version, "digest": candidate.digest,
+                    "status": runtime.registry.status(candidate.ref), "created": created}), status
+
+
+def own_scenario_failures(runtime: Runtime, candidate, file: str) -> list[str]:
+    """Run the scenarios a ruleset carries, with the candidate as if it were registered."""
+    items = candidate.extra.get("scenarios")
+    if not items:
+        return []
+    try:
+        scenarios = scenarios_from(items, file)
+    except YamlSourceError as exc:
+        return [exc.message]
+    trial = runtime.with_candidate(candidate)
+    try:
+        return [describe(o) for o in (run_scenario(trial, s) for s in scenarios) if not o.passed]
+    finally:
+        trial.engine(candidate).close()
+
+
+@bp.post("/v1/rulesets/<rid>/<version>/activate")
+@require("regulator")
+def activate(rid: str, version: str):
+    runtime = _runtime()
+    store = _store(runtime)
+    if store.get(rid, version) is None:
+        raise ApiError(404, "not_found", f"no ruleset version {rid}@{version}")
+    runtime.refresh()
+    try:
+        runtime.engine(runtime.registry.get(f"{rid}@{version}"))  # compiled before the switch
+    except Exception as exc:
+        raise ApiError(422, "invalid_ruleset", f"{rid}@{version} cannot be served: {exc}") from None
+    retired = store.activate(rid, version, g.principal.name, request.args.get("comment"))
+    runtime.refresh()
+    return jsonify({"activated": f"{rid}@{version}", "retired": retired})
+
+
+@bp.get("/v1/audit")
+@require("legal", "regulator")
+def audit():
+    try:
+        after = int(request.args.get("after", 0))
+        limit = min(int(request.args.get("limit", 100)), 1000)
+    except ValueError:
+        raise ApiError(400, "invalid_request", "after and limit are integers") from None
+    return jsonify({"entries": _store(_runtime()).audit(limit=limit, after=after)})

@@ -1,0 +1,225 @@
+"""The registry's durable store: ruleset versions and the audit log, through SQLAlchemy.
+
+SQLite (a file, no server) by default, PostgreSQL by URL.  Versions are
+immutable: a row's YAML and digest never change; only its ``status`` moves
+(draft -> active -> retired, and back to active for a rollback).  Every change
+is appended to ``audit_log`` in the same transaction, and bumps the single
+``registry_generation`` counter that running instances poll to pick changes up.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from sqlalchemy import (BigInteger, DateTime, Integer, MetaData, String, Table, Text, UniqueConstraint,
+                        Column, create_engine, event, insert, select, update)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+metadata = MetaData()
+
+versions = Table(
+    "ruleset_versions", metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("ruleset_id", String(128), nullable=False),
+    Column("version", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("instrument", String(128), nullable=False),
+    Column("legal_status", String(16), nullable=False),
+    Column("effective_from", String(10)),
+    Column("effective_to", String(10)),
+    Column("source", Text, nullable=False),
+    Column("digest", String(80), nullable=False),
+    Column("author", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("comment", Text),
+    UniqueConstraint("ruleset_id", "version", name="uq_ruleset_version"),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("ruleset_id", String(128), nullable=False),
+    Column("version", String(128), nullable=False),
+    Column("digest_before", String(80)),
+    Column("digest_after", String(80)),
+    Column("detail", Text),
+)
+
+generation = Table(
+    "registry_generation", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    ruleset_id: str
+    version: str
+    status: str
+    instrument: str
+    legal_status: str
+    effective_from: str | None
+    effective_to: str | None
+    source: str
+    digest: str
+    author: str
+    created_at: dt.datetime
+    comment: str | None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.ruleset_id}@{self.version}"
+
+
+class VersionConflict(ValueError):
+    """The id@version exists with other content: versions are immutable."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _row(r: Any) -> VersionRow:
+    return VersionRow(r.ruleset_id, r.version, r.status, r.instrument, r.legal_status, r.effective_from,
+                      r.effective_to, r.source, r.digest, r.author, r.created_at, r.comment)
+
+
+class Store:
+    """Ruleset versions, their status and the audit trail in one database."""
+
+    def __init__(self, url: str):
+        kwargs: dict[str, Any] = {"future": True}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        self.url = url
+        self.engine: Engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            @event.listens_for(self.engine, "connect")
+            def _sqlite_pragmas(conn, _record):  # concurrent readers while one process writes
+                cur = conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.close()
+        metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            if conn.execute(select(generation.c.value).where(generation.c.id == 1)).first() is None:
+                try:
+                    conn.execute(insert(generation).values(id=1, value=0))
+                except IntegrityError:  # another process created it first
+                    pass
+
+    # ------------------------------------------------------------------ reading
+    def generation(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(generation.c.value).where(generation.c.id == 1)).scalar_one())
+
+    def all_versions(self) -> list[VersionRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(versions).order_by(versions.c.ruleset_id, versions.c.version)).all()
+        return [_row(r) for r in rows]
+
+    def get(self, ruleset_id: str, version: str) -> VersionRow | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(versions).where(versions.c.ruleset_id == ruleset_id,
+                                                    versions.c.version == version)).first()
+        return _row(r) if r else None
+
+    def audit(self, limit: int = 100, after: int = 0) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(audit_log).where(audit_log.c.seq > after)
+                                .order_by(audit_log.c.seq).limit(limit)).all()
+        return [{"seq": r.seq, "at": r.at.isoformat() if r.at else None, "actor": r.actor, "action": r.action,
+                 "ruleset": f"{r.ruleset_id}@{r.version}", "digest_before": r.digest_before,
+                 "digest_after": r.digest_after, "detail": r.detail} for r in rows]
+
+    # ------------------------------------------------------------------ writing
+    def _bump(self, conn) -> None:
+        conn.execute(update(generation).where(generation.c.id == 1).values(value=generation.c.value + 1))
+
+    def _audit(self, conn, actor: str, action: str, rid: str, version: str, before: str | None,
+               after: str | None, detail: str | None = None) -> None:
+        conn.execute(insert(audit_log).values(at=_now(), actor=actor, action=action, ruleset_id=rid,
+                                              version=version, digest_before=before, digest_after=after,
+                                              detail=detail))
+
+    def add_version(self, *, ruleset_id: str, version: str, status: str, instrument: str, legal_status: str,
+                    effective_from: str | None, effective_to: str | None, source: str, digest: str,
+                    author: str, comment: str | None = None) -> bool:
+        """Store a new immutable version; False if the same content is already there (idempotent)."""
+        with self.engine.begin() as conn:
+            existing = conn.execute(select(versions.c.digest).where(
+                versions.c.ruleset_id == ruleset_id, versions.c.version == version)).first()
+            if existing is not None:
+                if existing.digest == digest:
+                    return False
+                raise VersionConflict(f"{ruleset_id}@{version} already exists with digest {existing.digest}; "
+                                      f"versions are immutable: publish the change under a new version")
+            conn.execute(insert(versions).values(
+                ruleset_id=ruleset_id, version=version, status="draft", instrument=instrument,
+                legal_status=legal_status, effective_from=effective_from, effective_to=effective_to,
+                source=source, digest=digest, author=author, created_at=_now(), comment=comment))
+            self._audit(conn, author, "publish", ruleset_id, version, None, digest, comment)
+            if status == "active":
+                self._activate(conn, ruleset_id, version, author, "activated on publication")
+            self._bump(conn)
+        return True
+
+    def activate(self, ruleset_id: str, version: str, actor: str, comment: str | None = None) -> list[str]:
+        """Make a version active; active versions of the same ruleset whose periods overlap it are retired."""
+        with self.engine.begin() as conn:
+            retired = self._activate(conn, ruleset_id, version, actor, comment)
+            self._bump(conn)
+        return retired
+
+    def _activate(self, conn, ruleset_id: str, version: str, actor: str, comment: str | None) -> list[str]:
+        target = conn.execute(select(versions).where(versions.c.ruleset_id == ruleset_id,
+                                                     versions.c.version == version)).first()
+        if target is None:
+            raise KeyError(f"{ruleset_id}@{version}")
+        retired = []
+        others = conn.execute(select(versions).where(versions.c.ruleset_id == ruleset_id,
+                                                     versions.c.status == "active",
+                                                     versions.c.version != version)).all()
+        for other in others:
+            if _overlap(other, target):
+                conn.execute(update(versions).where(versions.c.pk == other.pk).values(status="retired"))
+                self._audit(conn, actor, "retire", ruleset_id, other.version, other.digest, other.digest,
+                            f"replaced by {ruleset_id}@{version}")
+                retired.append(f"{ruleset_id}@{other.version}")
+        conn.execute(update(versions).where(versions.c.pk == target.pk).values(status="active"))
+        before = [f"{ruleset_id}@{v}" for v in retired]
+        self._audit(conn, actor, "activate", ruleset_id, version,
+                    others[0].digest if others else None, target.digest,
+                    (comment or "") + (f" (retired {', '.join(before)})" if before else ""))
+        return retired
+
+    def retire(self, ruleset_id: str, version: str, actor: str, comment: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            target = conn.execute(select(versions).where(versions.c.ruleset_id == ruleset_id,
+                                                         versions.c.version == version)).first()
+            if target is None:
+                raise KeyError(f"{ruleset_id}@{version}")
+            conn.execute(update(versions).where(versions.c.pk == target.pk).values(status="retired"))
+            self._audit(conn, actor, "retire", ruleset_id, version, target.digest, target.digest, comment)
+            self._bump(conn)
+
+    def seed(self, items: Iterable[dict[str, Any]]) -> list[str]:
+        """Load shipped versions (idempotent by digest); returns the refs newly stored."""
+        added = []
+        for item in items:
+            if self.add_version(**item):
+                added.append(f"{item['ruleset_id']}@{item['version']}")
+        return added
+
+
+def _overlap(a: Any, b: Any) -> bool:
+    """Whether two versions' effective periods share a day (None = open end)."""
+    a_from, a_to = a.effective_from or "0000-00-00", a.effective_to or "9999-99-99"
+    b_from, b_to = b.effective_from or "0000-00-00", b.effective_to or "9999-99-99"
+    return a_from <= b_to and b_from <= a_to
