@@ -23,11 +23,18 @@ def test_scenario(runtime, scenario):
 
 
 def test_every_rule_has_a_violating_and_a_compliant_scenario(shipped):
-    fired: dict[str, int] = {}
-    for s in SCENARIOS:
-        for e in s.expect:
-            fired[e["rule"]] = fired.get(e["rule"], 0) + 1
-    pinned = {rs for s in SCENARIOS for rs in s.body.get("rulesets", [])}
-    missing = [f"{ref} {r.id}" for ref, rs in shipped.items() if ref in pinned for r in rs.rules
-               if r.id not in fired]
-    assert not missing, f"rules no scenario shows violated: {missing}"
+    """Violating: a scenario of the rule's ruleset expects it.  Compliant: a scenario of that ruleset
+    exercising one of the rule's provisions (its `source`) expects no violation of it."""
+    problems = []
+    for ref, rs in shipped.items():
+        mine = [s for s in SCENARIOS if s.body.get("rulesets") == [ref]]
+        for rule in rs.rules:
+            eids = {c.eid for c in rule.citations}
+            violating = [s for s in mine if any(e["rule"] == rule.id for e in s.expect)]
+            compliant = [s for s in mine if (s.source or {}).get("eid") in eids
+                         and not any(e["rule"] == rule.id for e in s.expect)]
+            if not violating:
+                problems.append(f"{ref} {rule.id}: no violating scenario")
+            if not compliant:
+                problems.append(f"{ref} {rule.id}: no compliant scenario on {sorted(eids)}")
+    assert not problems, "\n".join(problems)
