@@ -1,0 +1,58 @@
+"""Two server processes (each with several gunicorn workers) share one registry database:
+a version published and activated through one is served by both within 5 seconds, without restart."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conftest import auth, token_config
+from servers import Server
+from test_registry import FLOOR_3000, SMELTER_2500
+
+
+def refs_used(server: Server) -> set[str]:
+    status, body = server.request("POST", "/v1/evaluate", SMELTER_2500, {"Content-Type": "application/json"})
+    assert status == 200, body
+    return {f"{r['id']}@{r['version']}" for r in body["rulesets"]}
+
+
+def wait_for(server: Server, ref: str, present: bool, limit: float = 5.0) -> float:
+    """Seconds until every one of 6 consecutive requests (any worker) shows ``ref`` used (or not)."""
+    start = time.monotonic()
+    while time.monotonic() - start < limit + 1:
+        if all((ref in refs_used(server)) == present for _ in range(6)):
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise AssertionError(f"{server.url} did not switch within {limit} s")
+
+
+@pytest.fixture()
+def servers(tmp_path):
+    env = {"REPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}", "REPOLICY_RELOAD_INTERVAL": "0.5",
+           "REPOLICY_TOKENS": token_config(), "REPOLICY_OPEN_EVALUATE": "1", "LOG_DIR": str(tmp_path)}
+    started = []
+    try:
+        for _ in range(2):
+            started.append(Server(env, workers=2))
+        yield started
+    finally:
+        for s in started:
+            s.stop()
+
+
+def test_both_instances_switch_without_restart(servers):
+    a, b = servers
+    assert "notice@2021" in refs_used(a) and "notice@2021" in refs_used(b)
+    status, body = a.request("POST", "/v1/rulesets?activate=true", FLOOR_3000.encode(),
+                             {**auth("regulator"), "Content-Type": "application/yaml"})
+    assert status == 201, body
+    for server in (a, b):
+        assert wait_for(server, "notice@2021-floor3000", present=True) <= 5.0
+        assert "notice@2021" not in refs_used(server)
+    # roll back through the other instance
+    status, body = b.request("POST", "/v1/rulesets/notice/2021/activate", b"", auth("regulator"))
+    assert status == 200 and body["retired"] == ["notice@2021-floor3000"]
+    for server in (a, b):
+        assert wait_for(server, "notice@2021", present=True) <= 5.0
+        assert "notice@2021-floor3000" not in refs_used(server)
