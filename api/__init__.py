@@ -15,6 +15,8 @@ from api.config import load_config
 from api.errors import register_error_handlers
 from api.evaluate import bp as evaluate_bp
 from api.auth import load_tokens
+from api.decision_log import DecisionLog
+from api.decisions import bp as decisions_bp
 from api.registry import bp as registry_bp
 from engine.service import Runtime
 
@@ -32,11 +34,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         runtime = Runtime.with_store(app.config["RULESETS_DIR"], app.config["INSTRUMENTS_DIR"], url)
     app.extensions["repolicy"] = runtime
     app.extensions["repolicy_tokens"] = load_tokens(app.config)
+    app.extensions["repolicy_decisions"] = DecisionLog(runtime.store, app.config["DECISION_LOG"])
     register_error_handlers(app)
     app.register_blueprint(evaluate_bp)
     app.register_blueprint(registry_bp)
+    app.register_blueprint(decisions_bp)
 
     @app.before_request
     def _poll_registry() -> None:  # one poller per process, started in the worker that serves
-        runtime.start_polling(app.config["RELOAD_INTERVAL"])
+        runtime.start_polling(app.config["RELOAD_INTERVAL"], also=app.extensions["repolicy_decisions"].flush)
     return app

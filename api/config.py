@@ -12,6 +12,7 @@
 | TOKENS_FILE (one ``name:role:sha256hex`` a line) | REPOLICY_TOKENS_FILE | none |
 | OPEN_EVALUATE (evaluate without a token) | REPOLICY_OPEN_EVALUATE | false |
 | DEV_MODE (accept the well-known dev-* tokens) | REPOLICY_DEV_MODE | false |
+| DECISION_LOG (``full``: input kept; ``digest``: only its hash; ``off``) | REPOLICY_DECISION_LOG | full |
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "TOKENS_FILE": None,
     "OPEN_EVALUATE": False,
     "DEV_MODE": False,
+    "DECISION_LOG": "full",
 }
 
 
@@ -52,6 +54,7 @@ _ENV = {
     "TOKENS_FILE": ("REPOLICY_TOKENS_FILE", str),
     "OPEN_EVALUATE": ("REPOLICY_OPEN_EVALUATE", _bool),
     "DEV_MODE": ("REPOLICY_DEV_MODE", _bool),
+    "DECISION_LOG": ("REPOLICY_DECISION_LOG", str),
 }
 
 

@@ -5,7 +5,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import ValidationError
 
 from api.auth import require
@@ -76,6 +76,8 @@ def evaluate():
         idx = data["rulesets"].index(str(exc.args[0]))
         raise ApiError(400, "invalid_request", f"unknown ruleset {exc.args[0]}",
                        [{"path": f"rulesets.{idx}", "message": f"no ruleset version {exc.args[0]}"}]) from None
+    principal = getattr(g, "principal", None)
+    current_app.extensions["repolicy_decisions"].record(body, result, principal.name if principal else None)
     return jsonify(result)
 
 

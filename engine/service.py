@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from engine.evaluator import Engine
 from engine.prepare import RequestFacts
@@ -151,8 +151,11 @@ class Runtime:
         self._generation = gen
         return True
 
-    def start_polling(self, interval: float) -> None:
-        """Poll the store in a daemon thread of this process (threads do not survive a fork)."""
+    def start_polling(self, interval: float, also: "Callable[[], Any] | None" = None) -> None:
+        """Poll the store in a daemon thread of this process (threads do not survive a fork).
+
+        ``also`` runs after each poll (e.g. retrying decision-log writes).
+        """
         if self.store is None or self._poller_pid == os.getpid():
             return
         self._poller_pid = os.getpid()
@@ -166,6 +169,11 @@ class Runtime:
                 except Exception as exc:  # the store is down: keep serving the last snapshot
                     self.last_refresh_error = f"{type(exc).__name__}: {exc}"
                     log.warning("registry refresh failed: %s", exc)
+                if also is not None:
+                    try:
+                        also()
+                    except Exception as exc:  # pragma: no cover - the callback logs its own failures
+                        log.warning("after-poll task failed: %s", exc)
 
         threading.Thread(target=loop, name="registry-poller", daemon=True).start()
 

@@ -50,6 +50,19 @@ audit_log = Table(
     Column("detail", Text),
 )
 
+decisions = Table(
+    "decisions", metadata,
+    Column("decision_id", String(64), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("caller", String(128)),
+    Column("as_of", String(10), nullable=False),
+    Column("rulesets", Text, nullable=False),  # JSON: [{id, version, digest}]
+    Column("input", Text),  # JSON request body, or NULL when only its digest is kept
+    Column("input_digest", String(80), nullable=False),
+    Column("result", Text, nullable=False),  # JSON response body
+    Column("violations", Integer, nullable=False),
+)
+
 generation = Table(
     "registry_generation", metadata,
     Column("id", Integer, primary_key=True),
@@ -75,6 +88,14 @@ class VersionRow:
     @property
     def ref(self) -> str:
         return f"{self.ruleset_id}@{self.version}"
+
+
+def _decision(r: Any) -> dict[str, Any]:
+    import json
+    return {"decision_id": r.decision_id, "at": r.at.isoformat() if r.at else None, "caller": r.caller,
+            "as_of": r.as_of, "rulesets": json.loads(r.rulesets),
+            "input": json.loads(r.input) if r.input is not None else None, "input_digest": r.input_digest,
+            "result": json.loads(r.result), "violations": r.violations}
 
 
 class VersionConflict(ValueError):
@@ -138,7 +159,30 @@ class Store:
                  "ruleset": f"{r.ruleset_id}@{r.version}", "digest_before": r.digest_before,
                  "digest_after": r.digest_after, "detail": r.detail} for r in rows]
 
+    def decision(self, decision_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(decisions).where(decisions.c.decision_id == decision_id)).first()
+        return _decision(r) if r else None
+
+    def recent_decisions(self, limit: int = 100, with_input_only: bool = True) -> list[dict[str, Any]]:
+        q = select(decisions).order_by(decisions.c.at.desc()).limit(limit)
+        if with_input_only:
+            q = q.where(decisions.c.input.is_not(None))
+        with self.engine.connect() as conn:
+            return [_decision(r) for r in conn.execute(q).all()]
+
     # ------------------------------------------------------------------ writing
+    def record_decisions(self, items: list[dict[str, Any]]) -> None:
+        """Append decisions (one transaction); each: decision_id, at, caller, as_of, rulesets, input,
+        input_digest, result, violations (rulesets/input/result as JSON text)."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(decisions), items)
+
+    def purge_decisions(self, before: dt.datetime) -> int:
+        from sqlalchemy import delete
+        with self.engine.begin() as conn:
+            return conn.execute(delete(decisions).where(decisions.c.at < before)).rowcount or 0
+
     def _bump(self, conn) -> None:
         conn.execute(update(generation).where(generation.c.id == 1).values(value=generation.c.value + 1))
 

@@ -1,0 +1,131 @@
+"""Reading and replaying logged decisions; previewing a candidate version's impact on them.
+
+- ``GET /v1/decisions/<id>`` (legal, regulator)
+- ``POST /v1/decisions/<id>/replay`` (legal, regulator): re-evaluates the
+  recorded input with the exact versions recorded (pinned, digests checked)
+  and says whether the violations are identical.
+- ``POST /v1/rulesets/impact?limit=N`` (regulator): a candidate YAML is
+  evaluated, in place of the active versions of its ruleset that it would
+  replace, on the N most recent logged inputs; lists the decisions whose
+  violations would change.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, current_app, jsonify, request
+
+from api.auth import require
+from api.errors import ApiError
+from engine.service import Runtime
+from policy.loader import RulesetInvalid, load_ruleset
+from policy.registry import Registry
+
+bp = Blueprint("decisions", __name__)
+
+
+def _runtime() -> Runtime:
+    return current_app.extensions["repolicy"]
+
+
+def _store():
+    store = _runtime().store
+    if store is None:
+        raise ApiError(503, "no_registry", "this instance has no database")
+    return store
+
+
+def _decision(decision_id: str) -> dict:
+    d = _store().decision(decision_id)
+    if d is None:
+        raise ApiError(404, "not_found", f"no decision {decision_id}")
+    return d
+
+
+def violation_keys(result: dict) -> set[str]:
+    return {f"{v['ruleset']} {v['rule']} {v['subject']['type']}:{v['subject']['id']} {v.get('period', '')}".strip()
+            for v in result["violations"]}
+
+
+@bp.get("/v1/decisions/<decision_id>")
+@require("legal", "regulator")
+def get_decision(decision_id: str):
+    return jsonify(_decision(decision_id))
+
+
+@bp.post("/v1/decisions/<decision_id>/replay")
+@require("legal", "regulator")
+def replay(decision_id: str):
+    d = _decision(decision_id)
+    if d["input"] is None:
+        raise ApiError(409, "input_not_kept", "only the input's digest was logged for this decision; it cannot be replayed")
+    runtime = _runtime()
+    pins = []
+    for rs in d["rulesets"]:
+        ref = f"{rs['id']}@{rs['version']}"
+        try:
+            current = runtime.registry.get(ref)
+        except LookupError:
+            raise ApiError(409, "version_missing", f"{ref} is no longer in the registry") from None
+        if current.digest != rs["digest"]:
+            raise ApiError(409, "version_changed", f"{ref} has digest {current.digest}, recorded {rs['digest']}")
+        pins.append(ref)
+    facts = d["input"]["facts"]
+    from api.evaluate import validate_request
+    data = validate_request(d["input"], current_app.config["MAX_FACTS"])
+    again = runtime.evaluate(data["facts"], dt.date.fromisoformat(d["as_of"]), pins)
+    original = d["result"]
+    same = (original["violations"] == again["violations"] and original["summary"] == again["summary"])
+    return jsonify({"decision_id": decision_id, "identical": same, "rulesets": pins,
+                    "added": sorted(violation_keys(again) - violation_keys(original)),
+                    "removed": sorted(violation_keys(original) - violation_keys(again)),
+                    "replay": {k: again[k] for k in ("violations", "summary")}, "facts_digest": d["input_digest"],
+                    "facts_count": sum(len(v) for v in facts.values())})
+
+
+@bp.post("/v1/rulesets/impact")
+@require("regulator")
+def impact():
+    runtime = _runtime()
+    try:
+        candidate = load_ruleset(request.get_data(cache=False), request.args.get("file", "request body"),
+                                 runtime.instruments)
+    except RulesetInvalid as exc:
+        raise ApiError(422, "invalid_ruleset", f"{len(exc.issues)} problem(s) in the ruleset",
+                       issues=[i.as_dict() for i in exc.issues]) from None
+    try:
+        limit = min(int(request.args.get("limit", 200)), 5000)
+    except ValueError:
+        raise ApiError(400, "invalid_request", "limit is an integer") from None
+    current = runtime.registry
+    replaced = [r.ref for r in current.active() if r.id == candidate.id and r.ref != candidate.ref
+                and _overlaps(r, candidate)]
+    others = [r for r in current.all() if r.ref != candidate.ref]
+    statuses = {r.ref: ("retired" if r.ref in replaced else current.status(r.ref)) for r in others}
+    statuses[candidate.ref] = "active"
+    trial = Runtime(runtime.instruments, Registry(others + [candidate], statuses),
+                    engines={ref: e for ref, e in runtime._engines.items() if ref != candidate.ref})
+    from api.evaluate import validate_request
+    changed, checked = [], 0
+    try:
+        for d in _store().recent_decisions(limit):
+            data = validate_request(d["input"], current_app.config["MAX_FACTS"])
+            if data.get("rulesets"):
+                continue  # pinned requests are not affected by activation
+            as_of = dt.date.fromisoformat(d["as_of"])
+            before = violation_keys(runtime.evaluate(data["facts"], as_of))
+            after = violation_keys(trial.evaluate(data["facts"], as_of))
+            checked += 1
+            if before != after:
+                changed.append({"decision_id": d["decision_id"], "at": d["at"],
+                                "added": sorted(after - before), "removed": sorted(before - after)})
+    finally:
+        trial.engine(candidate).close()
+    return jsonify({"candidate": candidate.ref, "replaces": replaced, "decisions_checked": checked,
+                    "changed": changed})
+
+
+def _overlaps(a, b) -> bool:
+    lo_a, hi_a = a.effective_from or 0, a.effective_to or 10**9
+    lo_b, hi_b = b.effective_from or 0, b.effective_to or 10**9
+    return lo_a <= hi_b and lo_b <= hi_a

@@ -1,0 +1,76 @@
+"""Decision log: every evaluation recorded; replay under the exact versions; impact preview; faults."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import auth, example, token_config
+from test_registry import FLOOR_3000, SMELTER_2500
+
+
+def make_app(tmp_path, **extra):
+    from api import create_app
+    return create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "OPEN_EVALUATE": True,
+                       "TOKENS": token_config(), **extra})
+
+
+def test_logged_decision_replays_identically_after_a_new_version_is_activated(tmp_path):
+    c = make_app(tmp_path).test_client()
+    first = c.post("/v1/evaluate", json=SMELTER_2500).json
+    logged = c.get(f"/v1/decisions/{first['decision_id']}", headers=auth("legal")).json
+    assert logged["input"] == SMELTER_2500 and logged["result"] == first
+    assert {(r["id"], r["version"]) for r in logged["rulesets"]} == {("measures", "draft"), ("notice", "2021")}
+
+    assert c.post("/v1/rulesets?activate=true", data=FLOOR_3000, headers=auth("regulator")).status_code == 201
+    now = c.post("/v1/evaluate", json=SMELTER_2500).json
+    assert [v["rule"] for v in now["violations"]] == ["eligibility.smelter-ineligible"]  # new version judges
+
+    r = c.post(f"/v1/decisions/{first['decision_id']}/replay", headers=auth("legal")).json
+    assert r["identical"] is True and r["added"] == [] and r["removed"] == []
+    assert set(r["rulesets"]) == {"measures@draft", "notice@2021"}
+
+
+def test_replay_reports_difference_keys(tmp_path):
+    c = make_app(tmp_path).test_client()
+    d = c.post("/v1/evaluate", json=example("over-quota")).json
+    r = c.post(f"/v1/decisions/{d['decision_id']}/replay", headers=auth("regulator")).json
+    assert r["identical"] is True and r["replay"]["summary"] == d["summary"]
+    assert c.post("/v1/decisions/nope/replay", headers=auth("legal")).status_code == 404
+    assert c.get(f"/v1/decisions/{d['decision_id']}", headers=auth("caller")).status_code == 403
+
+
+def test_digest_only_mode_keeps_no_facts(tmp_path):
+    c = make_app(tmp_path, DECISION_LOG="digest").test_client()
+    d = c.post("/v1/evaluate", json=SMELTER_2500).json
+    logged = c.get(f"/v1/decisions/{d['decision_id']}", headers=auth("legal")).json
+    assert logged["input"] is None and logged["input_digest"].startswith("sha256:")
+    assert c.post(f"/v1/decisions/{d['decision_id']}/replay", headers=auth("legal")).status_code == 409
+
+
+def test_impact_preview_lists_decisions_that_would_change(tmp_path):
+    c = make_app(tmp_path).test_client()
+    changed = c.post("/v1/evaluate", json=SMELTER_2500).json["decision_id"]
+    c.post("/v1/evaluate", json=example("compliant-group"))
+    r = c.post("/v1/rulesets/impact", data=FLOOR_3000, headers=auth("regulator")).json
+    assert r["candidate"] == "notice@2021-floor3000" and r["replaces"] == ["notice@2021"]
+    assert r["decisions_checked"] == 2
+    assert r["changed"] == [{"decision_id": changed, "at": r["changed"][0]["at"],
+                             "added": ["notice@2021-floor3000 eligibility.smelter-ineligible enterprise:E2 2021"],
+                             "removed": []}]
+
+
+def test_database_down_keeps_evaluating_and_retries_the_log(tmp_path):
+    app = make_app(tmp_path)
+    c = app.test_client()
+    log = app.extensions["repolicy_decisions"]
+    store = log.store
+    real = store.record_decisions
+
+    def refuse(items):
+        raise ConnectionError("database unavailable")
+
+    store.record_decisions = refuse
+    ids = [c.post("/v1/evaluate", json=SMELTER_2500).json["decision_id"] for _ in range(3)]
+    assert log.pending == 3 and log.lost == 0
+    store.record_decisions = real
+    assert log.flush() is True and log.pending == 0
+    assert all(store.decision(i) is not None for i in ids)
