@@ -25,7 +25,7 @@ from typing import Mapping
 ACTIVITIES = ("mining", "smelting_separation", "comprehensive_utilization")
 ORE_TYPES = ("rock", "ion")
 REPORT_LEVELS = ("enterprise", "group")
-RECIPIENTS = ("provincial_miit", "miit")
+RECIPIENTS = ("provincial_miit", "miit", "county")  # county: Measures (2025) Art. 9 (extension of v1)
 TRANSACTION_TYPES = ("toll_processing", "purchase", "raw_material_use", "import")
 MATERIALS = ("rare_earth_mineral_product", "rare_earth_enrichment", "imported_mineral_product", "other")
 
@@ -40,6 +40,7 @@ ENUM_LABELS: dict[str, dict[str, str]] = {
     "group": {"zh": "稀土集团", "en": "group"},
     "provincial_miit": {"zh": "省级工业和信息化主管部门", "en": "provincial industry and IT authority"},
     "miit": {"zh": "工业和信息化部", "en": "MIIT"},
+    "county": {"zh": "住所地县级工业和信息化、自然资源主管部门", "en": "county industry/IT and natural-resources authorities"},
     "toll_processing": {"zh": "代加工（含委托加工）", "en": "toll processing (incl. commissioned processing)"},
     "purchase": {"zh": "采购", "en": "purchase"},
     "raw_material_use": {"zh": "原料使用", "en": "use as raw material"},
@@ -130,6 +131,7 @@ _LISTS: tuple[FactList, ...] = (
         WireField("activities", "enum_list", enum=ACTIVITIES),
         *(_b(f) for f in _ENTERPRISE_FLAGS),
         _n("separation_capacity_t_reo"),
+        _n("illegal_gains_yuan"),  # extension: illegal gains established by the authorities (Regulation Arts. 21-23)
     ), {"zh": "企业", "en": "enterprises"}, identity="id"),
     FactList("allocations", (
         _id("enterprise", required=True, ref="enterprises"),
@@ -164,6 +166,19 @@ _LISTS: tuple[FactList, ...] = (
         WireField("material", "enum", enum=MATERIALS),
         _b("source_legal"), _b("import_compliant"),
     ), {"zh": "交易", "en": "transactions"}, time_field="date"),
+    # extension: monthly entries of product-flow data into the national traceability system (Measures 2025 Art. 10)
+    FactList("flow_entries", (
+        _id("enterprise", required=True, ref="enterprises"),
+        WireField("period", "month", required=True),
+        WireField("entered_on", "date", nullable=True, flag="entered"),
+    ), {"zh": "流向信息录入", "en": "flow-data entries"}, time_field="period"),
+    # extension: administrative penalties an enterprise received (Measures 2025 Art. 14)
+    FactList("penalties", (
+        _id("enterprise", required=True, ref="enterprises"),
+        WireField("date", "date", required=True),
+        _s("authority", max_length=200),
+        _s("basis", max_length=500),
+    ), {"zh": "行政处罚", "en": "administrative penalties"}, time_field="date"),
     FactList("group_quotas", (
         _id("group", required=True, ref="groups"),
         WireField("year", "integer", required=True),

@@ -240,11 +240,11 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
     if "responsibility" in top:
         resp = ch.mapping(top["responsibility"], "`responsibility`", top.where("responsibility"))
         if resp is not None:
-            ch.keys(resp, "`responsibility`", ("citation", "group_role", "enterprise_role"), ())
+            ch.keys(resp, "`responsibility`", ("citation", "enterprise_role"), ("group_role",))
             citation = ch.citation(resp.get("citation"), resp.where("citation"))
             group_role = ch.text(resp, "group_role", "`responsibility`")
             enterprise_role = ch.text(resp, "enterprise_role", "`responsibility`")
-            if citation and group_role and enterprise_role:
+            if citation and enterprise_role and (group_role or "group_role" not in resp):
                 responsibility = Responsibility(citation, group_role, enterprise_role)
 
     if ch.issues:
@@ -469,6 +469,8 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
                 positive_facts.add(p.fact)
 
     pos_scope = E.Scope({a: f for a, f in aliases.items()}, param_types)
+    # details and consequences are computed in Python after matching: functions are allowed there
+    value_scope = E.Scope(pos_scope.aliases, param_types, functions=True)
     subject_type, subject_id = None, None
     subj = ch.mapping(r.get("subject"), "`subject`", r.where("subject"))
     if subj is not None:
@@ -502,7 +504,7 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
         if not NAME_RE.match(name):
             ch.add(dmap.where(name), f"detail name {name!r} must be lower_case_with_underscores")
             continue
-        node = ch.expression(text, pos_scope, dmap.where(name), f"detail `{name}`")
+        node = ch.expression(text, value_scope, dmap.where(name), f"detail `{name}`")
         if node is not None:
             details[name] = node
 
@@ -528,7 +530,7 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
                 continue
             # a value names one of the rule's details (basis_t_reo: excess_t_reo) or is an expression
             node = details.get(v) if isinstance(v, str) else None
-            node = node or ch.expression(v, pos_scope, c.where(k), f"consequence `{k}`")
+            node = node or ch.expression(v, value_scope, c.where(k), f"consequence `{k}`")
             if node is not None:
                 values[k] = node
         if citation:
@@ -553,7 +555,7 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
     if len(ch.issues) > n_before or subject_id is None:
         return None
     assert title and message and severity
-    value_types = {name: E.type_of(node, pos_scope) for name, node in details.items()}
+    value_types = {name: E.type_of(node, value_scope) for name, node in details.items()}
     if period is not None:
         value_types["period"] = E.type_of(period, pos_scope)
     return Rule(rule_id, title, message, severity, subject_type, subject_id, period, tuple(patterns),

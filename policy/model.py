@@ -144,7 +144,7 @@ class Responsibility:
     """Who answers for an enterprise's violation (e.g. Measures Art. 6: the group overall, the enterprise primarily)."""
 
     citation: Citation
-    group_role: Mapping[str, str]
+    group_role: Mapping[str, str] | None
     enterprise_role: Mapping[str, str]
 
 

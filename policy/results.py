@@ -118,7 +118,7 @@ def _responsible(ruleset: Ruleset, enterprise: str, group: str | None) -> list[d
     assert resp is not None
     cite = {"instrument": resp.citation.instrument, "eid": resp.citation.eid}
     out = [{"type": "enterprise", "id": enterprise, "role": dict(resp.enterprise_role), "citation": cite}]
-    if group:
+    if group and resp.group_role:
         out.insert(0, {"type": "group", "id": group, "role": dict(resp.group_role), "citation": cite})
     return out
 
