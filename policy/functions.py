@@ -92,6 +92,11 @@ def month_of(day: float) -> str:
     return from_day(day).strftime("%Y-%m")
 
 
+def year_of(day: float) -> int:
+    """The year of a date."""
+    return from_day(day).year
+
+
 def choose(condition: bool, if_true: float, if_false: float) -> float:
     """``if_true`` when the condition holds, else ``if_false`` (e.g. a fine range that depends on gains)."""
     return if_true if condition else if_false
@@ -118,6 +123,7 @@ FUNCTIONS: dict[str, Function] = {
                  "add_working_days(d, n): the n-th official working day after d"),
         Function("year_end", year_end, ("number",), "date", "year_end(y): 31 December of year y"),
         Function("month_of", month_of, ("date",), "string", "month_of(d): the month of d as 'YYYY-MM'"),
+        Function("year_of", year_of, ("date",), "number", "year_of(d): the year of d"),
         Function("choose", choose, ("boolean", "number", "number"), "number",
                  "choose(condition, a, b): a when the condition holds, else b"),
         Function("max", max, ("number", "number"), "number", "max(a, b): the larger"),

@@ -469,7 +469,7 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
                 positive_facts.add(p.fact)
 
     pos_scope = E.Scope({a: f for a, f in aliases.items()}, param_types)
-    # details and consequences are computed in Python after matching: functions are allowed there
+    # period, details and consequences are computed in Python after matching: functions are allowed there
     value_scope = E.Scope(pos_scope.aliases, param_types, functions=True)
     subject_type, subject_id = None, None
     subj = ch.mapping(r.get("subject"), "`subject`", r.where("subject"))
@@ -493,7 +493,7 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
             ch.add(subj.where("id"), "subject id must be a text field, e.g. total.enterprise")
     period = None
     if "period" in r:
-        period = ch.expression(r.get("period"), pos_scope, r.where("period"), "period")
+        period = ch.expression(r.get("period"), value_scope, r.where("period"), "period")
 
     details: dict[str, E.Node] = {}
     dmap = r.get("details") or {}
@@ -557,7 +557,7 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
     assert title and message and severity
     value_types = {name: E.type_of(node, value_scope) for name, node in details.items()}
     if period is not None:
-        value_types["period"] = E.type_of(period, pos_scope)
+        value_types["period"] = E.type_of(period, value_scope)
     return Rule(rule_id, title, message, severity, subject_type, subject_id, period, tuple(patterns),
                 details, citations, tuple(consequences), description, r.where(), value_types)
 
