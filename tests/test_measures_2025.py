@@ -1,0 +1,53 @@
+"""The final Measures (Order No. 71) were added as YAML only, and judge 2025 facts; 2021 facts stay
+under the draft and the 2021 notice; the diff shows what the final text changed."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import ROOT
+from policy.diff import diff
+
+
+def test_2025_facts_are_judged_under_the_final_measures(client):
+    body = {"as_of": "2025-12-31", "facts": {
+        "enterprises": [{"id": "E1", "designated": True, "activities": ["mining"], "illegal_gains_yuan": 100000}],
+        "allocations": [{"enterprise": "E1", "year": 2025, "activity": "mining", "amount_t_reo": 100}],
+        "production": [{"enterprise": "E1", "period": "2025-09", "activity": "mining", "amount_t_reo": 150}]}}
+    r = client.post("/v1/evaluate", json=body).json
+    [v] = [v for v in r["violations"] if v["rule"] == "quota.over-production"]
+    assert v["ruleset"] == "measures@2025" and v["citations"][0]["status"] == "in_force"
+    fine = v["consequences"][0]
+    assert fine["type"] == "regulation_fine" and fine["citation"] == {"instrument": "regulation-2024", "eid": "art_21"}
+    assert (fine["fine_min_yuan"], fine["fine_max_yuan"]) == (1_000_000, 5_000_000)  # gains under 500,000 yuan
+    assert [c["eid"] for c in v["citations"]] == ["art_7__para_1", "art_13", "art_21"]
+
+
+def test_2021_facts_stay_under_the_draft_and_the_notice(client):
+    from conftest import example
+    r = client.post("/v1/evaluate", json={k: v for k, v in example("over-quota").items() if k != "rulesets"}).json
+    assert {v["ruleset"] for v in r["violations"]} == {"measures@draft", "notice@2021"}
+
+
+def test_diff_shows_what_the_final_text_changed(shipped):
+    lines = "\n".join(diff(shipped["measures@draft"], shipped["measures@2025"]))
+    assert "Instrument: measures-draft (draft) -> measures-2025 (in_force)" in lines
+    assert "Rule removed: allocation.not-filed" in lines  # groups no longer split quotas (Art. 6)
+    assert "Rule removed: eligibility.quota-holder-without-group" in lines
+    assert "Rule added: traceability.flow-data-late" in lines  # flow data by the 10th (Art. 10)
+    assert "Rule added: quota.penalised-next-year-reduction" in lines  # any penalty cuts next year's quota (Art. 14)
+    assert "Rule reporting.wrong-recipient: when changed" in lines and "'county'" in lines  # county authorities (Art. 9)
+
+
+def test_adding_the_final_measures_changed_no_python():
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    added = subprocess.run(["git", "log", "--diff-filter=A", "--format=%H", "--", "rulesets/measures/2025.yaml"],
+                           cwd=ROOT, capture_output=True, text=True).stdout.split()
+    if not added:
+        pytest.skip("rulesets/measures/2025.yaml is not committed yet")
+    files = subprocess.run(["git", "show", "--name-only", "--format=", added[-1]], cwd=ROOT,
+                           capture_output=True, text=True).stdout.split()
+    assert files and all(f.startswith("rulesets/") and f.endswith(".yaml") for f in files), files
