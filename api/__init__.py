@@ -14,6 +14,7 @@ from flask import Flask
 from api.config import load_config
 from api.errors import register_error_handlers
 from api.evaluate import bp as evaluate_bp
+from api import logs, metrics
 from api.auth import load_tokens
 from api.decision_log import DecisionLog
 from api.decisions import bp as decisions_bp
@@ -36,6 +37,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["repolicy_tokens"] = load_tokens(app.config)
     app.extensions["repolicy_decisions"] = DecisionLog(runtime.store, app.config["DECISION_LOG"])
     register_error_handlers(app)
+    logs.install(app)
+    metrics.install(app)
     app.register_blueprint(evaluate_bp)
     app.register_blueprint(registry_bp)
     app.register_blueprint(decisions_bp)

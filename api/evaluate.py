@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 
 from api.auth import require
 from api.errors import ApiError
+from api.metrics import observe_evaluation
 from api.references import reference_errors
 from api.schemas import EvaluateRequestSchema, flatten_errors
 from policy.registry import UnknownRuleset
@@ -77,6 +78,8 @@ def evaluate():
         raise ApiError(400, "invalid_request", f"unknown ruleset {exc.args[0]}",
                        [{"path": f"rulesets.{idx}", "message": f"no ruleset version {exc.args[0]}"}]) from None
     principal = getattr(g, "principal", None)
+    g.decision_id = result["decision_id"]
+    observe_evaluation(result)
     current_app.extensions["repolicy_decisions"].record(body, result, principal.name if principal else None)
     return jsonify(result)
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import tempfile
 
 from gunicorn.app.base import BaseApplication
 
-from api import create_app
+
+def _child_exit(server, worker) -> None:
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)
 
 
 class _Server(BaseApplication):
@@ -25,17 +29,22 @@ class _Server(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
+        from api import create_app  # after PROMETHEUS_MULTIPROC_DIR is set (see main)
         return create_app()
 
 
 def main() -> None:
+    # metrics of all workers in one /metrics (prometheus_client multiprocess mode); set before any import
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="repolicy-metrics-"))
+    from api.logs import configure
+    configure(os.environ.get("REPOLICY_LOG_LEVEL", "INFO"))
     options = {
         "bind": os.environ.get("REPOLICY_BIND", "127.0.0.1:8080"),
         "workers": int(os.environ.get("REPOLICY_WORKERS", multiprocessing.cpu_count())),
         "threads": int(os.environ.get("REPOLICY_THREADS", 4)),
         "worker_class": "gthread",
         "preload_app": True,
-        "accesslog": "-",
+        "child_exit": _child_exit,
     }
     _Server(options).run()
 

@@ -141,3 +141,17 @@ def test_2022_facts_are_not_judged_by_the_2021_notice(client):
     # pinned, the 2021 notice still judges only 2021 facts
     r = client.post("/v1/evaluate", json={**body, "rulesets": ["notice@2021"]})
     assert r.json["violations"] == []
+
+
+def test_metrics_count_requests_evaluations_and_violations(client):
+    client.post("/v1/evaluate", json=example("over-quota"))
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'repolicy_http_requests_total{endpoint="/v1/evaluate",method="POST",status="200"}' in text
+    assert 'repolicy_violations_total{rule="quota.over-production",ruleset="measures@draft",severity="serious"}' in text
+    assert 'repolicy_ruleset_versions_loaded{status="active"}' in text
+    assert "repolicy_http_request_seconds_bucket" in text
+
+
+def test_request_and_decision_ids_in_headers(client):
+    r = client.post("/v1/evaluate", json=example("over-quota"), headers={"X-Request-Id": "abc-1"})
+    assert r.headers["X-Request-Id"] == "abc-1" and r.headers["X-Decision-Id"] == r.json["decision_id"]
