@@ -14,7 +14,7 @@ from flask import Flask
 from api.config import load_config
 from api.errors import register_error_handlers
 from api.evaluate import bp as evaluate_bp
-from api import logs, metrics
+from api import logs, metrics, openapi
 from api.auth import load_tokens
 from api.decision_log import DecisionLog
 from api.decisions import bp as decisions_bp
@@ -42,6 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(evaluate_bp)
     app.register_blueprint(registry_bp)
     app.register_blueprint(decisions_bp)
+    openapi.install(app)
 
     @app.before_request
     def _poll_registry() -> None:  # one poller per process, started in the worker that serves

@@ -13,7 +13,7 @@ import math
 import re
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from policy.facts import FACT_LISTS, FactList, WireField
 
@@ -45,6 +45,13 @@ class StrictNumber(fields.Field):
         return value
 
 
+class StrictInteger(StrictNumber):
+    """A JSON integer (documented as such in the OpenAPI)."""
+
+    def __init__(self, **kw: Any):
+        super().__init__(integer=True, **kw)
+
+
 class StrictBoolean(fields.Field):
     """true or false, nothing else."""
 
@@ -66,6 +73,10 @@ class StrictString(fields.String):
 class DateText(StrictString):
     """An ISO date YYYY-MM-DD that exists on the calendar; kept as text."""
 
+    def __init__(self, **kw: Any):
+        kw.setdefault("metadata", {"pattern": DATE_RE.pattern, "format": "date"})
+        super().__init__(**kw)
+
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
         if not DATE_RE.match(value):
@@ -83,7 +94,10 @@ def _field(wf: WireField) -> fields.Field:
         length = validate.Length(min=1, max=wf.max_length) if wf.max_length else validate.Length(max=1000)
         return StrictString(validate=length, **kw)
     if wf.type in ("number", "integer"):
-        return StrictNumber(minimum=wf.minimum, integer=wf.type == "integer", **kw)
+        bounds = {"maximum": MAX_NUMBER, **({"minimum": wf.minimum} if wf.minimum is not None else {"minimum": -MAX_NUMBER})}
+        if wf.type == "integer":
+            return StrictInteger(minimum=wf.minimum, metadata=bounds, **kw)
+        return StrictNumber(minimum=wf.minimum, metadata=bounds, **kw)
     if wf.type == "boolean":
         return StrictBoolean(**kw)
     if wf.type == "date":
@@ -150,3 +164,122 @@ def flatten_errors(messages: Any, prefix: str = "") -> list[dict[str, str]]:
     else:
         out.append({"path": prefix or "$", "message": str(messages)})
     return out
+
+
+# ---------------------------------------------------------------- response schemas (documentation of the contract)
+class BilingualSchema(Schema):
+    zh = fields.String(required=True)
+    en = fields.String(required=True)
+
+
+class RulesetUsedSchema(Schema):
+    id = fields.String(required=True)
+    version = fields.String(required=True)
+    status = fields.String(metadata={"description": "legal status of the instrument (draft, in_force, repealed)"})
+    digest = fields.String(required=True, validate=validate.Regexp(r"^sha256:[0-9a-f]{64}$"))
+    instrument = fields.String()
+    lifecycle = fields.String(metadata={"description": "the version's registry status (draft, active, retired)"})
+
+
+class CitationRefSchema(Schema):
+    instrument = fields.String(required=True)
+    eid = fields.String(required=True)
+
+
+class CitationSchema(CitationRefSchema):
+    label = fields.Nested(BilingualSchema, required=True)
+    status = fields.String(validate=validate.OneOf(["draft", "in_force", "repealed"]))
+    text = fields.String(required=True, metadata={"description": "the provision's text as published"})
+    text_en = fields.String(metadata={"description": "unofficial English translation"})
+
+
+class ConsequenceSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    type = fields.String(required=True)
+    citation = fields.Nested(CitationRefSchema, required=True)
+    description = fields.Nested(BilingualSchema)
+    basis_t_reo = fields.Float()
+    fine_min_yuan = fields.Float()
+    fine_max_yuan = fields.Float()
+
+
+class SubjectSchema(Schema):
+    type = fields.String(required=True)
+    id = fields.String(required=True)
+
+
+class FactRefSchema(Schema):
+    list = fields.String(required=True)
+    index = fields.Integer(required=True, validate=validate.Range(min=0))
+
+
+class ResponsibleSchema(Schema):
+    type = fields.String(required=True)
+    id = fields.String(required=True)
+    role = fields.Nested(BilingualSchema, required=True)
+    citation = fields.Nested(CitationRefSchema, required=True)
+
+
+class ViolationSchema(Schema):
+    rule = fields.String(required=True)
+    ruleset = fields.String(metadata={"description": "id@version of the ruleset that found it"})
+    title = fields.Nested(BilingualSchema, required=True)
+    severity = fields.String(required=True, validate=validate.OneOf(["critical", "serious", "major", "minor"]))
+    subject = fields.Nested(SubjectSchema, required=True)
+    period = fields.String()
+    message = fields.Nested(BilingualSchema, required=True)
+    details = fields.Dict()
+    facts = fields.List(fields.Nested(FactRefSchema), required=True)
+    citations = fields.List(fields.Nested(CitationSchema), required=True, validate=validate.Length(min=1))
+    consequences = fields.List(fields.Nested(ConsequenceSchema))
+    responsible = fields.List(fields.Nested(ResponsibleSchema))
+
+
+class SummarySchema(Schema):
+    violations = fields.Integer(required=True)
+    by_severity = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class WarningSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    code = fields.String(required=True)
+    message = fields.Nested(BilingualSchema)
+
+
+class EvaluateResponseSchema(Schema):
+    """POST /v1/evaluate 200 response (contract evaluate-v1, with its additive extensions)."""
+
+    decision_id = fields.String(required=True)
+    as_of = fields.String(required=True)
+    rulesets = fields.List(fields.Nested(RulesetUsedSchema), required=True, validate=validate.Length(min=1))
+    violations = fields.List(fields.Nested(ViolationSchema), required=True)
+    summary = fields.Nested(SummarySchema, required=True)
+    warnings = fields.List(fields.Nested(WarningSchema))
+
+
+class FieldErrorSchema(Schema):
+    path = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class IssueSchema(Schema):
+    file = fields.String(required=True)
+    line = fields.Integer(required=True)
+    column = fields.Integer(required=True)
+    rule = fields.String(allow_none=True)
+    message = fields.String(required=True)
+    hint = fields.String(allow_none=True)
+
+
+class ErrorSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    error = fields.String(required=True)
+    message = fields.String(required=True)
+    errors = fields.List(fields.Nested(FieldErrorSchema))
+    issues = fields.List(fields.Nested(IssueSchema))
