@@ -9,7 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+import logging
+
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.config import load_config
 from api.errors import register_error_handlers
@@ -22,6 +25,9 @@ from api.registry import bp as registry_bp
 from engine.service import Runtime
 
 
+log = logging.getLogger(__name__)
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(load_config(config))
@@ -32,7 +38,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         url = app.config["DATABASE_URL"]
         if url.startswith("sqlite:///"):
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        runtime = Runtime.with_store(app.config["RULESETS_DIR"], app.config["INSTRUMENTS_DIR"], url)
+        try:
+            runtime = Runtime.with_store(app.config["RULESETS_DIR"], app.config["INSTRUMENTS_DIR"], url)
+        except SQLAlchemyError as exc:
+            # The registry database is down: serve the shipped rulesets rather than nothing; /readyz says so.
+            log.error("registry database unavailable at start-up (%s); serving the shipped rulesets only", exc)
+            runtime = Runtime.from_directories(app.config["RULESETS_DIR"], app.config["INSTRUMENTS_DIR"])
+            runtime.last_refresh_error = f"database unavailable at start-up: {type(exc).__name__}"
     app.extensions["repolicy"] = runtime
     app.extensions["repolicy_tokens"] = load_tokens(app.config)
     app.extensions["repolicy_decisions"] = DecisionLog(runtime.store, app.config["DECISION_LOG"])

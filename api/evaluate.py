@@ -101,6 +101,11 @@ def readyz():
             body["database"] = "ok"
         except Exception as exc:
             body["database"] = f"unreachable: {type(exc).__name__}"
+    elif runtime.last_refresh_error:
+        body["database"] = runtime.last_refresh_error
+    pending = current_app.extensions["repolicy_decisions"].pending
+    if pending:
+        body["decision_log_pending"] = pending
     ready = bool(runtime.registry.active())
     body["status"] = "ready" if ready else "not_ready"
     return jsonify(body), 200 if ready else 503

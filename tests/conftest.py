@@ -60,3 +60,9 @@ def contract_schemas():
 
 def example(name: str) -> dict:
     return json.loads((ROOT / "examples" / f"{name}.json").read_text())
+
+
+def pg_unreachable_url() -> str:
+    """A PostgreSQL URL on a loopback port where nothing listens: a database that is down."""
+    from servers import free_port
+    return f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none?connect_timeout=2"

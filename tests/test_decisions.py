@@ -74,3 +74,14 @@ def test_database_down_keeps_evaluating_and_retries_the_log(tmp_path):
     store.record_decisions = real
     assert log.flush() is True and log.pending == 0
     assert all(store.decision(i) is not None for i in ids)
+
+
+def test_database_down_at_start_up_still_serves_the_shipped_rulesets(tmp_path):
+    from api import create_app
+    from conftest import pg_unreachable_url
+    app = create_app({"DATABASE_URL": pg_unreachable_url(), "OPEN_EVALUATE": True})
+    c = app.test_client()
+    r = c.post("/v1/evaluate", json=example("over-quota"))
+    assert r.status_code == 200 and r.json["summary"]["violations"] == 2
+    ready = c.get("/readyz").json
+    assert ready["status"] == "ready" and ready["database"].startswith("database unavailable at start-up")
