@@ -483,7 +483,7 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
             if node is None:
                 ch.add(subj.where("type"), f"subject type {subject_type!r} must be one of {', '.join(SUBJECT_TYPES)} "
                                            f"or a field giving one (e.g. r.level)")
-            elif E.type_of(node, pos_scope) not in ("enum", "string") or \
+            elif E.type_of(node, pos_scope) != "enum" or not E.enum_values(node, pos_scope) or \
                     not set(E.enum_values(node, pos_scope)) <= set(SUBJECT_TYPES):
                 ch.add(subj.where("type"), f"`{subject_type}` does not give a subject type")
             else:

@@ -125,8 +125,10 @@ class Rule:
                 for ref in E.field_refs(part):
                     if not nested or ref.alias != p.alias:
                         add(ref.alias, ref.name)
-        for ref in E.field_refs(self.subject_id):
-            add(ref.alias, ref.name)
+        subject = [self.subject_id] + ([self.subject_type] if not isinstance(self.subject_type, str) else [])
+        for node in subject:
+            for ref in E.field_refs(node):
+                add(ref.alias, ref.name)
         negated = {p.alias for p in self.negative}
         return {a: names for a, names in out.items() if a not in negated}
 

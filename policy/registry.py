@@ -26,9 +26,11 @@ class UnknownRuleset(LookupError):
 
 
 def ruleset_files(directory: Path) -> list[Path]:
-    """Ruleset YAML files: rulesets/<id>/<version>.yaml (instruments and sources excluded)."""
+    """Ruleset YAML files: rulesets/<id>/<version>.yaml (instruments, sources and the
+    ``<version>.scenarios.yaml`` files that test them excluded)."""
     skip = {"instruments", "sources"}
-    return sorted(p for p in directory.glob("*/*.yaml") if p.parent.name not in skip)
+    return sorted(p for p in directory.glob("*/*.yaml")
+                  if p.parent.name not in skip and not p.name.endswith(".scenarios.yaml"))
 
 
 def load_directory(directory: Path, instruments: Mapping[str, Instrument]) -> list[Ruleset]:

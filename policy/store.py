@@ -205,7 +205,7 @@ class Store:
                 raise VersionConflict(f"{ruleset_id}@{version} already exists with digest {existing.digest}; "
                                       f"versions are immutable: publish the change under a new version")
             conn.execute(insert(versions).values(
-                ruleset_id=ruleset_id, version=version, status="draft", instrument=instrument,
+                ruleset_id=ruleset_id, version=version, status="retired" if status == "retired" else "draft", instrument=instrument,
                 legal_status=legal_status, effective_from=effective_from, effective_to=effective_to,
                 source=source, digest=digest, author=author, created_at=_now(), comment=comment))
             self._audit(conn, author, "publish", ruleset_id, version, None, digest, comment)

@@ -114,3 +114,9 @@ def test_yaml_one_one_booleans_are_text(instruments):
     text = NOTICE.replace("  - list: reports", "  - on: reports\n    list: reports")
     [issue] = issues_of(text, instruments)
     assert "unknown field `on`" in issue.message
+
+
+def test_subject_type_from_a_field_must_be_a_subject_type_enum(instruments):
+    text = NOTICE.replace("subject: {type: group, id: r.reporter}", "subject: {type: r.period, id: r.reporter}", 1)
+    issues = issues_of(text, instruments)
+    assert any("does not give a subject type" in i.message for i in issues)
