@@ -64,6 +64,25 @@ NO_QUOTA = "quota.production-without-quota"
 SMELTER = "eligibility.smelter-ineligible"
 LATE = "reporting.group-monthly-late"
 MISSING = "reporting.group-monthly-missing"
+BENCH_RULES = (OVER, NO_QUOTA, SMELTER, LATE, MISSING)
+# Para 7 of the 2021 notice binds only reports due after the notice's date (2021-08-24).
+NOTICE_DAY = dt.date(2021, 8, 24).toordinal()
+
+
+def bench_runtime() -> Runtime:
+    """The shipped measures@draft and notice@2021 reduced to the five rules every implementation here runs."""
+    import yaml
+    from policy.instruments import load_instruments
+    from policy.loader import load_ruleset
+    from policy.registry import Registry
+
+    instruments = load_instruments(ROOT / "rulesets" / "instruments")
+    rulesets = []
+    for rel in ("measures/draft.yaml", "notice/2021.yaml"):
+        doc = yaml.safe_load((ROOT / "rulesets" / rel).read_text(encoding="utf-8"))
+        doc["rules"] = [r for r in doc["rules"] if r["id"] in BENCH_RULES]
+        rulesets.append(load_ruleset(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), f"bench:{rel}", instruments))
+    return Runtime(instruments, Registry(rulesets))
 
 
 # ------------------------------------------------------------------ requests
@@ -214,6 +233,8 @@ def plain_python(facts: dict, as_of: dt.date) -> list[Violation]:
         if "submitted_on" not in r:
             continue  # unknown: neither late nor missing
         due = _due_day(int(period[:4]), int(period[5:]), cache)
+        if due <= NOTICE_DAY:
+            continue
         submitted = r["submitted_on"]
         if submitted is not None:
             if dt.date.fromisoformat(submitted).toordinal() > due:
@@ -267,8 +288,9 @@ BARE_MAIN = {
         {"a": {"$and": [{"kind": "q"}, {"y": 2021}, {"act": "smelting_separation"}, {"ent": {"e": "n"}},
                         {"sid": {"e": "sid"}}]}},
     ]},
-    "l": {"all": [{"r": {"$and": [{"kind": "r"}, {"lvl": "group"}, {"$gt": {"sub": {"$m": "due"}}}]}}]},
-    "m": {"all": [{"r": {"$and": [{"kind": "r"}, {"lvl": "group"}, {"subd": False},
+    "l": {"all": [{"r": {"$and": [{"kind": "r"}, {"lvl": "group"}, {"$gt": {"due": NOTICE_DAY}},
+                                  {"$gt": {"sub": {"$m": "due"}}}]}}]},
+    "m": {"all": [{"r": {"$and": [{"kind": "r"}, {"lvl": "group"}, {"subd": False}, {"$gt": {"due": NOTICE_DAY}},
                                   {"$lt": {"due": {"$m": "ao"}}}]}}]},
 }
 
@@ -468,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # One-time costs.
     t0 = time.perf_counter()
-    runtime = Runtime.from_directories(ROOT / "rulesets", ROOT / "rulesets" / "instruments")
+    runtime = bench_runtime()
     t_runtime = time.perf_counter() - t0
     rulesets = {rs.ref: rs for rs in runtime.registry.all()}
     measures, notice = rulesets["measures@draft"], rulesets["notice@2021"]
@@ -477,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     t_engines = time.perf_counter() - t0
     bare = BareDurable()
     print("one-time costs:")
-    print(f"  Runtime.from_directories (read YAML and instruments, validate, compile, load into durable_rules): "
+    print(f"  bench_runtime (read YAML and instruments, validate, compile, load into durable_rules): "
           f"{t_runtime * 1e3:.0f} ms")
     print(f"  Engine(ruleset) for both rulesets (compile + create_ruleset of "
           f"{sum(len(e.compiled.units) for _, e in engines)} durable rulesets): {t_engines * 1e3:.1f} ms")

@@ -172,12 +172,44 @@ class RequestFacts:
         return cached
 
 
+@dataclass(frozen=True)
+class Needs:
+    """What a ruleset's rules actually read: only that is prepared (unused derived facts are not built)."""
+
+    lists: frozenset[str]
+    aggregates: tuple[Any, ...]
+    computed: tuple[Any, ...]
+
+
+_NEEDS: dict[str, Needs] = {}
+
+
+def needs(ruleset: Ruleset) -> Needs:
+    cached = _NEEDS.get(ruleset.digest)
+    if cached is not None:
+        return cached
+    kinds = {p.fact for r in ruleset.rules for p in r.patterns}
+    read: set[tuple[str, str]] = set()  # (kind, field) read anywhere by a rule
+    for r in ruleset.rules:
+        kind_of = {p.alias: p.fact for p in r.patterns}
+        nodes = [p.where for p in r.patterns] + [r.subject_id, r.period, *r.details.values()]
+        nodes += [r.subject_type] if not isinstance(r.subject_type, str) else []
+        nodes += [v for c in r.consequences for v in c.values.values()]
+        for node in nodes:
+            for ref in E.field_refs(node) if node is not None else ():
+                read.add((kind_of[ref.alias], ref.name))
+    aggregates = tuple(a for a in ruleset.aggregates.values() if a.name in kinds)
+    lists = {k for k in kinds if k in FACT_LISTS} | {a.source for a in aggregates}
+    computed = tuple(c for c in ruleset.computed if c.list in lists and (
+        (c.list, c.field) in read or any(c.field in a.group_by or c.field in a.sums.values()
+                                         for a in aggregates if a.source == c.list)))
+    result = _NEEDS[ruleset.digest] = Needs(frozenset(lists), aggregates, computed)
+    return result
+
+
 def lists_read(ruleset: Ruleset) -> set[str]:
     """The request lists a ruleset's rules read, directly or through derived facts."""
-    kinds = {p.fact for r in ruleset.rules for p in r.patterns}
-    out = {k for k in kinds if k in FACT_LISTS}
-    out |= {ruleset.aggregates[k].source for k in kinds if k in ruleset.aggregates}
-    return out
+    return set(needs(ruleset).lists)
 
 
 def _passes(fact: Mapping[str, Any], guards: tuple[dict[str, Any], ...]) -> bool:
@@ -200,8 +232,9 @@ def prepare(ruleset: Ruleset, request: "RequestFacts | Mapping[str, Iterable[Map
     if not isinstance(request, RequestFacts):
         request = RequestFacts(request)
     prep = Prepared({}, {}, as_of.toordinal())
-    computed_lists = {c.list for c in ruleset.computed}
-    for name in lists_read(ruleset):
+    need = needs(ruleset)
+    computed_lists = {c.list for c in need.computed}
+    for name in need.lists:
         lst = FACT_LISTS[name]
         normalised, spans = request.list(name)
         facts, sources = [], []
@@ -214,7 +247,7 @@ def prepare(ruleset: Ruleset, request: "RequestFacts | Mapping[str, Iterable[Map
         prep.facts[name] = facts
         prep.sources[name] = sources
     params = ruleset.param_values
-    for comp in ruleset.computed:
+    for comp in need.computed:
         value_of = E.compile_py(comp.value, on_warning=prep.add_warning)
         alias, field_name = comp.alias, comp.field
         for fact in prep.facts.get(comp.list, ()):
@@ -222,7 +255,7 @@ def prepare(ruleset: Ruleset, request: "RequestFacts | Mapping[str, Iterable[Map
                 fact[field_name] = value_of({alias: fact}, params, None)
             except UnknownValue:
                 pass  # stays unknown
-    for agg in ruleset.aggregates.values():
+    for agg in need.aggregates:
         groups: dict[tuple, dict[str, Any]] = {}
         members: dict[tuple, list[SourceRef]] = {}
         src_facts, src_sources = prep.facts.get(agg.source, []), prep.sources.get(agg.source, [])
