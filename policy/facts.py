@@ -132,6 +132,7 @@ _LISTS: tuple[FactList, ...] = (
         *(_b(f) for f in _ENTERPRISE_FLAGS),
         _n("separation_capacity_t_reo"),
         _n("illegal_gains_yuan"),  # extension: illegal gains established by the authorities (Regulation Arts. 21-23)
+        _b("obstructed_inspection"),  # extension: refused or obstructed an inspection (Regulation Arts. 18(3), 26)
     ), {"zh": "企业", "en": "enterprises"}, identity="id"),
     FactList("allocations", (
         _id("enterprise", required=True, ref="enterprises"),
