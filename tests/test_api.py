@@ -135,9 +135,9 @@ def test_2022_facts_are_not_judged_by_the_2021_notice(client):
         "allocations": [{"enterprise": "E2", "year": 2022, "activity": "smelting_separation", "amount_t_reo": 10}]}}
     r = client.post("/v1/evaluate", json=body)
     assert r.status_code == 200 and r.json["violations"] == []
-    assert [rs["id"] for rs in r.json["rulesets"]] == ["measures"]
-    assert {"code": "no_ruleset_for_year", "ruleset": "notice", "year": 2022} == {
-        k: r.json["warnings"][0][k] for k in ("code", "ruleset", "year")}
+    assert [rs["id"] for rs in r.json["rulesets"]] == ["measures"]  # the draft: 2022 is before the final text
+    assert {"code": "no_ruleset_for_year", "ruleset": "notice", "year": 2022} in [
+        {k: w[k] for k in ("code", "ruleset", "year")} for w in r.json["warnings"]]
     # pinned, the 2021 notice still judges only 2021 facts
     r = client.post("/v1/evaluate", json={**body, "rulesets": ["notice@2021"]})
     assert r.json["violations"] == []
