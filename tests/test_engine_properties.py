@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import Engine, reference
-from test_engine_correctness import FLAGS, canonical
+from engine import reference
+from test_engine_correctness import FLAGS, canonical, engines  # noqa: F401 - engines is a fixture
 
 ACTS = ["mining", "smelting_separation", "comprehensive_utilization"]
 maybe = lambda s: st.one_of(st.none(), s)  # noqa: E731 - None: the field is left out (unknown)
@@ -76,14 +75,6 @@ def requests(draw):
     facts = {"groups": groups, "enterprises": enterprises, "allocations": allocations, "production": production,
              "reports": reports, "flow_entries": flows, "penalties": penalties, "group_quotas": group_quotas}
     return facts, dt.date(year + 1, 2, 15)
-
-
-@pytest.fixture(scope="module")
-def engines(shipped):
-    built = {ref: Engine(rs) for ref, rs in shipped.items()}
-    yield built
-    for e in built.values():
-        e.close()
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
