@@ -13,6 +13,7 @@
 | OPEN_EVALUATE (evaluate without a token) | REPOLICY_OPEN_EVALUATE | false |
 | DEV_MODE (accept the well-known dev-* tokens) | REPOLICY_DEV_MODE | false |
 | DECISION_LOG (``full``: input kept; ``digest``: only its hash; ``off``) | REPOLICY_DECISION_LOG | full |
+| ECHO_ENDPOINT (``POST /v1/echo``, a baseline for HTTP benchmarks) | REPOLICY_ECHO_ENDPOINT | false |
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "OPEN_EVALUATE": False,
     "DEV_MODE": False,
     "DECISION_LOG": "full",
+    "ECHO_ENDPOINT": False,
 }
 
 
@@ -55,6 +57,7 @@ _ENV = {
     "OPEN_EVALUATE": ("REPOLICY_OPEN_EVALUATE", _bool),
     "DEV_MODE": ("REPOLICY_DEV_MODE", _bool),
     "DECISION_LOG": ("REPOLICY_DECISION_LOG", str),
+    "ECHO_ENDPOINT": ("REPOLICY_ECHO_ENDPOINT", _bool),
 }
 
 

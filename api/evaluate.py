@@ -84,6 +84,14 @@ def evaluate():
     return jsonify(result)
 
 
+@bp.post("/v1/echo")
+def echo():
+    """Benchmark baseline only (config ECHO_ENDPOINT): returns the body, to compare HTTP overhead."""
+    if not current_app.config.get("ECHO_ENDPOINT"):
+        raise ApiError(404, "not_found", "The requested URL was not found on the server.")
+    return current_app.response_class(request.get_data(), mimetype="application/json")
+
+
 @bp.get("/healthz")
 def healthz():
     """Liveness: the process answers."""

@@ -1,0 +1,128 @@
+"""HTTP benchmark: evaluate (small request) vs a trivial echo of the same body, under gunicorn, same run.
+
+usage: python bench/http_load.py [--duration 10] [--connections 8] [--workers N] [--decision-log off|digest|full]
+
+Starts the service itself on a loopback port (SQLite registry in a temporary folder), then drives it
+with `wrk` (Debian package) when installed, else with a bounded Python client.  Prints requests per
+second and p50/p99 latency for both endpoints and the ratio; targets (not asserted): evaluate at least
+half the echo throughput, p99 under 20 ms at 8 connections.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from servers import Server  # noqa: E402
+from evaluate import small_request  # noqa: E402  (bench/evaluate.py)
+
+WRK_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open(os.getenv("BENCH_BODY"), "rb"); wrk.body = f:read("*a"); f:close()
+"""
+
+
+def run_wrk(url: str, body_file: str, duration: int, connections: int) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(WRK_LUA)
+    out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency",
+                          "-s", lua.name, url], capture_output=True, text=True,
+                         env={**os.environ, "BENCH_BODY": body_file}, timeout=duration + 60).stdout
+    os.unlink(lua.name)
+
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)", out, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50_ms": ms("50"), "p99_ms": ms("99"), "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+def run_python(url: str, body: bytes, duration: int, connections: int) -> dict:
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop = time.monotonic() + duration
+
+    def client() -> None:
+        local = []
+        while time.monotonic() < stop:
+            req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+            t0 = time.perf_counter()
+            try:
+                with urllib.request.urlopen(req, timeout=10) as resp:
+                    resp.read()
+            except Exception:
+                with lock:
+                    errors[0] += 1
+            local.append(time.perf_counter() - t0)
+        with lock:
+            latencies.extend(local)
+
+    threads = [threading.Thread(target=client) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    latencies.sort()
+    return {"rps": len(latencies) / duration, "p50_ms": statistics.median(latencies) * 1000,
+            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000, "non_2xx": errors[0]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--decision-log", default="off", choices=["off", "digest", "full"])
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="repolicy-http-"))
+    body = json.dumps({"as_of": "2021-12-31", "facts": small_request()}).encode()
+    body_file = tmp / "body.json"
+    body_file.write_bytes(body)
+    server = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp / 'r.db'}", "REPOLICY_OPEN_EVALUATE": "1",
+                     "REPOLICY_ECHO_ENDPOINT": "1", "REPOLICY_DECISION_LOG": args.decision_log,
+                     "REPOLICY_LOG_LEVEL": "WARNING", "LOG_DIR": str(tmp)}, workers=args.workers, threads=4)
+    tool = "wrk" if shutil.which("wrk") else "python client"
+    try:
+        results = {}
+        for name, path in (("echo", "/v1/echo"), ("evaluate", "/v1/evaluate")):
+            for _ in range(2):  # warm-up
+                urllib.request.urlopen(urllib.request.Request(server.url + path, data=body, method="POST"), timeout=10).read()
+            if tool == "wrk":
+                results[name] = run_wrk(server.url + path, str(body_file), args.duration, args.connections)
+            else:
+                results[name] = run_python(server.url + path, body, args.duration, args.connections)
+    finally:
+        server.stop()
+    print(f"HTTP benchmark: {tool}, {args.connections} connections, {args.duration} s each, gunicorn "
+          f"{args.workers} workers x 4 threads, body {len(body):,} bytes, decision log {args.decision_log}, "
+          f"{os.cpu_count()} CPUs (load generator on the same machine)")
+    print("| endpoint | requests/s | p50 ms | p99 ms | non-2xx |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, r in results.items():
+        print(f"| {name} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']} |")
+    ratio = results["evaluate"]["rps"] / results["echo"]["rps"]
+    print(f"evaluate / echo throughput: {ratio:.2f} (target >= 0.5); evaluate p99 {results['evaluate']['p99_ms']:.1f} ms "
+          f"(target < 20 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
