@@ -22,6 +22,7 @@ from api.auth import load_tokens
 from api.decision_log import DecisionLog
 from api.decisions import bp as decisions_bp
 from api.legal import bp as legal_bp
+from api.ui import bp as ui_bp
 from api.registry import bp as registry_bp
 from engine.service import Runtime
 
@@ -56,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(registry_bp)
     app.register_blueprint(decisions_bp)
     app.register_blueprint(legal_bp)
+    app.register_blueprint(ui_bp)
     openapi.install(app)
 
     @app.before_request

@@ -62,11 +62,19 @@ def load_tokens(config: dict) -> list[tuple[str, str, str]]:
     return tokens
 
 
+COOKIE = "repolicy_token"
+
+
 def authenticate() -> Principal | None:
+    """The principal of the bearer token (API) or of the login cookie (web pages), if any."""
     header = request.headers.get("Authorization", "")
-    if not header.startswith("Bearer "):
+    if header.startswith("Bearer "):
+        token = header[7:].strip()
+    elif request.cookies.get(COOKIE):
+        token = request.cookies[COOKIE]
+    else:
         return None
-    presented = token_digest(header[7:].strip())
+    presented = token_digest(token)
     found = None
     for name, role, digest in current_app.extensions["repolicy_tokens"]:
         if hmac.compare_digest(presented, digest) and found is None:  # no early exit: constant time

@@ -1,0 +1,128 @@
+"""Web pages for legal reviewers (server-rendered, no build step): instruments with the rules beside each
+provision, coverage, rules, and an evaluate page that highlights the cited provisions.  Chinese first,
+English with ``?lang=en``.  Pages need a ``legal`` or ``regulator`` token (entered once at /ui/login, kept
+in an HTTP-only cookie); the evaluate page follows the evaluate endpoint's rule."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from flask import (Blueprint, current_app, g, make_response, redirect, render_template, request, url_for)
+
+from api.auth import COOKIE, authenticate
+from api.errors import ApiError
+from policy.coverage import coverage, load_out_of_scope
+from policy.results import citation_json
+
+bp = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates")
+
+STATUS = {"draft": ("征求意见稿", "draft"), "in_force": ("现行有效", "in force"), "repealed": ("已废止", "repealed")}
+
+
+def _lang() -> str:
+    return "en" if request.args.get("lang") == "en" else "zh"
+
+
+def _page(template: str, **context):
+    lang = _lang()
+    return render_template(template, lang=lang, t=lambda zh, en: en if lang == "en" else zh,
+                           status_label=lambda s: STATUS.get(s, (s, s))[lang == "en"], **context)
+
+
+def _reader() -> None:
+    principal = authenticate()
+    if principal is None or principal.role not in ("legal", "regulator"):
+        raise _Login()
+    g.principal = principal
+
+
+class _Login(Exception):
+    pass
+
+
+@bp.errorhandler(_Login)
+def _to_login(_exc):
+    return redirect(url_for("ui.login", next=request.full_path, lang=_lang()))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "POST":
+        response = make_response(redirect(request.args.get("next") or url_for("ui.index")))
+        response.set_cookie(COOKIE, request.form.get("token", ""), httponly=True, samesite="Strict")
+        return response
+    lang = _lang()
+    label = "Token" if lang == "en" else "令牌"
+    return (f'<!doctype html><meta charset="utf-8"><form method="post"><label>{label} '
+            f'<input type="password" name="token" id="token"></label><button id="login">OK</button></form>')
+
+
+@bp.get("/")
+def index():
+    _reader()
+    runtime = current_app.extensions["repolicy"]
+    return _page("index.html", title="", instruments=sorted(runtime.instruments.values(), key=lambda i: i.id))
+
+
+@bp.get("/instruments/<instrument_id>")
+def instrument(instrument_id: str):
+    _reader()
+    runtime = current_app.extensions["repolicy"]
+    inst = runtime.instruments.get(instrument_id)
+    if inst is None:
+        raise ApiError(404, "not_found", f"no instrument {instrument_id}")
+    cov = coverage(inst, runtime.registry.all(), load_out_of_scope().get(instrument_id, {}))
+    return _page("instrument.html", title=inst.short_title[_lang()], inst=inst,
+                 provisions=list(inst.provisions.values()), cov=cov)
+
+
+@bp.get("/coverage/<instrument_id>")
+def coverage_page(instrument_id: str):
+    _reader()
+    runtime = current_app.extensions["repolicy"]
+    inst = runtime.instruments.get(instrument_id)
+    if inst is None:
+        raise ApiError(404, "not_found", f"no instrument {instrument_id}")
+    cov = coverage(inst, runtime.registry.all(), load_out_of_scope().get(instrument_id, {}))
+    counts = {k: 0 for k in ("implemented", "implemented_through_children", "out_of_scope", "gap")}
+    for c in cov.values():
+        counts[c.status] += 1
+    return _page("coverage.html", title="coverage", inst=inst, cov=cov, counts=counts)
+
+
+@bp.get("/rules/<ref>/<rule_id>")
+def rule(ref: str, rule_id: str):
+    _reader()
+    from api.legal import _rule_source
+    runtime = current_app.extensions["repolicy"]
+    try:
+        rs = runtime.registry.get(ref)
+        r = rs.rule(rule_id)
+    except LookupError:
+        raise ApiError(404, "not_found", f"no rule {rule_id} in {ref}") from None
+    return _page("rule.html", title=r.title[_lang()], rs=rs, rule=r, yaml=_rule_source(rs.source, rs.rules, r),
+                 citations=[citation_json(c, runtime.instruments) for c in r.citations])
+
+
+@bp.route("/evaluate", methods=["GET", "POST"])
+def evaluate():
+    if not current_app.config.get("OPEN_EVALUATE"):
+        principal = authenticate()
+        if principal is None:
+            raise _Login()
+    from api.evaluate import validate_request
+    runtime = current_app.extensions["repolicy"]
+    text, result, errors = request.form.get("request", ""), None, None
+    if request.method == "POST":
+        try:
+            body = json.loads(text)
+            if not isinstance(body, dict):
+                raise ValueError("the request must be a JSON object")
+            data = validate_request(body, current_app.config["MAX_FACTS"])
+            as_of = dt.date.fromisoformat(data["as_of"]) if "as_of" in data else dt.date.today()
+            result = runtime.evaluate(data["facts"], as_of, data.get("rulesets"))
+        except ApiError as exc:
+            errors = exc.errors or [{"path": "$", "message": exc.message}]
+        except (ValueError, LookupError) as exc:
+            errors = [{"path": "$", "message": str(exc)}]
+    return _page("evaluate.html", title="evaluate", request_text=text, result=result, errors=errors)
