@@ -64,14 +64,19 @@ def index():
     return _page("index.html", title="", instruments=sorted(runtime.instruments.values(), key=lambda i: i.id))
 
 
-@bp.get("/instruments/<instrument_id>")
-def instrument(instrument_id: str):
-    _reader()
+def _instrument_coverage(instrument_id: str):
+    """The instrument and the coverage of each of its provisions by the registered versions."""
     runtime = current_app.extensions["repolicy"]
     inst = runtime.instruments.get(instrument_id)
     if inst is None:
         raise ApiError(404, "not_found", f"no instrument {instrument_id}")
-    cov = coverage(inst, runtime.registry.all(), load_out_of_scope().get(instrument_id, {}))
+    return inst, coverage(inst, runtime.registry.all(), load_out_of_scope().get(instrument_id, {}))
+
+
+@bp.get("/instruments/<instrument_id>")
+def instrument(instrument_id: str):
+    _reader()
+    inst, cov = _instrument_coverage(instrument_id)
     return _page("instrument.html", title=inst.short_title[_lang()], inst=inst,
                  provisions=list(inst.provisions.values()), cov=cov)
 
@@ -79,11 +84,7 @@ def instrument(instrument_id: str):
 @bp.get("/coverage/<instrument_id>")
 def coverage_page(instrument_id: str):
     _reader()
-    runtime = current_app.extensions["repolicy"]
-    inst = runtime.instruments.get(instrument_id)
-    if inst is None:
-        raise ApiError(404, "not_found", f"no instrument {instrument_id}")
-    cov = coverage(inst, runtime.registry.all(), load_out_of_scope().get(instrument_id, {}))
+    inst, cov = _instrument_coverage(instrument_id)
     counts = {k: 0 for k in ("implemented", "implemented_through_children", "out_of_scope", "gap")}
     for c in cov.values():
         counts[c.status] += 1
