@@ -231,6 +231,7 @@ class ViolationSchema(Schema):
     period = fields.String()
     message = fields.Nested(BilingualSchema, required=True)
     details = fields.Dict()
+    explanation = fields.String(metadata={"description": "the conditions with the values they compared"})
     facts = fields.List(fields.Nested(FactRefSchema), required=True)
     citations = fields.List(fields.Nested(CitationSchema), required=True, validate=validate.Length(min=1))
     consequences = fields.List(fields.Nested(ConsequenceSchema))

@@ -188,7 +188,7 @@ class Runtime:
         groups = {e["id"]: e.get("group") for e in facts.get("enterprises") or ()}
         for rs in chosen:
             outcome = self.engine(rs).evaluate(request, as_of)
-            violations.extend(results.violations(rs, outcome.matches, self.instruments, groups))
+            violations.extend(results.violations(rs, outcome.matches, self.instruments, groups, as_of.toordinal()))
             for w in outcome.warnings:
                 if w not in warnings:
                     warnings.append(w)

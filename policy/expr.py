@@ -633,3 +633,34 @@ def conjuncts(node: Node) -> list[Node]:
             out.extend(conjuncts(o))
         return out
     return [node]
+
+
+def explain(node: Node, facts: Bindings, params: Mapping[str, Any], as_of: int | None = None,
+            show: Callable[[Any, str, Node], str] = lambda v, t, n: str(v), scope: "Scope | None" = None) -> str:
+    """The condition written out with the values it compared, e.g.
+    ``quota.amount_t_reo (5,000) < produced.amount_t_reo (5,320)``; unknown values show as ``?``."""
+    def value(n: Node) -> str:
+        try:
+            v = evaluate(n, facts, params, as_of)
+        except UnknownValue:
+            return "?"
+        return show(v, type_of(n, scope) if scope is not None else "", n)
+
+    def walk(n: Node) -> str:
+        if isinstance(n, (FieldRef, ParamRef, AsOf)):
+            return f"{to_text(n)} ({value(n)})"
+        if isinstance(n, Const):
+            return to_text(n)
+        if isinstance(n, Not):
+            return f"not ({walk(n.operand)})"
+        if isinstance(n, Neg):
+            return f"-{walk(n.operand)}"
+        if isinstance(n, (Arith, Compare)):
+            return f"{walk(n.left)} {n.op} {walk(n.right)}"
+        if isinstance(n, BoolOp):
+            return "(" + f" {n.op} ".join(walk(o) for o in n.operands) + ")"
+        if isinstance(n, Call):
+            return f"{n.func}({', '.join(walk(a) for a in n.args)}) = {value(n)}"
+        return to_text(n)
+
+    return walk(node)

@@ -182,6 +182,10 @@ class Ruleset:
                 return r
         raise KeyError(f"{self.ref} has no rule {rule_id!r}")
 
+    def fact_fields_by_alias(self, rule: Rule) -> dict[str, Mapping[str, tuple[str, tuple[str, ...]]]]:
+        """The condition fields of each fact a rule binds (for rendering its conditions)."""
+        return {p.alias: self.fact_fields[p.fact] for p in rule.patterns}
+
     @property
     def param_values(self) -> dict[str, Any]:
         return {name: p.value for name, p in self.parameters.items()}

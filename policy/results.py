@@ -86,7 +86,8 @@ def _fact_refs(sources: Iterable[tuple[tuple[str, int], ...]]) -> list[dict[str,
 
 
 def violations(ruleset: Ruleset, matches: Iterable[MatchLike], instruments: Mapping[str, Instrument],
-               enterprise_groups: Mapping[str, str | None] | None = None) -> list[dict[str, Any]]:
+               enterprise_groups: Mapping[str, str | None] | None = None, as_of: int | None = None
+               ) -> list[dict[str, Any]]:
     """Group matches into violations and render them (unsorted; see :func:`sort_violations`)."""
     params = ruleset.param_values
     rules = {r.id: r for r in ruleset.rules}
@@ -105,7 +106,7 @@ def violations(ruleset: Ruleset, matches: Iterable[MatchLike], instruments: Mapp
         # by content leads (its values fill the details and message).
         if len(group) > 1:
             group.sort(key=lambda m: json.dumps(m.bindings, sort_keys=True, default=str))
-        violation = _violation(ruleset, rule, stype, subject, period, group, params, instruments)
+        violation = _violation(ruleset, rule, stype, subject, period, group, params, instruments, as_of)
         if ruleset.responsibility and stype == "enterprise":
             violation["responsible"] = _responsible(ruleset, subject, (enterprise_groups or {}).get(subject))
         out.append(violation)
@@ -124,7 +125,8 @@ def _responsible(ruleset: Ruleset, enterprise: str, group: str | None) -> list[d
 
 
 def _violation(ruleset: Ruleset, rule: Rule, subject_type: str, subject: str, period: Any, group: list[MatchLike],
-               params: Mapping[str, Any], instruments: Mapping[str, Instrument]) -> dict[str, Any]:
+               params: Mapping[str, Any], instruments: Mapping[str, Instrument], as_of: int | None = None
+               ) -> dict[str, Any]:
     lead = group[0]
     details_raw = {name: _evaluate(node, lead.bindings, params) for name, node in rule.details.items()}
     types = rule.value_types
@@ -147,6 +149,16 @@ def _violation(ruleset: Ruleset, rule: Rule, subject_type: str, subject: str, pe
         if c.description:
             item["description"] = dict(c.description)
         consequences.append(item)
+    scope = E.Scope(ruleset.fact_fields_by_alias(rule), {n: p.type for n, p in ruleset.parameters.items()})
+
+    def show(value: Any, vtype: str, node: E.Node) -> str:
+        if isinstance(node, E.FieldRef) and node.name in ("year", "month"):
+            return str(value)
+        return _display(value, vtype, "en")
+
+    explanation = " and ".join(
+        E.explain(p.where, lead.bindings, params, as_of, show=show, scope=scope)
+        for p in rule.positive if p.where is not None)
     violation = {
         "rule": rule.id,
         "ruleset": ruleset.ref,
@@ -155,6 +167,7 @@ def _violation(ruleset: Ruleset, rule: Rule, subject_type: str, subject: str, pe
         "subject": {"type": subject_type, "id": subject},
         "message": message,
         "details": details,
+        "explanation": explanation,
         "facts": _fact_refs(src for m in group for src in m.sources.values()),
         "citations": [citation_json(c, instruments) for c in rule.citations],
         "consequences": consequences,

@@ -30,6 +30,8 @@ def test_over_quota_example(client):
     assert v["rule"] == "quota.over-production" and v["subject"] == {"type": "enterprise", "id": "E1"}
     assert v["details"] == {"activity": "mining", "produced_t_reo": 5320, "quota_t_reo": 5000, "excess_t_reo": 320}
     assert v["message"]["en"] == "E1 produced 5,320 t REO of mining in 2021 against a quota of 5,000 t (excess 320 t)"
+    assert v["explanation"].endswith("quota.amount_t_reo (5,000) < produced.amount_t_reo (5,320))")
+    assert "quota.year (2021) == produced.year (2021)" in v["explanation"]
     assert v["citations"][0]["eid"] == "art_16__para_2"
     assert v["citations"][0]["text"] == "稀土集团所属稀土开采企业和稀土冶炼分离企业存在超指标生产等违法违规行为的，核减下一年度稀土指标。"
     assert v["citations"][0]["status"] == "draft"
