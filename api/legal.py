@@ -96,8 +96,8 @@ def rule(ref: str, rule_id: str):
         r = rs.rule(rule_id)
     except LookupError:
         raise ApiError(404, "not_found", f"no rule {rule_id} in {ref}") from None
-    params_read = sorted({n.name for p in r.patterns if p.where is not None for n in _params(p.where)}
-                         | {n.name for v in r.details.values() for n in _params(v)})
+    params_read = sorted({n.name for p in r.patterns if p.where is not None for n in E.param_refs(p.where)}
+                         | {n.name for v in r.details.values() for n in E.param_refs(v)})
     return jsonify({
         "ruleset": rs.ref, "ruleset_status": runtime.registry.status(rs.ref), "digest": rs.digest,
         "id": r.id, "title": dict(r.title), "description": dict(r.description) if r.description else None,
@@ -113,17 +113,3 @@ def rule(ref: str, rule_id: str):
                           "citation": citation_json(c.citation, runtime.instruments)} for c in r.consequences],
     })
 
-
-def _params(node):
-    out = []
-
-    def walk(n):
-        if isinstance(n, E.ParamRef):
-            out.append(n)
-        for attr in ("operand", "left", "right"):
-            if hasattr(n, attr):
-                walk(getattr(n, attr))
-        for child in getattr(n, "operands", ()) + getattr(n, "args", ()):
-            walk(child)
-    walk(node)
-    return out

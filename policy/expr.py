@@ -340,14 +340,13 @@ def enum_values(node: Node, scope: Scope) -> tuple[str, ...]:
     return ()
 
 
-def field_refs(node: Node) -> list[FieldRef]:
-    """Every field the expression reads, in order of appearance."""
-    out: list[FieldRef] = []
+def nodes(node: Node) -> list[Node]:
+    """The node and all nodes below it, in order of appearance."""
+    out: list[Node] = []
 
     def walk(n: Node) -> None:
-        if isinstance(n, FieldRef):
-            out.append(n)
-        elif isinstance(n, (Neg, Not)):
+        out.append(n)
+        if isinstance(n, (Neg, Not)):
             walk(n.operand)
         elif isinstance(n, (Arith, Compare)):
             walk(n.left)
@@ -363,18 +362,18 @@ def field_refs(node: Node) -> list[FieldRef]:
     return out
 
 
+def field_refs(node: Node) -> list[FieldRef]:
+    """Every field the expression reads, in order of appearance."""
+    return [n for n in nodes(node) if isinstance(n, FieldRef)]
+
+
+def param_refs(node: Node) -> list[ParamRef]:
+    """Every parameter the expression reads, in order of appearance."""
+    return [n for n in nodes(node) if isinstance(n, ParamRef)]
+
+
 def uses_as_of(node: Node) -> bool:
-    if isinstance(node, AsOf):
-        return True
-    if isinstance(node, (Neg, Not)):
-        return uses_as_of(node.operand)
-    if isinstance(node, (Arith, Compare)):
-        return uses_as_of(node.left) or uses_as_of(node.right)
-    if isinstance(node, BoolOp):
-        return any(uses_as_of(o) for o in node.operands)
-    if isinstance(node, Call):
-        return any(uses_as_of(a) for a in node.args)
-    return False
+    return any(isinstance(n, AsOf) for n in nodes(node))
 
 
 def push_not(node: Node, negate: bool = False) -> Node:
