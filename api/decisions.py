@@ -19,7 +19,6 @@ from api.auth import require
 from api.errors import ApiError
 from engine.service import Runtime
 from policy.loader import RulesetInvalid, load_ruleset
-from policy.registry import Registry
 
 bp = Blueprint("decisions", __name__)
 
@@ -97,14 +96,8 @@ def impact():
         limit = min(int(request.args.get("limit", 200)), 5000)
     except ValueError:
         raise ApiError(400, "invalid_request", "limit is an integer") from None
-    current = runtime.registry
-    replaced = [r.ref for r in current.active() if r.id == candidate.id and r.ref != candidate.ref
-                and _overlaps(r, candidate)]
-    others = [r for r in current.all() if r.ref != candidate.ref]
-    statuses = {r.ref: ("retired" if r.ref in replaced else current.status(r.ref)) for r in others}
-    statuses[candidate.ref] = "active"
-    trial = Runtime(runtime.instruments, Registry(others + [candidate], statuses),
-                    engines={ref: e for ref, e in runtime._engines.items() if ref != candidate.ref})
+    replaced = runtime.retired_by(candidate)
+    trial = runtime.with_candidate(candidate, activate=True)
     from api.evaluate import validate_request
     changed, checked = [], 0
     try:
@@ -124,8 +117,3 @@ def impact():
     return jsonify({"candidate": candidate.ref, "replaces": replaced, "decisions_checked": checked,
                     "changed": changed})
 
-
-def _overlaps(a, b) -> bool:
-    lo_a, hi_a = a.effective_from or 0, a.effective_to or 10**9
-    lo_b, hi_b = b.effective_from or 0, b.effective_to or 10**9
-    return lo_a <= hi_b and lo_b <= hi_a

@@ -24,7 +24,7 @@ from policy.facts import FACT_LISTS
 from policy.instruments import Instrument, load_instruments
 from policy.model import Ruleset
 from policy.loader import RulesetInvalid, load_ruleset
-from policy.registry import Registry, load_directory
+from policy.registry import Registry, load_directory, periods_overlap
 from policy.store import Store, VersionConflict
 
 log = logging.getLogger(__name__)
@@ -104,16 +104,26 @@ class Runtime:
         runtime.refresh()
         return runtime
 
-    def with_candidate(self, candidate: Ruleset) -> "Runtime":
+    def with_candidate(self, candidate: Ruleset, activate: bool = False) -> "Runtime":
         """A store-less runtime seeing the current versions plus ``candidate`` (for its tests and previews).
 
+        With ``activate``, the candidate is active and the active versions of its ruleset whose periods
+        overlap it are retired, as activation would do (``retired_by(candidate)`` names them).
         It shares this runtime's compiled engines; close only the candidate's engine afterwards.
         """
         current = self._registry
         others = [r for r in current.all() if r.ref != candidate.ref]
-        statuses = {r.ref: current.status(r.ref) for r in others}
+        replaced = set(self.retired_by(candidate)) if activate else set()
+        statuses = {r.ref: "retired" if r.ref in replaced else current.status(r.ref) for r in others}
+        if activate:
+            statuses[candidate.ref] = "active"
         shared = {ref: e for ref, e in self._engines.items() if ref != candidate.ref}
         return Runtime(self.instruments, Registry(others + [candidate], statuses), engines=shared)
+
+    def retired_by(self, candidate: Ruleset) -> list[str]:
+        """The active versions activating ``candidate`` would retire: same ruleset, overlapping period."""
+        return [r.ref for r in self._registry.active()
+                if r.id == candidate.id and r.ref != candidate.ref and periods_overlap(r, candidate)]
 
     def engine(self, ruleset: Ruleset) -> Engine:
         eng = self._engines.get(ruleset.ref)

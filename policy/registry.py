@@ -52,6 +52,13 @@ def _years(ruleset: Ruleset) -> tuple[int | None, int | None]:
     return lo, hi
 
 
+def periods_overlap(a: Ruleset, b: Ruleset) -> bool:
+    """Whether two versions' effective periods share a day (an open end is unbounded)."""
+    lo_a, hi_a = a.effective_from or 0, a.effective_to or 10**9
+    lo_b, hi_b = b.effective_from or 0, b.effective_to or 10**9
+    return lo_a <= hi_b and lo_b <= hi_a
+
+
 def covers_year(ruleset: Ruleset, year: int) -> bool:
     lo, hi = _years(ruleset)
     return (lo is None or year >= lo) and (hi is None or year <= hi)
