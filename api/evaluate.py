@@ -61,6 +61,11 @@ def validate_request(body: dict, max_facts: int) -> dict:
     return data
 
 
+def request_as_of(data: dict) -> dt.date:
+    """The date obligations are judged at: the request's ``as_of``, by default today (contract)."""
+    return dt.date.fromisoformat(data["as_of"]) if "as_of" in data else dt.date.today()
+
+
 @bp.post("/v1/evaluate")
 @require("caller", "regulator", "legal", open_if="OPEN_EVALUATE")
 def evaluate():
@@ -69,7 +74,7 @@ def evaluate():
         raise ApiError(400, "invalid_request", "the body must be a JSON object",
                        [{"path": "$", "message": "must be an object"}])
     data = validate_request(body, current_app.config["MAX_FACTS"])
-    as_of = dt.date.fromisoformat(data["as_of"]) if "as_of" in data else dt.date.today()
+    as_of = request_as_of(data)
     runtime = current_app.extensions["repolicy"]
     try:
         result = runtime.evaluate(data["facts"], as_of, data.get("rulesets"))

@@ -19,14 +19,13 @@ exactly as the API checks them.  Run: ``python -m api.scenarios FILE...``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from api.errors import ApiError
-from api.evaluate import validate_request
+from api.evaluate import request_as_of, validate_request
 from engine.service import Runtime
 from policy.registry import RULESETS_DIR, UnknownRuleset
 from policy.instruments import INSTRUMENTS_DIR
@@ -100,7 +99,7 @@ def run_scenario(runtime: Runtime, scenario: Scenario, max_facts: int = 100_000)
         outcome.problems.append(f"request rejected: {exc.message}: " +
                                 "; ".join(f"{e['path']}: {e['message']}" for e in exc.errors or []))
         return outcome
-    as_of = dt.date.fromisoformat(data["as_of"]) if "as_of" in data else dt.date.today()
+    as_of = request_as_of(data)
     try:
         result = runtime.evaluate(data["facts"], as_of, data.get("rulesets"))
     except UnknownRuleset as exc:

@@ -4,7 +4,6 @@ English with ``?lang=en``.  Pages need a ``legal`` or ``regulator`` token (enter
 in an HTTP-only cookie); the evaluate page follows the evaluate endpoint's rule."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 from flask import (Blueprint, current_app, g, make_response, redirect, render_template, request, url_for)
@@ -111,7 +110,7 @@ def evaluate():
         principal = authenticate()
         if principal is None:
             raise _Login()
-    from api.evaluate import validate_request
+    from api.evaluate import request_as_of, validate_request
     runtime = current_app.extensions["repolicy"]
     text, result, errors = request.form.get("request", ""), None, None
     if request.method == "POST":
@@ -120,7 +119,7 @@ def evaluate():
             if not isinstance(body, dict):
                 raise ValueError("the request must be a JSON object")
             data = validate_request(body, current_app.config["MAX_FACTS"])
-            as_of = dt.date.fromisoformat(data["as_of"]) if "as_of" in data else dt.date.today()
+            as_of = request_as_of(data)
             result = runtime.evaluate(data["facts"], as_of, data.get("rulesets"))
         except ApiError as exc:
             errors = exc.errors or [{"path": "$", "message": exc.message}]
