@@ -76,11 +76,6 @@ def _within(ruleset: Ruleset, lst: FactList, span: tuple[int, int] | None) -> bo
     return True
 
 
-def in_period(ruleset: Ruleset, lst: FactList, fact: Mapping[str, Any]) -> bool:
-    """Whether the ruleset's effective period judges this request fact."""
-    return _within(ruleset, lst, _span_of(lst, fact.get(lst.time_field)) if lst.time_field else None)
-
-
 def _normaliser(lst: FactList) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     """A fast per-list normaliser: one handler per wire field, run only for the keys a fact has."""
     handlers: dict[str, Callable[[dict[str, Any], Any], None]] = {}
@@ -136,11 +131,6 @@ def _normaliser(lst: FactList) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
 
 
 _NORMALISERS = {name: _normaliser(lst) for name, lst in FACT_LISTS.items()}
-
-
-def normalise(lst: FactList, fact: Mapping[str, Any]) -> dict[str, Any]:
-    """Wire fact -> condition-level fact; unknown values are left out."""
-    return _NORMALISERS[lst.name](fact)
 
 
 class RequestFacts:
@@ -205,11 +195,6 @@ def needs(ruleset: Ruleset) -> Needs:
                                          for a in aggregates if a.source == c.list)))
     result = _NEEDS[ruleset.digest] = Needs(frozenset(lists), aggregates, computed)
     return result
-
-
-def lists_read(ruleset: Ruleset) -> set[str]:
-    """The request lists a ruleset's rules read, directly or through derived facts."""
-    return set(needs(ruleset).lists)
 
 
 def _passes(fact: Mapping[str, Any], guards: tuple[dict[str, Any], ...]) -> bool:

@@ -8,7 +8,6 @@ violation (the contract: "one violation per rule per subject and period").
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import string
 from typing import Any, Iterable, Mapping, Protocol
@@ -191,6 +190,3 @@ def summary(items: list[dict[str, Any]]) -> dict[str, Any]:
         by[v["severity"]] = by.get(v["severity"], 0) + 1
     return {"violations": len(items), "by_severity": {s: by[s] for s in SEVERITIES if s in by}}
 
-
-def today() -> dt.date:
-    return dt.date.today()

@@ -3,7 +3,6 @@
 Screenshots are written to var/screenshots/ (created by the test)."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path

@@ -1,7 +1,6 @@
 """Decision log: every evaluation recorded; replay under the exact versions; impact preview; faults."""
 from __future__ import annotations
 
-import pytest
 
 from conftest import auth, example, token_config
 from test_registry import FLOOR_3000, SMELTER_2500

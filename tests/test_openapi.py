@@ -1,7 +1,6 @@
 """OpenAPI generated from the marshmallow schemas; schemathesis finds no 500 and no response breaking it."""
 from __future__ import annotations
 
-import json
 
 import pytest
 import schemathesis
