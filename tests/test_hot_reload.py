@@ -17,13 +17,20 @@ def refs_used(server: Server) -> set[str]:
     return {f"{r['id']}@{r['version']}" for r in body["rulesets"]}
 
 
-def wait_for(server: Server, ref: str, present: bool, limit: float = 5.0) -> float:
-    """Seconds until every one of 6 consecutive requests (any worker) shows ``ref`` used (or not)."""
+def wait_for(server: Server, ref: str, present: bool, limit: float = 5.0, settle: float = 1.5) -> float:
+    """Seconds until every request (whichever worker serves it) shows ``ref`` used (or not), and keeps
+    doing so for ``settle`` seconds: longer than the workers' poll interval, so that a worker not yet
+    asked cannot hide behind one that has switched."""
     start = time.monotonic()
-    while time.monotonic() - start < limit + 1:
-        if all((ref in refs_used(server)) == present for _ in range(6)):
-            return time.monotonic() - start
-        time.sleep(0.1)
+    since = None
+    while time.monotonic() - start < limit + settle + 1:
+        if (ref in refs_used(server)) == present:
+            since = since or time.monotonic()
+            if time.monotonic() - since >= settle:
+                return since - start
+        else:
+            since = None
+        time.sleep(0.02)
     raise AssertionError(f"{server.url} did not switch within {limit} s")
 
 
