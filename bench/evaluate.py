@@ -23,7 +23,11 @@ report late, group monthly report missing):
   sentinel rule; ids with distinct FNV-1a hashes; join ends with a ``sid`` test);
 - ``plain-python``: the same rules as dict look-ups (the floor);
 - ``ours-reference``: ``engine.reference.evaluate``, the generic plain-Python
-  interpreter of the rules (nested loops), for information.
+  interpreter of the rules (nested loops), for information;
+- peers, when installed (``pip install -e '.[bench]'``): ``zen`` (GoRules ZEN, the JDM
+  decision ``peers_zen.json``), ``business-rules`` (Venmo) and ``regopy`` (Rego, rego-cpp),
+  each with the sums and due dates precomputed in Python as for ``bare-durable``
+  (``peers_*.py``). A peer whose import fails is skipped with a printed line.
 
 Before timing, every implementation's result is reduced to a set of
 ``(rule, subject, period)`` and all must agree on both request sizes.
@@ -44,9 +48,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+for _path in (ROOT, BENCH):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 import chinese_calendar  # noqa: E402
 import durable_rules_engine as core  # noqa: E402
@@ -428,6 +434,53 @@ def _canon_violations(body: dict) -> set[Violation]:
     return {(v["rule"], str(v["subject"]["id"]), str(v.get("period"))) for v in body["violations"]}
 
 
+# ------------------------------------------------------------------- peers
+PEERS = (  # (implementation name, module, package to install)
+    ("zen", "peers_zen", "zen-engine"),
+    ("business-rules", "peers_business_rules", "business-rules"),
+    ("regopy", "peers_regopy", "regopy"),
+)
+
+
+def load_peers() -> dict[str, Callable[[dict], list[Violation]]]:
+    """The peer engines that import here, by implementation name; the others are skipped with a line.
+
+    Peers are benchmark-only dependencies (the ``bench`` extra), so the script must still run
+    without them.
+    """
+    import importlib
+
+    peers: dict[str, Callable[[dict], list[Violation]]] = {}
+    for name, module_name, package in PEERS:
+        try:
+            module = importlib.import_module(module_name)
+            run = module.make()
+        except ImportError as exc:
+            print(f"  {package} not installed: pip install -e '.[bench]'  ({exc})")
+            continue
+        peers[name] = lambda facts, run=run: run(facts, AS_OF)
+        print(f"  {name}: {module.describe()}")
+    return peers
+
+
+def target_verdicts(med: dict[tuple[str, str], float], sizes: list[str], peers: list[str]) -> list[str]:
+    """One line per (size, peer): is ``ours-engine`` (and, for information, ``ours-full``) at least as fast?
+
+    The issue's target: the engine at least as fast as every peer measured, on both sizes.
+    """
+    lines = []
+    for size in sizes:
+        for peer in ["bare-durable", "plain-python", *peers]:
+            theirs = med[(size, peer)]
+            parts = []
+            for ours in ("ours-engine", "ours-full"):
+                ratio = med[(size, ours)] / theirs
+                verdict = "meets" if ratio <= 1 else "does NOT meet"
+                parts.append(f"{ours} {verdict} ({ratio:.2f}x its latency)")
+            lines.append(f"  {size:5s} vs {peer:15s} " + "; ".join(parts))
+    return lines
+
+
 # ------------------------------------------------------------------ timing
 def measure(fn: Callable[[], Any], target: float, repeats: int, first: float | None = None) -> dict[str, Any]:
     """Median seconds per call over ``repeats`` runs of ~``target`` seconds each.
@@ -510,6 +563,9 @@ def main(argv: list[str] | None = None) -> int:
     for rs in (measures, notice):
         print(f"  {rs.ref} {rs.digest[:19]}…: " + ", ".join(r.id for r in rs.rules))
 
+    print("peers:")
+    peers = load_peers()
+
     requests = {"small": small_request(), "large": large_request()}
 
     def ours_engine(facts):
@@ -527,6 +583,7 @@ def main(argv: list[str] | None = None) -> int:
         "ours-engine": ours_engine,
         "ours-full": ours_full,
         "ours-reference": ours_reference,
+        **peers,
     }
     canon = {
         "plain-python": set,
@@ -534,6 +591,7 @@ def main(argv: list[str] | None = None) -> int:
         "ours-engine": _canon_matches,
         "ours-full": _canon_violations,
         "ours-reference": _canon_matches,
+        **{name: set for name in peers},
     }
 
     # Same answers everywhere, or no timing.
@@ -589,6 +647,8 @@ def main(argv: list[str] | None = None) -> int:
               f"| {m / med[(r['size'], 'bare-durable')]:.2f} | {r['iters']} x {r['repeats']} |")
     print("\nspread = (max - min) / 2 / median over the repeats; x columns = median latency / "
           "that implementation's median latency (higher is slower)")
+    print("\ntarget: the engine at least as fast as every peer measured, on both request sizes")
+    print("\n".join(target_verdicts(med, list(requests), list(peers))))
 
     if args.profile:
         import cProfile
