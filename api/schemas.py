@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from typing import Any
+from typing import Any, Callable
 
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate
 
@@ -136,7 +136,14 @@ for _name, _schema in FACT_SCHEMAS.items():
 
 
 class EvaluateRequestSchema(Schema):
-    """POST /v1/evaluate body (contract evaluate-v1)."""
+    """POST /v1/evaluate body (contract evaluate-v1).
+
+    :meth:`load` first tries :func:`fast_load`, a plain-Python check of the
+    same rules that accepts only bodies marshmallow accepts; anything it does
+    not accept goes through marshmallow, so every error keeps marshmallow's
+    exact path and message.  (marshmallow costs about 40 us per fact, more
+    than the whole evaluation of a small request.)
+    """
 
     class Meta:
         unknown = RAISE
@@ -144,6 +151,143 @@ class EvaluateRequestSchema(Schema):
     as_of = DateText()
     rulesets = fields.List(StrictString(validate=validate.Regexp(PIN_RE, error="must be id@version")))
     facts = fields.Nested(FactsSchema, required=True)
+
+    def load(self, data, *, many=None, partial=None, unknown=None):  # type: ignore[override]
+        if many is None and partial is None and unknown is None:
+            fast = fast_load(data)
+            if fast is not None:
+                return fast
+        return super().load(data, many=many, partial=partial, unknown=unknown)
+
+
+# ---------------------------------------------------------------- fast path of EvaluateRequestSchema.load
+Check = Callable[[Any], bool]
+
+
+def _is_date(value: Any) -> bool:
+    if type(value) is not str or not DATE_RE.match(value):
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_number(wf: WireField) -> Check:
+    integer, minimum = wf.type == "integer", wf.minimum
+
+    def check(value: Any) -> bool:
+        kind = type(value)
+        if kind is float:
+            if integer or not math.isfinite(value):
+                return False
+        elif kind is not int:
+            return False  # bool included: type(True) is bool
+        return abs(value) <= MAX_NUMBER and (minimum is None or value >= minimum)
+    return check
+
+
+def _scalar_check(wf: WireField) -> Check:
+    """A predicate true exactly where the marshmallow field of ``wf`` (see :func:`_field`) accepts a non-null value."""
+    if wf.type == "string":
+        low, high = (1, wf.max_length) if wf.max_length else (0, 1000)
+        return lambda v: type(v) is str and low <= len(v) <= high
+    if wf.type in ("number", "integer"):
+        return _is_number(wf)
+    if wf.type == "boolean":
+        return lambda v: v is True or v is False
+    if wf.type == "date":
+        return _is_date
+    if wf.type in ("month", "period"):
+        pattern = MONTH_RE if wf.type == "month" else PERIOD_RE
+        return lambda v: type(v) is str and pattern.match(v) is not None
+    if wf.type == "enum":
+        choices = frozenset(wf.enum)
+        return lambda v: type(v) is str and v in choices
+    if wf.type == "enum_list":
+        choices = frozenset(wf.enum)
+        return lambda v: type(v) is list and all(type(x) is str and x in choices for x in v)
+    raise ValueError(wf.type)  # pragma: no cover
+
+
+class _FastList:
+    """One fact list's schema as plain predicates, with marshmallow's output key order."""
+
+    def __init__(self, lst: FactList, order: list[str]):
+        by_name = {wf.name: wf for wf in lst.fields}
+        self.order = tuple(order)
+        self.allowed = frozenset(order)
+        self.required = tuple(wf.name for wf in lst.fields if wf.required)
+        self.nullable = frozenset(wf.name for wf in lst.fields if wf.nullable)
+        self.checks = {name: _scalar_check(by_name[name]) for name in order}
+        self.copied = frozenset(wf.name for wf in lst.fields if wf.type == "enum_list")
+
+    def load(self, items: Any) -> list[dict[str, Any]] | None:
+        if type(items) is not list:
+            return None
+        out = []
+        order, allowed, checks, nullable, copied = self.order, self.allowed, self.checks, self.nullable, self.copied
+        for fact in items:
+            if type(fact) is not dict or not allowed.issuperset(fact):
+                return None
+            for name in self.required:
+                if name not in fact:
+                    return None
+            for name, value in fact.items():
+                if value is None:
+                    if name not in nullable:
+                        return None
+                elif not checks[name](value):
+                    return None
+            row = {k: fact[k] for k in order if k in fact}
+            for name in copied & row.keys():
+                if row[name] is not None:
+                    row[name] = list(row[name])
+            out.append(row)
+        return out
+
+
+def _build_fast() -> tuple[tuple[str, ...], dict[str, _FastList]]:
+    facts_order = tuple(FactsSchema().load_fields)
+    lists = {name: _FastList(FACT_LISTS[name], list(FACT_SCHEMAS[name]().load_fields)) for name in facts_order}
+    return facts_order, lists
+
+
+_FAST_FACTS_ORDER, _FAST_LISTS = _build_fast()
+_TOP_ORDER = tuple(EvaluateRequestSchema().load_fields)
+
+
+def fast_load(body: Any) -> dict[str, Any] | None:
+    """What ``EvaluateRequestSchema().load(body)`` returns, or None where marshmallow must decide.
+
+    Returns None for anything doubtful (an invalid body, or a shape it does
+    not know); never accepts what marshmallow would refuse.
+    """
+    if type(body) is not dict or not {"facts"} <= body.keys() <= set(_TOP_ORDER):
+        return None
+    out: dict[str, Any] = {}
+    if "as_of" in body:
+        if not _is_date(body["as_of"]):
+            return None
+        out["as_of"] = body["as_of"]
+    if "rulesets" in body:
+        pins = body["rulesets"]
+        if type(pins) is not list or not all(type(p) is str and PIN_RE.match(p) for p in pins):
+            return None
+        out["rulesets"] = list(pins)
+    raw = body["facts"]
+    if type(raw) is not dict or not raw.keys() <= _FAST_LISTS.keys():
+        return None
+    facts: dict[str, Any] = {}
+    for name in _FAST_FACTS_ORDER:
+        if name in raw:
+            loaded = _FAST_LISTS[name].load(raw[name])
+            if loaded is None:
+                return None
+            facts[name] = loaded
+    out["facts"] = facts
+    return out
 
 
 def flatten_errors(messages: Any, prefix: str = "") -> list[dict[str, str]]:

@@ -90,6 +90,7 @@ def main() -> int:
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--decision-log", default="off", choices=["off", "digest", "full"])
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="repolicy-http-"))
@@ -98,7 +99,7 @@ def main() -> int:
     body_file.write_bytes(body)
     server = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp / 'r.db'}", "REPOLICY_OPEN_EVALUATE": "1",
                      "REPOLICY_ECHO_ENDPOINT": "1", "REPOLICY_DECISION_LOG": args.decision_log,
-                     "REPOLICY_LOG_LEVEL": "WARNING", "LOG_DIR": str(tmp)}, workers=args.workers, threads=4)
+                     "REPOLICY_LOG_LEVEL": "WARNING", "LOG_DIR": str(tmp)}, workers=args.workers, threads=args.threads)
     tool = "wrk" if shutil.which("wrk") else "python client"
     try:
         results = {}
@@ -112,7 +113,7 @@ def main() -> int:
     finally:
         server.stop()
     print(f"HTTP benchmark: {tool}, {args.connections} connections, {args.duration} s each, gunicorn "
-          f"{args.workers} workers x 4 threads, body {len(body):,} bytes, decision log {args.decision_log}, "
+          f"{args.workers} workers x {args.threads} threads, body {len(body):,} bytes, decision log {args.decision_log}, "
           f"{os.cpu_count()} CPUs (load generator on the same machine)")
     print("| endpoint | requests/s | p50 ms | p99 ms | non-2xx |")
     print("| --- | ---: | ---: | ---: | ---: |")
