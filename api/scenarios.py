@@ -29,7 +29,10 @@ from api.evaluate import request_as_of, validate_request
 from engine.service import Runtime
 from policy.registry import RULESETS_DIR, UnknownRuleset
 from policy.instruments import INSTRUMENTS_DIR
+from policy.model import Rule
 from policy.yamlsource import YamlSourceError, load_yaml
+
+SCENARIOS_DIR = RULESETS_DIR / "scenarios"
 
 
 @dataclass
@@ -82,6 +85,25 @@ def scenarios_from(items: list, file: str) -> list[Scenario]:
         out.append(Scenario(str(item.get("name", f"#{i + 1}")), file, line, body,
                             _plain(item["expect"]) or [], _plain(item.get("source"))))
     return out
+
+
+def load_library(directory: Path = SCENARIOS_DIR) -> list[Scenario]:
+    """The shipped scenario library (``rulesets/scenarios/*.yaml``), written from the legal texts."""
+    return [s for path in sorted(directory.glob("*.yaml")) for s in load_scenarios(path)]
+
+
+def exercising(scenarios: list[Scenario], ref: str, rule: Rule) -> tuple[list[Scenario], list[Scenario]]:
+    """The scenarios of ruleset ``ref`` that exercise ``rule``: (those where it fires, those where it must not).
+
+    Firing: the scenario expects a violation of the rule.  Not firing: the scenario tests one of the
+    provisions the rule cites (its ``source``) and expects no violation of the rule, e.g. the case just
+    inside the limit.  Legal reviewers read both on the rule's page; a test requires both for every rule.
+    """
+    eids = {c.eid for c in rule.citations}
+    mine = [s for s in scenarios if s.body.get("rulesets") == [ref]]
+    fires = [s for s in mine if any(e["rule"] == rule.id for e in s.expect)]
+    holds = [s for s in mine if (s.source or {}).get("eid") in eids and s not in fires]
+    return fires, holds
 
 
 def _key(v: dict[str, Any], with_ruleset: bool) -> tuple:

@@ -26,9 +26,9 @@ class UnknownRuleset(LookupError):
 
 
 def ruleset_files(directory: Path) -> list[Path]:
-    """Ruleset YAML files: rulesets/<id>/<version>.yaml (instruments, sources and the
-    ``<version>.scenarios.yaml`` files that test them excluded)."""
-    skip = {"instruments", "sources"}
+    """Ruleset YAML files: rulesets/<id>/<version>.yaml (instruments, sources, the scenario
+    library and the ``<version>.scenarios.yaml`` files that test them excluded)."""
+    skip = {"instruments", "sources", "scenarios"}
     return sorted(p for p in directory.glob("*/*.yaml")
                   if p.parent.name not in skip and not p.name.endswith(".scenarios.yaml"))
 

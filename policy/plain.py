@@ -1,0 +1,248 @@
+"""Rule conditions written out in plain Chinese and English, for legal reviewers.
+
+A reviewer checks that a rule says what its article says without reading the
+condition language: ``quota.amount_t_reo < produced.amount_t_reo`` reads
+"年度指标合计的数量（吨REO）小于年度产量合计的数量（吨REO）" / "the annual quota
+total's amount (t REO) is less than the annual production total's amount (t REO)".
+With a match's values the same sentence carries them ("…（5,000）小于…（5,320）"),
+which is how a violation is explained.
+
+The words are data (``rulesets/vocabulary.yaml``); this module only assembles
+them along the condition's tree.  A name the vocabulary lacks is shown as
+written in the rule, so a new field never breaks a page (a test keeps the
+shipped rulesets fully covered).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+from policy import expr as E
+from policy.facts import ENUM_LABELS
+from policy.functions import UnknownValue, from_day
+from policy.model import Rule, Ruleset
+from policy.yamlsource import load_yaml
+
+VOCABULARY_FILE = Path(__file__).resolve().parent.parent / "rulesets" / "vocabulary.yaml"
+LANGS = ("zh", "en")
+Bindings = Mapping[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    facts: Mapping[str, Mapping[str, str]]
+    fields: Mapping[str, Mapping[str, str]]
+    operators: Mapping[str, Mapping[str, str]]
+    functions: Mapping[str, Mapping[str, str]]
+    units: Mapping[str, Mapping[str, str]]
+
+
+@lru_cache(maxsize=4)
+def load_vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
+    data = load_yaml(path.read_text(encoding="utf-8"))
+    return Vocabulary(*(dict(data.get(k) or {}) for k in ("facts", "fields", "operators", "functions", "units")))
+
+
+def display_value(value: Any, vtype: str, lang: str) -> str:
+    """A value as a person reads it: 5,320; 2021-10-11; 稀土开采 / mining; 是 / yes."""
+    if value is None:
+        return load_vocabulary().operators["unknown"][lang]
+    if vtype == "date" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return from_day(int(value)).isoformat()
+    if isinstance(value, str) and value in ENUM_LABELS:
+        return ENUM_LABELS[value][lang]
+    if isinstance(value, bool):
+        return load_vocabulary().operators["value_true" if value else "value_false"][lang]
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not value.is_integer():
+            return f"{value:,.3f}".rstrip("0").rstrip(".")
+        return f"{int(value):,}"
+    return str(value)
+
+
+class _Renderer:
+    """Renders one rule's conditions in one language, optionally with a match's values."""
+
+    def __init__(self, ruleset: Ruleset, rule: Rule, lang: str, bindings: Bindings | None = None,
+                 as_of: int | None = None, vocabulary: Vocabulary | None = None):
+        self.rs, self.rule, self.lang = ruleset, rule, lang
+        self.voc = vocabulary or load_vocabulary()
+        self.bindings, self.as_of = bindings, as_of
+        self.scope = E.Scope(ruleset.fact_fields_by_alias(rule), {n: p.type for n, p in ruleset.parameters.items()})
+        self.fact_names = self._fact_names()
+
+    # ------------------------------------------------------------ words
+    def op(self, key: str) -> str:
+        return self.voc.operators[key][self.lang]
+
+    def _fact_names(self) -> dict[str, str]:
+        """Each alias as a noun: the fact's name, with the alias added where two facts share a name."""
+        names = {p.alias: self.voc.facts.get(p.fact, {}).get(self.lang, p.fact) for p in self.rule.patterns}
+        counts: dict[str, int] = {}
+        for n in names.values():
+            counts[n] = counts.get(n, 0) + 1
+        return {a: (f"{n}（{a}）" if self.lang == "zh" else f"{n} ({a})") if counts[n] > 1 else n
+                for a, n in names.items()}
+
+    def field_words(self, name: str, negated: bool = False) -> str | None:
+        entry = self.voc.fields.get(name)
+        if entry is None:
+            return None
+        return entry.get(f"not_{self.lang}") if negated else entry.get(self.lang)
+
+    def is_statement(self, node: E.Node) -> bool:
+        """A yes/no field read as a statement about its fact ("the enterprise holds a mining licence")."""
+        return isinstance(node, E.FieldRef) and "not_en" in self.voc.fields.get(node.name, {})
+
+    # ------------------------------------------------------------ values
+    def value_of(self, node: E.Node) -> str | None:
+        if self.bindings is None:
+            return None
+        try:
+            v = E.evaluate(node, self.bindings, self.rs.param_values, self.as_of)
+        except UnknownValue:
+            v = None
+        return display_value(v, E.type_of(node, self.scope), self.lang)
+
+    def with_value(self, text: str, node: E.Node) -> str:
+        v = self.value_of(node)
+        return text if v is None else self.op("value").format(text, v)
+
+    # ------------------------------------------------------------ the tree
+    def statement(self, ref: E.FieldRef, holds: bool) -> str:
+        words = self.field_words(ref.name, negated=not holds)
+        text = self.op("statement").format(fact=self.fact_names.get(ref.alias, ref.alias), field=words)
+        v = self.value_of(ref)
+        if v is not None and v == display_value(None, "", self.lang):
+            text = self.op("value").format(text, v)
+        return text
+
+    def term(self, node: E.Node) -> str:
+        """A value-giving part: a field, a parameter, a constant, arithmetic, a call."""
+        if isinstance(node, E.FieldRef):
+            words = self.field_words(node.name) or node.name
+            fact = self.fact_names.get(node.alias, node.alias)
+            return self.with_value(self.op("field").format(fact=fact, field=words), node)
+        if isinstance(node, E.ParamRef):
+            p = self.rs.parameters[node.name]
+            value = display_value(p.value, p.type, self.lang)
+            if p.unit:
+                unit = self.voc.units.get(p.unit, {}).get(self.lang, p.unit)
+                value += unit if self.lang == "zh" else f" {unit}"
+            label = p.label.get(self.lang, node.name)
+            if self.lang == "en" and label[:2].istitle():  # "Minimum capacity" mid-sentence
+                label = label[0].lower() + label[1:]
+            return self.op("parameter").format(label=label, value=value)
+        if isinstance(node, E.AsOf):
+            return self.with_value(self.op("as_of"), node)
+        if isinstance(node, E.Const):
+            return display_value(node.value, node.type, self.lang)
+        if isinstance(node, E.Neg):
+            return self.op("neg").format(self.term(node.operand))
+        if isinstance(node, E.Arith):
+            lt, rt = E.type_of(node.left, self.scope), E.type_of(node.right, self.scope)
+            key = node.op
+            if lt == "date":
+                key = "date-date" if rt == "date" else f"date{node.op}"
+            elif rt == "date":  # number + date
+                return self.with_value(self.op("date+").format(self.term(node.right), self.term(node.left)), node)
+            return self.with_value(self.op(key).format(self.term(node.left), self.term(node.right)), node)
+        if isinstance(node, E.Call):
+            template = self.voc.functions.get(node.func, {}).get(self.lang)
+            args = [self.condition(a) if E.type_of(a, self.scope) == "boolean" else self.term(a) for a in node.args]
+            text = template.format(*args) if template else f"{node.func}({', '.join(args)})"
+            return self.with_value(text, node)
+        return self.condition(node)
+
+    def condition(self, node: E.Node, negate: bool = False) -> str:
+        """A yes/no part: comparisons, and/or/not, statements."""
+        if isinstance(node, E.Not):
+            return self.condition(node.operand, not negate)
+        if isinstance(node, E.BoolOp):
+            if negate:  # De Morgan, so each part reads positively
+                return self.condition(E.push_not(node, True))
+            parts = [self.condition(o) for o in node.operands]
+            joined = self.op(node.op)
+            if node.op == "or" and len(parts) > 1:
+                return ("（" + joined.join(parts) + "）") if self.lang == "zh" else "(" + joined.join(parts) + ")"
+            return joined.join(parts)
+        if self.is_statement(node):
+            return self.statement(node, not negate)
+        if isinstance(node, E.Compare):
+            left, right, op = node.left, node.right, node.op
+            if negate:
+                op = E.NEGATED[op]
+            if op in ("==", "!=") and isinstance(right, E.Const) and right.type == "boolean" and self.is_statement(left):
+                return self.statement(left, right.value == (op == "=="))
+            if op in ("==", "!=") and isinstance(left, E.Const) and left.type == "boolean" and self.is_statement(right):
+                return self.statement(right, left.value == (op == "=="))
+            is_date = "date" in (E.type_of(left, self.scope), E.type_of(right, self.scope))
+            key = f"date{op}" if is_date and op not in ("==", "!=") else op
+            return self.op(key).format(self.term(left), self.term(right))
+        text = self.term(node)
+        return self.op("not").format(text) if negate else text
+
+
+def render_condition(ruleset: Ruleset, rule: Rule, node: E.Node, lang: str, bindings: Bindings | None = None,
+                     as_of: int | None = None) -> str:
+    """One condition of ``rule`` in plain ``lang``; with ``bindings``, each value read is shown beside it."""
+    return _Renderer(ruleset, rule, lang, bindings, as_of).condition(node)
+
+
+def render_patterns(ruleset: Ruleset, rule: Rule, lang: str) -> list[str]:
+    """Each ``when``/``unless`` entry of the rule as one plain sentence part, in order."""
+    r = _Renderer(ruleset, rule, lang)
+    out = []
+    for p in rule.patterns:
+        fact = r.fact_names[p.alias]
+        if lang == "en" and not p.negated:  # "there is an annual total", "there is a report"
+            fact = ("an " if fact[:1].lower() in "aeiou" else "a ") + fact
+        if p.where is None:
+            out.append(r.op("absent" if p.negated else "exists").format(fact=fact))
+        else:
+            key = "absent_where" if p.negated else "exists_where"
+            out.append(r.op(key).format(fact=fact, condition=r.condition(p.where)))
+    return out
+
+
+def render_rule(ruleset: Ruleset, rule: Rule) -> dict[str, str]:
+    """The whole rule as one plain sentence per language: "It is a violation when there is … and …"."""
+    out = {}
+    for lang in LANGS:
+        r = _Renderer(ruleset, rule, lang)
+        out[lang] = r.op("rule").format(clauses=r.op("clauses").join(render_patterns(ruleset, rule, lang)))
+    return out
+
+
+def explain_match(ruleset: Ruleset, rule: Rule, bindings: Bindings, as_of: int | None = None) -> dict[str, str]:
+    """The rule's matched conditions with the values compared, in plain zh and en (a violation's reasons)."""
+    out = {}
+    for lang in LANGS:
+        r = _Renderer(ruleset, rule, lang, bindings, as_of)
+        parts = [r.condition(p.where) for p in rule.positive if p.where is not None]
+        out[lang] = (r.op("clauses").join(parts))
+    return out
+
+
+def missing_words(ruleset: Ruleset, vocabulary: Vocabulary | None = None) -> list[str]:
+    """Names a ruleset uses that the vocabulary has no words for (shown as written; tests keep this empty)."""
+    voc = vocabulary or load_vocabulary()
+    missing = set()
+    for rule in ruleset.rules:
+        for p in rule.patterns:
+            if p.fact not in voc.facts:
+                missing.add(f"facts.{p.fact}")
+            if p.where is None:
+                continue
+            for n in E.nodes(p.where):
+                if isinstance(n, E.FieldRef) and n.name not in voc.fields:
+                    missing.add(f"fields.{n.name}")
+                if isinstance(n, E.Call) and n.func not in voc.functions:
+                    missing.add(f"functions.{n.func}")
+    for c in ruleset.computed:
+        for n in E.nodes(c.value):
+            if isinstance(n, E.Call) and n.func not in voc.functions:
+                missing.add(f"functions.{n.func}")
+    return sorted(missing)
