@@ -3,19 +3,22 @@
 - ``GET /v1/instruments`` and ``GET /v1/instruments/<id>``: titles, status, dates, structure;
 - ``GET /v1/instruments/<id>/provisions/<eid>``: verbatim text, labels, the rules (of every registered
   version) that cite it, or the reason it is out of scope;
-- ``GET /v1/rules/<ruleset>@<version>/<rule>``: the rule's YAML as written, its conditions, citations with
-  text, the parameters it reads with their own citations, and the consequences.
-All need the ``legal`` or ``regulator`` role.
+- ``GET /v1/rules/<ruleset>@<version>/<rule>``: the rule's YAML as written, its conditions (also in plain
+  Chinese and English), citations with text, the parameters it reads with their own citations, the
+  consequences, the scenarios that exercise it and its sign-off state;
+- ``GET|POST /v1/rules/<ruleset>@<version>/<rule>/approvals``: sign-offs (POST: ``legal`` role only).
+Reading needs the ``legal`` or ``regulator`` role.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.auth import require
 from api.errors import ApiError
-from policy import expr as E
+from api.rule_view import rule_review, rule_view
 from policy.coverage import coverage, load_out_of_scope
-from policy.results import citation_json
+from policy.review import rule_digest
 
 bp = Blueprint("legal", __name__)
 
@@ -74,42 +77,46 @@ def provision(instrument_id: str, eid: str):
                     "coverage": cov.status, "implemented_by": implemented, "out_of_scope": cov.out_of_scope})
 
 
-def _rule_source(source: str, rules, rule) -> str:
-    """The rule's own lines of the ruleset file, as the regulator wrote them."""
-    lines = source.splitlines()
-    starts = sorted(r.location.line for r in rules)
-    start = rule.location.line
-    later = [s for s in starts if s > start]
-    end = later[0] - 1 if later else len(lines)
-    first = start - 1
-    while first > 0 and not lines[first].lstrip().startswith("- "):
-        first -= 1
-    return "\n".join(lines[first:end]).rstrip()
+def _rule(ref: str, rule_id: str):
+    try:
+        rs = _runtime().registry.get(ref)
+        return rs, rs.rule(rule_id)
+    except LookupError:
+        raise ApiError(404, "not_found", f"no rule {rule_id} in {ref}") from None
 
 
 @bp.get("/v1/rules/<ref>/<rule_id>")
 @require("legal", "regulator")
 def rule(ref: str, rule_id: str):
-    runtime = _runtime()
-    try:
-        rs = runtime.registry.get(ref)
-        r = rs.rule(rule_id)
-    except LookupError:
-        raise ApiError(404, "not_found", f"no rule {rule_id} in {ref}") from None
-    params_read = sorted({n.name for p in r.patterns if p.where is not None for n in E.param_refs(p.where)}
-                         | {n.name for v in r.details.values() for n in E.param_refs(v)})
-    return jsonify({
-        "ruleset": rs.ref, "ruleset_status": runtime.registry.status(rs.ref), "digest": rs.digest,
-        "id": r.id, "title": dict(r.title), "description": dict(r.description) if r.description else None,
-        "severity": r.severity, "yaml": _rule_source(rs.source, rs.rules, r),
-        "when": [{"fact": p.fact, "as": p.alias, "absent": p.negated,
-                  "condition": E.to_text(p.where) if p.where is not None else None} for p in r.patterns],
-        "citations": [citation_json(c, runtime.instruments) for c in r.citations],
-        "parameters": [{"name": n, "value": rs.parameters[n].value, "unit": rs.parameters[n].unit,
-                        "label": dict(rs.parameters[n].label),
-                        "citations": [citation_json(c, runtime.instruments) for c in rs.parameters[n].citations]}
-                       for n in params_read],
-        "consequences": [{"type": c.type, "description": dict(c.description) if c.description else None,
-                          "citation": citation_json(c.citation, runtime.instruments)} for c in r.consequences],
-    })
+    rs, r = _rule(ref, rule_id)
+    return jsonify(rule_view(rs, r))
 
+
+@bp.get("/v1/rules/<ref>/<rule_id>/approvals")
+@require("legal", "regulator")
+def approvals(ref: str, rule_id: str):
+    rs, r = _rule(ref, rule_id)
+    return jsonify(rule_review(rs, r))
+
+
+@bp.post("/v1/rules/<ref>/<rule_id>/approvals")
+@require("legal")
+def approve(ref: str, rule_id: str):
+    """A legal reviewer signs off the rule as it stands in this version (body: optional ``comment``)."""
+    rs, r = _rule(ref, rule_id)
+    body = request.get_json(silent=True) if request.content_length else {}
+    if not isinstance(body, dict) or not isinstance(body.get("comment", ""), (str, type(None))):
+        raise ApiError(400, "invalid_request", "the body is a JSON object with an optional `comment` text",
+                       [{"path": "comment", "message": "must be a string"}])
+    comment = (body.get("comment") or "").strip() or None
+    if comment and len(comment) > 2000:
+        raise ApiError(400, "invalid_request", "comment too long", [{"path": "comment", "message": "at most 2000 characters"}])
+    store = _runtime().store
+    if store is None:
+        raise ApiError(503, "unavailable", "sign-offs need the registry database, which is not configured")
+    try:
+        approval = store.record_approval(ruleset_id=rs.id, version=rs.version, rule_id=r.id,
+                                         rule_digest=rule_digest(rs, r), reviewer=g.principal.name, comment=comment)
+    except SQLAlchemyError as exc:
+        raise ApiError(503, "unavailable", f"registry database unreachable: {type(exc).__name__}") from None
+    return jsonify({"approval": approval, "review": rule_review(rs, r)}), 201

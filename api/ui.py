@@ -1,17 +1,21 @@
 """Web pages for legal reviewers (server-rendered, no build step): instruments with the rules beside each
-provision, coverage, rules, and an evaluate page that highlights the cited provisions.  Chinese first,
+provision, coverage with each rule's sign-off, rules (in plain words, with their scenarios and a sign-off
+form), version differences, and an evaluate page that highlights the cited provisions.  Chinese first,
 English with ``?lang=en``.  Pages need a ``legal`` or ``regulator`` token (entered once at /ui/login, kept
 in an HTTP-only cookie); the evaluate page follows the evaluate endpoint's rule."""
 from __future__ import annotations
 
+import difflib
 import json
 
 from flask import (Blueprint, current_app, g, make_response, redirect, render_template, request, url_for)
 
 from api.auth import COOKIE, authenticate
 from api.errors import ApiError
+from api.rule_view import rule_view
 from policy.coverage import coverage, load_out_of_scope
-from policy.results import citation_json
+from policy.diff import diff as ruleset_diff
+from policy.review import STATUS_LABELS, review_state, rule_digest
 
 bp = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates")
 
@@ -25,7 +29,8 @@ def _lang() -> str:
 def _page(template: str, **context):
     lang = _lang()
     return render_template(template, lang=lang, t=lambda zh, en: en if lang == "en" else zh,
-                           status_label=lambda s: STATUS.get(s, (s, s))[lang == "en"], **context)
+                           status_label=lambda s: STATUS.get(s, (s, s))[lang == "en"],
+                           review_label=lambda s: STATUS_LABELS.get(s, {"zh": s, "en": s})[lang], **context)
 
 
 def _reader() -> None:
@@ -87,21 +92,91 @@ def coverage_page(instrument_id: str):
     counts = {k: 0 for k in ("implemented", "implemented_through_children", "out_of_scope", "gap")}
     for c in cov.values():
         counts[c.status] += 1
-    return _page("coverage.html", title="coverage", inst=inst, cov=cov, counts=counts)
+    reviews = _reviews(cov)
+    review_counts: dict[str, int] = {}
+    for state in reviews.values():
+        review_counts[state["status"]] = review_counts.get(state["status"], 0) + 1
+    return _page("coverage.html", title="coverage", inst=inst, cov=cov, counts=counts, reviews=reviews,
+                 review_counts=review_counts)
+
+
+def _reviews(cov) -> dict[str, dict]:
+    """Sign-off state of every rule the coverage names ("ref rule-id" -> state); empty without a database."""
+    runtime = current_app.extensions["repolicy"]
+    if runtime.store is None:
+        return {}
+    out, approvals = {}, {}
+    for c in cov.values():
+        for item in c.implemented_by:
+            ref, _, rest = item.partition(" ")
+            try:
+                rs = runtime.registry.get(ref)
+                r = rs.rule(rest)
+            except LookupError:  # a parameter or responsibility clause, not a rule
+                continue
+            try:
+                if rs.id not in approvals:
+                    approvals[rs.id] = runtime.store.approvals(rs.id)
+            except Exception:  # database unreachable: coverage is still shown
+                return {}
+            out[item] = review_state(rs, r, approvals[rs.id])
+    return out
+
+
+def _rule(ref: str, rule_id: str):
+    runtime = current_app.extensions["repolicy"]
+    try:
+        rs = runtime.registry.get(ref)
+        return rs, rs.rule(rule_id)
+    except LookupError:
+        raise ApiError(404, "not_found", f"no rule {rule_id} in {ref}") from None
 
 
 @bp.get("/rules/<ref>/<rule_id>")
 def rule(ref: str, rule_id: str):
     _reader()
-    from api.legal import _rule_source
-    runtime = current_app.extensions["repolicy"]
-    try:
-        rs = runtime.registry.get(ref)
-        r = rs.rule(rule_id)
-    except LookupError:
-        raise ApiError(404, "not_found", f"no rule {rule_id} in {ref}") from None
-    return _page("rule.html", title=r.title[_lang()], rs=rs, rule=r, yaml=_rule_source(rs.source, rs.rules, r),
-                 citations=[citation_json(c, runtime.instruments) for c in r.citations])
+    rs, r = _rule(ref, rule_id)
+    return _page("rule.html", title=r.title[_lang()], rs=rs, rule=r, view=rule_view(rs, r),
+                 can_approve=g.principal.role == "legal")
+
+
+@bp.post("/rules/<ref>/<rule_id>/approve")
+def approve(ref: str, rule_id: str):
+    """The rule page's sign-off form (legal role; the login cookie is SameSite=Strict)."""
+    _reader()
+    if g.principal.role != "legal":
+        raise ApiError(403, "forbidden", "only the legal role signs off rules")
+    rs, r = _rule(ref, rule_id)
+    store = current_app.extensions["repolicy"].store
+    if store is None:
+        raise ApiError(503, "unavailable", "sign-offs need the registry database, which is not configured")
+    comment = (request.form.get("comment") or "").strip()[:2000] or None
+    store.record_approval(ruleset_id=rs.id, version=rs.version, rule_id=r.id, rule_digest=rule_digest(rs, r),
+                          reviewer=g.principal.name, comment=comment)
+    return redirect(url_for("ui.rule", ref=ref, rule_id=rule_id, lang=_lang()) + "#review")
+
+
+@bp.get("/diff")
+def version_diff():
+    """Two registered versions side by side: the changes in words, the rules whose meaning changed (to be
+    reviewed again) and the YAML line by line."""
+    _reader()
+    registry = current_app.extensions["repolicy"].registry
+    refs = sorted(r.ref for r in registry.all())
+    old_ref, new_ref = request.args.get("old", ""), request.args.get("new", "")
+    context: dict = {"refs": refs, "old_ref": old_ref, "new_ref": new_ref, "compared": False}
+    if old_ref and new_ref:
+        try:
+            old, new = registry.get(old_ref), registry.get(new_ref)
+        except LookupError as exc:
+            raise ApiError(404, "not_found", f"no ruleset version {exc.args[0]}") from None
+        old_rules = {r.id: r for r in old.rules}
+        changed = [r for r in new.rules if r.id not in old_rules
+                   or rule_digest(old, old_rules[r.id]) != rule_digest(new, r)]
+        context.update(compared=True, old=old, new=new, lines=ruleset_diff(old, new), changed_rules=changed,
+                       yaml_lines=list(difflib.unified_diff(old.source.splitlines(), new.source.splitlines(),
+                                                            old.ref, new.ref, n=2, lineterm="")))
+    return _page("diff.html", title="diff", **context)
 
 
 @bp.route("/evaluate", methods=["GET", "POST"])

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from sqlalchemy import (BigInteger, DateTime, Integer, MetaData, String, Table, Text, UniqueConstraint,
+from sqlalchemy import (BigInteger, DateTime, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
                         Column, create_engine, event, insert, select, update)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -61,6 +61,22 @@ decisions = Table(
     Column("input_digest", String(80), nullable=False),
     Column("result", Text, nullable=False),  # JSON response body
     Column("violations", Integer, nullable=False),
+)
+
+# A legal reviewer's sign-off of one rule of one version.  ``rule_digest`` fingerprints what the rule
+# means (policy.review.rule_digest): a later version whose rule has the same digest is still approved,
+# a changed rule is unreviewed until approved again.  Rows are only ever added.
+approvals = Table(
+    "rule_approvals", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("ruleset_id", String(128), nullable=False),
+    Column("version", String(128), nullable=False),
+    Column("rule_id", String(128), nullable=False),
+    Column("rule_digest", String(80), nullable=False),
+    Column("reviewer", String(128), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("comment", Text),
+    Index("ix_rule_approvals_rule", "ruleset_id", "rule_id"),
 )
 
 generation = Table(
@@ -171,7 +187,31 @@ class Store:
         with self.engine.connect() as conn:
             return [_decision(r) for r in conn.execute(q).all()]
 
+    def approvals(self, ruleset_id: str, rule_id: str | None = None) -> list[dict[str, Any]]:
+        """Sign-offs of a ruleset's rules (of every version), oldest first."""
+        q = select(approvals).where(approvals.c.ruleset_id == ruleset_id).order_by(approvals.c.seq)
+        if rule_id is not None:
+            q = q.where(approvals.c.rule_id == rule_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [{"seq": r.seq, "ruleset": f"{r.ruleset_id}@{r.version}", "rule": r.rule_id,
+                 "rule_digest": r.rule_digest, "reviewer": r.reviewer,
+                 "at": r.at.isoformat() if r.at else None, "comment": r.comment} for r in rows]
+
     # ------------------------------------------------------------------ writing
+    def record_approval(self, *, ruleset_id: str, version: str, rule_id: str, rule_digest: str,
+                        reviewer: str, comment: str | None = None) -> dict[str, Any]:
+        """Append a sign-off (and its audit entry, in the same transaction)."""
+        at = _now()
+        with self.engine.begin() as conn:
+            seq = conn.execute(insert(approvals).values(
+                ruleset_id=ruleset_id, version=version, rule_id=rule_id, rule_digest=rule_digest,
+                reviewer=reviewer, at=at, comment=comment)).inserted_primary_key[0]
+            self._audit(conn, reviewer, "approve", ruleset_id, version, None, rule_digest,
+                        f"{rule_id}" + (f": {comment}" if comment else ""))
+        return {"seq": seq, "ruleset": f"{ruleset_id}@{version}", "rule": rule_id, "rule_digest": rule_digest,
+                "reviewer": reviewer, "at": at.isoformat(), "comment": comment}
+
     def record_decisions(self, items: list[dict[str, Any]]) -> None:
         """Append decisions (one transaction); each: decision_id, at, caller, as_of, rulesets, input,
         input_digest, result, violations (rulesets/input/result as JSON text)."""

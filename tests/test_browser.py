@@ -70,3 +70,42 @@ def test_reviewer_finds_art_16_2_and_sees_it_highlighted_in_an_evaluation(browse
     page.goto(f"{server.url}/ui/coverage/notice-2021")
     assert "Gaps 0" in page.locator("#counts").inner_text() or "缺口 0" in page.locator("#counts").inner_text()
     page.screenshot(path=str(SHOTS / "coverage-notice-2021.png"), full_page=True)
+
+
+def test_reviewer_signs_off_a_rule_and_sees_it_unreviewed_after_a_change(browser, server):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page()
+    rule_url = f"{server.url}/ui/rules/notice@2021/eligibility.smelter-ineligible"
+    page.goto(rule_url)
+    page.fill("#token", "dev-legal")
+    page.click("#login")
+    page.wait_for_url("**/ui/rules/**")
+    assert "冶炼分离产能下限" in page.locator("#plain").inner_text()  # the condition in plain Chinese
+    assert page.locator("#scenarios-fire li").count() >= 1 and page.locator("#scenarios-hold li").count() >= 1
+    assert page.locator("#review-status").inner_text() == "未审核"
+    page.fill("#approve-comment", "与第三条第二项一致 / matches para 3 item 2")
+    page.click("#approve")
+    page.wait_for_selector("#approvals")
+    assert page.locator("#review-status").inner_text() == "已审核"
+    assert "legal" in page.locator("#approvals").inner_text()
+    page.screenshot(path=str(SHOTS / "rule-signed-off.png"), full_page=True)
+
+    # a regulator publishes a version raising the capacity floor (the regulators' worked example)
+    notice = (ROOT / "rulesets" / "notice" / "2021.yaml").read_text(encoding="utf-8")
+    floor = notice.replace('version: "2021"', 'version: "2021-floor3000"').replace(
+        "    value: 2000\n    unit: t_reo_per_year", "    value: 3000\n    unit: t_reo_per_year")
+    status, _ = server.request("POST", "/v1/rulesets", floor.encode(), {"Authorization": "Bearer dev-regulator"})
+    assert status == 201
+
+    page.goto(f"{server.url}/ui/diff?old=notice@2021&new=notice@2021-floor3000&lang=en")
+    assert "capacity_floor_t_reo 2000 -> 3000" in page.locator("#changes").inner_text()
+    assert page.locator("#changed-rules a").all_inner_texts() == ["eligibility.smelter-ineligible"]
+    assert "+    value: 3000" in page.locator("#yaml-diff ins").all_inner_texts()
+    page.screenshot(path=str(SHOTS / "diff-notice-2021-floor3000.png"), full_page=True)
+    page.click("#changed-rules a")
+    page.wait_for_url("**/ui/rules/notice@2021-floor3000/eligibility.smelter-ineligible**")
+    assert page.locator("#review-status").inner_text() == "changed since approval: unreviewed"
+
+    page.goto(f"{server.url}/ui/coverage/notice-2021?lang=en")
+    counts = page.locator("#review-counts").inner_text()
+    assert "approved 1" in counts and "changed since approval: unreviewed 1" in counts

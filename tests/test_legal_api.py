@@ -33,3 +33,16 @@ def test_rule_with_its_yaml_law_and_parameters(client):
     assert param["citations"][0]["eid"] == "para_3__item_2"
     assert r["when"][1]["condition"].startswith("((e.id == a.enterprise)")
     assert client.get("/v1/rules/notice@2021/nope", headers=auth("legal")).status_code == 404
+
+
+def test_rule_in_plain_words_with_the_scenarios_that_exercise_it(client):
+    r = client.get("/v1/rules/measures@draft/quota.over-production", headers=auth("legal")).json
+    assert r["plain"]["zh"].startswith("当存在年度产量合计；并且存在年度指标合计")
+    assert r["plain"]["en"].startswith("It is a violation when there is an annual production total")
+    assert r["when"][1]["plain"]["en"].startswith("there is an annual quota total such that")
+    fires = r["scenarios"]["fires"]
+    assert fires and all(any(e["rule"] == "quota.over-production" for e in s["expect"]) for s in fires)
+    assert all(s["file"].startswith("scenarios/") for s in fires)
+    holds = r["scenarios"]["does_not_fire"]
+    assert holds and all(not any(e["rule"] == "quota.over-production" for e in s["expect"]) for s in holds)
+    assert r["review"]["status"] in ("unreviewed", "approved") and r["review"]["rule_digest"].startswith("sha256:")

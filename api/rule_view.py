@@ -1,0 +1,97 @@
+"""One rule as a legal reviewer sees it, for both the JSON API and the rule page.
+
+The rule's YAML as written, its conditions in plain Chinese and English, the
+provisions it cites with their text, the parameters it reads with their own
+citations, its consequences, the scenarios that exercise it (where it fires,
+and where it must not), and its sign-off state.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from api.scenarios import Scenario, exercising, load_library, scenarios_from
+from policy import expr as E
+from policy import plain
+from policy.model import Rule, Ruleset
+from policy.results import citation_json
+from policy.review import review_state, rule_dependencies
+
+
+def rule_source(source: str, rules, rule) -> str:
+    """The rule's own lines of the ruleset file, as the regulator wrote them."""
+    lines = source.splitlines()
+    starts = sorted(r.location.line for r in rules)
+    start = rule.location.line
+    later = [s for s in starts if s > start]
+    end = later[0] - 1 if later else len(lines)
+    first = start - 1
+    while first > 0 and not lines[first].lstrip().startswith("- "):
+        first -= 1
+    return "\n".join(lines[first:end]).rstrip()
+
+
+def scenario_library() -> list[Scenario]:
+    """The shipped scenario library, read once per process."""
+    ext = current_app.extensions
+    if "repolicy_scenarios" not in ext:
+        ext["repolicy_scenarios"] = load_library(current_app.config.get("SCENARIOS_DIR") or
+                                                 current_app.config["RULESETS_DIR"] / "scenarios")
+    return ext["repolicy_scenarios"]
+
+
+def _scenario_json(s: Scenario) -> dict[str, Any]:
+    return {"name": s.name, "file": s.file.rsplit("rulesets/", 1)[-1], "line": s.line,
+            "source": s.source, "as_of": s.body.get("as_of"),
+            "expect": [{k: e[k] for k in ("rule", "subject", "period") if k in e} for e in s.expect]}
+
+
+def rule_scenarios(rs: Ruleset, rule: Rule) -> dict[str, list[dict[str, Any]]]:
+    """The scenarios of the library and of the version itself that exercise the rule."""
+    pool = list(scenario_library())
+    own = rs.extra.get("scenarios")
+    if own:
+        pool += scenarios_from(own, rs.ref)
+    fires, holds = exercising(pool, rs.ref, rule)
+    return {"fires": [_scenario_json(s) for s in fires], "does_not_fire": [_scenario_json(s) for s in holds]}
+
+
+def rule_review(rs: Ruleset, rule: Rule) -> dict[str, Any]:
+    """Sign-off state from the store; ``unknown`` (with the reason) when there is no database."""
+    store = current_app.extensions["repolicy"].store
+    if store is None:
+        return {"status": "unknown", "reason": "no registry database"}
+    try:
+        return review_state(rs, rule, store.approvals(rs.id, rule.id))
+    except Exception as exc:  # the database went away: the page still shows the rule
+        return {"status": "unknown", "reason": f"registry database unreachable: {type(exc).__name__}"}
+
+
+def rule_view(rs: Ruleset, rule: Rule) -> dict[str, Any]:
+    runtime = current_app.extensions["repolicy"]
+    deps = rule_dependencies(rs, rule)
+    params = sorted(set(deps["parameters"]) | {n.name for v in rule.details.values() for n in E.param_refs(v)})
+    when = plain.render_patterns(rs, rule, "zh"), plain.render_patterns(rs, rule, "en")
+    return {
+        "ruleset": rs.ref, "ruleset_status": runtime.registry.status(rs.ref), "digest": rs.digest,
+        "instrument_status": rs.instrument_status,
+        "id": rule.id, "title": dict(rule.title), "description": dict(rule.description) if rule.description else None,
+        "severity": rule.severity, "yaml": rule_source(rs.source, rs.rules, rule),
+        "plain": plain.render_rule(rs, rule),
+        "when": [{"fact": p.fact, "as": p.alias, "absent": p.negated,
+                  "condition": E.to_text(p.where) if p.where is not None else None,
+                  "plain": {"zh": when[0][i], "en": when[1][i]}} for i, p in enumerate(rule.patterns)],
+        "citations": [citation_json(c, runtime.instruments) for c in rule.citations],
+        "parameters": [{"name": n, "value": rs.parameters[n].value, "unit": rs.parameters[n].unit,
+                        "label": dict(rs.parameters[n].label),
+                        "citations": [citation_json(c, runtime.instruments) for c in rs.parameters[n].citations]}
+                       for n in params],
+        "computed": [{"field": c.field, "list": c.list, "value": E.to_text(c.value),
+                      "description": dict(c.description) if c.description else None}
+                     for c in rs.computed if f"{c.list}.{c.field}" in deps["computed"]],
+        "consequences": [{"type": c.type, "description": dict(c.description) if c.description else None,
+                          "citation": citation_json(c.citation, runtime.instruments)} for c in rule.consequences],
+        "scenarios": rule_scenarios(rs, rule),
+        "review": rule_review(rs, rule),
+    }
