@@ -53,15 +53,6 @@ def _display(value: Any, vtype: str, lang: str) -> str:
     return str(value)
 
 
-def _render(template: str, values: Mapping[str, str]) -> str:
-    out = []
-    for literal, name, spec, _conv in string.Formatter().parse(template):
-        out.append(literal)
-        if name is not None:
-            out.append(values.get(name, "?"))
-    return "".join(out)
-
-
 def citation_json(citation: Citation, instruments: Mapping[str, Instrument]) -> dict[str, Any]:
     inst = instruments[citation.instrument]
     prov = inst.provision(citation.eid)
@@ -70,6 +61,56 @@ def citation_json(citation: Citation, instruments: Mapping[str, Instrument]) -> 
     if prov.text_en:
         out["text_en"] = prov.text_en
     return out
+
+
+class _CompiledRule:
+    """What rendering a rule's violations needs, prepared once per rule version.
+
+    Rule versions are immutable, so the expressions are compiled to closures
+    (``expr.compile_py``, same semantics as ``expr.evaluate``), the message
+    templates parsed and the explanation scope built once instead of for every
+    violation.  Citations are not cached here: an instrument's text may be
+    reloaded independently of the rules.
+    """
+
+    def __init__(self, ruleset: Ruleset, rule: Rule):
+        self.rule = rule
+        self.subject = E.compile_py(rule.subject_id)
+        self.subject_type = None if isinstance(rule.subject_type, str) else E.compile_py(rule.subject_type)
+        self.period = E.compile_py(rule.period) if rule.period is not None else None
+        self.details = tuple((name, E.compile_py(node)) for name, node in rule.details.items())
+        self.message = {lang: tuple((literal, name) for literal, name, _spec, _conv
+                                    in string.Formatter().parse(rule.message[lang]))
+                        for lang in ("zh", "en")}
+        self.consequences = tuple(
+            (c.type, tuple((key, E.compile_py(node)) for key, node in c.values.items()),
+             {"instrument": c.citation.instrument, "eid": c.citation.eid},
+             dict(c.description) if c.description else None)
+            for c in rule.consequences)
+        self.wheres = tuple(p.where for p in rule.positive if p.where is not None)
+        self.scope = E.Scope(ruleset.fact_fields_by_alias(rule), {n: p.type for n, p in ruleset.parameters.items()})
+
+
+_COMPILED: dict[tuple[str, str], _CompiledRule] = {}
+
+
+def _compiled(ruleset: Ruleset, rule: Rule) -> _CompiledRule:
+    """The rule's :class:`_CompiledRule`, keyed by the ruleset's digest (a version's content)."""
+    key = (ruleset.digest, rule.id)
+    cached = _COMPILED.get(key)
+    if cached is None or cached.rule is not rule:
+        cached = _COMPILED[key] = _CompiledRule(ruleset, rule)
+    return cached
+
+
+def _run(fn: "E.Compiled | None", bindings: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
+    """A compiled expression's value, None when unknown (as :func:`_evaluate`)."""
+    if fn is None:
+        return None
+    try:
+        return fn(bindings, params, None)
+    except UnknownValue:
+        return None
 
 
 def _evaluate(node: E.Node, bindings: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
@@ -89,23 +130,24 @@ def violations(ruleset: Ruleset, matches: Iterable[MatchLike], instruments: Mapp
                ) -> list[dict[str, Any]]:
     """Group matches into violations and render them (unsorted; see :func:`sort_violations`)."""
     params = ruleset.param_values
-    rules = {r.id: r for r in ruleset.rules}
+    rules = {r.id: _compiled(ruleset, r) for r in ruleset.rules}
     grouped: dict[tuple, list[MatchLike]] = {}
     for m in matches:
-        rule = rules[m.rule]
-        subject = _evaluate(rule.subject_id, m.bindings, params)
-        stype = rule.subject_type if isinstance(rule.subject_type, str) else \
-            _evaluate(rule.subject_type, m.bindings, params)
-        period = _evaluate(rule.period, m.bindings, params) if rule.period is not None else None
+        compiled = rules[m.rule]
+        subject = _run(compiled.subject, m.bindings, params)
+        stype = compiled.rule.subject_type if compiled.subject_type is None else \
+            _run(compiled.subject_type, m.bindings, params)
+        period = _run(compiled.period, m.bindings, params)
         grouped.setdefault((m.rule, stype, str(subject), period), []).append(m)
     out = []
+    citations: dict[Citation, dict[str, Any]] = {}  # each provision looked up once per call
     for (rule_id, stype, subject, period), group in grouped.items():
         rule = rules[rule_id]
         # Deterministic whatever the order of the request's lists: the match whose facts sort first
         # by content leads (its values fill the details and message).
         if len(group) > 1:
             group.sort(key=lambda m: json.dumps(m.bindings, sort_keys=True, default=str))
-        violation = _violation(ruleset, rule, stype, subject, period, group, params, instruments, as_of)
+        violation = _violation(ruleset, rule, stype, subject, period, group, params, instruments, as_of, citations)
         if ruleset.responsibility and stype == "enterprise":
             violation["responsible"] = _responsible(ruleset, subject, (enterprise_groups or {}).get(subject))
         out.append(violation)
@@ -123,11 +165,13 @@ def _responsible(ruleset: Ruleset, enterprise: str, group: str | None) -> list[d
     return out
 
 
-def _violation(ruleset: Ruleset, rule: Rule, subject_type: str, subject: str, period: Any, group: list[MatchLike],
-               params: Mapping[str, Any], instruments: Mapping[str, Instrument], as_of: int | None = None
-               ) -> dict[str, Any]:
+def _violation(ruleset: Ruleset, compiled: _CompiledRule, subject_type: str, subject: str, period: Any,
+               group: list[MatchLike], params: Mapping[str, Any], instruments: Mapping[str, Instrument],
+               as_of: int | None, citations: dict[Citation, dict[str, Any]]) -> dict[str, Any]:
+    rule = compiled.rule
     lead = group[0]
-    details_raw = {name: _evaluate(node, lead.bindings, params) for name, node in rule.details.items()}
+    bindings = lead.bindings
+    details_raw = {name: _run(fn, bindings, params) for name, fn in compiled.details}
     types = rule.value_types
     details = {k: _json_value(v, types.get(k, "")) for k, v in details_raw.items() if v is not None}
     message = {}
@@ -136,28 +180,33 @@ def _violation(ruleset: Ruleset, rule: Rule, subject_type: str, subject: str, pe
         values["subject"] = subject
         values["period"] = str(_json_value(period, types.get("period", ""))) if period is not None \
             else UNKNOWN_TEXT[lang]
-        message[lang] = _render(rule.message[lang], values)
+        message[lang] = "".join(literal + (values.get(name, "?") if name is not None else "")
+                                for literal, name in compiled.message[lang])
     consequences = []
-    for c in rule.consequences:
-        item: dict[str, Any] = {"type": c.type}
-        for key, node in c.values.items():
-            value = _evaluate(node, lead.bindings, params)
+    for ctype, cvalues, citation, description in compiled.consequences:
+        item: dict[str, Any] = {"type": ctype}
+        for key, fn in cvalues:
+            value = _run(fn, bindings, params)
             if value is not None:
                 item[key] = _json_value(value, "")
-        item["citation"] = {"instrument": c.citation.instrument, "eid": c.citation.eid}
-        if c.description:
-            item["description"] = dict(c.description)
+        item["citation"] = dict(citation)
+        if description:
+            item["description"] = dict(description)
         consequences.append(item)
-    scope = E.Scope(ruleset.fact_fields_by_alias(rule), {n: p.type for n, p in ruleset.parameters.items()})
 
     def show(value: Any, vtype: str, node: E.Node) -> str:
         if isinstance(node, E.FieldRef) and node.name in ("year", "month"):
             return str(value)
         return _display(value, vtype, "en")
 
-    explanation = " and ".join(
-        E.explain(p.where, lead.bindings, params, as_of, show=show, scope=scope)
-        for p in rule.positive if p.where is not None)
+    explanation = " and ".join(E.explain(where, bindings, params, as_of, show=show, scope=compiled.scope)
+                               for where in compiled.wheres)
+    cited = []
+    for c in rule.citations:
+        shaped = citations.get(c)
+        if shaped is None:
+            shaped = citations[c] = citation_json(c, instruments)
+        cited.append({**shaped, "label": dict(shaped["label"])})
     violation = {
         "rule": rule.id,
         "ruleset": ruleset.ref,
@@ -168,7 +217,7 @@ def _violation(ruleset: Ruleset, rule: Rule, subject_type: str, subject: str, pe
         "details": details,
         "explanation": explanation,
         "facts": _fact_refs(src for m in group for src in m.sources.values()),
-        "citations": [citation_json(c, instruments) for c in rule.citations],
+        "citations": cited,
         "consequences": consequences,
     }
     if period is not None:
