@@ -2,23 +2,50 @@
 
 Enterprise production data is sensitive (Measures Art. 13), so the input can
 be kept as a digest only (``DECISION_LOG=digest``); ``off`` keeps nothing.
-A write that fails (database down) is kept in memory and retried, never
-silently dropped; only past ``MAX_PENDING`` rows are the oldest lost, and that
-loss is counted and logged.
+
+Evaluation must not wait on the database: :meth:`DecisionLog.record` only
+queues the row, and one writer thread per process writes what has
+accumulated in one transaction (it wakes as soon as a row arrives, so under
+load batches grow by themselves).  While the database is down rows stay
+queued and the writer retries with backoff; nothing is silently dropped:
+only past ``max_pending`` rows are the oldest lost, and that loss is counted,
+logged at ERROR and shown by ``/readyz`` (:meth:`DecisionLog.status`).
+Rows still queued when the process stops are written by :func:`close_all`
+(run at exit, and from gunicorn's ``worker_exit`` hook); what cannot be
+written then is logged at ERROR with the decision ids.
+
+The writer is started by the first :meth:`record` in each process: gunicorn
+creates the app in its master and forks workers, and a thread does not
+survive a fork.  A child forgets the rows queued in its parent (the parent
+writes them), so a row is never written twice.
 """
 from __future__ import annotations
 
+import atexit
+import collections
 import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import threading
+import time
+import weakref
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
+from engine.service import OutageLog
 from policy.store import Store
 
 log = logging.getLogger(__name__)
-MAX_PENDING = 10_000
+
+MAX_PENDING = int(os.environ.get("REPOLICY_DECISION_LOG_MAX_PENDING", 10_000))
+BATCH_ROWS = 500  # rows per transaction: a backlog after an outage is written in bounded transactions
+RETRY_MIN, RETRY_MAX = 0.2, float(os.environ.get("REPOLICY_DECISION_LOG_RETRY_MAX", 5.0))  # seconds of backoff
+SHUTDOWN_SECONDS = float(os.environ.get("REPOLICY_DECISION_LOG_SHUTDOWN_SECONDS", 5.0))
+
+_instances: "weakref.WeakSet[DecisionLog]" = weakref.WeakSet()
 
 
 def canonical_digest(body: Any) -> str:
@@ -26,17 +53,45 @@ def canonical_digest(body: Any) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _as_read(row: dict[str, Any]) -> dict[str, Any]:
+    """A queued row in the shape :meth:`Store.decision` returns."""
+    return {"decision_id": row["decision_id"], "at": row["at"].isoformat(), "caller": row["caller"],
+            "as_of": row["as_of"], "rulesets": json.loads(row["rulesets"]),
+            "input": json.loads(row["input"]) if row["input"] is not None else None,
+            "input_digest": row["input_digest"], "result": json.loads(row["result"]),
+            "violations": row["violations"]}
+
+
 class DecisionLog:
-    def __init__(self, store: Store | None, mode: str = "full"):
+    """Queue of decision rows and the background writer that moves them to the store."""
+
+    def __init__(self, store: Store | None, mode: str = "full", max_pending: int = MAX_PENDING,
+                 retry_max: float = RETRY_MAX):
         if mode not in ("full", "digest", "off"):
             raise ValueError(f"DECISION_LOG must be full, digest or off, not {mode!r}")
         self.store = store if mode != "off" else None
         self.mode = mode
-        self._pending: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
+        self.max_pending = max_pending
+        self.retry_max = retry_max
         self.lost = 0
+        self.written = 0
+        self._lost_logged_at = 0.0
+        self._init_threading()
+        _instances.add(self)
 
+    def _init_threading(self) -> None:
+        """Fresh locks, queue and no writer: at construction and in a forked child."""
+        self._cond = threading.Condition()
+        self._write_lock = threading.Lock()  # one write at a time: rows leave the queue in order, once
+        self._queue: collections.deque[dict[str, Any]] = collections.deque()
+        self._inflight: list[dict[str, Any]] = []
+        self._writer: threading.Thread | None = None
+        self._closing = False
+        self.outage = OutageLog(log, "decision log database")
+
+    # ------------------------------------------------------------------ request path
     def record(self, request_body: dict[str, Any], result: dict[str, Any], caller: str | None) -> None:
+        """Queue one decision for writing; never waits on the database."""
         if self.store is None:
             return
         row = {
@@ -50,31 +105,159 @@ class DecisionLog:
             "result": json.dumps(result, ensure_ascii=False),
             "violations": len(result["violations"]),
         }
-        with self._lock:
-            self._pending.append(row)
-            if len(self._pending) > MAX_PENDING:
-                self.lost += len(self._pending) - MAX_PENDING
-                log.error("decision log: %d records lost (database unavailable)", self.lost)
-                del self._pending[:len(self._pending) - MAX_PENDING]
-        self.flush()
+        with self._cond:
+            self._queue.append(row)
+            self._trim()
+            if self._writer is None and not self._closing:
+                self._writer = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
+                self._writer.start()
+            self._cond.notify()
 
-    def flush(self) -> bool:
-        """Write what is pending; False (and kept for later) if the database refuses."""
-        if self.store is None:
-            return True
-        with self._lock:
-            batch, self._pending = self._pending, []
-        if not batch:
-            return True
-        try:
-            self.store.record_decisions(batch)
-            return True
-        except Exception as exc:
-            log.warning("decision log: %d record(s) kept for retry: %s", len(batch), exc)
-            with self._lock:
-                self._pending = batch + self._pending
-            return False
+    def find(self, decision_id: str) -> dict[str, Any] | None:
+        """A decision of this process not yet in the store (queued, or being written), as the store reads it."""
+        with self._cond:
+            for row in (*self._inflight, *self._queue):
+                if row["decision_id"] == decision_id:
+                    return _as_read(row)
+        return None
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        """Rows not yet in the store: queued plus the batch being written."""
+        with self._cond:
+            return len(self._queue) + len(self._inflight)
+
+    def status(self) -> dict[str, Any]:
+        """What ``/readyz`` shows: rows waiting, rows lost, and the outage if the writes fail."""
+        body: dict[str, Any] = {"decision_log_pending": self.pending, "decision_log_lost": self.lost}
+        if self.outage.down:
+            body["decision_log_error"] = "database unavailable; records kept for retry"
+        return body
+
+    # ------------------------------------------------------------------ writing
+    def flush(self) -> bool:
+        """Write everything queued now, in this thread; False (rows kept for later) if the database refuses."""
+        if self.store is None:
+            return True
+        while True:
+            done, ok = self._write_batch()
+            if not ok:
+                return False
+            if done:
+                return True
+
+    def _run(self) -> None:
+        """The writer thread: wait for rows, write them, back off while the database is down."""
+        delay = 0.0
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._queue or self._closing)
+                if self._closing:
+                    return  # close() writes the rest
+            if delay:
+                with self._cond:  # back off, but leave at once for close()
+                    if self._cond.wait_for(lambda: self._closing, timeout=delay):
+                        return
+            _, ok = self._write_batch()
+            delay = 0.0 if ok else min(max(2 * delay, RETRY_MIN), self.retry_max)
+
+    def _write_batch(self) -> tuple[bool, bool]:
+        """Write up to BATCH_ROWS queued rows in one transaction: (queue now empty, write succeeded)."""
+        assert self.store is not None
+        with self._write_lock:
+            with self._cond:
+                n = min(len(self._queue), BATCH_ROWS)
+                batch = self._inflight = [self._queue.popleft() for _ in range(n)]
+            if not batch:
+                return True, True
+            try:
+                self._insert(batch)
+            except Exception as exc:
+                with self._cond:
+                    self._queue.extendleft(reversed(batch))
+                    self._inflight = []
+                    self._trim()
+                    pending = len(self._queue)
+                self.outage.failed(exc, f"; {pending} decision record(s) kept for retry")
+                return False, False
+            with self._cond:
+                self._inflight = []
+                self.written += len(batch)
+                empty = not self._queue
+            self.outage.succeeded(f"; {len(batch)} decision record(s) written")
+            return empty, True
+
+    def _insert(self, batch: list[dict[str, Any]]) -> None:
+        """One transaction; if a row is already there (a commit whose acknowledgement was lost), row by row."""
+        assert self.store is not None
+        try:
+            self.store.record_decisions(batch)
+            return
+        except IntegrityError:
+            pass
+        for row in batch:
+            try:
+                self.store.record_decisions([row])
+            except IntegrityError as exc:
+                if self.store.decision(row["decision_id"]) is None:  # not a duplicate: the row itself is refused
+                    with self._cond:
+                        self.lost += 1
+                    log.error("decision log: record %s refused by the database, lost: %s", row["decision_id"], exc)
+
+    def _trim(self) -> None:
+        """Drop the oldest rows beyond max_pending (caller holds the condition's lock); counted and logged."""
+        over = len(self._queue) + len(self._inflight) - self.max_pending
+        if over <= 0:
+            return
+        lost = [self._queue.popleft()["decision_id"] for _ in range(min(over, len(self._queue)))]
+        self.lost += len(lost)
+        now = time.monotonic()
+        if now - self._lost_logged_at >= 60 or self.lost == len(lost):
+            self._lost_logged_at = now
+            log.error("decision log: %d record(s) lost in all (database unavailable, over %d pending); "
+                      "latest lost: %s", self.lost, self.max_pending, ", ".join(lost[-5:]))
+
+    # ------------------------------------------------------------------ shutdown
+    def close(self, timeout: float = SHUTDOWN_SECONDS) -> bool:
+        """Stop the writer and write what is queued, retrying for up to ``timeout`` seconds.
+
+        True when nothing is left; otherwise the rows left are logged at ERROR (with their ids) and counted lost.
+        """
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+            writer = self._writer
+        if writer is not None and writer is not threading.current_thread():
+            writer.join(timeout)
+        if self.store is None:
+            return True
+        deadline = time.monotonic() + timeout
+        while not self.flush():
+            if time.monotonic() >= deadline:
+                with self._cond:
+                    left = [r["decision_id"] for r in self._queue]
+                    self._queue.clear()
+                    self.lost += len(left)
+                log.error("decision log: %d record(s) could not be written before exit (database unavailable): %s",
+                          len(left), ", ".join(left))
+                return False
+            time.sleep(min(RETRY_MIN, max(0.0, deadline - time.monotonic())))
+        return True
+
+
+def close_all(timeout: float = SHUTDOWN_SECONDS) -> None:
+    """Write every decision log's queue before the process exits (gunicorn ``worker_exit``, atexit)."""
+    for decision_log in list(_instances):
+        try:
+            decision_log.close(timeout)
+        except Exception:  # pragma: no cover - exiting anyway; say why
+            log.exception("decision log: flushing at exit failed")
+
+
+def _after_fork_in_child() -> None:
+    for decision_log in list(_instances):
+        decision_log._init_threading()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(close_all)

@@ -8,14 +8,22 @@
   evaluated, in place of the active versions of its ruleset that it would
   replace, on the N most recent logged inputs; lists the decisions whose
   violations would change.
+
+Decisions are written to the store by the decision log's background writer,
+so a decision this process made a moment ago may still be queued: it is
+looked up in the queue first, then in the store.  (Another worker process's
+queued decision becomes visible once that worker's writer has written it,
+normally within milliseconds.)
 """
 from __future__ import annotations
 
 import datetime as dt
 
 from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.auth import require
+from api.decision_log import DecisionLog
 from api.errors import ApiError
 from engine.service import Runtime
 from policy.loader import RulesetInvalid, load_ruleset
@@ -34,8 +42,20 @@ def _store():
     return store
 
 
+def _decision_log() -> DecisionLog:
+    return current_app.extensions["repolicy_decisions"]
+
+
 def _decision(decision_id: str) -> dict:
-    d = _store().decision(decision_id)
+    """The decision from this process's queue, else from the store (503 if the store is down)."""
+    store = _store()
+    d = _decision_log().find(decision_id)  # the queue first: a row leaves it only once committed
+    if d is None:
+        try:
+            d = store.decision(decision_id)
+        except SQLAlchemyError as exc:
+            raise ApiError(503, "database_unavailable",
+                           f"the decision database is unavailable ({type(exc).__name__}); try again later") from None
     if d is None:
         raise ApiError(404, "not_found", f"no decision {decision_id}")
     return d
@@ -101,7 +121,9 @@ def impact():
     from api.evaluate import validate_request
     changed, checked = [], 0
     try:
-        for d in _store().recent_decisions(limit):
+        store = _store()
+        _decision_log().flush()  # this process's queued decisions count too (if the database takes them)
+        for d in store.recent_decisions(limit):
             data = validate_request(d["input"], current_app.config["MAX_FACTS"])
             if data.get("rulesets"):
                 continue  # pinned requests are not affected by activation

@@ -1,13 +1,16 @@
 """Every error leaves the service as JSON, at this one boundary.
 
 Body: ``{"error": CODE, "message": TEXT, "errors": [{"path", "message"}]}``.
-A 500 carries the decision id, so an operator can find the failed request.
+A 500 carries the request id and, for an evaluation, the decision id (also
+in ``X-Decision-Id``), and the traceback is logged with both, so an operator
+can find the failed request from what the caller received.
 """
 from __future__ import annotations
 
 import logging
+import uuid
 
-from flask import Flask, jsonify
+from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -51,5 +54,13 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        log.exception("unexpected error")
-        return jsonify(error_body("internal_error", "the service failed on this request")), 500
+        ids = {"request_id": g.get("request_id")}
+        decision_id = g.get("decision_id")
+        if decision_id is None and request.endpoint == "evaluate.evaluate":
+            # the evaluation failed before it had its id: name it now (the access log and header use g)
+            decision_id = g.decision_id = uuid.uuid4().hex
+        if decision_id is not None:
+            ids["decision_id"] = decision_id
+        log.exception("unexpected error on %s %s (request %s, decision %s)", request.method, request.path,
+                      ids["request_id"], decision_id, extra={**ids, "path": request.path})
+        return jsonify(error_body("internal_error", "the service failed on this request", **ids)), 500

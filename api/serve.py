@@ -4,6 +4,8 @@ Options come from the environment: REPOLICY_BIND (default 127.0.0.1:8080),
 REPOLICY_WORKERS (default: number of CPUs), REPOLICY_THREADS (default 4).
 The app is created in the master before forking (``preload_app``), so the
 rulesets are validated and compiled once and a bad ruleset stops start-up.
+Each worker writes its queued decision-log rows when it stops (``worker_exit``),
+so a graceful stop (SIGTERM, or gunicorn's max-requests recycling) loses none.
 """
 from __future__ import annotations
 
@@ -12,6 +14,12 @@ import os
 import tempfile
 
 from gunicorn.app.base import BaseApplication
+
+
+def _worker_exit(server, worker) -> None:
+    """In the worker, after its last request: write the decisions still queued (atexit would too, later)."""
+    from api.decision_log import close_all
+    close_all()
 
 
 def _child_exit(server, worker) -> None:
@@ -45,6 +53,7 @@ def main() -> None:
         "worker_class": "gthread",
         "preload_app": True,
         "child_exit": _child_exit,
+        "worker_exit": _worker_exit,
     }
     _Server(options).run()
 

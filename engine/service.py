@@ -14,6 +14,7 @@ import os
 import threading
 import time
 import uuid
+import weakref
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -40,6 +41,63 @@ def version_record(rs: Ruleset, author: str, comment: str | None = None) -> dict
             "author": author, "comment": comment}
 
 
+def describe_error(exc: BaseException) -> str:
+    """One line naming a database error without the statement or its parameters.
+
+    SQLAlchemy's message quotes the SQL and its bound values, and a decision
+    row's values are enterprise production data (Measures Art. 13): the
+    driver's own message (``exc.orig``) says what went wrong without them.
+    """
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else type(cause).__name__}"
+
+
+class OutageLog:
+    """Logs a dependency's outage at its transitions, not at every failed attempt.
+
+    A poller or writer retrying every second against a database that went away
+    would otherwise print the same warning thousands of times and bury
+    everything else.  The first failure is a WARNING (with the error), repeats
+    are at most one WARNING per ``repeat_every`` seconds (DEBUG in between),
+    and the first success afterwards is one INFO line with the outage's length.
+    """
+
+    def __init__(self, logger: logging.Logger, what: str, repeat_every: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.logger, self.what, self.repeat_every, self.clock = logger, what, repeat_every, clock
+        self.since: float | None = None
+        self._last_logged = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def down(self) -> bool:
+        return self.since is not None
+
+    def failed(self, exc: BaseException, detail: str = "") -> None:
+        """One failed attempt; ``detail`` is appended to the message (e.g. what is kept for retry)."""
+        now = self.clock()
+        error = describe_error(exc)
+        with self._lock:
+            if self.since is None:
+                self.since = self._last_logged = now
+                self.logger.warning("%s unavailable: %s%s", self.what, error, detail)
+            elif now - self._last_logged >= self.repeat_every:
+                self._last_logged = now
+                self.logger.warning("%s still unavailable after %.0f s: %s%s", self.what, now - self.since,
+                                    error, detail)
+            else:
+                self.logger.debug("%s still unavailable: %s%s", self.what, error, detail)
+
+    def succeeded(self, detail: str = "") -> None:
+        """One successful attempt: logs the recovery if there was an outage."""
+        with self._lock:
+            if self.since is None:
+                return
+            took, self.since = self.clock() - self.since, None
+        self.logger.info("%s available again after %.1f s%s", self.what, took, detail)
+
+
 def fact_years(facts: Mapping[str, list[dict[str, Any]]]) -> set[int]:
     """Years the request's dated facts concern (for choosing annual rulesets)."""
     years: set[int] = set()
@@ -51,6 +109,23 @@ def fact_years(facts: Mapping[str, list[dict[str, Any]]]) -> set[int]:
             if value is not None:
                 years.add(int(str(value)[:4]))
     return years
+
+
+def _forget_connections_after_fork(store: Store) -> None:
+    """A forked child (gunicorn worker) opens its own database connections.
+
+    The store was seeded in the parent, so its pool holds open connections; a
+    child using them would share the parent's sockets (two processes
+    interleaving one PostgreSQL session).  ``dispose(close=False)`` drops them
+    from the child's pool without closing the parent's sockets.
+    """
+    ref = weakref.ref(store)
+
+    def forget() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.engine.dispose(close=False)
+    os.register_at_fork(after_in_child=forget)
 
 
 class Runtime:
@@ -75,6 +150,7 @@ class Runtime:
         self._generation: int | None = None
         self._poller_pid: int | None = None
         self.last_refresh_error: str | None = None
+        self.registry_outage = OutageLog(log, "registry database")
         for rs in registry.all():
             self.engine(rs)
             self._parsed[rs.digest] = rs
@@ -100,6 +176,7 @@ class Runtime:
                 store.add_version(**version_record(rs, author="shipped", comment=f"shipped file {rs.path}"))
             except VersionConflict as exc:
                 log.warning("%s: %s; the registry's version is kept", rs.path, exc)
+        _forget_connections_after_fork(store)
         runtime = cls(instruments, Registry(), store)
         runtime.refresh()
         return runtime
@@ -173,12 +250,7 @@ class Runtime:
         def loop() -> None:
             while True:
                 time.sleep(interval)
-                try:
-                    self.refresh()
-                    self.last_refresh_error = None
-                except Exception as exc:  # the store is down: keep serving the last snapshot
-                    self.last_refresh_error = f"{type(exc).__name__}: {exc}"
-                    log.warning("registry refresh failed: %s", exc)
+                self.poll_once()
                 if also is not None:
                     try:
                         also()
@@ -187,9 +259,28 @@ class Runtime:
 
         threading.Thread(target=loop, name="registry-poller", daemon=True).start()
 
+    def poll_once(self) -> None:
+        """One poll of the store: refresh, or keep serving the last snapshot while the store is down.
+
+        The outage is logged at its start, at most once a minute while it lasts, and at its end.
+        """
+        try:
+            self.refresh()
+        except Exception as exc:  # the store is down: keep serving the last snapshot
+            self.last_refresh_error = describe_error(exc)
+            self.registry_outage.failed(exc, "; serving the last snapshot")
+        else:
+            self.last_refresh_error = None
+            self.registry_outage.succeeded()
+
     def evaluate(self, facts: Mapping[str, list[dict[str, Any]]], as_of: dt.date,
-                 pins: list[str] | None = None) -> dict[str, Any]:
-        """Evaluate validated facts; the response body of the contract."""
+                 pins: list[str] | None = None, decision_id: str | None = None) -> dict[str, Any]:
+        """Evaluate validated facts; the response body of the contract.
+
+        ``decision_id`` lets the caller choose the id beforehand, so a request that fails can still be
+        named in its error response and log; by default a fresh one.  An exception from a ruleset's
+        engine carries a note naming the ruleset version.
+        """
         registry = self._registry  # one snapshot for the whole evaluation
         chosen, warnings = registry.select(pins, fact_years(facts))
         violations: list[dict[str, Any]] = []
@@ -197,7 +288,11 @@ class Runtime:
         request = RequestFacts(facts)  # normalised once, shared by the rulesets
         groups = {e["id"]: e.get("group") for e in facts.get("enterprises") or ()}
         for rs in chosen:
-            outcome = self.engine(rs).evaluate(request, as_of)
+            try:
+                outcome = self.engine(rs).evaluate(request, as_of)
+            except Exception as exc:
+                exc.add_note(f"while evaluating {rs.ref} (digest {rs.digest})")
+                raise
             violations.extend(results.violations(rs, outcome.matches, self.instruments, groups, as_of.toordinal()))
             for w in outcome.warnings:
                 if w not in warnings:
@@ -208,7 +303,7 @@ class Runtime:
                          "instrument": rs.instrument, "lifecycle": registry.status(rs.ref)})
         violations = results.sort_violations(violations)
         body: dict[str, Any] = {
-            "decision_id": uuid.uuid4().hex,
+            "decision_id": decision_id or uuid.uuid4().hex,
             "as_of": as_of.isoformat(),
             "rulesets": used,
             "violations": violations,
