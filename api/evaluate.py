@@ -13,6 +13,8 @@ from api.errors import ApiError
 from api.metrics import observe_evaluation
 from api.references import reference_errors
 from api.schemas import EvaluateRequestSchema, flatten_errors
+from engine.prepare import RequestFacts
+from engine.unknowns import unknowns
 from policy.registry import UnknownRuleset
 
 bp = Blueprint("evaluate", __name__)
@@ -73,6 +75,10 @@ def evaluate():
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_request", "the body must be a JSON object",
                        [{"path": "$", "message": "must be an object"}])
+    explain = request.args.get("explain")
+    if explain not in (None, "unknowns"):
+        raise ApiError(400, "invalid_request", "explain takes one value: unknowns",
+                       [{"path": "?explain", "message": f"unknown value {explain!r}; use unknowns"}])
     data = validate_request(body, current_app.config["MAX_FACTS"])
     as_of = request_as_of(data)
     runtime = current_app.extensions["repolicy"]
@@ -82,11 +88,27 @@ def evaluate():
         idx = data["rulesets"].index(str(exc.args[0]))
         raise ApiError(400, "invalid_request", f"unknown ruleset {exc.args[0]}",
                        [{"path": f"rulesets.{idx}", "message": f"no ruleset version {exc.args[0]}"}]) from None
+    if explain == "unknowns":
+        result["unknowns"] = explain_unknowns(runtime, data["facts"], as_of, result["rulesets"])
     principal = getattr(g, "principal", None)
     g.decision_id = result["decision_id"]
     observe_evaluation(result)
     current_app.extensions["repolicy_decisions"].record(body, result, principal.name if principal else None)
     return jsonify(result)
+
+
+def explain_unknowns(runtime, facts: dict, as_of: dt.date, used: list[dict]) -> dict[str, Any]:
+    """The rules of the versions used that missing facts kept from deciding (bounded search)."""
+    request_facts = RequestFacts(facts)
+    items: list[dict[str, Any]] = []
+    complete = True
+    for r in used:
+        found, truncated = unknowns(runtime.registry.get(f"{r['id']}@{r['version']}"), request_facts, as_of)
+        items.extend(found)
+        complete = complete and not truncated
+        if truncated:
+            break
+    return {"items": items, "complete": complete}
 
 
 @bp.post("/v1/echo")

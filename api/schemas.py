@@ -395,6 +395,22 @@ class WarningSchema(Schema):
     message = fields.Nested(BilingualSchema)
 
 
+class UnknownSchema(Schema):
+    """A rule that missing facts kept from deciding (``?explain=unknowns``, an extension of v1)."""
+
+    rule = fields.String(required=True)
+    ruleset = fields.String(required=True)
+    title = fields.Nested(BilingualSchema, required=True)
+    missing = fields.List(fields.String(), required=True)
+    facts = fields.List(fields.String(), required=True)
+    citations = fields.List(fields.Nested(CitationRefSchema), required=True)
+
+
+class UnknownsSchema(Schema):
+    items = fields.List(fields.Nested(UnknownSchema), required=True)
+    complete = fields.Boolean(required=True)
+
+
 class EvaluateResponseSchema(Schema):
     """POST /v1/evaluate 200 response (contract evaluate-v1, with its additive extensions)."""
 
@@ -404,6 +420,7 @@ class EvaluateResponseSchema(Schema):
     violations = fields.List(fields.Nested(ViolationSchema), required=True)
     summary = fields.Nested(SummarySchema, required=True)
     warnings = fields.List(fields.Nested(WarningSchema))
+    unknowns = fields.Nested(UnknownsSchema)
 
 
 class FieldErrorSchema(Schema):

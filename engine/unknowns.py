@@ -1,0 +1,147 @@
+"""Which missing facts kept a rule from firing (``POST /v1/evaluate?explain=unknowns``).
+
+A field the caller leaves out is unknown, and a condition that needs it does
+not hold (contract v1: unknown is never false).  So a request that omits, say,
+an enterprise's ``mining_license`` gets no violation of the mining-licence rule,
+and the caller should learn that the answer is open, not clean.
+
+This walks the rule model like :mod:`engine.reference` (nested loops over the
+``when`` facts), but in three values: a combination of facts whose conditions
+are each true *or unknown*, at least one unknown, is a rule that would have
+been decided by the missing values.  For each, it lists the request fields
+that were missing (``facts.enterprises[0].mining_license``).  It is a plain
+Python search, bounded by ``max_steps`` condition evaluations so a large
+request cannot make it run away; a result cut short says so.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from engine.prepare import RequestFacts, prepare
+from policy import expr as E
+from policy.facts import FACT_LISTS
+from policy.functions import UnknownValue
+from policy.model import Rule, Ruleset
+
+MAX_STEPS = 200_000
+MAX_PER_RULE = 20
+
+_TRUE, _UNKNOWN, _FALSE = True, None, False
+
+
+def _wire_field(list_name: str, name: str) -> str:
+    """The request field behind a condition field (``submitted`` is ``submitted_on`` given or null, ...)."""
+    lst = FACT_LISTS.get(list_name)
+    if lst is None:
+        return name
+    for f in lst.fields:
+        if f.name == name or f.flag == name or (f.type == "enum_list" and name.startswith(f.name + "__")):
+            return f.name
+        if f.type in ("month", "period") and name in ("year", "month", "annual"):
+            return f.name
+    return name
+
+
+def _truth(node: E.Node, bound: Mapping[str, Any], params: Mapping[str, Any], as_of: int) -> bool | None:
+    try:
+        return bool(E.evaluate(node, bound, params, as_of))
+    except UnknownValue:
+        return _UNKNOWN
+
+
+def _missing_refs(node: E.Node, bound: Mapping[str, Any], params: Mapping[str, Any], as_of: int) -> set[E.FieldRef]:
+    """The absent fields that make ``node`` unknown (only in the parts that are themselves unknown)."""
+    if _truth(node, bound, params, as_of) is not _UNKNOWN:
+        return set()
+    if isinstance(node, E.BoolOp):
+        out: set[E.FieldRef] = set()
+        for o in node.operands:
+            out |= _missing_refs(o, bound, params, as_of)
+        return out
+    if isinstance(node, E.Not):
+        return _missing_refs(node.operand, bound, params, as_of)
+    return {r for r in E.field_refs(node) if bound.get(r.alias, {}).get(r.name) is None}
+
+
+@dataclass
+class _Search:
+    ruleset: Ruleset
+    prep: Any
+    params: Mapping[str, Any]
+    max_steps: int
+    steps: int = 0
+    truncated: bool = False
+    found: list[dict[str, Any]] = field(default_factory=list)
+
+    def rule(self, rule: Rule) -> None:
+        positive = rule.positive
+        seen: set[tuple] = set()
+        results: list[dict[str, Any]] = []
+
+        def extend(level: int, bound: dict[str, Any], refs: dict[str, Any], missing: list[tuple]) -> None:
+            if len(results) >= MAX_PER_RULE or self.truncated:
+                return
+            if level == len(positive):
+                if missing and not self._blocked(rule, bound):
+                    entry = self._entry(rule, refs, tuple(sorted(set(missing))))
+                    key = (tuple(entry["missing"]), tuple(entry["facts"]))
+                    if key not in seen:
+                        seen.add(key)
+                        results.append(entry)
+                return
+            p = positive[level]
+            for fact, src in zip(self.prep.facts.get(p.fact, ()), self.prep.sources.get(p.fact, ())):
+                self.steps += 1
+                if self.steps > self.max_steps:
+                    self.truncated = True
+                    return
+                trial = {**bound, p.alias: fact}
+                truth = _TRUE if p.where is None else _truth(p.where, trial, self.params, self.prep.as_of)
+                if truth is _FALSE:
+                    continue
+                gaps = list(missing)
+                if truth is _UNKNOWN:
+                    for ref in _missing_refs(p.where, trial, self.params, self.prep.as_of):
+                        gaps.append((ref.alias, ref.name))
+                extend(level + 1, trial, {**refs, p.alias: (p.fact, src)}, gaps)
+
+        extend(0, {}, {}, [])
+        self.found.extend(results)
+
+    def _blocked(self, rule: Rule, bound: Mapping[str, Any]) -> bool:
+        """An ``unless`` fact known to be there: the rule cannot fire whatever the missing values are."""
+        for neg in rule.negative:
+            for fact in self.prep.facts.get(neg.fact, ()):
+                if neg.where is None or E.holds(neg.where, {**bound, neg.alias: fact}, self.params, self.prep.as_of):
+                    return True
+        return False
+
+    def _entry(self, rule: Rule, refs: Mapping[str, Any], missing: tuple) -> dict[str, Any]:
+        paths = []
+        for alias, name in missing:
+            kind, sources = refs[alias]
+            if kind in FACT_LISTS:
+                for lst, index in sources:
+                    paths.append(f"facts.{lst}[{index}].{_wire_field(lst, name)}")
+            else:  # a derived or computed value: name it, and the request facts it comes from
+                paths.append(f"{kind}.{name} (from " + ", ".join(f"facts.{lst}[{i}]" for lst, i in sources) + ")")
+        facts = sorted({f"facts.{lst}[{i}]" for kind, sources in refs.values() for lst, i in sources})
+        return {"rule": rule.id, "ruleset": self.ruleset.ref, "title": dict(rule.title),
+                "missing": sorted(dict.fromkeys(paths)), "facts": facts,
+                "citations": [{"instrument": c.instrument, "eid": c.eid} for c in rule.citations]}
+
+
+def unknowns(ruleset: Ruleset, request: RequestFacts | Mapping[str, Any], as_of: dt.date,
+             max_steps: int = MAX_STEPS) -> tuple[list[dict[str, Any]], bool]:
+    """For each rule, the combinations of facts that only missing values kept from deciding.
+
+    Returns the entries and whether the search was cut short at ``max_steps``.
+    """
+    search = _Search(ruleset, prepare(ruleset, request, as_of), ruleset.param_values, max_steps)
+    for rule in ruleset.rules:
+        search.rule(rule)
+        if search.truncated:
+            break
+    return search.found, search.truncated

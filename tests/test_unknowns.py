@@ -1,0 +1,78 @@
+"""POST /v1/evaluate?explain=unknowns: the rules that missing facts kept from deciding, with the fields
+that were missing (contract v1: a field left out is unknown, never false)."""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+from engine.unknowns import unknowns
+
+MINE = {"as_of": "2021-12-31", "rulesets": ["notice@2021"], "facts": {
+    "groups": [{"id": "G1", "designated": True}],
+    "enterprises": [{"id": "E1", "group": "G1", "activities": ["mining"], "safety_license": True,
+                     "ordered_to_suspend": False, "recycling_project_expired": False, "emissions_compliant": True,
+                     "radiation_compliant": True, "tailings_compliant": True, "long_term_shutdown": False,
+                     "traceability_system": True}],
+    "allocations": [{"enterprise": "E1", "group": "G1", "year": 2021, "activity": "mining", "amount_t_reo": 100,
+                     "issued_on": "2021-09-01", "filed_on": "2021-09-03"}]}}
+
+
+def explain(client, body):
+    r = client.post("/v1/evaluate?explain=unknowns", json=body)
+    assert r.status_code == 200, r.json
+    return r.json
+
+
+def test_a_missing_licence_leaves_the_mine_rule_open(client):
+    """Notice para 3 item 1: a mine without a mining licence may get no quota; the licence was not said."""
+    body = explain(client, MINE)
+    assert body["violations"] == [] and body["unknowns"]["complete"] is True
+    [entry] = body["unknowns"]["items"]
+    assert entry["rule"] == "eligibility.mine-ineligible" and entry["ruleset"] == "notice@2021"
+    assert entry["missing"] == ["facts.enterprises[0].mining_license"]
+    assert entry["facts"] == ["facts.allocations[0]", "facts.enterprises[0]"]
+    assert entry["citations"] == [{"instrument": "notice-2021", "eid": "para_3__item_1"}]
+
+
+def test_once_the_fact_is_given_the_rule_is_decided(client):
+    for licence, fired in ((True, []), (False, ["eligibility.mine-ineligible"])):
+        body = copy.deepcopy(MINE)
+        body["facts"]["enterprises"][0]["mining_license"] = licence
+        result = explain(client, body)
+        assert [v["rule"] for v in result["violations"]] == fired
+        assert result["unknowns"]["items"] == []
+
+
+def test_a_join_names_the_missing_field_of_the_right_fact(client):
+    """Measures Art. 11(2): an enterprise report without its amount cannot be checked against production."""
+    body = {"as_of": "2021-12-31", "rulesets": ["measures@draft"], "facts": {
+        "groups": [{"id": "G1", "designated": True}],
+        "enterprises": [{"id": "E1", "group": "G1", "activities": ["mining"], "designated": True}],
+        "production": [{"enterprise": "E1", "period": "2021-03", "activity": "mining", "amount_t_reo": 40}],
+        "reports": [{"reporter": "E1", "level": "enterprise", "period": "2021-03", "submitted_on": "2021-04-05",
+                     "recipient": "provincial_miit", "reported_amount_t_reo": 40},
+                    {"reporter": "E1", "level": "enterprise", "period": "2021-03", "submitted_on": "2021-04-06",
+                     "recipient": "provincial_miit"}]}}
+    items = explain(client, body)["unknowns"]["items"]
+    differs = [i for i in items if i["rule"] == "reporting.reported-amount-differs"]
+    assert [i["missing"] for i in differs] == [["facts.reports[1].reported_amount_t_reo"]]
+    assert "facts.production[0]" in differs[0]["facts"]
+
+
+def test_without_the_parameter_the_response_is_unchanged(client):
+    assert "unknowns" not in client.post("/v1/evaluate", json=MINE).json
+
+
+def test_a_bad_value_is_a_400_with_its_path(client):
+    r = client.post("/v1/evaluate?explain=everything", json=MINE)
+    assert r.status_code == 400 and r.json["errors"][0]["path"] == "?explain"
+
+
+def test_the_search_is_bounded(shipped):
+    facts = copy.deepcopy(MINE["facts"])
+    facts["enterprises"] = [dict(facts["enterprises"][0], id=f"E{i}") for i in range(50)]
+    facts["allocations"] = [dict(facts["allocations"][0], enterprise=f"E{i}") for i in range(50)]
+    found, truncated = unknowns(shipped["notice@2021"], facts, dt.date(2021, 12, 31), max_steps=30)
+    assert truncated and len(found) < 50
+    found, truncated = unknowns(shipped["notice@2021"], facts, dt.date(2021, 12, 31))
+    assert not truncated and len([f for f in found if f["rule"] == "eligibility.mine-ineligible"]) == 20  # per rule
