@@ -21,6 +21,7 @@ from api import logs, metrics, openapi
 from api.auth import load_tokens
 from api.decision_log import DecisionLog
 from api.decisions import bp as decisions_bp
+from api.retention import Retention
 from api.legal import bp as legal_bp
 from api.ui import bp as ui_bp
 from api.registry import bp as registry_bp
@@ -50,6 +51,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["repolicy"] = runtime
     app.extensions["repolicy_tokens"] = load_tokens(app.config)
     app.extensions["repolicy_decisions"] = DecisionLog(runtime.store, app.config["DECISION_LOG"])
+    retention = app.extensions["repolicy_retention"] = Retention(runtime.store, app.config["DECISION_RETENTION_DAYS"])
     register_error_handlers(app)
     logs.install(app)
     metrics.install(app)
@@ -62,5 +64,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.before_request
     def _poll_registry() -> None:  # one poller per process, started in the worker that serves
-        runtime.start_polling(app.config["RELOAD_INTERVAL"], also=app.extensions["repolicy_decisions"].flush)
+        runtime.start_polling(app.config["RELOAD_INTERVAL"], also=lambda: (
+            app.extensions["repolicy_decisions"].flush(), retention.maybe_purge()))
     return app

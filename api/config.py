@@ -1,4 +1,9 @@
-"""Configuration in one place: defaults, then environment variables, then the caller's dict.
+"""Configuration in one place: defaults, then an optional file, then environment variables, then the caller's dict.
+
+The file (``REPOLICY_CONFIG_FILE``, TOML) takes the environment variables' names without the prefix, in
+lower case: ``database_url = "postgresql+psycopg://..."``, ``workers = 4``, ``log_level = "INFO"``.
+An environment variable wins over the file.  The server settings (bind, workers, threads, log level,
+decision-log tuning) are read through :func:`setting` as well.
 
 | setting | environment variable | default |
 | --- | --- | --- |
@@ -14,10 +19,13 @@
 | DEV_MODE (accept the well-known dev-* tokens) | REPOLICY_DEV_MODE | false |
 | DECISION_LOG (``full``: input kept; ``digest``: only its hash; ``off``) | REPOLICY_DECISION_LOG | full |
 | ECHO_ENDPOINT (``POST /v1/echo``, a baseline for HTTP benchmarks) | REPOLICY_ECHO_ENDPOINT | false |
+| DECISION_RETENTION_DAYS (decisions older are deleted, hourly; 0 keeps all) | REPOLICY_DECISION_RETENTION_DAYS | 0 |
 """
 from __future__ import annotations
 
 import os
+import tomllib
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -39,7 +47,41 @@ DEFAULTS: dict[str, Any] = {
     "DEV_MODE": False,
     "DECISION_LOG": "full",
     "ECHO_ENDPOINT": False,
+    "DECISION_RETENTION_DAYS": 0.0,
 }
+PREFIX = "REPOLICY_"
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be read, or names a setting that does not exist."""
+
+
+@lru_cache(maxsize=4)
+def _file_settings(path: str) -> dict[str, str]:
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    known = {var[len(PREFIX):].lower() for var, _ in _ENV.values()} | SERVER_SETTINGS
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return {PREFIX + k.upper(): str(v).lower() if isinstance(v, bool) else str(v) for k, v in data.items()}
+
+
+def setting(var: str, default: str | None = None) -> str | None:
+    """One setting by its environment variable name: the environment, else the config file, else ``default``."""
+    if var in os.environ:
+        return os.environ[var]
+    path = os.environ.get(PREFIX + "CONFIG_FILE")
+    if path:
+        return _file_settings(path).get(var, default)
+    return default
+
+
+# Read by the server and the decision log rather than the app config (see README's table).
+SERVER_SETTINGS = {"bind", "workers", "threads", "log_level", "decision_log_max_pending",
+                   "decision_log_retry_max", "decision_log_shutdown_seconds"}
 
 
 def _bool(text: str) -> bool:
@@ -58,13 +100,15 @@ _ENV = {
     "DEV_MODE": ("REPOLICY_DEV_MODE", _bool),
     "DECISION_LOG": ("REPOLICY_DECISION_LOG", str),
     "ECHO_ENDPOINT": ("REPOLICY_ECHO_ENDPOINT", _bool),
+    "DECISION_RETENTION_DAYS": ("REPOLICY_DECISION_RETENTION_DAYS", float),
 }
 
 
 def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     config = dict(DEFAULTS)
     for key, (var, conv) in _ENV.items():
-        if var in os.environ:
-            config[key] = conv(os.environ[var])
+        value = setting(var)
+        if value is not None:
+            config[key] = conv(value)
     config.update(overrides or {})
     return config
