@@ -75,6 +75,10 @@ class DecisionLog:
         self.retry_max = retry_max
         self.lost = 0
         self.written = 0
+        self.unrecorded = 0  # decisions made without a database to record them in
+        if self.store is None and mode != "off":
+            log.warning("decision log: no database (unavailable at start-up?): decisions are not recorded; "
+                        "/readyz counts them")
         self._lost_logged_at = 0.0
         self._init_threading()
         _instances.add(self)
@@ -93,6 +97,8 @@ class DecisionLog:
     def record(self, request_body: dict[str, Any], result: dict[str, Any], caller: str | None) -> None:
         """Queue one decision for writing; never waits on the database."""
         if self.store is None:
+            if self.mode != "off":
+                self.unrecorded += 1
             return
         row = {
             "decision_id": result["decision_id"],
@@ -132,15 +138,20 @@ class DecisionLog:
         body: dict[str, Any] = {"decision_log_pending": self.pending, "decision_log_lost": self.lost}
         if self.outage.down:
             body["decision_log_error"] = "database unavailable; records kept for retry"
+        if self.unrecorded:
+            body["decision_log_unrecorded"] = self.unrecorded
         return body
 
     # ------------------------------------------------------------------ writing
-    def flush(self) -> bool:
-        """Write everything queued now, in this thread; False (rows kept for later) if the database refuses."""
+    def flush(self, wait: float | None = None) -> bool:
+        """Write everything queued now, in this thread; False (rows kept for later) if the database refuses.
+
+        ``wait`` bounds the wait for a write already in progress in another thread (None: as long as it takes).
+        """
         if self.store is None:
             return True
         while True:
-            done, ok = self._write_batch()
+            done, ok = self._write_batch(wait)
             if not ok:
                 return False
             if done:
@@ -161,10 +172,12 @@ class DecisionLog:
             _, ok = self._write_batch()
             delay = 0.0 if ok else min(max(2 * delay, RETRY_MIN), self.retry_max)
 
-    def _write_batch(self) -> tuple[bool, bool]:
+    def _write_batch(self, wait: float | None = None) -> tuple[bool, bool]:
         """Write up to BATCH_ROWS queued rows in one transaction: (queue now empty, write succeeded)."""
         assert self.store is not None
-        with self._write_lock:
+        if not self._write_lock.acquire(timeout=-1 if wait is None else wait):
+            return False, False  # another write hangs (a database that does not answer)
+        try:
             with self._cond:
                 n = min(len(self._queue), BATCH_ROWS)
                 batch = self._inflight = [self._queue.popleft() for _ in range(n)]
@@ -186,6 +199,8 @@ class DecisionLog:
                 empty = not self._queue
             self.outage.succeeded(f"; {len(batch)} decision record(s) written")
             return empty, True
+        finally:
+            self._write_lock.release()
 
     def _insert(self, batch: list[dict[str, Any]]) -> None:
         """One transaction; if a row is already there (a commit whose acknowledgement was lost), row by row."""
@@ -232,10 +247,10 @@ class DecisionLog:
         if self.store is None:
             return True
         deadline = time.monotonic() + timeout
-        while not self.flush():
+        while not self.flush(wait=max(0.0, deadline - time.monotonic())):
             if time.monotonic() >= deadline:
-                with self._cond:
-                    left = [r["decision_id"] for r in self._queue]
+                with self._cond:  # a batch still in a hung write is reported too: it may not commit
+                    left = [r["decision_id"] for r in (*self._inflight, *self._queue)]
                     self._queue.clear()
                     self.lost += len(left)
                 log.error("decision log: %d record(s) could not be written before exit (database unavailable): %s",

@@ -148,6 +148,15 @@ def test_close_writes_the_queue_or_names_what_it_could_not(caplog):
     assert dlog.lost == 1 and any("d00099" in r.getMessage() for r in caplog.records)
 
 
+def test_without_a_database_the_log_says_so_and_counts_what_it_did_not_record(caplog):
+    with caplog.at_level(logging.WARNING, logger="api.decision_log"):
+        dlog = DecisionLog(None, "full")
+    assert any("decisions are not recorded" in r.getMessage() for r in caplog.records)
+    dlog.record({"facts": {}}, result(1), None)
+    assert dlog.status() == {"decision_log_pending": 0, "decision_log_lost": 0, "decision_log_unrecorded": 1}
+    assert DecisionLog(None, "off").status() == {"decision_log_pending": 0, "decision_log_lost": 0}
+
+
 # ---------------------------------------------------------------------------------------------- poller
 
 class FlakyRegistryStore:
