@@ -185,9 +185,12 @@ def evaluate():
         principal = authenticate()
         if principal is None:
             raise _Login()
-    from api.evaluate import request_as_of, validate_request
+    from api.evaluate import explain_unknowns, request_as_of, validate_request
     runtime = current_app.extensions["repolicy"]
-    text, result, errors = request.form.get("request", ""), None, None
+    text, result, errors, unknowns = request.form.get("request", ""), None, None, None
+    upload = request.files.get("file")
+    if upload is not None and upload.filename:
+        text = upload.read().decode("utf-8", errors="replace")
     if request.method == "POST":
         try:
             body = json.loads(text)
@@ -196,8 +199,10 @@ def evaluate():
             data = validate_request(body, current_app.config["MAX_FACTS"])
             as_of = request_as_of(data)
             result = runtime.evaluate(data["facts"], as_of, data.get("rulesets"))
+            unknowns = explain_unknowns(runtime, data["facts"], as_of, result["rulesets"])
         except ApiError as exc:
             errors = exc.errors or [{"path": "$", "message": exc.message}]
         except (ValueError, LookupError) as exc:
             errors = [{"path": "$", "message": str(exc)}]
-    return _page("evaluate.html", title="evaluate", request_text=text, result=result, errors=errors)
+    return _page("evaluate.html", title="evaluate", request_text=text, result=result, errors=errors,
+                 unknowns=unknowns)

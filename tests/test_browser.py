@@ -109,3 +109,22 @@ def test_reviewer_signs_off_a_rule_and_sees_it_unreviewed_after_a_change(browser
     page.goto(f"{server.url}/ui/coverage/notice-2021?lang=en")
     counts = page.locator("#review-counts").inner_text()
     assert "approved 1" in counts and "changed since approval: unreviewed 1" in counts
+
+
+def test_reviewer_uploads_facts_and_sees_what_was_left_undecided(browser, server, tmp_path):
+    import json
+    request = {"as_of": "2021-12-31", "rulesets": ["notice@2021"], "facts": {
+        "groups": [{"id": "G1", "designated": True}],
+        "enterprises": [{"id": "E1", "group": "G1", "activities": ["mining"], "safety_license": True}],
+        "allocations": [{"enterprise": "E1", "group": "G1", "year": 2021, "activity": "mining", "amount_t_reo": 100}]}}
+    upload = tmp_path / "mine.json"
+    upload.write_text(json.dumps(request), encoding="utf-8")
+    page = browser.new_page()
+    page.goto(f"{server.url}/ui/evaluate?lang=en")
+    page.set_input_files("#file", str(upload))
+    page.click("#run")
+    page.wait_for_selector("#summary")
+    assert "Violations: 0" in page.locator("#summary").inner_text().replace("：", ": ")
+    item = page.locator('li[data-rule="eligibility.mine-ineligible"]')
+    assert "facts.enterprises[0].mining_license" in item.inner_text()
+    page.screenshot(path=str(SHOTS / "evaluate-unknowns.png"), full_page=True)
