@@ -19,6 +19,14 @@ is dictated by defects of durable-rules 2.0.28 measured before this project
 - DEFECT rule-count limits (error 303 from 64 alpha nodes per fact, trouble at
   200 rules): rules without negation are grouped at most RULES_PER_UNIT to a
   unit.
+- DEFECT superlinear joins: durable_rules' join memory grows faster than
+  linearly (a join with 5,000 facts on its left takes ~50 ms, 40,000 facts
+  ~600 ms, whatever its equality keys).  So a second layout, ``large_units``,
+  is compiled for large requests: every rule whose patterns all join the
+  first one on equalities (:func:`partition_key`) gets a unit of its own,
+  which the evaluator runs as several small sessions, each holding the facts
+  whose join-key values hash alike (every match, and every fact that could
+  block one, lies within one session).
 - Unknown is not false (three-valued logic): the fields a rule requires
   (``Rule.required_fields``) get an ``$ex`` test on their fact; inside an
   ``or`` a comparison on a missing field is false in durable_rules, so a
@@ -51,6 +59,7 @@ class Unit:
     definition: dict[str, Any]
     rule_ids: dict[str, str]  # durable rule name -> our rule id
     kinds: tuple[str, ...]  # fact kinds asserted, in assert order (negated kinds first)
+    partition: dict[str, tuple[str, ...]] | None = None  # per kind, the key fields to split sessions by
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,7 @@ class CompiledRuleset:
     kinds: frozenset[str]  # every kind some unit reads
     fields: dict[str, frozenset[str]]  # per kind, the condition fields some rule reads (all the engine needs)
     guards: dict[str, tuple[dict[str, Any], ...]]  # per request list: a fact matching none can match no pattern
+    large_units: tuple[Unit, ...] = ()  # the layout for large requests (see module docstring)
 
 
 def prop(name: str) -> str:
@@ -159,15 +169,51 @@ def _uses_as_of(p: Pattern) -> bool:
     return p.where is not None and E.uses_as_of(p.where)
 
 
+def partition_key(rule: Rule) -> dict[str, tuple[str, ...]] | None:
+    """Per fact kind, the fields whose values every match (and every blocking fact) shares, or None.
+
+    A rule qualifies when each pattern after the first tests, at the top level
+    of its condition, ``own.field == first.field`` for some common fields of
+    the first pattern, and no two patterns read the same kind.  Then any two
+    facts bound together (or a blocker and what it blocks) have equal key
+    values.  A fact missing a key field can match nothing: the first
+    pattern's key fields are required (``Rule.required_fields``), a later
+    positive pattern's own fields too, and an equality on a missing field is
+    false, so a negated fact missing one blocks nothing.
+    """
+    positive = rule.positive
+    patterns = positive + rule.negative
+    if len(patterns) < 2 or len({p.fact for p in patterns}) != len(patterns):
+        return None
+    first = positive[0]
+    links: list[dict[str, str]] = []  # per later pattern: first's field -> own field
+    for p in patterns[1:]:
+        link: dict[str, str] = {}
+        for part in _flatten_and(E.push_not(p.where)) if p.where is not None else ():
+            if not (isinstance(part, E.Compare) and part.op == "=="):
+                continue
+            iso = E.isolate(part, p.alias)
+            if iso is not None and isinstance(iso.left, E.FieldRef) and isinstance(iso.right, E.FieldRef) \
+                    and iso.right.alias == first.alias:
+                link.setdefault(iso.right.name, iso.left.name)
+        links.append(link)
+    common = sorted(set.intersection(*(set(link) for link in links)))
+    if not common:
+        return None
+    key = {first.fact: tuple(common)}
+    for p, link in zip(patterns[1:], links):
+        key[p.fact] = tuple(link[name] for name in common)
+    return key
+
+
 def compile_ruleset(ruleset: Ruleset, name_prefix: str) -> CompiledRuleset:
     """Split the ruleset into units and compile every rule (see module docstring)."""
     params = ruleset.param_values
     sentinel = {"all": [{"m": {"kind": CONTEXT_KIND}}]}
-    units: list[Unit] = []
-    plain: list[Rule] = []
     as_of_kinds: set[str] = set()
+    count = [0]
 
-    def make_unit(rules: list[Rule]) -> Unit:
+    def make_unit(rules: list[Rule], partition: dict[str, tuple[str, ...]] | None = None) -> Unit:
         definition: dict[str, Any] = {SENTINEL_RULE: sentinel}
         rule_ids, negated, kinds = {}, [], []
         for i, rule in enumerate(rules):
@@ -181,15 +227,26 @@ def compile_ruleset(ruleset: Ruleset, name_prefix: str) -> CompiledRuleset:
                 if _uses_as_of(p):
                     as_of_kinds.add(p.fact)
         order = negated + [k for k in kinds if k not in negated]
-        return Unit(f"{name_prefix}#{len(units)}", definition, rule_ids, tuple(order))
+        count[0] += 1
+        return Unit(f"{name_prefix}#{count[0] - 1}", definition, rule_ids, tuple(order), partition)
 
-    for rule in ruleset.rules:
-        if rule.negative:
-            units.append(make_unit([rule]))
-        else:
-            plain.append(rule)
-    for start in range(0, len(plain), RULES_PER_UNIT):
-        units.append(make_unit(plain[start:start + RULES_PER_UNIT]))
+    def layout(split: bool) -> tuple[Unit, ...]:
+        units: list[Unit] = []
+        plain: list[Rule] = []
+        for rule in ruleset.rules:
+            key = partition_key(rule) if split else None
+            if key is not None:
+                units.append(make_unit([rule], key))
+            elif rule.negative:
+                units.append(make_unit([rule]))
+            else:
+                plain.append(rule)
+        for start in range(0, len(plain), RULES_PER_UNIT):
+            units.append(make_unit(plain[start:start + RULES_PER_UNIT]))
+        return tuple(units)
+
+    units = layout(split=False)
+    large = layout(split=True)
     kinds = frozenset(k for u in units for k in u.kinds)
     fields: dict[str, set[str]] = {k: set() for k in kinds}
     for rule in ruleset.rules:
@@ -198,8 +255,8 @@ def compile_ruleset(ruleset: Ruleset, name_prefix: str) -> CompiledRuleset:
             for node in (p.where, rule.subject_id):
                 for ref in E.field_refs(node) if node is not None else ():
                     fields[kind_of[ref.alias]].add(ref.name)
-    return CompiledRuleset(ruleset, tuple(units), frozenset(as_of_kinds), kinds,
-                           {k: frozenset(v) for k, v in fields.items()}, _guards(ruleset))
+    return CompiledRuleset(ruleset, units, frozenset(as_of_kinds), kinds,
+                           {k: frozenset(v) for k, v in fields.items()}, _guards(ruleset), large)
 
 
 def _constant_tests(p: Pattern) -> dict[str, Any]:
