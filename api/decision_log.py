@@ -36,14 +36,15 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from engine.service import OutageLog
+from api.config import setting
 from policy.store import Store
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING = int(os.environ.get("REPOLICY_DECISION_LOG_MAX_PENDING", 10_000))
+MAX_PENDING = int(setting("REPOLICY_DECISION_LOG_MAX_PENDING", "10000"))
 BATCH_ROWS = 500  # rows per transaction: a backlog after an outage is written in bounded transactions
-RETRY_MIN, RETRY_MAX = 0.2, float(os.environ.get("REPOLICY_DECISION_LOG_RETRY_MAX", 5.0))  # seconds of backoff
-SHUTDOWN_SECONDS = float(os.environ.get("REPOLICY_DECISION_LOG_SHUTDOWN_SECONDS", 5.0))
+RETRY_MIN, RETRY_MAX = 0.2, float(setting("REPOLICY_DECISION_LOG_RETRY_MAX", "5"))  # seconds of backoff
+SHUTDOWN_SECONDS = float(setting("REPOLICY_DECISION_LOG_SHUTDOWN_SECONDS", "5"))
 
 _instances: "weakref.WeakSet[DecisionLog]" = weakref.WeakSet()
 

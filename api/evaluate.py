@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -82,8 +83,9 @@ def evaluate():
     data = validate_request(body, current_app.config["MAX_FACTS"])
     as_of = request_as_of(data)
     runtime = current_app.extensions["repolicy"]
+    g.decision_id = uuid.uuid4().hex  # named before evaluating, so a failure's 500 carries it
     try:
-        result = runtime.evaluate(data["facts"], as_of, data.get("rulesets"))
+        result = runtime.evaluate(data["facts"], as_of, data.get("rulesets"), decision_id=g.decision_id)
     except UnknownRuleset as exc:
         idx = data["rulesets"].index(str(exc.args[0]))
         raise ApiError(400, "invalid_request", f"unknown ruleset {exc.args[0]}",
@@ -91,7 +93,6 @@ def evaluate():
     if explain == "unknowns":
         result["unknowns"] = explain_unknowns(runtime, data["facts"], as_of, result["rulesets"])
     principal = getattr(g, "principal", None)
-    g.decision_id = result["decision_id"]
     observe_evaluation(result)
     current_app.extensions["repolicy_decisions"].record(body, result, principal.name if principal else None)
     return jsonify(result)
@@ -138,9 +139,7 @@ def readyz():
             body["database"] = f"unreachable: {type(exc).__name__}"
     elif runtime.last_refresh_error:
         body["database"] = runtime.last_refresh_error
-    pending = current_app.extensions["repolicy_decisions"].pending
-    if pending:
-        body["decision_log_pending"] = pending
+    body.update(current_app.extensions["repolicy_decisions"].status())
     ready = bool(runtime.registry.active())
     body["status"] = "ready" if ready else "not_ready"
     return jsonify(body), 200 if ready else 503

@@ -1,6 +1,6 @@
 """Run the service under gunicorn: ``repolicy-serve`` (or ``python -m api.serve``).
 
-Options come from the environment: REPOLICY_BIND (default 127.0.0.1:8080),
+Options come from the environment or the config file (api.config.setting): REPOLICY_BIND (default 127.0.0.1:8080),
 REPOLICY_WORKERS (default: number of CPUs), REPOLICY_THREADS (default 4).
 The app is created in the master before forking (``preload_app``), so the
 rulesets are validated and compiled once and a bad ruleset stops start-up.
@@ -44,12 +44,13 @@ class _Server(BaseApplication):
 def main() -> None:
     # metrics of all workers in one /metrics (prometheus_client multiprocess mode); set before any import
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="repolicy-metrics-"))
+    from api.config import setting
     from api.logs import configure
-    configure(os.environ.get("REPOLICY_LOG_LEVEL", "INFO"))
+    configure(setting("REPOLICY_LOG_LEVEL", "INFO"))
     options = {
-        "bind": os.environ.get("REPOLICY_BIND", "127.0.0.1:8080"),
-        "workers": int(os.environ.get("REPOLICY_WORKERS", multiprocessing.cpu_count())),
-        "threads": int(os.environ.get("REPOLICY_THREADS", 4)),
+        "bind": setting("REPOLICY_BIND", "127.0.0.1:8080"),
+        "workers": int(setting("REPOLICY_WORKERS", str(multiprocessing.cpu_count()))),
+        "threads": int(setting("REPOLICY_THREADS", "4")),
         "worker_class": "gthread",
         "preload_app": True,
         "child_exit": _child_exit,
