@@ -34,7 +34,7 @@ is dictated by defects of durable-rules 2.0.28 measured before this project
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from policy import expr as E
@@ -71,6 +71,7 @@ class CompiledRuleset:
     fields: dict[str, frozenset[str]]  # per kind, the condition fields some rule reads (all the engine needs)
     guards: dict[str, tuple[dict[str, Any], ...]]  # per request list: a fact matching none can match no pattern
     large_units: tuple[Unit, ...] = ()  # the layout for large requests (see module docstring)
+    props: dict[str, dict[str, str]] = field(default_factory=dict)  # per kind: field read -> engine property
 
 
 def prop(name: str) -> str:
@@ -256,7 +257,8 @@ def compile_ruleset(ruleset: Ruleset, name_prefix: str) -> CompiledRuleset:
                 for ref in E.field_refs(node) if node is not None else ():
                     fields[kind_of[ref.alias]].add(ref.name)
     return CompiledRuleset(ruleset, units, frozenset(as_of_kinds), kinds,
-                           {k: frozenset(v) for k, v in fields.items()}, _guards(ruleset), large)
+                           {k: frozenset(v) for k, v in fields.items()}, _guards(ruleset), large,
+                           {k: {f: prop(f) for f in sorted(v)} for k, v in fields.items()})
 
 
 def _constant_tests(p: Pattern) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from engine.compiler import AS_OF_FIELD, CONTEXT_KIND, SENTINEL_RULE, CompiledRuleset, Unit, compile_ruleset, prop
+from engine.compiler import AS_OF_FIELD, CONTEXT_KIND, SENTINEL_RULE, CompiledRuleset, Unit, compile_ruleset
 from engine.durable_driver import DurableRuleset, fact_ids, new_session_id
 from engine.prepare import Prepared, RequestFacts, SourceRef, prepare
 from policy.model import Ruleset
@@ -65,14 +65,14 @@ class Engine:
         where: dict[str, tuple[str, int]] = {}
         n = 0
         for kind in compiled.kinds:
-            wanted = compiled.fields[kind]
+            names = compiled.props[kind]
             stamp = kind in compiled.as_of_kinds
             kind_rows = rows[kind] = []
             for i, fact in enumerate(prep.facts.get(kind, ())):
                 fid = ids[n]
                 n += 1
                 where[fid] = (kind, i)
-                body = {prop(k): v for k, v in fact.items() if k in wanted}
+                body = {names[k]: v for k, v in fact.items() if k in names}
                 body["id"], body["sid"], body["kind"] = fid, sid, kind
                 if stamp:
                     body[AS_OF_FIELD] = prep.as_of

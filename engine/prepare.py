@@ -17,7 +17,9 @@ violation can point into the request's lists.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Callable, Iterable, Mapping
 
 from policy import expr as E
@@ -162,6 +164,54 @@ class RequestFacts:
         return cached
 
 
+class _ComputedField:
+    """A computed field compiled once per ruleset version, with its values memoised.
+
+    A computed value is a pure function of the fact's fields it reads and the
+    version's parameters (due dates from year and month, say), and requests
+    repeat the same few inputs: the value, or its being unknown, and any
+    warning raised on the way are kept per input and replayed.  The memo is
+    bounded and thread-safe (plain dict operations).
+    """
+
+    MAX_MEMO = 10_000
+
+    def __init__(self, comp: Any):
+        self.list, self.alias, self.field = comp.list, comp.alias, comp.field
+        self.reads = tuple(dict.fromkeys(r.name for r in E.field_refs(comp.value) if r.alias == comp.alias))
+        self._fn = E.compile_py(comp.value, on_warning=_collect_warning)
+        self._memo: dict[tuple, tuple[bool, Any, tuple[dict, ...]]] = {}
+
+    def value(self, fact: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[bool, Any, tuple[dict, ...]]:
+        """(known, value, warnings) for one fact."""
+        key = tuple([(v.__class__, v) for v in map(fact.get, self.reads)])
+        cached = self._memo.get(key)
+        if cached is None:
+            sink: list[dict] = []
+            _sink.warnings = sink
+            try:
+                cached = (True, self._fn({self.alias: fact}, params, None), ())
+            except UnknownValue:
+                cached = (False, None, ())
+            finally:
+                _sink.warnings = None
+            if sink:
+                cached = (cached[0], cached[1], tuple(sink))
+            if len(self._memo) >= self.MAX_MEMO:
+                self._memo.clear()
+            self._memo[key] = cached
+        return cached
+
+
+_sink = threading.local()
+
+
+def _collect_warning(warning: dict) -> None:
+    sink = getattr(_sink, "warnings", None)
+    if sink is not None:
+        sink.append(warning)
+
+
 @dataclass(frozen=True)
 class Needs:
     """What a ruleset's rules actually read: only that is prepared (unused derived facts are not built)."""
@@ -169,6 +219,8 @@ class Needs:
     lists: frozenset[str]
     aggregates: tuple[Any, ...]
     computed: tuple[Any, ...]
+    computed_fields: tuple[_ComputedField, ...] = ()  # ``computed``, compiled
+    aggregate_where: tuple[Any, ...] = ()  # per aggregate, its ``where`` compiled (or None)
 
 
 _NEEDS: dict[str, Needs] = {}
@@ -193,8 +245,18 @@ def needs(ruleset: Ruleset) -> Needs:
     computed = tuple(c for c in ruleset.computed if c.list in lists and (
         (c.list, c.field) in read or any(c.field in a.group_by or c.field in a.sums.values()
                                          for a in aggregates if a.source == c.list)))
-    result = _NEEDS[ruleset.digest] = Needs(frozenset(lists), aggregates, computed)
+    result = _NEEDS[ruleset.digest] = Needs(
+        frozenset(lists), aggregates, computed, tuple(_ComputedField(c) for c in computed),
+        tuple(E.compile_py(a.where) if a.where is not None else None for a in aggregates))
     return result
+
+
+def _holds(fn: Any, bindings: Mapping[str, Any], params: Mapping[str, Any], as_of: int) -> bool:
+    """``expr.holds`` for a compiled condition: unknown is not true."""
+    try:
+        return bool(fn(bindings, params, as_of))
+    except UnknownValue:
+        return False
 
 
 def _passes(fact: Mapping[str, Any], guards: tuple[dict[str, Any], ...]) -> bool:
@@ -232,34 +294,37 @@ def prepare(ruleset: Ruleset, request: "RequestFacts | Mapping[str, Iterable[Map
         prep.facts[name] = facts
         prep.sources[name] = sources
     params = ruleset.param_values
-    for comp in need.computed:
-        value_of = E.compile_py(comp.value, on_warning=prep.add_warning)
-        alias, field_name = comp.alias, comp.field
+    for comp in need.computed_fields:
+        field_name = comp.field
         for fact in prep.facts.get(comp.list, ()):
-            try:
-                fact[field_name] = value_of({alias: fact}, params, None)
-            except UnknownValue:
-                pass  # stays unknown
-    for agg in need.aggregates:
+            known, value, warnings = comp.value(fact, params)
+            for w in warnings:
+                prep.add_warning(w)
+            if known:
+                fact[field_name] = value
+            # else: stays unknown
+    for agg, where in zip(need.aggregates, need.aggregate_where):
         groups: dict[tuple, dict[str, Any]] = {}
         members: dict[tuple, list[SourceRef]] = {}
         src_facts, src_sources = prep.facts.get(agg.source, []), prep.sources.get(agg.source, [])
+        group_by, sums = agg.group_by, tuple(agg.sums.items())
+        get_key, single = itemgetter(*group_by), len(group_by) == 1
         for fact, refs in zip(src_facts, src_sources):
-            if agg.where is not None and not E.holds(agg.where, {agg.alias: fact}, params, prep.as_of):
+            if where is not None and not _holds(where, {agg.alias: fact}, params, prep.as_of):
                 continue
             try:
-                key = tuple(fact[k] for k in agg.group_by)
+                key = (get_key(fact),) if single else get_key(fact)
             except KeyError:
                 continue  # a grouping key is unknown: the fact cannot be attributed to any group
             row = groups.get(key)
             if row is None:
-                row = groups[key] = {k: fact[k] for k in agg.group_by}
+                row = groups[key] = dict(zip(group_by, key))
                 for out_name in agg.sums:
                     row[out_name] = 0
                 if agg.count:
                     row[agg.count] = 0
                 members[key] = []
-            for out_name, src_field in agg.sums.items():
+            for out_name, src_field in sums:
                 row[out_name] += fact[src_field]
             if agg.count:
                 row[agg.count] += 1
