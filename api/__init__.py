@@ -25,7 +25,7 @@ from api.retention import Retention
 from api.legal import bp as legal_bp
 from api.ui import bp as ui_bp
 from api.registry import bp as registry_bp
-from engine.service import Runtime
+from engine.service import Runtime, describe_error
 
 
 log = logging.getLogger(__name__)
@@ -44,14 +44,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         try:
             runtime = Runtime.with_store(app.config["RULESETS_DIR"], app.config["INSTRUMENTS_DIR"], url)
         except SQLAlchemyError as exc:
-            # The registry database is down: serve the shipped rulesets rather than nothing; /readyz says so.
-            log.error("registry database unavailable at start-up (%s); serving the shipped rulesets only", exc)
-            runtime = Runtime.from_directories(app.config["RULESETS_DIR"], app.config["INSTRUMENTS_DIR"])
+            # The registry database is down: serve the shipped rulesets rather than nothing, try the database
+            # at every poll, and queue decisions until it answers; /readyz says so meanwhile.
+            log.error("registry database unavailable at start-up (%s); serving the shipped rulesets until it "
+                      "answers", describe_error(exc))
+            runtime = Runtime.awaiting_store(app.config["RULESETS_DIR"], app.config["INSTRUMENTS_DIR"], url)
             runtime.last_refresh_error = f"database unavailable at start-up: {type(exc).__name__}"
     app.extensions["repolicy"] = runtime
     app.extensions["repolicy_tokens"] = load_tokens(app.config)
-    app.extensions["repolicy_decisions"] = DecisionLog(runtime.store, app.config["DECISION_LOG"])
+    decisions = app.extensions["repolicy_decisions"] = DecisionLog(
+        runtime.store, app.config["DECISION_LOG"], awaiting=runtime.pending_url is not None)
     retention = app.extensions["repolicy_retention"] = Retention(runtime.store, app.config["DECISION_RETENTION_DAYS"])
+    runtime.on_store += [decisions.attach, retention.attach]
     register_error_handlers(app)
     logs.install(app)
     metrics.install(app)

@@ -67,17 +67,21 @@ class DecisionLog:
     """Queue of decision rows and the background writer that moves them to the store."""
 
     def __init__(self, store: Store | None, mode: str = "full", max_pending: int = MAX_PENDING,
-                 retry_max: float = RETRY_MAX):
+                 retry_max: float = RETRY_MAX, awaiting: bool = False):
         if mode not in ("full", "digest", "off"):
             raise ValueError(f"DECISION_LOG must be full, digest or off, not {mode!r}")
         self.store = store if mode != "off" else None
         self.mode = mode
+        # A database down at start-up: rows are queued (up to max_pending) until attach() gives the store.
+        self.awaiting = awaiting and self.store is None and mode != "off"
         self.max_pending = max_pending
         self.retry_max = retry_max
         self.lost = 0
         self.written = 0
         self.unrecorded = 0  # decisions made without a database to record them in
-        if self.store is None and mode != "off":
+        if self.awaiting:
+            log.warning("decision log: database unavailable at start-up; decisions are queued until it answers")
+        elif self.store is None and mode != "off":
             log.warning("decision log: no database (unavailable at start-up?): decisions are not recorded; "
                         "/readyz counts them")
         self._lost_logged_at = 0.0
@@ -97,7 +101,7 @@ class DecisionLog:
     # ------------------------------------------------------------------ request path
     def record(self, request_body: dict[str, Any], result: dict[str, Any], caller: str | None) -> None:
         """Queue one decision for writing; never waits on the database."""
-        if self.store is None:
+        if self.store is None and not self.awaiting:
             if self.mode != "off":
                 self.unrecorded += 1
             return
@@ -137,11 +141,20 @@ class DecisionLog:
     def status(self) -> dict[str, Any]:
         """What ``/readyz`` shows: rows waiting, rows lost, and the outage if the writes fail."""
         body: dict[str, Any] = {"decision_log_pending": self.pending, "decision_log_lost": self.lost}
-        if self.outage.down:
+        if self.outage.down or self.awaiting:
             body["decision_log_error"] = "database unavailable; records kept for retry"
         if self.unrecorded:
             body["decision_log_unrecorded"] = self.unrecorded
         return body
+
+    def attach(self, store: Store) -> None:
+        """The database that was down at start-up answers: write what was queued meanwhile, and go on."""
+        if not self.awaiting:
+            return
+        with self._cond:
+            self.store, self.awaiting = store, False
+            self._cond.notify()
+        log.info("decision log: database reached; %d queued decision(s) to write", self.pending)
 
     # ------------------------------------------------------------------ writing
     def flush(self, wait: float | None = None) -> bool:
@@ -150,7 +163,7 @@ class DecisionLog:
         ``wait`` bounds the wait for a write already in progress in another thread (None: as long as it takes).
         """
         if self.store is None:
-            return True
+            return not self.pending  # awaiting a database: rows kept
         while True:
             done, ok = self._write_batch(wait)
             if not ok:
@@ -175,7 +188,8 @@ class DecisionLog:
 
     def _write_batch(self, wait: float | None = None) -> tuple[bool, bool]:
         """Write up to BATCH_ROWS queued rows in one transaction: (queue now empty, write succeeded)."""
-        assert self.store is not None
+        if self.store is None:  # awaiting the database: keep the rows, back off
+            return False, False
         if not self._write_lock.acquire(timeout=-1 if wait is None else wait):
             return False, False  # another write hangs (a database that does not answer)
         try:
@@ -245,11 +259,11 @@ class DecisionLog:
             writer = self._writer
         if writer is not None and writer is not threading.current_thread():
             writer.join(timeout)
-        if self.store is None:
+        if self.store is None and not self.pending:
             return True
         deadline = time.monotonic() + timeout
         while not self.flush(wait=max(0.0, deadline - time.monotonic())):
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or self.store is None:  # never reached a database: no use waiting
                 with self._cond:  # a batch still in a hung write is reported too: it may not commit
                     left = [r["decision_id"] for r in (*self._inflight, *self._queue)]
                     self._queue.clear()

@@ -25,6 +25,11 @@ class Retention:
         self._last = float("-inf")
         self.purged = 0
 
+    def attach(self, store: Store) -> None:
+        """A database that was down at start-up answers."""
+        if self.days:
+            self.store = store
+
     def cutoff(self, now: dt.datetime | None = None) -> dt.datetime:
         return (now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(days=float(self.days or 0))
 

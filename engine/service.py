@@ -128,6 +128,18 @@ def _forget_connections_after_fork(store: Store) -> None:
     os.register_at_fork(after_in_child=forget)
 
 
+def _seeded_store(database_url: str, shipped: list[Ruleset]) -> Store:
+    """The store at ``database_url`` holding the shipped rulesets (idempotent by digest)."""
+    store = Store(database_url)
+    for rs in shipped:
+        try:
+            store.add_version(**version_record(rs, author="shipped", comment=f"shipped file {rs.path}"))
+        except VersionConflict as exc:
+            log.warning("%s: %s; the registry's version is kept", rs.path, exc)
+    _forget_connections_after_fork(store)
+    return store
+
+
 class Runtime:
     """A registry snapshot plus one compiled :class:`Engine` per ruleset version.
 
@@ -151,6 +163,8 @@ class Runtime:
         self._poller_pid: int | None = None
         self.last_refresh_error: str | None = None
         self.registry_outage = OutageLog(log, "registry database")
+        self.pending_url: str | None = None  # a database unreachable at start-up, tried at every poll
+        self.on_store: list[Callable[[Store], None]] = []  # told when that database is reached
         for rs in registry.all():
             self.engine(rs)
             self._parsed[rs.digest] = rs
@@ -170,16 +184,34 @@ class Runtime:
         """Seed the store with the shipped rulesets (idempotent by digest), then load what it holds."""
         instruments = load_instruments(instruments_dir)
         shipped = load_directory(rulesets_dir, instruments)
-        store = Store(database_url)
-        for rs in shipped:
-            try:
-                store.add_version(**version_record(rs, author="shipped", comment=f"shipped file {rs.path}"))
-            except VersionConflict as exc:
-                log.warning("%s: %s; the registry's version is kept", rs.path, exc)
-        _forget_connections_after_fork(store)
+        store = _seeded_store(database_url, shipped)
         runtime = cls(instruments, Registry(), store)
         runtime.refresh()
         return runtime
+
+    @classmethod
+    def awaiting_store(cls, rulesets_dir: Path, instruments_dir: Path, database_url: str) -> "Runtime":
+        """The shipped rulesets now, and the store once it answers (a database down at start-up).
+
+        Each poll tries the database; when it answers it is seeded, its versions are loaded, and the
+        ``on_store`` callbacks get it (the decision log then writes what it queued meanwhile).
+        """
+        runtime = cls.from_directories(rulesets_dir, instruments_dir)
+        runtime.pending_url = database_url
+        return runtime
+
+    def connect_pending(self) -> bool:
+        """Try the database that was down at start-up; True once it is attached."""
+        if self.store is not None or self.pending_url is None:
+            return self.store is not None
+        shipped = [rs for rs in self._registry.all()]
+        store = _seeded_store(self.pending_url, shipped)  # raises while the database is down
+        self.store, self.pending_url = store, None
+        self.refresh(force=True)
+        log.info("registry database reached: %d version(s) loaded", len(self._registry.all()))
+        for callback in self.on_store:
+            callback(store)
+        return True
 
     def with_candidate(self, candidate: Ruleset, activate: bool = False) -> "Runtime":
         """A store-less runtime seeing the current versions plus ``candidate`` (for its tests and previews).
@@ -243,7 +275,7 @@ class Runtime:
 
         ``also`` runs after each poll (e.g. retrying decision-log writes).
         """
-        if self.store is None or self._poller_pid == os.getpid():
+        if (self.store is None and self.pending_url is None) or self._poller_pid == os.getpid():
             return
         self._poller_pid = os.getpid()
 
@@ -265,7 +297,10 @@ class Runtime:
         The outage is logged at its start, at most once a minute while it lasts, and at its end.
         """
         try:
-            self.refresh()
+            if self.store is None:
+                self.connect_pending()
+            else:
+                self.refresh()
         except Exception as exc:  # the store is down: keep serving the last snapshot
             self.last_refresh_error = describe_error(exc)
             self.registry_outage.failed(exc, "; serving the last snapshot")
