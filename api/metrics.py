@@ -38,10 +38,16 @@ def _m() -> SimpleNamespace:
 
 
 def observe_evaluation(result: dict) -> None:
+    """Count the evaluation and its violations: one increment per distinct label set, not per violation
+    (each increment takes a lock and, under gunicorn, writes the worker's metrics file)."""
     m = _m()
     m.evaluations.labels("ok").inc()
+    counts: dict[tuple[str, str, str], int] = {}
     for v in result["violations"]:
-        m.violations.labels(v["ruleset"], v["rule"], v["severity"]).inc()
+        key = (v["ruleset"], v["rule"], v["severity"])
+        counts[key] = counts.get(key, 0) + 1
+    for key, n in counts.items():
+        m.violations.labels(*key).inc(n)
 
 
 def install(app: Flask) -> None:
