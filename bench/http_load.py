@@ -4,8 +4,9 @@ usage: python bench/http_load.py [--duration 10] [--connections 8] [--workers N]
 
 Starts the service itself on a loopback port (SQLite registry in a temporary folder), then drives it
 with `wrk` (Debian package) when installed, else with a bounded Python client.  Prints requests per
-second and p50/p99 latency for both endpoints and the ratio; targets (not asserted): evaluate at least
-half the echo throughput, p99 under 20 ms at 8 connections.
+second, p50/p99 latency and the server's CPU time per request (gunicorn master and workers, from
+/proc) for both endpoints and the ratio; targets (not asserted): evaluate at least half the echo
+throughput, p99 under 20 ms at 8 connections.
 """
 from __future__ import annotations
 
@@ -51,7 +52,27 @@ def run_wrk(url: str, body_file: str, duration: int, connections: int) -> dict:
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50_ms": ms("50"), "p99_ms": ms("99"), "non_2xx": int(errors.group(1)) if errors else 0}
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    return {"rps": rps, "p50_ms": ms("50"), "p99_ms": ms("99"), "non_2xx": int(errors.group(1)) if errors else 0,
+            "requests": requests}
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its children (gunicorn master and workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    try:
+        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def run_python(url: str, body: bytes, duration: int, connections: int) -> dict:
@@ -106,19 +127,23 @@ def main() -> int:
         for name, path in (("echo", "/v1/echo"), ("evaluate", "/v1/evaluate")):
             for _ in range(2):  # warm-up
                 urllib.request.urlopen(urllib.request.Request(server.url + path, data=body, method="POST"), timeout=10).read()
+            cpu0 = process_tree_cpu(server.proc.pid)
             if tool == "wrk":
                 results[name] = run_wrk(server.url + path, str(body_file), args.duration, args.connections)
             else:
                 results[name] = run_python(server.url + path, body, args.duration, args.connections)
+            served = results[name].get("requests") or results[name]["rps"] * args.duration
+            results[name]["server_cpu_ms"] = (process_tree_cpu(server.proc.pid) - cpu0) / max(served, 1) * 1000
     finally:
         server.stop()
     print(f"HTTP benchmark: {tool}, {args.connections} connections, {args.duration} s each, gunicorn "
           f"{args.workers} workers x {args.threads} threads, body {len(body):,} bytes, decision log {args.decision_log}, "
           f"{os.cpu_count()} CPUs (load generator on the same machine)")
-    print("| endpoint | requests/s | p50 ms | p99 ms | non-2xx |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| endpoint | requests/s | p50 ms | p99 ms | non-2xx | server CPU ms/request |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, r in results.items():
-        print(f"| {name} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']} |")
+        print(f"| {name} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']} "
+              f"| {r['server_cpu_ms']:.2f} |")
     ratio = results["evaluate"]["rps"] / results["echo"]["rps"]
     print(f"evaluate / echo throughput: {ratio:.2f} (target >= 0.5); evaluate p99 {results['evaluate']['p99_ms']:.1f} ms "
           f"(target < 20 ms)")
