@@ -75,3 +75,18 @@ def group_report_dues(facts: Facts) -> dict[str, dt.date]:
                 and "submitted_on" in r and period not in dues):
             dues[period] = monthly_due(int(period[:4]), int(period[5:]), cache)
     return dues
+
+
+def peer_input(facts: Facts, as_of: dt.date) -> dict[str, Any]:
+    """What a peer engine is given: the raw fact lists plus the Python-computed sums and due dates."""
+    totals, quota = year_sums(facts)
+    dues = group_report_dues(facts)
+    return {
+        "totals": totals,
+        "quota": quota,
+        "enterprises": facts.get("enterprises", []),
+        "allocations": facts.get("allocations", []),
+        "reports": facts.get("reports", []),
+        "due": {period: due.isoformat() for period, due in dues.items()},
+        "today": as_of.isoformat(),
+    }

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Callable
+from typing import Callable
 
 import peers_common as pc
 
@@ -89,19 +89,8 @@ class RegoPeer:
 
     @staticmethod
     def input_json(facts: pc.Facts, as_of: dt.date) -> str:
-        """The policy's input as JSON text: the raw fact lists plus the Python-computed sums and due dates."""
-        totals, quota = pc.year_sums(facts)
-        dues = pc.group_report_dues(facts)
-        doc: dict[str, Any] = {
-            "totals": totals,
-            "quota": quota,
-            "enterprises": facts.get("enterprises", []),
-            "allocations": facts.get("allocations", []),
-            "reports": facts.get("reports", []),
-            "due": {period: due.isoformat() for period, due in dues.items()},
-            "today": as_of.isoformat(),
-        }
-        return json.dumps(doc, ensure_ascii=False)
+        """The policy's input as JSON text (see ``peers_common.peer_input``)."""
+        return json.dumps(pc.peer_input(facts, as_of), ensure_ascii=False)
 
     def evaluate(self, facts: pc.Facts, as_of: dt.date) -> list[pc.Violation]:
         """Violations as ``(rule, subject, period)``."""

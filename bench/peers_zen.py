@@ -42,18 +42,8 @@ class ZenPeer:
 
     @staticmethod
     def context(facts: pc.Facts, as_of: dt.date) -> dict[str, Any]:
-        """The decision's input: the raw fact lists plus the Python-computed sums and due dates."""
-        totals, quota = pc.year_sums(facts)
-        dues = pc.group_report_dues(facts)
-        return {
-            "totals": totals,
-            "quota": quota,
-            "enterprises": facts.get("enterprises", []),
-            "allocations": facts.get("allocations", []),
-            "reports": facts.get("reports", []),
-            "due": {period: due.isoformat() for period, due in dues.items()},
-            "today": as_of.isoformat(),
-        }
+        """The decision's input (see ``peers_common.peer_input``)."""
+        return pc.peer_input(facts, as_of)
 
     def evaluate(self, facts: pc.Facts, as_of: dt.date) -> list[pc.Violation]:
         """Violations as ``(rule, subject, period)``; the decision returns only matched items."""
