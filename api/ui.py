@@ -13,6 +13,7 @@ from flask import (Blueprint, current_app, g, make_response, redirect, render_te
 from api.auth import COOKIE, authenticate
 from api.errors import ApiError
 from api.rule_view import rule_view
+from api.why import why
 from policy.coverage import coverage, load_out_of_scope
 from policy.diff import diff as ruleset_diff
 from policy.review import STATUS_LABELS, review_state, rule_digest
@@ -187,7 +188,7 @@ def evaluate():
             raise _Login()
     from api.evaluate import explain_unknowns, request_as_of, validate_request
     runtime = current_app.extensions["repolicy"]
-    text, result, errors, unknowns = request.form.get("request", ""), None, None, None
+    text, result, errors, unknowns, reasons = request.form.get("request", ""), None, None, None, {}
     upload = request.files.get("file")
     if upload is not None and upload.filename:
         text = upload.read().decode("utf-8", errors="replace")
@@ -200,9 +201,10 @@ def evaluate():
             as_of = request_as_of(data)
             result = runtime.evaluate(data["facts"], as_of, data.get("rulesets"))
             unknowns = explain_unknowns(runtime, data["facts"], as_of, result["rulesets"])
+            reasons = why(runtime, data["facts"], as_of, result)
         except ApiError as exc:
             errors = exc.errors or [{"path": "$", "message": exc.message}]
         except (ValueError, LookupError) as exc:
             errors = [{"path": "$", "message": str(exc)}]
     return _page("evaluate.html", title="evaluate", request_text=text, result=result, errors=errors,
-                 unknowns=unknowns)
+                 unknowns=unknowns, reasons=reasons)

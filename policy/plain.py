@@ -27,6 +27,7 @@ from policy.yamlsource import load_yaml
 
 VOCABULARY_FILE = Path(__file__).resolve().parent.parent / "rulesets" / "vocabulary.yaml"
 LANGS = ("zh", "en")
+PLAIN_NUMBER_FIELDS = frozenset({"year", "month"})  # numbers read without thousands separators
 Bindings = Mapping[str, Mapping[str, Any]]
 
 
@@ -104,6 +105,8 @@ class _Renderer:
             v = E.evaluate(node, self.bindings, self.rs.param_values, self.as_of)
         except UnknownValue:
             v = None
+        if isinstance(node, E.FieldRef) and node.name in PLAIN_NUMBER_FIELDS and v is not None:
+            return str(v)  # 2021, not 2,021
         return display_value(v, E.type_of(node, self.scope), self.lang)
 
     def with_value(self, text: str, node: E.Node) -> str:

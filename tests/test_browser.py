@@ -63,6 +63,8 @@ def test_reviewer_finds_art_16_2_and_sees_it_highlighted_in_an_evaluation(browse
     assert marked.is_visible()
     assert marked.inner_text() == "稀土集团所属稀土开采企业和稀土冶炼分离企业存在超指标生产等违法违规行为的，核减下一年度稀土指标。"
     assert page.evaluate("getComputedStyle(document.querySelector('mark.cited')).backgroundColor") == "rgb(255, 224, 130)"
+    why = page.locator('.violation[data-rule="quota.over-production"] .why').first.inner_text()
+    assert "年度指标合计的数量（吨REO）（5,000）小于年度产量合计的数量（吨REO）（5,320）" in why  # the values compared
     page.screenshot(path=str(SHOTS / "evaluate-over-quota.png"), full_page=True)
 
     page.click("#switch-lang")  # English beside Chinese

@@ -68,6 +68,7 @@ def test_a_match_is_explained_with_its_values(shipped):
     bindings = {"produced": {"enterprise": "E1", "year": 2021, "activity": "mining", "amount_t_reo": 5320},
                 "quota": {"enterprise": "E1", "year": 2021, "activity": "mining", "amount_t_reo": 5000}}
     text = plain.explain_match(rs, rule, bindings)
+    assert "年度指标合计的年度（2021）为年度产量合计的年度（2021）" in text["zh"]
     assert text["zh"].endswith("年度指标合计的数量（吨REO）（5,000）小于年度产量合计的数量（吨REO）（5,320）")
     assert text["en"].endswith("the annual quota total's amount (t REO) (5,000) is less than "
                                "the annual production total's amount (t REO) (5,320)")
