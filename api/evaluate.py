@@ -14,6 +14,7 @@ from api.errors import ApiError
 from api.metrics import observe_evaluation
 from api.references import reference_errors
 from api.schemas import EvaluateRequestSchema, flatten_errors
+from api.why import why
 from engine.prepare import RequestFacts
 from engine.unknowns import unknowns
 from policy.registry import UnknownRuleset
@@ -76,10 +77,7 @@ def evaluate():
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_request", "the body must be a JSON object",
                        [{"path": "$", "message": "must be an object"}])
-    explain = request.args.get("explain")
-    if explain not in (None, "unknowns"):
-        raise ApiError(400, "invalid_request", "explain takes one value: unknowns",
-                       [{"path": "?explain", "message": f"unknown value {explain!r}; use unknowns"}])
+    explain = explain_options(request.args.get("explain"))
     data = validate_request(body, current_app.config["MAX_FACTS"])
     as_of = request_as_of(data)
     runtime = current_app.extensions["repolicy"]
@@ -90,12 +88,31 @@ def evaluate():
         idx = data["rulesets"].index(str(exc.args[0]))
         raise ApiError(400, "invalid_request", f"unknown ruleset {exc.args[0]}",
                        [{"path": f"rulesets.{idx}", "message": f"no ruleset version {exc.args[0]}"}]) from None
-    if explain == "unknowns":
+    if "plain" in explain:
+        for i, text in why(runtime, data["facts"], as_of, result).items():
+            result["violations"][i]["explanation_plain"] = text
+    if "unknowns" in explain:
         result["unknowns"] = explain_unknowns(runtime, data["facts"], as_of, result["rulesets"])
     principal = getattr(g, "principal", None)
     observe_evaluation(result)
     current_app.extensions["repolicy_decisions"].record(body, result, principal.name if principal else None)
     return jsonify(result)
+
+
+EXPLAIN_OPTIONS = ("unknowns", "plain")
+
+
+def explain_options(value: str | None) -> set[str]:
+    """``?explain=unknowns,plain``: what to add to the response (each costs time, so only on request)."""
+    if value is None:
+        return set()
+    chosen = {v.strip() for v in value.split(",")}
+    wrong = sorted(chosen - set(EXPLAIN_OPTIONS))
+    if wrong:
+        raise ApiError(400, "invalid_request", f"explain takes {' and/or '.join(EXPLAIN_OPTIONS)}",
+                       [{"path": "?explain", "message": f"unknown value {', '.join(map(repr, wrong))}; "
+                                                        f"use {', '.join(EXPLAIN_OPTIONS)}"}])
+    return chosen
 
 
 def explain_unknowns(runtime, facts: dict, as_of: dt.date, used: list[dict]) -> dict[str, Any]:

@@ -39,9 +39,12 @@ def build_spec() -> dict:
     spec.path(path="/v1/evaluate", operations={"post": {
         "summary": "Evaluate facts; returns violations with verbatim citations",
         "security": [{}, {"bearer": []}],
-        "parameters": [{"name": "explain", "in": "query", "required": False, "schema": {"type": "string", "enum": ["unknowns"]},
+        "parameters": [{"name": "explain", "in": "query", "required": False,
+                        "schema": {"type": "string", "enum": ["unknowns", "plain", "unknowns,plain", "plain,unknowns"]},
                         "description": "unknowns: also list the rules that missing facts kept from deciding, "
-                                       "with the request fields that were missing"}],
+                                       "with the request fields that were missing; plain: each violation also "
+                                       "gets explanation_plain, its conditions in plain Chinese and English with "
+                                       "the values compared"}],
         "requestBody": {"required": True, "content": {_JSON: {"schema": {"$ref": "#/components/schemas/EvaluateRequest"}}}},
         "responses": {"200": _resp("Violations found (possibly none)", "EvaluateResponse"), **errors}}})
     for path, summary in (("/healthz", "Liveness"), ("/readyz", "Readiness: rulesets compiled, database reachable")):

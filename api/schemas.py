@@ -376,6 +376,8 @@ class ViolationSchema(Schema):
     message = fields.Nested(BilingualSchema, required=True)
     details = fields.Dict()
     explanation = fields.String(metadata={"description": "the conditions with the values they compared"})
+    explanation_plain = fields.Nested(BilingualSchema, metadata={
+        "description": "?explain=plain: the conditions in plain Chinese and English with the values compared"})
     facts = fields.List(fields.Nested(FactRefSchema), required=True)
     citations = fields.List(fields.Nested(CitationSchema), required=True, validate=validate.Length(min=1))
     consequences = fields.List(fields.Nested(ConsequenceSchema))

@@ -76,3 +76,14 @@ def test_the_search_is_bounded(shipped):
     assert truncated and len(found) < 50
     found, truncated = unknowns(shipped["notice@2021"], facts, dt.date(2021, 12, 31))
     assert not truncated and len([f for f in found if f["rule"] == "eligibility.mine-ineligible"]) == 20  # per rule
+
+
+def test_explain_plain_writes_each_violation_out_with_its_values(client):
+    from conftest import example
+    r = client.post("/v1/evaluate?explain=plain,unknowns", json=example("over-quota"))
+    assert r.status_code == 200 and "unknowns" in r.json
+    over = [v for v in r.json["violations"] if v["rule"] == "quota.over-production"]
+    assert over and all(v["explanation_plain"]["en"].endswith(
+        "the annual quota total's amount (t REO) (5,000) is less than the annual production total's amount "
+        "(t REO) (5,320)") for v in over)
+    assert "explanation_plain" not in client.post("/v1/evaluate", json=example("over-quota")).json["violations"][0]
