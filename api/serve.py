@@ -9,8 +9,10 @@ so a graceful stop (SIGTERM, or gunicorn's max-requests recycling) loses none.
 """
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
+import shutil
 import tempfile
 
 from gunicorn.app.base import BaseApplication
@@ -42,8 +44,13 @@ class _Server(BaseApplication):
 
 
 def main() -> None:
-    # metrics of all workers in one /metrics (prometheus_client multiprocess mode); set before any import
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="repolicy-metrics-"))
+    # metrics of all workers in one /metrics (prometheus_client multiprocess mode); set before any import.
+    # A folder made here is this server's alone: removed when the master exits.
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        own = tempfile.mkdtemp(prefix="repolicy-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = own
+        master = os.getpid()
+        atexit.register(lambda: os.getpid() == master and shutil.rmtree(own, ignore_errors=True))  # not in workers
     from api.config import setting
     from api.logs import configure
     configure(setting("REPOLICY_LOG_LEVEL", "INFO"))
