@@ -22,14 +22,15 @@ MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 PERIOD_RE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2]))?$")
 PIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*@[A-Za-z0-9._-]+$")
 MAX_NUMBER = 1e12  # t REO: far above any real figure, far below float trouble
+YEARS = (1, 9999)  # an integer ``year``: the calendar's range (dates and due dates are computed from it)
 
 
 class StrictNumber(fields.Field):
     """A JSON number (not a string, not a boolean), finite, within bounds."""
 
-    def __init__(self, minimum: float | None = None, integer: bool = False, **kw: Any):
+    def __init__(self, minimum: float | None = None, integer: bool = False, maximum: float | None = None, **kw: Any):
         super().__init__(**kw)
-        self.minimum, self.integer = minimum, integer
+        self.minimum, self.integer, self.maximum = minimum, integer, maximum
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -42,6 +43,8 @@ class StrictNumber(fields.Field):
             raise ValidationError(f"must be at most {MAX_NUMBER:g} in magnitude")
         if self.minimum is not None and value < self.minimum:
             raise ValidationError(f"must be >= {self.minimum:g}")
+        if self.maximum is not None and value > self.maximum:
+            raise ValidationError(f"must be <= {self.maximum:g}")
         return value
 
 
@@ -88,6 +91,12 @@ class DateText(StrictString):
         return value
 
 
+def _calendar_year(value: str) -> None:
+    """Year 0000 matches YYYY but is on no calendar (dates, due dates and periods start at 0001)."""
+    if value.startswith("0000"):
+        raise ValidationError("year 0000 does not exist")
+
+
 def _field(wf: WireField) -> fields.Field:
     kw: dict[str, Any] = {"required": wf.required, "allow_none": wf.nullable}
     if wf.type == "string":
@@ -95,6 +104,9 @@ def _field(wf: WireField) -> fields.Field:
         return StrictString(validate=length, **kw)
     if wf.type in ("number", "integer"):
         bounds = {"maximum": MAX_NUMBER, **({"minimum": wf.minimum} if wf.minimum is not None else {"minimum": -MAX_NUMBER})}
+        if wf.type == "integer" and wf.name == "year":
+            return StrictInteger(minimum=YEARS[0], maximum=YEARS[1],
+                                 metadata={"minimum": YEARS[0], "maximum": YEARS[1]}, **kw)
         if wf.type == "integer":
             return StrictInteger(minimum=wf.minimum, metadata=bounds, **kw)
         return StrictNumber(minimum=wf.minimum, metadata=bounds, **kw)
@@ -103,9 +115,9 @@ def _field(wf: WireField) -> fields.Field:
     if wf.type == "date":
         return DateText(**kw)
     if wf.type == "month":
-        return StrictString(validate=validate.Regexp(MONTH_RE, error="must be a month YYYY-MM"), **kw)
+        return StrictString(validate=[validate.Regexp(MONTH_RE, error="must be a month YYYY-MM"), _calendar_year], **kw)
     if wf.type == "period":
-        return StrictString(validate=validate.Regexp(PERIOD_RE, error="must be YYYY-MM or YYYY"), **kw)
+        return StrictString(validate=[validate.Regexp(PERIOD_RE, error="must be YYYY-MM or YYYY"), _calendar_year], **kw)
     if wf.type == "enum":
         return StrictString(validate=validate.OneOf(wf.enum), **kw)
     if wf.type == "enum_list":
@@ -175,7 +187,9 @@ def _is_date(value: Any) -> bool:
 
 
 def _is_number(wf: WireField) -> Check:
-    integer, minimum = wf.type == "integer", wf.minimum
+    integer, minimum, maximum = wf.type == "integer", wf.minimum, MAX_NUMBER
+    if integer and wf.name == "year":
+        minimum, maximum = YEARS
 
     def check(value: Any) -> bool:
         kind = type(value)
@@ -184,7 +198,7 @@ def _is_number(wf: WireField) -> Check:
                 return False
         elif kind is not int:
             return False  # bool included: type(True) is bool
-        return abs(value) <= MAX_NUMBER and (minimum is None or value >= minimum)
+        return abs(value) <= MAX_NUMBER and value <= maximum and (minimum is None or value >= minimum)
     return check
 
 
@@ -201,7 +215,7 @@ def _scalar_check(wf: WireField) -> Check:
         return _is_date
     if wf.type in ("month", "period"):
         pattern = MONTH_RE if wf.type == "month" else PERIOD_RE
-        return lambda v: type(v) is str and pattern.match(v) is not None
+        return lambda v: type(v) is str and pattern.match(v) is not None and not v.startswith("0000")
     if wf.type == "enum":
         choices = frozenset(wf.enum)
         return lambda v: type(v) is str and v in choices

@@ -44,6 +44,16 @@ class Prepared:
             self.warnings.append(warning)
 
 
+def _year_span(year: int) -> tuple[int, int]:
+    """First and last day of a year; years beyond the calendar (0, 10000, ...) are clamped to it.
+
+    Spans are only compared with rulesets' effective dates, so a year before 1 behaves as year 1 and one
+    after 9999 as year 9999 (validation accepts any four-digit year, and any integer for ``year``).
+    """
+    y = min(max(year, dt.MINYEAR), dt.MAXYEAR)
+    return dt.date(y, 1, 1).toordinal(), dt.date(y, 12, 31).toordinal()
+
+
 def _span_of(lst: FactList, value: Any) -> tuple[int, int] | None:
     """First and last day a time value concerns (a year, a month, a period or a date)."""
     if value is None:
@@ -51,18 +61,17 @@ def _span_of(lst: FactList, value: Any) -> tuple[int, int] | None:
     wire = lst.wire(lst.time_field) if lst.time_field else None
     assert wire is not None
     if wire.type == "integer":  # a year
-        y = int(value)
-        return dt.date(y, 1, 1).toordinal(), dt.date(y, 12, 31).toordinal()
+        return _year_span(int(value))
     if wire.type == "date":
         d = parse_date(value)
         return d, d
     # month "YYYY-MM" or period "YYYY" / "YYYY-MM"
     y = int(value[:4])
-    if len(value) == 4:
-        return dt.date(y, 1, 1).toordinal(), dt.date(y, 12, 31).toordinal()
+    if len(value) == 4 or not dt.MINYEAR <= y <= dt.MAXYEAR:
+        return _year_span(y)
     m = int(value[5:7])
-    nxt = dt.date(y + (m == 12), m % 12 + 1, 1)
-    return dt.date(y, m, 1).toordinal(), nxt.toordinal() - 1
+    last = dt.date(y, 12, 31) if m == 12 else dt.date(y, m + 1, 1) - dt.timedelta(days=1)
+    return dt.date(y, m, 1).toordinal(), last.toordinal()
 
 
 def _within(ruleset: Ruleset, lst: FactList, span: tuple[int, int] | None) -> bool:
