@@ -56,11 +56,32 @@ def canonical_digest(body: Any) -> str:
 
 def _as_read(row: dict[str, Any]) -> dict[str, Any]:
     """A queued row in the shape :meth:`Store.decision` returns."""
+    row = _serialised(row)
     return {"decision_id": row["decision_id"], "at": row["at"].isoformat(), "caller": row["caller"],
             "as_of": row["as_of"], "rulesets": json.loads(row["rulesets"]),
             "input": json.loads(row["input"]) if row["input"] is not None else None,
             "input_digest": row["input_digest"], "result": json.loads(row["result"]),
             "violations": row["violations"]}
+
+
+def _serialised(row: dict[str, Any]) -> dict[str, Any]:
+    """The table row of a queued decision.
+
+    The request thread queues the request body and the result as objects (neither is changed after
+    the response is built); the digest and the JSON texts are made here, in the writer, because they
+    cost more than the evaluation of a small request, and sha256 of a large body releases the GIL.
+    """
+    if "_body" not in row:
+        return row
+    body, result = row["_body"], row["_result"]
+    return {
+        "decision_id": row["decision_id"], "at": row["at"], "caller": row["caller"], "as_of": row["as_of"],
+        "rulesets": json.dumps([{k: r[k] for k in ("id", "version", "digest")} for r in result["rulesets"]]),
+        "input": json.dumps(body, ensure_ascii=False) if row["_full"] else None,
+        "input_digest": canonical_digest(body),
+        "result": json.dumps(result, ensure_ascii=False),
+        "violations": len(result["violations"]),
+    }
 
 
 class DecisionLog:
@@ -105,17 +126,8 @@ class DecisionLog:
             if self.mode != "off":
                 self.unrecorded += 1
             return
-        row = {
-            "decision_id": result["decision_id"],
-            "at": dt.datetime.now(dt.timezone.utc),
-            "caller": caller,
-            "as_of": result["as_of"],
-            "rulesets": json.dumps([{k: r[k] for k in ("id", "version", "digest")} for r in result["rulesets"]]),
-            "input": json.dumps(request_body, ensure_ascii=False) if self.mode == "full" else None,
-            "input_digest": canonical_digest(request_body),
-            "result": json.dumps(result, ensure_ascii=False),
-            "violations": len(result["violations"]),
-        }
+        row = {"decision_id": result["decision_id"], "at": dt.datetime.now(dt.timezone.utc), "caller": caller,
+               "as_of": result["as_of"], "_body": request_body, "_result": result, "_full": self.mode == "full"}
         with self._cond:
             self._queue.append(row)
             self._trim()
@@ -198,6 +210,7 @@ class DecisionLog:
                 batch = self._inflight = [self._queue.popleft() for _ in range(n)]
             if not batch:
                 return True, True
+            batch[:] = [_serialised(r) for r in batch]  # once: a retried batch is already text
             try:
                 self._insert(batch)
             except Exception as exc:
