@@ -8,10 +8,11 @@ can find the failed request from what the caller received.
 from __future__ import annotations
 
 import logging
-import uuid
 
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
+
+from policy.ids import new_id
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def register_error_handlers(app: Flask) -> None:
         decision_id = g.get("decision_id")
         if decision_id is None and request.endpoint == "evaluate.evaluate":
             # the evaluation failed before it had its id: name it now (the access log and header use g)
-            decision_id = g.decision_id = uuid.uuid4().hex
+            decision_id = g.decision_id = new_id()
         if decision_id is not None:
             ids["decision_id"] = decision_id
         log.exception("unexpected error on %s %s (request %s, decision %s)", request.method, request.path,

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -17,6 +16,7 @@ from api.schemas import EvaluateRequestSchema, flatten_errors
 from api.why import why
 from engine.prepare import RequestFacts
 from engine.unknowns import unknowns
+from policy.ids import new_id
 from policy.registry import UnknownRuleset
 
 bp = Blueprint("evaluate", __name__)
@@ -81,7 +81,7 @@ def evaluate():
     data = validate_request(body, current_app.config["MAX_FACTS"])
     as_of = request_as_of(data)
     runtime = current_app.extensions["repolicy"]
-    g.decision_id = uuid.uuid4().hex  # named before evaluating, so a failure's 500 carries it
+    g.decision_id = new_id()  # named before evaluating, so a failure's 500 carries it
     try:
         result = runtime.evaluate(data["facts"], as_of, data.get("rulesets"), decision_id=g.decision_id)
     except UnknownRuleset as exc:

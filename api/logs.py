@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import logging
-import os
-import random
 import sys
 import time
 
 from flask import Flask, g, request
 from pythonjsonlogger.json import JsonFormatter
+
+from policy.ids import new_id
 
 log = logging.getLogger("repolicy.request")
 
@@ -22,21 +22,12 @@ def configure(level: str = "INFO") -> None:
     root.setLevel(level.upper())
 
 
-def _new_request_id() -> str:
-    """A random 128-bit hex id, like ``uuid4().hex`` but without a system call: under a busy gthread
-    worker, every call that releases the GIL (``os.urandom``) waits up to a switch interval to get it
-    back.  Request ids need to be unique, not unpredictable."""
-    return f"{_random.getrandbits(128):032x}"
-
-
-_random = random.Random()
-os.register_at_fork(after_in_child=_random.seed)  # workers forked from one master must not share a sequence
 
 
 def install(app: Flask) -> None:
     @app.before_request
     def _request_id() -> None:
-        g.request_id = request.headers.get("X-Request-Id", "")[:64] or _new_request_id()
+        g.request_id = request.headers.get("X-Request-Id", "")[:64] or new_id()
         g.t0 = time.perf_counter()
 
     @app.after_request

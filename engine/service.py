@@ -13,7 +13,6 @@ import logging
 import os
 import threading
 import time
-import uuid
 import weakref
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -22,6 +21,7 @@ from engine.evaluator import Engine
 from engine.prepare import RequestFacts
 from policy import results
 from policy.facts import FACT_LISTS
+from policy.ids import new_id
 from policy.instruments import Instrument, load_instruments
 from policy.model import Ruleset
 from policy.loader import RulesetInvalid, load_ruleset
@@ -338,7 +338,7 @@ class Runtime:
                          "instrument": rs.instrument, "lifecycle": registry.status(rs.ref)})
         violations = results.sort_violations(violations)
         body: dict[str, Any] = {
-            "decision_id": decision_id or uuid.uuid4().hex,
+            "decision_id": decision_id or new_id(),
             "as_of": as_of.isoformat(),
             "rulesets": used,
             "violations": violations,
