@@ -7,6 +7,7 @@ app is imported, and ``/metrics`` then aggregates all workers (prometheus_client
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 from flask import Flask, Response, g, request
@@ -16,13 +17,18 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
                                generate_latest, multiprocess, values)
 
 _metrics: SimpleNamespace | None = None
+_lock = threading.Lock()
 
 
 def _m() -> SimpleNamespace:
     """The metric objects, created on first use: after ``api.serve`` has set PROMETHEUS_MULTIPROC_DIR,
     whatever was imported before (prometheus_client picks its value storage when imported)."""
     global _metrics
-    if _metrics is None:
+    if _metrics is not None:
+        return _metrics
+    with _lock:  # two first requests at once in a fresh worker must not register the metrics twice
+        if _metrics is not None:
+            return _metrics
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             values.ValueClass = values.get_value_class()
         _metrics = SimpleNamespace(

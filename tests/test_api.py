@@ -157,3 +157,36 @@ def test_metrics_count_requests_evaluations_and_violations(client):
 def test_request_and_decision_ids_in_headers(client):
     r = client.post("/v1/evaluate", json=example("over-quota"), headers={"X-Request-Id": "abc-1"})
     assert r.headers["X-Request-Id"] == "abc-1" and r.headers["X-Decision-Id"] == r.json["decision_id"]
+
+
+def test_metrics_are_created_once_when_first_requests_race(monkeypatch):
+    """Two first requests at once in a fresh worker: the metric objects are registered once (a second
+    registration raises Duplicated timeseries, a 500)."""
+    import threading
+    import time
+    from api import metrics
+    from prometheus_client import REGISTRY
+    monkeypatch.setattr(metrics, "_metrics", None)
+    ours = {c for n, c in REGISTRY._names_to_collectors.items() if n.startswith("repolicy_")}
+    for collector in ours:
+        REGISTRY.unregister(collector)
+    real_counter = metrics.Counter
+
+    def slow_counter(*args, **kwargs):  # widen the window two first requests race in
+        time.sleep(0.02)
+        return real_counter(*args, **kwargs)
+    monkeypatch.setattr(metrics, "Counter", slow_counter)
+    barrier, errors = threading.Barrier(8), []
+
+    def first() -> None:
+        barrier.wait()
+        try:
+            metrics._m()
+        except Exception as exc:  # pragma: no cover - the failure this test is about
+            errors.append(exc)
+    threads = [threading.Thread(target=first) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and metrics._m() is metrics._m()
