@@ -38,7 +38,7 @@ def test_fast_path_never_disagrees_with_marshmallow():
     schema, rng = EvaluateRequestSchema(), random.Random(20211231)
     seeds = [example(n) for n in ("over-quota", "compliant-group", "late-report-and-small-smelter")]
     fast_taken = deferred = 0
-    for i in range(3000):
+    for i in range(1500):
         body = _mutate(rng.choice(seeds), rng)
         fast = fast_load(copy.deepcopy(body))
         try:
@@ -51,4 +51,4 @@ def test_fast_path_never_disagrees_with_marshmallow():
         fast_taken += 1
         assert slow is not None, f"fast path accepted what marshmallow refuses: {body}"
         assert fast == slow and list(fast) == list(slow), body
-    assert fast_taken > 300 and deferred > 300  # both branches were exercised
+    assert fast_taken > 150 and deferred > 150  # both branches were exercised
