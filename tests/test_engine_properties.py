@@ -89,3 +89,14 @@ def test_engine_equals_reference_in_any_order(shipped, engines, instruments, cas
         want = canonical(rs, reference.evaluate(rs, facts, as_of).matches, instruments)
         got = canonical(rs, engines[ref].evaluate(shuffled, as_of).matches, instruments, back)
         assert got == want, ref
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(case=requests(), data=st.data())
+def test_partitioned_layout_equals_reference_in_any_order(shipped, engines, instruments, case, data, monkeypatch):
+    """The large-request layout (joins split into sessions by the hash of their keys), forced on small
+    requests split into sessions of 3 facts: the same matches as the reference."""
+    monkeypatch.setenv("REPOLICY_PARTITION_MIN_FACTS", "0")
+    monkeypatch.setenv("REPOLICY_PARTITION_FACTS", "3")
+    test_engine_equals_reference_in_any_order.hypothesis.inner_test(shipped, engines, instruments, case, data)
