@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from policy import expr as E
+from policy import results
 from policy.facts import ENUM_LABELS
-from policy.functions import UnknownValue, from_day
+from policy.functions import UnknownValue
 from policy.model import Rule, Ruleset
 from policy.yamlsource import load_yaml
 
@@ -47,20 +48,10 @@ def load_vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
 
 
 def display_value(value: Any, vtype: str, lang: str) -> str:
-    """A value as a person reads it: 5,320; 2021-10-11; 稀土开采 / mining; 是 / yes."""
-    if value is None:
-        return load_vocabulary().operators["unknown"][lang]
-    if vtype == "date" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return from_day(int(value)).isoformat()
+    """:func:`policy.results.display_value`; a quoted enumerated value ('mining') reads by its label too."""
     if isinstance(value, str) and value in ENUM_LABELS:
-        return ENUM_LABELS[value][lang]
-    if isinstance(value, bool):
-        return load_vocabulary().operators["value_true" if value else "value_false"][lang]
-    if isinstance(value, (int, float)):
-        if isinstance(value, float) and not value.is_integer():
-            return f"{value:,.3f}".rstrip("0").rstrip(".")
-        return f"{int(value):,}"
-    return str(value)
+        vtype = "enum"
+    return results.display_value(value, vtype, lang)
 
 
 class _Renderer:

@@ -36,8 +36,8 @@ def _json_value(value: Any, vtype: str) -> Any:
     return value
 
 
-def _display(value: Any, vtype: str, lang: str) -> str:
-    """A detail value as a person reads it in a message."""
+def display_value(value: Any, vtype: str, lang: str) -> str:
+    """A value as a person reads it (messages, plain-language rules): 5,320; 2021-10-11; 稀土开采; 是 / yes."""
     if value is None:
         return UNKNOWN_TEXT[lang]
     if vtype == "date":
@@ -176,7 +176,7 @@ def _violation(ruleset: Ruleset, compiled: _CompiledRule, subject_type: str, sub
     details = {k: _json_value(v, types.get(k, "")) for k, v in details_raw.items() if v is not None}
     message = {}
     for lang in ("zh", "en"):
-        values = {k: _display(v, types.get(k, ""), lang) for k, v in details_raw.items()}
+        values = {k: display_value(v, types.get(k, ""), lang) for k, v in details_raw.items()}
         values["subject"] = subject
         values["period"] = str(_json_value(period, types.get("period", ""))) if period is not None \
             else UNKNOWN_TEXT[lang]
@@ -197,7 +197,7 @@ def _violation(ruleset: Ruleset, compiled: _CompiledRule, subject_type: str, sub
     def show(value: Any, vtype: str, node: E.Node) -> str:
         if isinstance(node, E.FieldRef) and node.name in ("year", "month"):
             return str(value)
-        return _display(value, vtype, "en")
+        return display_value(value, vtype, "en")
 
     explanation = " and ".join(E.explain(where, bindings, params, as_of, show=show, scope=compiled.scope)
                                for where in compiled.wheres)
