@@ -12,13 +12,11 @@ Reading needs the ``legal`` or ``regulator`` role.
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
-from sqlalchemy.exc import SQLAlchemyError
 
 from api.auth import require
 from api.errors import ApiError
-from api.rule_view import rule_review, rule_view
+from api.rule_view import find_rule, rule_review, rule_view, sign_off
 from policy.coverage import coverage, load_out_of_scope
-from policy.review import rule_digest
 
 bp = Blueprint("legal", __name__)
 
@@ -77,25 +75,17 @@ def provision(instrument_id: str, eid: str):
                     "coverage": cov.status, "implemented_by": implemented, "out_of_scope": cov.out_of_scope})
 
 
-def _rule(ref: str, rule_id: str):
-    try:
-        rs = _runtime().registry.get(ref)
-        return rs, rs.rule(rule_id)
-    except LookupError:
-        raise ApiError(404, "not_found", f"no rule {rule_id} in {ref}") from None
-
-
 @bp.get("/v1/rules/<ref>/<rule_id>")
 @require("legal", "regulator")
 def rule(ref: str, rule_id: str):
-    rs, r = _rule(ref, rule_id)
+    rs, r = find_rule(ref, rule_id)
     return jsonify(rule_view(rs, r))
 
 
 @bp.get("/v1/rules/<ref>/<rule_id>/approvals")
 @require("legal", "regulator")
 def approvals(ref: str, rule_id: str):
-    rs, r = _rule(ref, rule_id)
+    rs, r = find_rule(ref, rule_id)
     return jsonify(rule_review(rs, r))
 
 
@@ -103,7 +93,7 @@ def approvals(ref: str, rule_id: str):
 @require("legal")
 def approve(ref: str, rule_id: str):
     """A legal reviewer signs off the rule as it stands in this version (body: optional ``comment``)."""
-    rs, r = _rule(ref, rule_id)
+    rs, r = find_rule(ref, rule_id)
     body = request.get_json(silent=True) if request.content_length else {}
     if not isinstance(body, dict) or not isinstance(body.get("comment", ""), (str, type(None))):
         raise ApiError(400, "invalid_request", "the body is a JSON object with an optional `comment` text",
@@ -111,12 +101,5 @@ def approve(ref: str, rule_id: str):
     comment = (body.get("comment") or "").strip() or None
     if comment and len(comment) > 2000:
         raise ApiError(400, "invalid_request", "comment too long", [{"path": "comment", "message": "at most 2000 characters"}])
-    store = _runtime().store
-    if store is None:
-        raise ApiError(503, "unavailable", "sign-offs need the registry database, which is not configured")
-    try:
-        approval = store.record_approval(ruleset_id=rs.id, version=rs.version, rule_id=r.id,
-                                         rule_digest=rule_digest(rs, r), reviewer=g.principal.name, comment=comment)
-    except SQLAlchemyError as exc:
-        raise ApiError(503, "unavailable", f"registry database unreachable: {type(exc).__name__}") from None
+    approval = sign_off(rs, r, g.principal.name, comment)
     return jsonify({"approval": approval, "review": rule_review(rs, r)}), 201

@@ -10,13 +10,36 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
+from sqlalchemy.exc import SQLAlchemyError
 
+from api.errors import ApiError
 from api.scenarios import Scenario, exercising, load_library, scenarios_from
 from policy import expr as E
 from policy import plain
 from policy.model import Rule, Ruleset
 from policy.results import citation_json
-from policy.review import review_state, rule_dependencies
+from policy.review import review_state, rule_dependencies, rule_digest
+
+
+def find_rule(ref: str, rule_id: str) -> tuple[Ruleset, Rule]:
+    """The version and its rule, or a 404."""
+    try:
+        rs = current_app.extensions["repolicy"].registry.get(ref)
+        return rs, rs.rule(rule_id)
+    except LookupError:
+        raise ApiError(404, "not_found", f"no rule {rule_id} in {ref}") from None
+
+
+def sign_off(rs: Ruleset, rule: Rule, reviewer: str, comment: str | None) -> dict[str, Any]:
+    """Record a legal reviewer's approval of the rule as it stands in this version (503 without a database)."""
+    store = current_app.extensions["repolicy"].store
+    if store is None:
+        raise ApiError(503, "unavailable", "sign-offs need the registry database, which is not configured")
+    try:
+        return store.record_approval(ruleset_id=rs.id, version=rs.version, rule_id=rule.id,
+                                     rule_digest=rule_digest(rs, rule), reviewer=reviewer, comment=comment)
+    except SQLAlchemyError as exc:
+        raise ApiError(503, "unavailable", f"registry database unreachable: {type(exc).__name__}") from None
 
 
 def rule_source(source: str, rules, rule) -> str:
@@ -71,7 +94,6 @@ def rule_review(rs: Ruleset, rule: Rule) -> dict[str, Any]:
 def rule_view(rs: Ruleset, rule: Rule) -> dict[str, Any]:
     runtime = current_app.extensions["repolicy"]
     deps = rule_dependencies(rs, rule)
-    params = sorted(set(deps["parameters"]) | {n.name for v in rule.details.values() for n in E.param_refs(v)})
     when = plain.render_patterns(rs, rule, "zh"), plain.render_patterns(rs, rule, "en")
     return {
         "ruleset": rs.ref, "ruleset_status": runtime.registry.status(rs.ref), "digest": rs.digest,
@@ -86,7 +108,7 @@ def rule_view(rs: Ruleset, rule: Rule) -> dict[str, Any]:
         "parameters": [{"name": n, "value": rs.parameters[n].value, "unit": rs.parameters[n].unit,
                         "label": dict(rs.parameters[n].label),
                         "citations": [citation_json(c, runtime.instruments) for c in rs.parameters[n].citations]}
-                       for n in params],
+                       for n in deps["parameters"]],
         "computed": [{"field": c.field, "list": c.list, "value": E.to_text(c.value),
                       "description": dict(c.description) if c.description else None}
                      for c in rs.computed if f"{c.list}.{c.field}" in deps["computed"]],

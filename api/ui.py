@@ -12,7 +12,7 @@ from flask import (Blueprint, current_app, g, make_response, redirect, render_te
 
 from api.auth import COOKIE, authenticate
 from api.errors import ApiError
-from api.rule_view import rule_view
+from api.rule_view import find_rule, rule_view, sign_off
 from api.why import why
 from policy.coverage import coverage, load_out_of_scope
 from policy.diff import diff as ruleset_diff
@@ -124,19 +124,10 @@ def _reviews(cov) -> dict[str, dict]:
     return out
 
 
-def _rule(ref: str, rule_id: str):
-    runtime = current_app.extensions["repolicy"]
-    try:
-        rs = runtime.registry.get(ref)
-        return rs, rs.rule(rule_id)
-    except LookupError:
-        raise ApiError(404, "not_found", f"no rule {rule_id} in {ref}") from None
-
-
 @bp.get("/rules/<ref>/<rule_id>")
 def rule(ref: str, rule_id: str):
     _reader()
-    rs, r = _rule(ref, rule_id)
+    rs, r = find_rule(ref, rule_id)
     return _page("rule.html", title=r.title[_lang()], rs=rs, rule=r, view=rule_view(rs, r),
                  can_approve=g.principal.role == "legal")
 
@@ -147,13 +138,8 @@ def approve(ref: str, rule_id: str):
     _reader()
     if g.principal.role != "legal":
         raise ApiError(403, "forbidden", "only the legal role signs off rules")
-    rs, r = _rule(ref, rule_id)
-    store = current_app.extensions["repolicy"].store
-    if store is None:
-        raise ApiError(503, "unavailable", "sign-offs need the registry database, which is not configured")
-    comment = (request.form.get("comment") or "").strip()[:2000] or None
-    store.record_approval(ruleset_id=rs.id, version=rs.version, rule_id=r.id, rule_digest=rule_digest(rs, r),
-                          reviewer=g.principal.name, comment=comment)
+    rs, r = find_rule(ref, rule_id)
+    sign_off(rs, r, g.principal.name, (request.form.get("comment") or "").strip()[:2000] or None)
     return redirect(url_for("ui.rule", ref=ref, rule_id=rule_id, lang=_lang()) + "#review")
 
 
