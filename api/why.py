@@ -8,11 +8,10 @@ the match that produced it (the one among its facts that sorts first, as the vio
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any, Mapping
 
 from engine.prepare import RequestFacts
-from policy import plain
+from policy import plain, results
 
 
 def why(runtime, facts: Mapping[str, Any], as_of: dt.date, result: Mapping[str, Any]) -> dict[int, dict[str, str]]:
@@ -22,7 +21,7 @@ def why(runtime, facts: Mapping[str, Any], as_of: dt.date, result: Mapping[str, 
     for used in result["rulesets"]:
         rs = runtime.registry.get(f"{used['id']}@{used['version']}")
         matches = runtime.engine(rs).evaluate(request, as_of).matches
-        matches.sort(key=lambda m: json.dumps(m.bindings, sort_keys=True, default=str))
+        matches.sort(key=results.lead_order)
         for i, v in enumerate(result["violations"]):
             if v["ruleset"] != rs.ref:
                 continue

@@ -17,9 +17,18 @@ from policy import expr as E
 from policy.model import Rule, Ruleset
 
 
+def excluded(rule: Rule, prep: Prepared, bound: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
+    """Whether an ``unless`` fact is known to be there for these bound facts (then the rule cannot fire)."""
+    for neg in rule.negative:
+        for fact in prep.facts.get(neg.fact, ()):
+            if neg.where is None or E.holds(neg.where, {**bound, neg.alias: fact}, params, prep.as_of):
+                return True
+    return False
+
+
 def match_rule(rule: Rule, prep: Prepared, params: Mapping[str, Any]) -> list[Match]:
     reads = rule.required_fields()
-    positive, negative = rule.positive, rule.negative
+    positive = rule.positive
     found: list[Match] = []
 
     def known(alias: str, fact: Mapping[str, Any]) -> bool:
@@ -27,11 +36,8 @@ def match_rule(rule: Rule, prep: Prepared, params: Mapping[str, Any]) -> list[Ma
 
     def extend(level: int, bound: dict[str, Any], refs: dict[str, Any]) -> None:
         if level == len(positive):
-            for neg in negative:
-                for fact in prep.facts.get(neg.fact, ()):
-                    if neg.where is None or E.holds(neg.where, {**bound, neg.alias: fact}, params, prep.as_of):
-                        return
-            found.append(Match(rule.id, dict(bound), dict(refs)))
+            if not excluded(rule, prep, bound, params):
+                found.append(Match(rule.id, dict(bound), dict(refs)))
             return
         p = positive[level]
         for fact, src in zip(prep.facts.get(p.fact, ()), prep.sources.get(p.fact, ())):

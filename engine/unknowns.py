@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from engine.prepare import RequestFacts, prepare
+from engine.reference import excluded
 from policy import expr as E
 from policy.facts import FACT_LISTS
 from policy.functions import UnknownValue
@@ -84,7 +85,7 @@ class _Search:
             if len(results) >= MAX_PER_RULE or self.truncated:
                 return
             if level == len(positive):
-                if missing and not self._blocked(rule, bound):
+                if missing and not excluded(rule, self.prep, bound, self.params):
                     entry = self._entry(rule, refs, tuple(sorted(set(missing))))
                     key = (tuple(entry["missing"]), tuple(entry["facts"]))
                     if key not in seen:
@@ -109,14 +110,6 @@ class _Search:
 
         extend(0, {}, {}, [])
         self.found.extend(results)
-
-    def _blocked(self, rule: Rule, bound: Mapping[str, Any]) -> bool:
-        """An ``unless`` fact known to be there: the rule cannot fire whatever the missing values are."""
-        for neg in rule.negative:
-            for fact in self.prep.facts.get(neg.fact, ()):
-                if neg.where is None or E.holds(neg.where, {**bound, neg.alias: fact}, self.params, self.prep.as_of):
-                    return True
-        return False
 
     def _entry(self, rule: Rule, refs: Mapping[str, Any], missing: tuple) -> dict[str, Any]:
         paths = []

@@ -36,6 +36,12 @@ def _json_value(value: Any, vtype: str) -> Any:
     return value
 
 
+def lead_order(match: MatchLike) -> str:
+    """Sort key of a violation's matches: the one whose facts sort first by content leads (fills its
+    details and message), whatever the order of the request's lists."""
+    return json.dumps(match.bindings, sort_keys=True, default=str)
+
+
 def display_value(value: Any, vtype: str, lang: str) -> str:
     """A value as a person reads it (messages, plain-language rules): 5,320; 2021-10-11; 稀土开采; 是 / yes."""
     if value is None:
@@ -146,7 +152,7 @@ def violations(ruleset: Ruleset, matches: Iterable[MatchLike], instruments: Mapp
         # Deterministic whatever the order of the request's lists: the match whose facts sort first
         # by content leads (its values fill the details and message).
         if len(group) > 1:
-            group.sort(key=lambda m: json.dumps(m.bindings, sort_keys=True, default=str))
+            group.sort(key=lead_order)
         violation = _violation(ruleset, rule, stype, subject, period, group, params, instruments, as_of, citations)
         if ruleset.responsibility and stype == "enterprise":
             violation["responsible"] = _responsible(ruleset, subject, (enterprise_groups or {}).get(subject))
