@@ -68,6 +68,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.before_request
     def _poll_registry() -> None:  # one poller per process, started in the worker that serves
-        runtime.start_polling(app.config["RELOAD_INTERVAL"], also=lambda: (
-            app.extensions["repolicy_decisions"].flush(), retention.maybe_purge()))
+        # (the decision log's own writer retries its writes; the poller only purges old decisions)
+        runtime.start_polling(app.config["RELOAD_INTERVAL"], also=retention.maybe_purge)
     return app

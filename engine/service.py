@@ -204,8 +204,7 @@ class Runtime:
         """Try the database that was down at start-up; True once it is attached."""
         if self.store is not None or self.pending_url is None:
             return self.store is not None
-        shipped = [rs for rs in self._registry.all()]
-        store = _seeded_store(self.pending_url, shipped)  # raises while the database is down
+        store = _seeded_store(self.pending_url, list(self._registry.all()))  # raises while the database is down
         self.store, self.pending_url = store, None
         self.refresh(force=True)
         log.info("registry database reached: %d version(s) loaded", len(self._registry.all()))
@@ -273,7 +272,7 @@ class Runtime:
     def start_polling(self, interval: float, also: "Callable[[], Any] | None" = None) -> None:
         """Poll the store in a daemon thread of this process (threads do not survive a fork).
 
-        ``also`` runs after each poll (e.g. retrying decision-log writes).
+        ``also`` runs after each poll (e.g. purging decisions past their retention period).
         """
         if (self.store is None and self.pending_url is None) or self._poller_pid == os.getpid():
             return
