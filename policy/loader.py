@@ -20,7 +20,7 @@ from policy.facts import FACT_LISTS, RESERVED_FIELDS
 from policy.functions import parse_date
 from policy.instruments import Instrument
 from policy.model import (RULESET_STATUSES, SEVERITIES, Aggregate, Citation, Computed, Consequence,
-                          Parameter, Pattern, Responsibility, Rule, Ruleset)
+                          Interpretation, Parameter, Pattern, Responsibility, Rule, Ruleset)
 from policy.yamlsource import LocatedDict, LocatedList, Location, YamlSourceError, load_yaml
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -435,7 +435,7 @@ def _rules(ch: _Checker, top: LocatedDict, fact_fields: dict, always: dict, para
 
 def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_types: dict) -> Rule | None:
     ch.keys(r, "a rule", ("id", "title", "message", "severity", "subject", "when", "citations"),
-            ("unless", "details", "period", "consequences", "description"))
+            ("unless", "details", "period", "consequences", "description", "interpretation"))
     n_before = len(ch.issues)
     rule_id = r.get("id")
     if not isinstance(rule_id, str) or not RULE_ID_RE.match(rule_id):
@@ -559,7 +559,28 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
     if period is not None:
         value_types["period"] = E.type_of(period, value_scope)
     return Rule(rule_id, title, message, severity, subject_type, subject_id, period, tuple(patterns),
-                details, citations, tuple(consequences), description, r.where(), value_types)
+                details, citations, tuple(consequences), description, r.where(), value_types,
+                _interpretations(ch, r))
+
+
+def _interpretations(ch: _Checker, r: LocatedDict) -> tuple[Interpretation, ...]:
+    """A rule's ``interpretation``: one entry or a list, each {question, reading, alternative, reason[, citation]}."""
+    raw = r.get("interpretation")
+    if raw is None:
+        return ()
+    items = raw if isinstance(raw, list) else [raw]
+    out = []
+    for j, item in enumerate(items):
+        loc = ch.where(items, j) if isinstance(raw, list) else r.where("interpretation")
+        entry = ch.mapping(item, "an interpretation", loc)
+        if entry is None:
+            continue
+        ch.keys(entry, "an interpretation", ("question", "reading", "alternative", "reason"), ("citation",))
+        texts = [ch.text(entry, key, "the interpretation") for key in ("question", "reading", "alternative", "reason")]
+        citation = ch.citation(entry.get("citation"), entry.where("citation")) if "citation" in entry else None
+        if all(texts):
+            out.append(Interpretation(*texts, citation=citation))
+    return tuple(out)
 
 
 def _pattern(ch: _Checker, item: Any, loc: Location, negated: bool, aliases: dict, fact_fields: dict,

@@ -75,6 +75,22 @@ class Pattern:
 
 
 @dataclass(frozen=True)
+class Interpretation:
+    """A reading chosen where the cited text is open, recorded for the legal reviewer.
+
+    The rule applies ``reading``; ``alternative`` is the reading not taken and
+    ``reason`` why (the literal reading is preferred).  Being part of the rule's
+    YAML, it is part of the rule's sign-off digest: changing it lapses the sign-off.
+    """
+
+    question: Mapping[str, str]
+    reading: Mapping[str, str]
+    alternative: Mapping[str, str]
+    reason: Mapping[str, str]
+    citation: Citation | None = None  # the provision whose wording is open, when not the rule's first
+
+
+@dataclass(frozen=True)
 class Consequence:
     type: str
     citation: Citation
@@ -98,6 +114,7 @@ class Rule:
     description: Mapping[str, str] | None
     location: Location
     value_types: Mapping[str, str] = field(default_factory=dict)  # detail name / "period" -> type
+    interpretations: tuple[Interpretation, ...] = ()
 
     def required_fields(self) -> dict[str, list[str]]:
         """Per alias, the fields that must be known for the rule to match.

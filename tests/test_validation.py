@@ -120,3 +120,29 @@ def test_subject_type_from_a_field_must_be_a_subject_type_enum(instruments):
     text = NOTICE.replace("subject: {type: group, id: r.reporter}", "subject: {type: r.period, id: r.reporter}", 1)
     issues = issues_of(text, instruments)
     assert any("does not give a subject type" in i.message for i in issues)
+
+
+INTERPRETATION = """    interpretation:
+      question: {zh: 两个条件是择一还是并存？, en: "Either condition or both?"}
+      reading: {zh: 择一即可, en: Either suffices}
+      alternative: {zh: 两者须同时具备, en: Both must hold}
+      reason: {zh: 文义以“和”并列, en: The text joins them with a plain conjunction}
+"""
+
+
+def test_interpretation_is_loaded_on_its_rule(instruments):
+    text = NOTICE.replace("    severity: minor\n", "    severity: minor\n" + INTERPRETATION, 1)
+    rule = next(r for r in load_ruleset(text, "fixture.yaml", instruments).rules
+                if r.id == "reporting.group-monthly-late")
+    [entry] = rule.interpretations
+    assert entry.reading == {"zh": "择一即可", "en": "Either suffices"}
+    assert entry.alternative["en"] == "Both must hold" and entry.citation is None
+
+
+def test_interpretation_without_a_reason_is_refused_with_its_line(instruments):
+    broken = INTERPRETATION.replace("      reason: {zh: 文义以“和”并列, en: The text joins them with a plain conjunction}\n", "")
+    text = NOTICE.replace("    severity: minor\n", "    severity: minor\n" + broken, 1)
+    [issue] = issues_of(text, instruments)
+    assert issue.rule == "reporting.group-monthly-late"
+    assert issue.message == "an interpretation lacks `reason`"
+    assert issue.line == line_of(text, "interpretation:") + 1
