@@ -121,9 +121,14 @@ _ENTERPRISE_FLAGS = (
     "national_traceability_entry", "data_security_system",
 )
 
+# A group's own traceability, flow-record and data-security systems (draft Measures Arts. 12-13).
+_GROUP_FLAGS = ("traceability_system", "flow_records", "national_traceability_entry", "data_security_system")
+
 _LISTS: tuple[FactList, ...] = (
     FactList("groups", (
         _id("id", required=True), _s("name"), _b("designated"),
+        # extension: a group's own systems (draft Measures Arts. 12-13 bind 稀土集团及所属企业)
+        *(_b(f) for f in _GROUP_FLAGS),
     ), {"zh": "稀土集团", "en": "groups"}, identity="id"),
     FactList("enterprises", (
         _id("id", required=True), _s("name"),
@@ -133,6 +138,7 @@ _LISTS: tuple[FactList, ...] = (
         _n("separation_capacity_t_reo"),
         _n("illegal_gains_yuan"),  # extension: illegal gains established by the authorities (Regulation Arts. 21-23)
         _b("obstructed_inspection"),  # extension: refused or obstructed an inspection (Regulation Arts. 18(3), 26)
+        _b("production_conditions"),  # extension: has the conditions for production (具备生产条件, notice para. 3(5))
     ), {"zh": "企业", "en": "enterprises"}, identity="id"),
     FactList("allocations", (
         _id("enterprise", required=True, ref="enterprises"),
@@ -146,6 +152,7 @@ _LISTS: tuple[FactList, ...] = (
     ), {"zh": "指标分解", "en": "allocations"}, time_field="year"),
     FactList("production", (
         _id("enterprise", required=True, ref="enterprises"),
+        _id("group", ref="groups"),  # extension: the group whose monthly report covers this production (notice paras. 6-7)
         WireField("period", "month", required=True),
         WireField("activity", "enum", required=True, enum=ACTIVITIES),
         WireField("ore_type", "enum", enum=ORE_TYPES),

@@ -25,7 +25,8 @@ def test_over_quota_example(client):
     # both instruments forbid it: the draft Measures (Art. 10, 16) and the 2021 notice (para 1)
     assert [(v["ruleset"], v["rule"]) for v in r.json["violations"]] == [
         ("measures@draft", "quota.over-production"), ("notice@2021", "quota.over-production")]
-    assert [c["eid"] for c in r.json["violations"][1]["citations"]] == ["para_1", "para_4"]
+    # para. 1 binds everyone (任何单位和个人); para. 4's 按指标组织生产 is the groups' duty, not cited on an enterprise
+    assert [c["eid"] for c in r.json["violations"][1]["citations"]] == ["para_1"]
     v = r.json["violations"][0]
     assert v["rule"] == "quota.over-production" and v["subject"] == {"type": "enterprise", "id": "E1"}
     assert v["details"] == {"activity": "mining", "produced_t_reo": 5320, "quota_t_reo": 5000, "excess_t_reo": 320}
@@ -52,7 +53,7 @@ def test_compliant_group_has_no_violations(client):
 def test_order_is_severity_then_rule_then_subject(client):
     r = client.post("/v1/evaluate", json=example("late-report-and-small-smelter"))
     assert [(v["severity"], v["rule"], v["subject"]["id"], v["period"]) for v in r.json["violations"]] == [
-        ("serious", "eligibility.smelter-ineligible", "E2", "2021"),
+        ("serious", "eligibility.smelter-ineligible", "G1", "2021"),
         ("major", "reporting.group-monthly-missing", "G1", "2021-11"),
         ("minor", "reporting.group-monthly-late", "G1", "2021-10"),
     ]

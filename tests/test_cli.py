@@ -17,7 +17,7 @@ def run(*args: str):
 
 def test_validate_ok_and_errors(tmp_path: Path):
     ok = run("validate", str(RULESETS_DIR))
-    assert ok.exit_code == 0 and "OK   " in ok.output and "notice@2021, 22 rules" in ok.output
+    assert ok.exit_code == 0 and "OK   " in ok.output and "notice@2021, 23 rules" in ok.output
     broken = tmp_path / "broken.yaml"
     broken.write_text(NOTICE.read_text(encoding="utf-8").replace("severity: minor", "severity: tiny", 1), encoding="utf-8")
     bad = run("validate", str(broken))
@@ -49,22 +49,22 @@ scenarios:
     rulesets: ["notice@2021-r2"]
     facts:
       groups: [{id: G1}]
-      enterprises: [{id: E2, group: G1, activities: [smelting_separation], separation_capacity_t_reo: 2500}]
+      enterprises: [{id: E2, group: G1, activities: [smelting_separation], banned_process: true, separation_capacity_t_reo: 2500}]
       allocations: [{enterprise: E2, group: G1, year: 2021, activity: smelting_separation, amount_t_reo: 8}]
-    expect: [{rule: eligibility.smelter-ineligible, subject: E2, period: "2021"}]
+    expect: [{rule: eligibility.smelter-ineligible, subject: G1, period: "2021"}]
   - name: wrong expectation
     as_of: "2021-12-31"
     rulesets: ["notice@2021-r2"]
     facts:
       groups: [{id: G1}]
-      enterprises: [{id: E2, group: G1, activities: [smelting_separation], separation_capacity_t_reo: 2999}]
+      enterprises: [{id: E2, group: G1, activities: [smelting_separation], banned_process: true, separation_capacity_t_reo: 2999}]
       allocations: [{enterprise: E2, group: G1, year: 2021, activity: smelting_separation, amount_t_reo: 8}]
     expect: []
 """, encoding="utf-8")
     r = run("test", str(candidate))
     assert r.exit_code == 1
     assert "PASS" in r.output and "FAIL" in r.output
-    assert "+ found, not expected: eligibility.smelter-ineligible E2 2021" in r.output
+    assert "+ found, not expected: eligibility.smelter-ineligible G1 2021" in r.output
     assert r.output.strip().endswith("1 passed, 1 failed")
 
 

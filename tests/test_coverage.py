@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from policy.coverage import coverage, load_out_of_scope
+from policy.coverage import COVERAGE_FILE, coverage, load_out_of_scope
+from policy.yamlsource import load_yaml
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +40,18 @@ def test_key_provisions_are_implemented_by_the_expected_rules(instruments, shipp
         assert notice[f"para_3__item_{k}"].implemented_by
     assert notice["para_3"].status == "implemented_through_children"
     assert "notice@2021 parameter report_day" in notice["para_7"].implemented_by
+
+
+def test_sentences_that_are_not_violations_quote_their_provision(instruments, shipped):
+    """`not_a_violation`: a sentence of a provision that is implemented, quoted verbatim, with its reason."""
+    doc = load_yaml(COVERAGE_FILE.read_bytes())
+    seen = 0
+    for instrument_id, body in doc["instruments"].items():
+        inst = instruments[instrument_id]
+        cov = coverage(inst, shipped.values(), load_out_of_scope().get(instrument_id, {}))
+        for eid, entry in (body.get("not_a_violation") or {}).items():
+            seen += 1
+            assert entry["text"] in inst.provisions[eid].text, f"{instrument_id} {eid}: not a quotation"
+            assert entry["zh"] and entry["en"]
+            assert cov[eid].status != "gap"
+    assert seen, "no not_a_violation entry"

@@ -53,7 +53,7 @@ def test_impact_preview_lists_decisions_that_would_change(tmp_path):
     assert r["candidate"] == "notice@2021-floor3000" and r["replaces"] == ["notice@2021"]
     assert r["decisions_checked"] == 2
     assert r["changed"] == [{"decision_id": changed, "at": r["changed"][0]["at"],
-                             "added": ["notice@2021-floor3000 eligibility.smelter-ineligible enterprise:E2 2021"],
+                             "added": ["notice@2021-floor3000 eligibility.smelter-ineligible group:G1 2021"],
                              "removed": []}]
 
 

@@ -12,7 +12,8 @@ FLOOR_3000 = NOTICE.replace('version: "2021"', 'version: "2021-floor3000"').repl
 
 SMELTER_2500 = {"as_of": "2021-12-31", "facts": {
     "groups": [{"id": "G1"}],
-    "enterprises": [{"id": "E2", "group": "G1", "activities": ["smelting_separation"], "separation_capacity_t_reo": 2500}],
+    "enterprises": [{"id": "E2", "group": "G1", "activities": ["smelting_separation"], "banned_process": True,
+                     "separation_capacity_t_reo": 2500}],
     "allocations": [{"enterprise": "E2", "group": "G1", "year": 2021, "activity": "smelting_separation",
                      "amount_t_reo": 800}]}}
 
@@ -94,14 +95,14 @@ scenarios:
     rulesets: ["notice@2021-floor3000"]
     facts:
       groups: [{id: G1}]
-      enterprises: [{id: E2, group: G1, activities: [smelting_separation], separation_capacity_t_reo: 2500}]
+      enterprises: [{id: E2, group: G1, activities: [smelting_separation], banned_process: true, separation_capacity_t_reo: 2500}]
       allocations: [{enterprise: E2, group: G1, year: 2021, activity: smelting_separation, amount_t_reo: 800}]
     expect: []
 """
     r = client.post("/v1/rulesets", data=FLOOR_3000 + scenario, headers=auth("regulator"))
     assert r.status_code == 422 and r.json["error"] == "scenarios_failed"
-    assert "found, not expected: eligibility.smelter-ineligible E2 2021" in r.json["scenarios"][0]
-    fixed = scenario.replace("expect: []", 'expect: [{rule: eligibility.smelter-ineligible, subject: E2, period: "2021"}]')
+    assert "found, not expected: eligibility.smelter-ineligible G1 2021" in r.json["scenarios"][0]
+    fixed = scenario.replace("expect: []", 'expect: [{rule: eligibility.smelter-ineligible, subject: G1, period: "2021"}]')
     assert client.post("/v1/rulesets", data=FLOOR_3000 + fixed, headers=auth("regulator")).status_code == 201
 
 

@@ -73,7 +73,7 @@ def test_worked_example_as_written(tmp_path, server):
 
     r = repolicy("impact", "work/notice-2021-floor3000.yaml", server=server, cwd=tmp_path)  # 5.
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "1 would change" in r.stdout and "+ notice@2021-floor3000 eligibility.smelter-ineligible enterprise:E2 2021" in r.stdout
+    assert "1 would change" in r.stdout and "+ notice@2021-floor3000 eligibility.smelter-ineligible group:G1 2021" in r.stdout
 
     r = repolicy("publish", "work/notice-2021-floor3000.yaml", "--comment", "floor raised to 3,000 t",
                  server=server, cwd=tmp_path)  # 6.
@@ -96,5 +96,6 @@ def test_a_broken_version_is_refused_by_the_server_with_its_line(tmp_path, serve
     text = (ROOT / "rulesets" / "notice" / "2021.yaml").read_text(encoding="utf-8")
     bad = tmp_path / "bad.yaml"
     bad.write_text(text.replace('version: "2021"', 'version: "2021-bad"').replace("severity: minor", "severity: tiny", 1))
+    line = next(n for n, text_line in enumerate(text.splitlines(), 1) if "severity: minor" in text_line)
     r = repolicy("publish", str(bad), server=server, cwd=tmp_path)
-    assert r.returncode == 1 and "422" in r.stdout and ":263:15 [rule allocation.split-late]: severity 'tiny'" in r.stdout
+    assert r.returncode == 1 and "422" in r.stdout and f":{line}:15 [rule allocation.split-late]: severity 'tiny'" in r.stdout

@@ -31,7 +31,8 @@ def test_a_missing_licence_leaves_the_mine_rule_open(client):
     assert entry["rule"] == "eligibility.mine-ineligible" and entry["ruleset"] == "notice@2021"
     assert entry["missing"] == ["facts.enterprises[0].mining_license"]
     assert entry["facts"] == ["facts.allocations[0]", "facts.enterprises[0]"]
-    assert entry["citations"] == [{"instrument": "notice-2021", "eid": "para_3__item_1"}]
+    assert entry["citations"] == [{"instrument": "notice-2021", "eid": "para_3__item_1"},
+                                  {"instrument": "notice-2021", "eid": "para_2"}]
 
 
 def test_once_the_fact_is_given_the_rule_is_decided(client):
