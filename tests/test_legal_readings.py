@@ -3,6 +3,8 @@ reading recorded.  Scenarios compare only the first three; these checks read the
 written from the texts of the 2021 notice and the draft Measures."""
 from __future__ import annotations
 
+import datetime as dt
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -79,3 +81,33 @@ def test_para_3_2_reads_process_and_capacity_together(client, banned, capacity, 
     fired = any(v["rule"] == "eligibility.smelter-ineligible" for v in _evaluate(client, facts, [NOTICE]))
     both = banned is True and capacity is not None and capacity < 2000
     assert fired == (both or suspended is True)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(day=st.dates(min_value=dt.date(2021, 1, 1), max_value=dt.date(2021, 12, 31)),
+       kind=st.sampled_from(["toll", "illegal", "import", "feedstock"]),
+       material=st.sampled_from(["rare_earth_mineral_product", "rare_earth_enrichment", "imported_mineral_product",
+                                 "other"]),
+       group=st.sampled_from(["G1", None, "absent"]))
+def test_para_4_judges_conduct_from_the_notice_date_on(client, day, kind, material, group):
+    # 通知第四条, dated 2021-08-24: "严禁开展稀土产品代加工……不得采购加工非法稀土矿产品；综合利用企业不得以稀土
+    # 矿产品（含富集物、进口矿产品）为原料进行生产；利用境外稀土资源要严格遵守有关进出口管理规定"
+    transaction = {"toll": {"type": "toll_processing", "material": material},
+                   "illegal": {"type": "purchase", "material": material, "source_legal": False},
+                   "import": {"type": "import", "material": material, "import_compliant": False},
+                   "feedstock": {"type": "raw_material_use", "material": material, "source_legal": True}}[kind]
+    enterprise = {"id": "E1", "activities": ["comprehensive_utilization" if kind == "feedstock" else "smelting_separation"]}
+    if group != "absent":
+        enterprise["group"] = group
+    facts = {"groups": [{"id": "G1"}], "enterprises": [enterprise],
+             "transactions": [{"enterprise": "E1", "date": day.isoformat(), **transaction}]}
+    found = [(v["rule"], v["subject"]["type"], v["subject"]["id"]) for v in _evaluate(client, facts, [NOTICE])]
+    after = day >= dt.date(2021, 8, 24)
+    mineral = material != "other"
+    expected = {
+        "toll": after and group == "G1" and [("conduct.toll-processing", "group", "G1")],
+        "illegal": after and group == "G1" and mineral and [("conduct.illegal-ore", "group", "G1")],
+        "import": after and group == "G1" and [("conduct.non-compliant-import", "group", "G1")],
+        "feedstock": after and mineral and [("conduct.comprehensive-utilization-mineral-feedstock", "enterprise", "E1")],
+    }[kind] or []
+    assert found == expected
