@@ -10,7 +10,7 @@ Run from the project root::
 
 Implementations, all judging the same facts against the same five rules
 (measures@draft: over-production, production without quota; notice@2021:
-smelter under the capacity floor with a smelting allocation, group monthly
+a group's smelting allocation to a smelter with a banned process under the capacity floor, group monthly
 report late, group monthly report missing):
 
 - ``ours-engine``: ``Engine(ruleset).evaluate(facts, as_of)`` for both shipped
@@ -127,7 +127,7 @@ def small_request() -> dict[str, list[dict[str, Any]]]:
             {"id": "E1", "name": "示例矿山", "group": "G1", "activities": ["mining"], "designated": True,
              "mining_license": True, "safety_license": True},
             {"id": "E2", "name": "示例冶炼分离厂", "group": "G1", "activities": ["smelting_separation"],
-             "designated": True, "separation_capacity_t_reo": 1500},
+             "designated": True, "banned_process": True, "separation_capacity_t_reo": 1500},
         ],
         "allocations": [
             {"enterprise": "E1", "group": "G1", "year": 2021, "activity": "mining", "ore_type": "rock",
@@ -155,6 +155,8 @@ def large_request(seed: int = 20210824) -> dict[str, list[dict[str, Any]]]:
         if smelter:
             ent["separation_capacity_t_reo"] = (rng.randrange(1000, 1990) if rng.random() < 0.12
                                                 else rng.randrange(2000, 20000))
+            # para 3(2) reads a backward process and a capacity under 2,000 t together: the small ones use one
+            ent["banned_process"] = ent["separation_capacity_t_reo"] < 2000
         else:
             ent.update(mining_license=True, safety_license=True)
         enterprises.append(ent)
@@ -227,10 +229,12 @@ def plain_python(facts: dict, as_of: dt.date) -> list[Violation]:
             out.append((OVER, key[0], key[1]))
     # notice@2021: 2021 facts only
     small = {e["id"] for e in facts.get("enterprises", ())
-             if e.get("separation_capacity_t_reo") is not None and e["separation_capacity_t_reo"] < 2000}
-    for a in facts.get("allocations", ()):
-        if a["year"] == 2021 and a["activity"] == "smelting_separation" and a["enterprise"] in small:
-            out.append((SMELTER, a["enterprise"], "2021"))
+             if e.get("banned_process") is True
+             and e.get("separation_capacity_t_reo") is not None and e["separation_capacity_t_reo"] < 2000}
+    for a in facts.get("allocations", ()):  # the allocating group is the subject (para 2)
+        if (a["year"] == 2021 and a["activity"] == "smelting_separation" and a["enterprise"] in small
+                and a.get("group") is not None):
+            out.append((SMELTER, a["group"], "2021"))
     cache: dict = {}
     today = as_of.toordinal()
     for r in facts.get("reports", ()):
@@ -291,7 +295,7 @@ BARE_MAIN = {
         {"q": {"$and": [{"kind": "q"}, {"k": {"p": "k"}}, {"$lt": {"v": {"p": "v"}}}, {"sid": {"p": "sid"}}]}},
     ]},
     "s": {"all": [
-        {"e": {"$and": [{"kind": "e"}, {"$lt": {"cap": 2000}}]}},
+        {"e": {"$and": [{"kind": "e"}, {"ban": True}, {"$lt": {"cap": 2000}}]}},
         {"a": {"$and": [{"kind": "q"}, {"y": 2021}, {"act": "smelting_separation"}, {"ent": {"e": "n"}},
                         {"sid": {"e": "sid"}}]}},
     ]},
@@ -366,13 +370,15 @@ class BareDurable:
             a = qkeys[k]
             main.append({"id": ids[n], "sid": sid, "kind": "q", "k": k, "v": round(v, 6),
                          "ent": a["enterprise"], "act": a["activity"], "y": a["year"]})
-            meta.append((a["enterprise"], str(a["year"])))
+            meta.append((a.get("group") or "", str(a["year"])))  # the smelter rule's subject: the allocating group
             n += 1
         for e in facts.get("enterprises", ()):
             fact = {"id": ids[n], "sid": sid, "kind": "e", "n": e["id"]}
             cap = e.get("separation_capacity_t_reo")
             if cap is not None:
                 fact["cap"] = cap
+            if e.get("banned_process") is not None:
+                fact["ban"] = e["banned_process"]
             main.append(fact)
             meta.append(("", ""))
             n += 1

@@ -10,8 +10,9 @@ anything relational is a variable method:
   ``has_quota``; rules over-production (``has_quota`` true, ``excess_t`` > 0) and production
   without quota (``has_quota`` false, ``total_t`` > 0);
 - allocations: ``year``, ``activity`` and the allocated enterprise's separation capacity
-  (an index of the request's enterprises by id, built once per evaluation);
-  rule: 2021, smelting/separation, capacity known and under 2,000 t;
+  and banned-process flag (an index of the request's enterprises by id, built once per evaluation);
+  rule: 2021, smelting/separation, a banned process, capacity known and under 2,000 t; the subject is
+  the allocation's group;
 - reports: ``level``, whether the due date is known, and day differences (due date minus
   the notice's date, submission minus due date, ``as_of`` minus due date); rules late and
   missing.
@@ -47,6 +48,7 @@ TOTAL_RULES = [
 ]
 ALLOCATION_RULES = [
     _rule([("year", "equal_to", 2021), ("activity", "equal_to", "smelting_separation"),
+           ("banned_process", "is_true", True), ("group_known", "is_true", True),
            ("capacity_known", "is_true", True), ("capacity_t", "less_than", pc.CAPACITY_FLOOR_T)],
           "smelter_ineligible"),
 ]
@@ -93,9 +95,19 @@ class AllocationVariables(BaseVariables):
     def activity(self) -> str:
         return self.allocation["activity"]
 
+    def _enterprise(self) -> dict[str, Any]:
+        return self.enterprises.get(self.allocation["enterprise"]) or {}
+
     def _capacity(self) -> float | None:
-        enterprise = self.enterprises.get(self.allocation["enterprise"])
-        return None if enterprise is None else enterprise.get("separation_capacity_t_reo")
+        return self._enterprise().get("separation_capacity_t_reo")
+
+    @boolean_rule_variable
+    def banned_process(self) -> bool:
+        return self._enterprise().get("banned_process") is True
+
+    @boolean_rule_variable
+    def group_known(self) -> bool:
+        return self.allocation.get("group") is not None
 
     @boolean_rule_variable
     def capacity_known(self) -> bool:
@@ -179,7 +191,7 @@ def evaluate(facts: pc.Facts, as_of: dt.date) -> list[pc.Violation]:
     enterprises = {e["id"]: e for e in facts.get("enterprises", ())}
     for a in facts.get("allocations", ()):
         run_all(ALLOCATION_RULES, AllocationVariables(a, enterprises),
-                ViolationActions(out, a["enterprise"], str(a["year"])))
+                ViolationActions(out, a.get("group"), str(a["year"])))
     dues = pc.group_report_dues(facts)
     for r in facts.get("reports", ()):
         run_all(REPORT_RULES, ReportVariables(r, dues, as_of), ViolationActions(out, r["reporter"], r["period"]))

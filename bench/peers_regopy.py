@@ -46,10 +46,11 @@ violations contains ["quota.production-without-quota", t.e, t.y] if {
 
 small_smelters contains e.id if {
 	some e in input.enterprises
+	e.banned_process == true
 	e.separation_capacity_t_reo < capacity_floor_t
 }
 
-violations contains ["eligibility.smelter-ineligible", a.enterprise, "2021"] if {
+violations contains ["eligibility.smelter-ineligible", a.group, "2021"] if {
 	some a in input.allocations
 	a.year == 2021
 	a.activity == "smelting_separation"

@@ -6,7 +6,7 @@ expression nodes:
 
 - ``Quota`` loops over the production totals; it looks the quota total up by key
   (``$nodes.Request.quota[k]``) and fires over-production or production without quota;
-- ``SmallSmelters`` (expression) lists the enterprises under 2,000 t of separation capacity;
+- ``SmallSmelters`` (expression) lists the enterprises with a banned process under 2,000 t of separation capacity;
   ``Smelter`` loops over the raw allocations and fires for a 2021 smelting allocation to one;
 - ``Reports`` loops over the raw reports and fires late or missing for group reports, comparing
   dates with ZEN's ``date()`` (due date, the notice's date, ``as_of``);
