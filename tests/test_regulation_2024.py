@@ -97,9 +97,9 @@ def test_each_illegal_product_deal_is_fined_on_its_own_gains(runtime, gains, ent
         deals.append(deal)
     found = {v["period"]: v["details"] for v in violations(runtime, {"enterprises": [enterprise], "transactions": deals},
                                                            "2025-06-30", ["regulation@2024"])}
-    assert set(found) == {f"2025-{m:02d}" for m in range(1, len(gains) + 1)}
+    assert set(found) == {f"2025-{m:02d}-15" for m in range(1, len(gains) + 1)}  # one finding per deal
     for month, g in enumerate(gains, start=1):
-        d = found[f"2025-{month:02d}"]
+        d = found[f"2025-{month:02d}-15"]
         if g is None:
             assert "fine_min_yuan" not in d and "illegal_gains_yuan" not in d
         else:
