@@ -251,6 +251,9 @@ def needs(ruleset: Ruleset) -> Needs:
                 read.add((kind_of[ref.alias], ref.name))
     aggregates = tuple(a for a in ruleset.aggregates.values() if a.name in kinds)
     lists = {k for k in kinds if k in FACT_LISTS} | {a.source for a in aggregates}
+    for a in aggregates:  # a derived list's `where` may read a computed field of its source list
+        for ref in E.field_refs(a.where) if a.where is not None else ():
+            read.add((a.source, ref.name))
     computed = tuple(c for c in ruleset.computed if c.list in lists and (
         (c.list, c.field) in read or any(c.field in a.group_by or c.field in a.sums.values()
                                          for a in aggregates if a.source == c.list)))

@@ -23,10 +23,17 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 ACTIVITIES = ("mining", "smelting_separation", "comprehensive_utilization")
+# An enterprise may also carry on activities outside total-quantity control that the Regulation (2024)
+# binds (Arts. 12, 14(2)): metal smelting and exporting rare-earth products.  They are enterprise
+# activities only: no quota is allocated or production reported for them.
+ENTERPRISE_ACTIVITIES = ACTIVITIES + ("metal_smelting", "export")
 ORE_TYPES = ("rock", "ion")
 REPORT_LEVELS = ("enterprise", "group")
 RECIPIENTS = ("provincial_miit", "miit", "county")  # county: Measures (2025) Art. 9 (extension of v1)
-TRANSACTION_TYPES = ("toll_processing", "purchase", "raw_material_use", "import")
+TRANSACTION_TYPES = ("toll_processing", "purchase", "raw_material_use", "import", "sale", "export")
+# Instruments whose provisions a penalty decision found breached (Measures 2025 Art. 14 applies only to
+# a penalty for breaching the Measures); ``other``: any other law (e.g. air pollution).
+PENALTY_BREACHES = ("measures_2025", "regulation_2024", "other")
 MATERIALS = ("rare_earth_mineral_product", "rare_earth_enrichment", "imported_mineral_product", "other")
 
 # Display names of enumerated values, used in violation messages (zh, en).
@@ -34,6 +41,11 @@ ENUM_LABELS: dict[str, dict[str, str]] = {
     "mining": {"zh": "稀土开采", "en": "mining"},
     "smelting_separation": {"zh": "稀土冶炼分离", "en": "smelting/separation"},
     "comprehensive_utilization": {"zh": "综合利用", "en": "comprehensive utilisation"},
+    "metal_smelting": {"zh": "稀土金属冶炼", "en": "metal smelting"},
+    "export": {"zh": "出口", "en": "export"},
+    "sale": {"zh": "销售", "en": "sale"},
+    "measures_2025": {"zh": "《稀土开采和稀土冶炼分离总量调控管理暂行办法》", "en": "the 2025 Measures"},
+    "regulation_2024": {"zh": "《稀土管理条例》", "en": "the Rare Earth Regulation"},
     "rock": {"zh": "岩矿型", "en": "rock-type"},
     "ion": {"zh": "离子型", "en": "ion-adsorption-type"},
     "enterprise": {"zh": "企业", "en": "enterprise"},
@@ -119,6 +131,7 @@ _ENTERPRISE_FLAGS = (
     "ordered_to_suspend", "banned_process", "emissions_compliant", "radiation_compliant",
     "tailings_compliant", "long_term_shutdown", "traceability_system", "flow_records",
     "national_traceability_entry", "data_security_system",
+    "flow_records_truthful",  # extension: flow records kept truthfully (Regulation Arts. 14(2), 25)
 )
 
 # A group's own traceability, flow-record and data-security systems (draft Measures Arts. 12-13).
@@ -133,10 +146,12 @@ _LISTS: tuple[FactList, ...] = (
     FactList("enterprises", (
         _id("id", required=True), _s("name"),
         _id("group", nullable=True, ref="groups", flag="in_group"),
-        WireField("activities", "enum_list", enum=ACTIVITIES),
+        WireField("activities", "enum_list", enum=ENTERPRISE_ACTIVITIES),
         *(_b(f) for f in _ENTERPRISE_FLAGS),
         _n("separation_capacity_t_reo"),
-        _n("illegal_gains_yuan"),  # extension: illegal gains established by the authorities (Regulation Arts. 21-23)
+        # extension, superseded: illegal gains belong to an act (a transaction's own illegal_gains_yuan), not to
+        # an enterprise; accepted for compatibility, read by no shipped rule
+        _n("illegal_gains_yuan"),
         _b("obstructed_inspection"),  # extension: refused or obstructed an inspection (Regulation Arts. 18(3), 26)
         _b("production_conditions"),  # extension: has the conditions for production (具备生产条件, notice para. 3(5))
     ), {"zh": "企业", "en": "enterprises"}, identity="id"),
@@ -157,6 +172,7 @@ _LISTS: tuple[FactList, ...] = (
         WireField("activity", "enum", required=True, enum=ACTIVITIES),
         WireField("ore_type", "enum", enum=ORE_TYPES),
         _n("amount_t_reo", required=True),
+        _b("outside_registered_area"),  # extension: mined outside the mining right's registered area (Regulation Art. 20(1))
     ), {"zh": "生产", "en": "production"}, time_field="period"),
     FactList("reports", (
         _id("reporter", required=True),
@@ -173,6 +189,8 @@ _LISTS: tuple[FactList, ...] = (
         WireField("type", "enum", required=True, enum=TRANSACTION_TYPES),
         WireField("material", "enum", enum=MATERIALS),
         _b("source_legal"), _b("import_compliant"),
+        _b("export_compliant"),  # extension: export complied with foreign-trade and export-control law (Regulation Art. 15)
+        _n("illegal_gains_yuan"),  # extension: illegal gains of this act, as established (Regulation Arts. 22, 23)
     ), {"zh": "交易", "en": "transactions"}, time_field="date"),
     # extension: monthly entries of product-flow data into the national traceability system (Measures 2025 Art. 10)
     FactList("flow_entries", (
@@ -186,6 +204,8 @@ _LISTS: tuple[FactList, ...] = (
         WireField("date", "date", required=True),
         _s("authority", max_length=200),
         _s("basis", max_length=500),
+        # extension: the instruments whose provisions the decision found breached (Measures 2025 Art. 14)
+        WireField("breached", "enum_list", enum=PENALTY_BREACHES),
     ), {"zh": "行政处罚", "en": "administrative penalties"}, time_field="date"),
     FactList("group_quotas", (
         _id("group", required=True, ref="groups"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import textwrap
 
 import pytest
 
@@ -213,3 +214,23 @@ def test_or_holds_when_a_known_branch_holds_three_valued_logic(instruments):
     body = rule("r", [{"fact": "enterprises", "as": "e",
                        "where": "e.mining_license == false and (e.safety_license == false or e.id == 'A')"}], "e.id")
     assert subjects(body, facts, instruments) == ["A"]
+
+
+def test_a_computed_field_read_only_by_a_derived_list_s_where_is_computed(instruments):
+    """A derived list may select its facts by a computed field that no rule reads itself (month's end)."""
+    header = textwrap.dedent("""\
+        computed:
+          - {list: production, as: p, field: month_end, value: "date_of(p.year, p.month + 1, 1) - 1"}
+        derived:
+          late_output:
+            from: production
+            as: p
+            where: p.month_end >= date('2021-07-28')
+            group_by: [enterprise]
+            sum: {amount_t_reo: amount_t_reo}
+        """)
+    body = rule("r", [{"fact": "late_output", "as": "o", "where": "o.amount_t_reo > 0"}], "o.enterprise")
+    facts = {"enterprises": [{"id": "A"}, {"id": "B"}],
+             "production": [{"enterprise": "A", "period": "2021-07", "activity": "mining", "amount_t_reo": 5},
+                            {"enterprise": "B", "period": "2021-06", "activity": "mining", "amount_t_reo": 5}]}
+    assert subjects(body, facts, instruments, header) == ["A"]
