@@ -383,6 +383,8 @@ class ResponsibleSchema(Schema):
 class ViolationSchema(Schema):
     rule = fields.String(required=True)
     ruleset = fields.String(metadata={"description": "id@version of the ruleset that found it"})
+    binding = fields.Boolean(metadata={
+        "description": "false when the ruleset encodes a draft never in force (applied only when pinned)"})
     title = fields.Nested(BilingualSchema, required=True)
     severity = fields.String(required=True, validate=validate.OneOf(["critical", "serious", "major", "minor"]))
     subject = fields.Nested(SubjectSchema, required=True)
@@ -401,6 +403,8 @@ class ViolationSchema(Schema):
 class SummarySchema(Schema):
     violations = fields.Integer(required=True)
     by_severity = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    binding = fields.Integer(metadata={"description": "violations under instruments in force"})
+    non_binding = fields.Integer(metadata={"description": "violations under a draft, not in force (pinned only)"})
 
 
 class WarningSchema(Schema):

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping, Protocol
 
 from policy import expr as E
 from policy.facts import ENUM_LABELS
+from policy.force import binding
 from policy.functions import UnknownValue, from_day
 from policy.instruments import Instrument
 from policy.model import SEVERITIES, SEVERITY_RANK, Citation, Rule, Ruleset
@@ -216,6 +217,7 @@ def _violation(ruleset: Ruleset, compiled: _CompiledRule, subject_type: str, sub
     violation = {
         "rule": rule.id,
         "ruleset": ruleset.ref,
+        "binding": binding(ruleset),  # a draft's findings are not law
         "title": dict(rule.title),
         "severity": rule.severity,
         "subject": {"type": subject_type, "id": subject},
@@ -240,8 +242,11 @@ def sort_violations(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def summary(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts by severity, and of binding findings apart from those under a draft (pinned only)."""
     by: dict[str, int] = {}
     for v in items:
         by[v["severity"]] = by.get(v["severity"], 0) + 1
-    return {"violations": len(items), "by_severity": {s: by[s] for s in SEVERITIES if s in by}}
+    binding_count = sum(1 for v in items if v.get("binding", True))
+    return {"violations": len(items), "by_severity": {s: by[s] for s in SEVERITIES if s in by},
+            "binding": binding_count, "non_binding": len(items) - binding_count}
 
