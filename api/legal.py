@@ -3,6 +3,8 @@
 - ``GET /v1/instruments`` and ``GET /v1/instruments/<id>``: titles, status, dates, structure;
 - ``GET /v1/instruments/<id>/provisions/<eid>``: verbatim text, labels, the rules (of every registered
   version) that cite it, or the reason it is out of scope;
+- ``GET /v1/instruments/<id>/interpretations``: the register of interpretations, every reading chosen
+  where the instrument's text is open, by every rule (of the versions not retired) citing it;
 - ``GET /v1/rules/<ruleset>@<version>/<rule>``: the rule's YAML as written, its conditions (also in plain
   Chinese and English), citations with text, the parameters it reads with their own citations, the
   consequences, the scenarios that exercise it and its sign-off state;
@@ -15,7 +17,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from api.auth import require
 from api.errors import ApiError
-from api.rule_view import find_rule, rule_review, rule_view, sign_off
+from api.rule_view import find_rule, interpretation_register, rule_review, rule_view, sign_off
 from policy.coverage import coverage, load_out_of_scope
 
 bp = Blueprint("legal", __name__)
@@ -73,6 +75,12 @@ def provision(instrument_id: str, eid: str):
                     "label": dict(p.label), "heading": dict(p.heading) if p.heading else None, "text": p.text,
                     "text_en": p.text_en, "parent": p.parent, "children": list(p.children),
                     "coverage": cov.status, "implemented_by": implemented, "out_of_scope": cov.out_of_scope})
+
+
+@bp.get("/v1/instruments/<instrument_id>/interpretations")
+@require("legal", "regulator")
+def interpretations(instrument_id: str):
+    return jsonify({"instrument": instrument_id, "interpretations": interpretation_register(instrument_id)})
 
 
 @bp.get("/v1/rules/<ref>/<rule_id>")

@@ -380,6 +380,11 @@ class ResponsibleSchema(Schema):
     citation = fields.Nested(CitationRefSchema, required=True)
 
 
+class InterpretationNoteSchema(Schema):
+    question = fields.Nested(BilingualSchema, required=True)
+    reading = fields.Nested(BilingualSchema, required=True)
+
+
 class ViolationSchema(Schema):
     rule = fields.String(required=True)
     ruleset = fields.String(metadata={"description": "id@version of the ruleset that found it"})
@@ -398,6 +403,9 @@ class ViolationSchema(Schema):
     citations = fields.List(fields.Nested(CitationSchema), required=True, validate=validate.Length(min=1))
     consequences = fields.List(fields.Nested(ConsequenceSchema))
     responsible = fields.List(fields.Nested(ResponsibleSchema))
+    interpretations = fields.List(fields.Nested(InterpretationNoteSchema), metadata={
+        "description": "the readings of open provisions the rule applies (its recorded interpretations); "
+                       "absent when it records none"})
 
 
 class SummarySchema(Schema):

@@ -95,6 +95,9 @@ class _CompiledRule:
              dict(c.description) if c.description else None)
             for c in rule.consequences)
         self.wheres = tuple(p.where for p in rule.positive if p.where is not None)
+        # the readings of open provisions the rule applies: each of its findings says it depends on them
+        self.interpretations = tuple({"question": dict(i.question), "reading": dict(i.reading)}
+                                     for i in rule.interpretations)
         self.scope = E.Scope(ruleset.fact_fields_by_alias(rule), {n: p.type for n, p in ruleset.parameters.items()})
 
 
@@ -228,6 +231,8 @@ def _violation(ruleset: Ruleset, compiled: _CompiledRule, subject_type: str, sub
         "citations": cited,
         "consequences": consequences,
     }
+    if compiled.interpretations:
+        violation["interpretations"] = [{k: dict(v) for k, v in i.items()} for i in compiled.interpretations]
     if period is not None:
         violation["period"] = _json_value(period, types.get("period", ""))
         if isinstance(violation["period"], (int, float)):
