@@ -34,11 +34,18 @@ def _instrument(instrument_id: str):
     return inst
 
 
+def _force(inst) -> dict | None:
+    """The period the instrument is law ({from, to}, open ends null), or null for a draft never in force."""
+    force = inst.in_force()
+    return None if force is None else {"from": force[0] and force[0].isoformat(), "to": force[1] and force[1].isoformat()}
+
+
 def _meta(inst) -> dict:
     day = lambda d: d.isoformat() if d else None  # noqa: E731
     return {"id": inst.id, "title": dict(inst.title), "short_title": dict(inst.short_title),
             "issuer": dict(inst.issuer), "document_number": inst.document_number, "date": day(inst.date),
             "published": day(inst.published), "effective_from": day(inst.effective_from), "status": inst.status,
+            "in_force": _force(inst),
             "complete": inst.complete, "notes": dict(inst.notes) if inst.notes else None}
 
 

@@ -235,3 +235,31 @@ def test_the_evaluate_page_labels_findings_under_a_draft(client):
     unpinned = {k: v for k, v in body.items() if k != "rulesets"}
     html = client.post("/ui/evaluate", data={"request": json.dumps(unpinned)}).get_data(as_text=True)
     assert "not-law" not in html and 'class="violation"' in html
+
+
+def test_instruments_show_when_they_are_in_force(client):
+    """GET /v1/instruments: in_force from the file's effective_from (or its date), null for a draft."""
+    from conftest import auth
+    shown = {i["id"]: i["in_force"] for i in client.get("/v1/instruments", headers=auth("legal")).json["instruments"]}
+    for iid, doc in INSTRUMENTS.items():
+        if doc["status"] == "draft":
+            assert shown[iid] is None
+        else:
+            start = _day(doc.get("effective_from")) or _day(doc.get("date"))
+            end = _day(doc.get("effective_to"))
+            assert shown[iid] == {"from": start.isoformat(), "to": end.isoformat() if end else None}
+    assert shown["regulation-2024"]["from"] == "2024-10-01" and shown["notice-2021"]["from"] == "2021-08-24"
+
+
+def test_an_end_of_force_before_the_entry_into_force_is_refused(tmp_path):
+    from policy.instruments import InstrumentError, load_instrument
+    src = (INSTRUMENTS_DIR / "regulation-2024.yaml").read_text(encoding="utf-8")
+    good = tmp_path / "ok.yaml"
+    good.write_text(src.replace("effective_from: 2024-10-01\n", "effective_from: 2024-10-01\neffective_to: 2030-12-31\n"),
+                    encoding="utf-8")
+    assert load_instrument(good).in_force() == (dt.date(2024, 10, 1), dt.date(2030, 12, 31))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(src.replace("effective_from: 2024-10-01\n", "effective_from: 2024-10-01\neffective_to: 2024-09-30\n"),
+                   encoding="utf-8")
+    with pytest.raises(InstrumentError, match="effective_to 2024-09-30 is before the entry into force 2024-10-01"):
+        load_instrument(bad)
