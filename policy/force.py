@@ -81,6 +81,19 @@ class _RuleTiming:
     dated: tuple[tuple[str, str], ...]  # (alias, normalised date field) of facts dated by their act
 
 
+_TIMINGS: dict[str, dict[str, _RuleTiming]] = {}  # ruleset digest -> rule id -> timing; versions are immutable
+
+
+def _rule_timings(ruleset: Ruleset) -> dict[str, _RuleTiming]:
+    cached = _TIMINGS.get(ruleset.digest)
+    if cached is None:
+        cached = _TIMINGS[ruleset.digest] = {
+            r.id: _RuleTiming(rule_is_timeless(ruleset, r),
+                              tuple((p.alias, f) for p in r.positive if (f := _act_date_field(p.fact)) is not None))
+            for r in ruleset.rules}
+    return cached
+
+
 def _inside(day: int, start: int | None, end: int | None) -> bool:
     return (start is None or day >= start) and (end is None or day <= end)
 
@@ -107,10 +120,7 @@ class Timing:
         ends = [d for d in (self.force[1], period[1]) if d is not None]
         self.as_of_in_force = self.applies and _inside(self.as_of, max(starts) if starts else None,
                                                        min(ends) if ends else None)
-        self._rules = {r.id: _RuleTiming(rule_is_timeless(ruleset, r),
-                                         tuple((p.alias, f) for p in r.positive
-                                               if (f := _act_date_field(p.fact)) is not None))
-                       for r in ruleset.rules}
+        self._rules = _rule_timings(ruleset)
 
     def admits(self, rule_id: str, bindings: Mapping[str, Mapping[str, Any]]) -> bool:
         """Whether a match of ``rule_id`` binding these (prepared) facts is judged by this ruleset."""
