@@ -16,6 +16,7 @@ from api.schemas import EvaluateRequestSchema, flatten_errors
 from api.why import why
 from engine.prepare import RequestFacts
 from engine.unknowns import unknowns
+from policy.force import Timing
 from policy.ids import new_id
 from policy.registry import UnknownRuleset
 
@@ -121,7 +122,10 @@ def explain_unknowns(runtime, facts: dict, as_of: dt.date, used: list[dict]) -> 
     items: list[dict[str, Any]] = []
     complete = True
     for r in used:
-        found, truncated = unknowns(runtime.registry.get(f"{r['id']}@{r['version']}"), request_facts, as_of)
+        rs = runtime.registry.get(f"{r['id']}@{r['version']}")
+        # every version used was chosen for this request (a draft's only when pinned)
+        timing = Timing(rs, runtime.instruments.get(rs.instrument), as_of, pinned=True)
+        found, truncated = unknowns(rs, request_facts, as_of, timing=timing)
         items.extend(found)
         complete = complete and not truncated
         if truncated:

@@ -3,6 +3,8 @@
 - ``GET /v1/instruments`` and ``GET /v1/instruments/<id>``: titles, status, dates, structure;
 - ``GET /v1/instruments/<id>/provisions/<eid>``: verbatim text, labels, the rules (of every registered
   version) that cite it, or the reason it is out of scope;
+- ``GET /v1/instruments/<id>/interpretations``: the register of interpretations, every reading chosen
+  where the instrument's text is open, by every rule (of the versions not retired) citing it;
 - ``GET /v1/rules/<ruleset>@<version>/<rule>``: the rule's YAML as written, its conditions (also in plain
   Chinese and English), citations with text, the parameters it reads with their own citations, the
   consequences, the scenarios that exercise it and its sign-off state;
@@ -15,7 +17,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from api.auth import require
 from api.errors import ApiError
-from api.rule_view import find_rule, rule_review, rule_view, sign_off
+from api.rule_view import find_rule, interpretation_register, rule_review, rule_view, sign_off
 from policy.coverage import coverage, load_out_of_scope
 
 bp = Blueprint("legal", __name__)
@@ -32,11 +34,18 @@ def _instrument(instrument_id: str):
     return inst
 
 
+def _force(inst) -> dict | None:
+    """The period the instrument is law ({from, to}, open ends null), or null for a draft never in force."""
+    force = inst.in_force()
+    return None if force is None else {"from": force[0] and force[0].isoformat(), "to": force[1] and force[1].isoformat()}
+
+
 def _meta(inst) -> dict:
     day = lambda d: d.isoformat() if d else None  # noqa: E731
     return {"id": inst.id, "title": dict(inst.title), "short_title": dict(inst.short_title),
             "issuer": dict(inst.issuer), "document_number": inst.document_number, "date": day(inst.date),
             "published": day(inst.published), "effective_from": day(inst.effective_from), "status": inst.status,
+            "in_force": _force(inst),
             "complete": inst.complete, "notes": dict(inst.notes) if inst.notes else None}
 
 
@@ -73,6 +82,12 @@ def provision(instrument_id: str, eid: str):
                     "label": dict(p.label), "heading": dict(p.heading) if p.heading else None, "text": p.text,
                     "text_en": p.text_en, "parent": p.parent, "children": list(p.children),
                     "coverage": cov.status, "implemented_by": implemented, "out_of_scope": cov.out_of_scope})
+
+
+@bp.get("/v1/instruments/<instrument_id>/interpretations")
+@require("legal", "regulator")
+def interpretations(instrument_id: str):
+    return jsonify({"instrument": instrument_id, "interpretations": interpretation_register(instrument_id)})
 
 
 @bp.get("/v1/rules/<ref>/<rule_id>")

@@ -1,7 +1,8 @@
 """One rule as a legal reviewer sees it, for both the JSON API and the rule page.
 
 The rule's YAML as written, its conditions in plain Chinese and English, the
-provisions it cites with their text, the parameters it reads with their own
+provisions it cites with their text, the readings it chose where a text is open
+(its interpretations), the parameters it reads with their own
 citations, its consequences, the scenarios that exercise it (where it fires,
 and where it must not), and its sign-off state.
 """
@@ -16,6 +17,7 @@ from api.errors import ApiError
 from api.scenarios import Scenario, exercising, load_library, scenarios_from
 from policy import expr as E
 from policy import plain
+from policy.interpretations import register, rule_interpretations
 from policy.model import Rule, Ruleset
 from policy.results import citation_json
 from policy.review import review_state, rule_dependencies, rule_digest
@@ -91,6 +93,16 @@ def rule_review(rs: Ruleset, rule: Rule) -> dict[str, Any]:
         return {"status": "unknown", "reason": f"registry database unreachable: {type(exc).__name__}"}
 
 
+def interpretation_register(instrument_id: str) -> list[dict[str, Any]]:
+    """Every interpretation recorded on a rule citing the instrument, in the versions not retired (404 if unknown)."""
+    runtime = current_app.extensions["repolicy"]
+    if instrument_id not in runtime.instruments:
+        raise ApiError(404, "not_found", f"no instrument {instrument_id}")
+    registry = runtime.registry
+    versions = [(rs, registry.status(rs.ref)) for rs in registry.all() if registry.status(rs.ref) != "retired"]
+    return register(instrument_id, versions, runtime.instruments)
+
+
 def rule_view(rs: Ruleset, rule: Rule) -> dict[str, Any]:
     runtime = current_app.extensions["repolicy"]
     deps = rule_dependencies(rs, rule)
@@ -105,6 +117,7 @@ def rule_view(rs: Ruleset, rule: Rule) -> dict[str, Any]:
                   "condition": E.to_text(p.where) if p.where is not None else None,
                   "plain": {"zh": when[0][i], "en": when[1][i]}} for i, p in enumerate(rule.patterns)],
         "citations": [citation_json(c, runtime.instruments) for c in rule.citations],
+        "interpretations": rule_interpretations(rule, runtime.instruments),
         "parameters": [{"name": n, "value": rs.parameters[n].value, "unit": rs.parameters[n].unit,
                         "label": dict(rs.parameters[n].label),
                         "citations": [citation_json(c, runtime.instruments) for c in rs.parameters[n].citations]}

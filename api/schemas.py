@@ -380,9 +380,16 @@ class ResponsibleSchema(Schema):
     citation = fields.Nested(CitationRefSchema, required=True)
 
 
+class InterpretationNoteSchema(Schema):
+    question = fields.Nested(BilingualSchema, required=True)
+    reading = fields.Nested(BilingualSchema, required=True)
+
+
 class ViolationSchema(Schema):
     rule = fields.String(required=True)
     ruleset = fields.String(metadata={"description": "id@version of the ruleset that found it"})
+    binding = fields.Boolean(metadata={
+        "description": "false when the ruleset encodes a draft never in force (applied only when pinned)"})
     title = fields.Nested(BilingualSchema, required=True)
     severity = fields.String(required=True, validate=validate.OneOf(["critical", "serious", "major", "minor"]))
     subject = fields.Nested(SubjectSchema, required=True)
@@ -396,11 +403,16 @@ class ViolationSchema(Schema):
     citations = fields.List(fields.Nested(CitationSchema), required=True, validate=validate.Length(min=1))
     consequences = fields.List(fields.Nested(ConsequenceSchema))
     responsible = fields.List(fields.Nested(ResponsibleSchema))
+    interpretations = fields.List(fields.Nested(InterpretationNoteSchema), metadata={
+        "description": "the readings of open provisions the rule applies (its recorded interpretations); "
+                       "absent when it records none"})
 
 
 class SummarySchema(Schema):
     violations = fields.Integer(required=True)
     by_severity = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    binding = fields.Integer(metadata={"description": "violations under instruments in force"})
+    non_binding = fields.Integer(metadata={"description": "violations under a draft, not in force (pinned only)"})
 
 
 class WarningSchema(Schema):

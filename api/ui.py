@@ -12,7 +12,7 @@ from flask import (Blueprint, current_app, g, make_response, redirect, render_te
 
 from api.auth import COOKIE, authenticate
 from api.errors import ApiError
-from api.rule_view import find_rule, rule_view, sign_off
+from api.rule_view import find_rule, interpretation_register, rule_view, sign_off
 from api.why import why
 from policy.coverage import coverage, load_out_of_scope
 from policy.diff import diff as ruleset_diff
@@ -84,6 +84,15 @@ def instrument(instrument_id: str):
     inst, cov = _instrument_coverage(instrument_id)
     return _page("instrument.html", title=inst.short_title[_lang()], inst=inst,
                  provisions=list(inst.provisions.values()), cov=cov)
+
+
+@bp.get("/instruments/<instrument_id>/interpretations")
+def interpretations(instrument_id: str):
+    """The register of interpretations: every reading chosen where the instrument's text is open."""
+    _reader()
+    entries = interpretation_register(instrument_id)
+    inst = current_app.extensions["repolicy"].instruments[instrument_id]
+    return _page("interpretations.html", title=inst.short_title[_lang()], inst=inst, entries=entries)
 
 
 @bp.get("/coverage/<instrument_id>")

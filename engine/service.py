@@ -21,6 +21,7 @@ from engine.evaluator import Engine
 from engine.prepare import RequestFacts
 from policy import results
 from policy.facts import FACT_LISTS
+from policy.force import Timing
 from policy.ids import new_id
 from policy.instruments import Instrument, load_instruments
 from policy.model import Ruleset
@@ -316,7 +317,8 @@ class Runtime:
         engine carries a note naming the ruleset version.
         """
         registry = self._registry  # one snapshot for the whole evaluation
-        chosen, warnings = registry.select(pins, fact_years(facts))
+        chosen, warnings = registry.select(pins, fact_years(facts), as_of)
+        pinned = set(pins or ())
         violations: list[dict[str, Any]] = []
         used = []
         request = RequestFacts(facts)  # normalised once, shared by the rulesets
@@ -327,7 +329,9 @@ class Runtime:
             except Exception as exc:
                 exc.add_note(f"while evaluating {rs.ref} (digest {rs.digest})")
                 raise
-            violations.extend(results.violations(rs, outcome.matches, self.instruments, groups, as_of.toordinal()))
+            timing = Timing(rs, self.instruments.get(rs.instrument), as_of, rs.ref in pinned)
+            matches = [m for m in outcome.matches if timing.admits(m.rule, m.bindings)]
+            violations.extend(results.violations(rs, matches, self.instruments, groups, as_of.toordinal()))
             for w in outcome.warnings:
                 if w not in warnings:
                     warnings.append(w)

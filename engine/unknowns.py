@@ -23,6 +23,7 @@ from engine.prepare import RequestFacts, prepare
 from engine.reference import excluded
 from policy import expr as E
 from policy.facts import FACT_LISTS
+from policy.force import Timing
 from policy.functions import UnknownValue
 from policy.model import Rule, Ruleset
 
@@ -72,6 +73,7 @@ class _Search:
     prep: Any
     params: Mapping[str, Any]
     max_steps: int
+    timing: Timing | None = None
     steps: int = 0
     truncated: bool = False
     found: list[dict[str, Any]] = field(default_factory=list)
@@ -85,7 +87,8 @@ class _Search:
             if len(results) >= MAX_PER_RULE or self.truncated:
                 return
             if level == len(positive):
-                if missing and not excluded(rule, self.prep, bound, self.params):
+                if missing and not excluded(rule, self.prep, bound, self.params) and \
+                        (self.timing is None or self.timing.admits(rule.id, bound)):
                     entry = self._entry(rule, refs, tuple(sorted(set(missing))))
                     key = (tuple(entry["missing"]), tuple(entry["facts"]))
                     if key not in seen:
@@ -127,12 +130,13 @@ class _Search:
 
 
 def unknowns(ruleset: Ruleset, request: RequestFacts | Mapping[str, Any], as_of: dt.date,
-             max_steps: int = MAX_STEPS) -> tuple[list[dict[str, Any]], bool]:
+             max_steps: int = MAX_STEPS, timing: Timing | None = None) -> tuple[list[dict[str, Any]], bool]:
     """For each rule, the combinations of facts that only missing values kept from deciding.
 
+    ``timing`` leaves out the combinations the instrument's force excludes (as evaluation does).
     Returns the entries and whether the search was cut short at ``max_steps``.
     """
-    search = _Search(ruleset, prepare(ruleset, request, as_of), ruleset.param_values, max_steps)
+    search = _Search(ruleset, prepare(ruleset, request, as_of), ruleset.param_values, max_steps, timing)
     for rule in ruleset.rules:
         search.rule(rule)
         if search.truncated:

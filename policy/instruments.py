@@ -46,7 +46,7 @@ KINDS = frozenset({"article", "paragraph", "item", "preamble", "annex"})
 EID_RE = re.compile(r"^(?:preamble|(?:art|para|annex)_\d+(?:__(?:para|item)_\d+)*)$")
 
 _REQUIRED_TOP = ("id", "title", "short_title", "issuer", "status", "complete", "source", "provisions")
-_OPTIONAL_TOP = ("document_number", "date", "published", "effective_from", "notes", "signatories")
+_OPTIONAL_TOP = ("document_number", "date", "published", "effective_from", "effective_to", "notes", "signatories")
 _REQUIRED_PROV = ("eid", "kind", "label", "text")
 _OPTIONAL_PROV = ("text_en", "heading", "part", "intro", "children", "content_available", "note")
 
@@ -103,6 +103,19 @@ class Instrument:
     source: Path
     provisions: dict[str, Provision]
     signatories: dict[str, str] | None = field(default=None)
+    effective_to: dt.date | None = None  # last day in force (repeal); None: still in force
+
+    def in_force(self) -> tuple[dt.date | None, dt.date | None] | None:
+        """First and last day the instrument is law (None: open end), or None if it never was.
+
+        A draft (status ``draft``) was never law, whatever dates it carries.  Force
+        begins on ``effective_from``; an instrument with no separate effective date
+        (the 2021 notice) takes effect on its ``date``: nothing in it binds before it
+        exists.  It ends on ``effective_to`` (a repeal), else it is still in force.
+        """
+        if self.status == "draft":
+            return None
+        return (self.effective_from or self.date, self.effective_to)
 
     def provision(self, eid: str) -> Provision:
         """Return the provision with this eid; a KeyError names the instrument."""
@@ -266,6 +279,11 @@ def load_instrument(path: Path) -> Instrument:
     if document_number is not None and not isinstance(document_number, str):
         raise InstrumentError(f"{path}: document_number must be a string or null")
 
+    start = _date(data.get("effective_from"), "effective_from", path) or _date(data.get("date"), "date", path)
+    end = _date(data.get("effective_to"), "effective_to", path)
+    if start is not None and end is not None and end < start:
+        raise InstrumentError(f"{path}: effective_to {end} is before the entry into force {start}")
+
     provisions: dict[str, Provision] = {}
     _walk(data["provisions"], None, provisions, path)
 
@@ -278,6 +296,7 @@ def load_instrument(path: Path) -> Instrument:
         date=_date(data.get("date"), "date", path),
         published=_date(data.get("published"), "published", path),
         effective_from=_date(data.get("effective_from"), "effective_from", path),
+        effective_to=_date(data.get("effective_to"), "effective_to", path),
         status=data["status"],
         complete=data["complete"],
         notes=_bilingual(data.get("notes"), "notes", path, required=False),

@@ -4,9 +4,16 @@ Selection rules (contract evaluate-v1):
 
 - explicit ``id@version`` pins win;
 - otherwise every *active* version whose effective period overlaps the
-  request's facts is used (an annual notice judges only its own year);
+  request's facts is used (an annual notice judges only its own year), except
+  the versions of a draft instrument: a draft was never law, so it judges only
+  when pinned (``policy.force``);
+- timeless facts (enterprises, groups) are judged as of ``as_of``: a version
+  whose period contains ``as_of`` is used too;
 - a year of the facts that no active version of a ruleset covers is reported
-  as a warning, so that "no violations" is never silently "nothing checked".
+  as a warning, so that "no violations" is never silently "nothing checked";
+- if no version qualifies, every active version of an instrument in force is
+  listed (each judges nothing outside its period), so the response always
+  names what was consulted.
 """
 from __future__ import annotations
 
@@ -64,6 +71,12 @@ def covers_year(ruleset: Ruleset, year: int) -> bool:
     return (lo is None or year >= lo) and (hi is None or year <= hi)
 
 
+def covers_day(ruleset: Ruleset, day: dt.date) -> bool:
+    n = day.toordinal()
+    return (ruleset.effective_from is None or n >= ruleset.effective_from) and \
+        (ruleset.effective_to is None or n <= ruleset.effective_to)
+
+
 class Registry:
     """An immutable snapshot of ruleset versions by ``id@version`` and their registry status.
 
@@ -98,19 +111,22 @@ class Registry:
     def active(self) -> list[Ruleset]:
         return [r for r in self.all() if self.status(r.ref) == "active"]
 
-    def select(self, pins: list[str] | None, fact_years: set[int]) -> tuple[list[Ruleset], list[dict]]:
+    def select(self, pins: list[str] | None, fact_years: set[int],
+               as_of: dt.date | None = None) -> tuple[list[Ruleset], list[dict]]:
         """The rulesets that judge a request, and warnings about years nothing covers."""
         if pins:
             return [self.get(p) for p in dict.fromkeys(pins)], []
         chosen, warnings = [], []
         by_id: dict[str, list[Ruleset]] = {}
         for rs in self.active():
-            by_id.setdefault(rs.id, []).append(rs)
+            if rs.instrument_status != "draft":
+                by_id.setdefault(rs.id, []).append(rs)
         for rid, versions in by_id.items():
             if not fact_years:
                 chosen.extend(versions)
                 continue
-            used = [v for v in versions if any(covers_year(v, y) for y in fact_years)]
+            used = [v for v in versions if any(covers_year(v, y) for y in fact_years)
+                    or (as_of is not None and covers_day(v, as_of))]
             chosen.extend(used)
             for year in sorted(fact_years):
                 if not any(covers_year(v, year) for v in versions):
@@ -119,4 +135,6 @@ class Registry:
                         "message": {"zh": f"没有适用于{year}年的{rid}规则集版本，该年度事实未按其评判",
                                     "en": f"No active version of ruleset {rid} covers {year}; "
                                           f"facts of that year were not judged under it"}})
+        if not chosen:
+            chosen = [v for versions in by_id.values() for v in versions]
         return chosen, warnings

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping, Protocol
 
 from policy import expr as E
 from policy.facts import ENUM_LABELS
+from policy.force import binding
 from policy.functions import UnknownValue, from_day
 from policy.instruments import Instrument
 from policy.model import SEVERITIES, SEVERITY_RANK, Citation, Rule, Ruleset
@@ -94,6 +95,9 @@ class _CompiledRule:
              dict(c.description) if c.description else None)
             for c in rule.consequences)
         self.wheres = tuple(p.where for p in rule.positive if p.where is not None)
+        # the readings of open provisions the rule applies: each of its findings says it depends on them
+        self.interpretations = tuple({"question": dict(i.question), "reading": dict(i.reading)}
+                                     for i in rule.interpretations)
         self.scope = E.Scope(ruleset.fact_fields_by_alias(rule), {n: p.type for n, p in ruleset.parameters.items()})
 
 
@@ -216,6 +220,7 @@ def _violation(ruleset: Ruleset, compiled: _CompiledRule, subject_type: str, sub
     violation = {
         "rule": rule.id,
         "ruleset": ruleset.ref,
+        "binding": binding(ruleset),  # a draft's findings are not law
         "title": dict(rule.title),
         "severity": rule.severity,
         "subject": {"type": subject_type, "id": subject},
@@ -226,6 +231,8 @@ def _violation(ruleset: Ruleset, compiled: _CompiledRule, subject_type: str, sub
         "citations": cited,
         "consequences": consequences,
     }
+    if compiled.interpretations:
+        violation["interpretations"] = [{k: dict(v) for k, v in i.items()} for i in compiled.interpretations]
     if period is not None:
         violation["period"] = _json_value(period, types.get("period", ""))
         if isinstance(violation["period"], (int, float)):
@@ -240,8 +247,11 @@ def sort_violations(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def summary(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts by severity, and of binding findings apart from those under a draft (pinned only)."""
     by: dict[str, int] = {}
     for v in items:
         by[v["severity"]] = by.get(v["severity"], 0) + 1
-    return {"violations": len(items), "by_severity": {s: by[s] for s in SEVERITIES if s in by}}
+    binding_count = sum(1 for v in items if v.get("binding", True))
+    return {"violations": len(items), "by_severity": {s: by[s] for s in SEVERITIES if s in by},
+            "binding": binding_count, "non_binding": len(items) - binding_count}
 

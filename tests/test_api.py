@@ -42,13 +42,15 @@ def test_over_quota_example(client):
     assert cut["citation"] == {"instrument": "measures-draft", "eid": "art_16__para_2"}
     assert "fixes no amount" in cut["description"]["en"] and "未规定核减数量" in cut["description"]["zh"]
     assert v["facts"] == [{"list": "allocations", "index": 0}] + [{"list": "production", "index": i} for i in range(11)]
-    assert r.json["summary"] == {"violations": 2, "by_severity": {"serious": 2}}
+    assert v["binding"] is False  # the example pins the draft, which was never in force
+    assert r.json["summary"] == {"violations": 2, "by_severity": {"serious": 2}, "binding": 1, "non_binding": 1}
     assert [rs["id"] + "@" + rs["version"] for rs in r.json["rulesets"]] == ["measures@draft", "notice@2021"]
 
 
 def test_compliant_group_has_no_violations(client):
     r = client.post("/v1/evaluate", json=example("compliant-group"))
-    assert r.json["violations"] == [] and r.json["summary"] == {"violations": 0, "by_severity": {}}
+    assert r.json["violations"] == [] and r.json["summary"] == {
+        "violations": 0, "by_severity": {}, "binding": 0, "non_binding": 0}
 
 
 def test_order_is_severity_then_rule_then_subject(client):
@@ -139,7 +141,10 @@ def test_2022_facts_are_not_judged_by_the_2021_notice(client):
         "allocations": [{"enterprise": "E2", "year": 2022, "activity": "smelting_separation", "amount_t_reo": 10}]}}
     r = client.post("/v1/evaluate", json=body)
     assert r.status_code == 200 and r.json["violations"] == []
-    assert [rs["id"] for rs in r.json["rulesets"]] == ["measures"]  # the draft: 2022 is before the final text
+    # no instrument in force covers 2022 (the draft, never in force, is not applied): every in-force version
+    # is listed as consulted, and none judged anything
+    assert sorted(rs["id"] for rs in r.json["rulesets"]) == ["measures", "notice", "regulation"]
+    assert all(rs["status"] == "in_force" for rs in r.json["rulesets"])
     assert {"code": "no_ruleset_for_year", "ruleset": "notice", "year": 2022} in [
         {k: w[k] for k in ("code", "ruleset", "year")} for w in r.json["warnings"]]
     # pinned, the 2021 notice still judges only 2021 facts

@@ -316,7 +316,7 @@ def expected_keys():
     out = []
     for body in BODIES:
         data = validate_request(json.loads(json.dumps(body)), 100_000)
-        out.append(violation_keys(local.evaluate(data["facts"], request_as_of(data))))
+        out.append(violation_keys(local.evaluate(data["facts"], request_as_of(data), data.get("rulesets"))))
     return out
 
 

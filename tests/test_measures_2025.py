@@ -31,10 +31,12 @@ def test_2025_facts_are_judged_under_the_final_measures(client):
         ("regulation-2024", "art_10__para_2"), ("regulation-2024", "art_21")]
 
 
-def test_2021_facts_stay_under_the_draft_and_the_notice(client):
+def test_2021_facts_are_judged_by_the_notice_not_the_draft(client):
+    """The draft was a public-comment draft never in force: by default only the 2021 notice judges 2021 facts."""
     from conftest import example
     r = client.post("/v1/evaluate", json={k: v for k, v in example("over-quota").items() if k != "rulesets"}).json
-    assert {v["ruleset"] for v in r["violations"]} == {"measures@draft", "notice@2021"}
+    assert {v["ruleset"] for v in r["violations"]} == {"notice@2021"}
+    assert all(v["binding"] for v in r["violations"])
 
 
 def test_diff_shows_what_the_final_text_changed(shipped):
