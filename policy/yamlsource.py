@@ -12,11 +12,13 @@ are the vector of "billion laughs" expansion attacks).  Dates stay strings:
 the ruleset model parses them itself, with its own error messages.  Nesting
 deeper than :data:`MAX_DEPTH` (PyYAML composes recursively), integers longer
 than :data:`MAX_INT_DIGITS` digits (Python refuses to convert 4,300 and more,
-and anything past a float's range fails later) and text with a lone surrogate
-(a ``"\\ud800"`` escape: it cannot be stored) are refused with their line.
+and the engine holds 64-bit integers), ``.nan`` and ``.inf`` (a NaN parameter
+makes every comparison false: no finding, silently) and text with a lone
+surrogate (a ``"\\ud800"`` escape: it cannot be stored) are refused with their line.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +29,7 @@ from policy.text import SURROGATE_MESSAGE, has_lone_surrogate
 
 MAX_YAML_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 64  # shipped rulesets nest at most 8 levels
-MAX_INT_DIGITS = 30
+MAX_INT_DIGITS = 18  # within the engine's 64-bit integers
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,12 @@ class _Loader(yaml.SafeLoader):
             raise YamlSourceError(f"integer of {digits} digits: at most {MAX_INT_DIGITS} are read", _loc(node))
         return super().construct_yaml_int(node)
 
+    def construct_yaml_float(self, node):  # type: ignore[override]
+        value = super().construct_yaml_float(node)
+        if not math.isfinite(value):
+            raise YamlSourceError(f"{node.value} is not a finite number", _loc(node))
+        return value
+
     def construct_mapping(self, node, deep=False):  # type: ignore[override]
         if not isinstance(node, yaml.MappingNode):  # pragma: no cover - defensive
             raise YamlSourceError("expected a mapping", _loc(node))
@@ -148,6 +156,7 @@ _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_sequence)
 _Loader.add_constructor("tag:yaml.org,2002:str", _Loader.construct_yaml_str)
 _Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+_Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
 
 
 def load_yaml(text: str | bytes, max_bytes: int = MAX_YAML_BYTES) -> Any:

@@ -496,3 +496,26 @@ def test_repolicy_validate_reports_a_huge_integer_without_a_traceback(tmp_path):
     assert f"{path}:3:6: integer of 5000 digits" in run.stdout
     assert f"FAIL {deep}" in run.stdout and "nested more than" in run.stdout
 
+
+
+@pytest.mark.parametrize("text,line,words", [
+    ('a: 1\nb: "\\ud800"\n', 2, "surrogate"),
+    ('a: 1\n"x\\udfff": 2\n', 2, "surrogate"),
+    ("a:\n  b: .nan\n", 2, "not a finite number"),
+    ("a: [1.0e+999]\n", 1, "not a finite number"),
+    ("a: 1\nb: -" + "9" * 19 + "\n", 2, "19 digits"),
+    ("a: " + "[" * 65 + "]" * 65 + "\n", 1, "nested more than 64"),
+])
+def test_ruleset_yaml_refuses_what_cannot_be_carried_with_its_line(text, line, words):
+    from policy.yamlsource import YamlSourceError, load_yaml
+    with pytest.raises(YamlSourceError) as caught:
+        load_yaml(text)
+    assert words in caught.value.message and caught.value.location.line == line
+
+
+def test_ruleset_yaml_still_reads_what_is_valid():
+    from policy.yamlsource import load_yaml
+    # (a YAML \u escape is one code point: an emoji is written \U0001F600; PyYAML does not pair \ud83d\ude00)
+    text = 'a: ' + "9" * 18 + '\nb: -1.5e+3\nc: "\\U0001F600 稀土"\nd: ' + "[" * 60 + "]" * 60 + "\n"
+    doc = load_yaml(text)
+    assert doc["a"] == 10 ** 18 - 1 and doc["b"] == -1500.0 and doc["c"] == "\U0001F600 稀土"
