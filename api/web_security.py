@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -68,19 +69,22 @@ def load_secret_key(config: dict[str, Any]) -> str:
 
 
 def _read_or_create(path: Path) -> str:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_text(encoding="utf-8").strip()
-        if len(key) < MIN_SECRET_CHARS:
-            raise OSError(f"holds fewer than {MIN_SECRET_CHARS} characters") from None
-        return key
-    except FileNotFoundError:
+    """The key in ``path``; if there is none, a new random one written there whole (a temporary file
+    linked into place: two servers starting at once never read a half-written key, and agree on one)."""
+    if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        return _read_or_create(path)
-    key = secrets.token_hex(32)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(key + "\n")
+        fd, tmp = tempfile.mkstemp(prefix=".secret_key-", dir=path.parent)  # mode 600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(secrets.token_hex(32) + "\n")
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            os.unlink(tmp)
+    key = path.read_text(encoding="utf-8").strip()
+    if len(key) < MIN_SECRET_CHARS:
+        raise OSError(f"holds fewer than {MIN_SECRET_CHARS} characters")
     return key
 
 
