@@ -17,7 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.config import load_config
 from api.errors import register_error_handlers
 from api.evaluate import bp as evaluate_bp
-from api import logs, metrics, openapi
+from api import logs, metrics, openapi, server_errors, web_security
+from api.body_limit import ChunkedBodyLimit
 from api.auth import load_tokens
 from api.decision_log import DecisionLog
 from api.decisions import bp as decisions_bp
@@ -57,6 +58,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     retention = app.extensions["repolicy_retention"] = Retention(runtime.store, app.config["DECISION_RETENTION_DAYS"])
     runtime.on_store += [decisions.attach, retention.attach]
     register_error_handlers(app)
+    web_security.install(app)
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, lambda: app.config["MAX_CONTENT_LENGTH"])  # type: ignore[method-assign]
+    server_errors.install()
     logs.install(app)
     metrics.install(app)
     app.register_blueprint(evaluate_bp)

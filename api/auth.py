@@ -7,6 +7,11 @@ or a file, one ``name:role:sha256hex`` a line); a presented token is hashed
 and compared with every configured digest in constant time.  There is no
 default credential: ``REPOLICY_DEV_MODE=1`` (development only, logged loudly)
 adds the tokens ``dev-regulator``, ``dev-legal`` and ``dev-caller``.
+
+The API takes the token in the ``Authorization`` header only.  The web pages
+also accept a login session (api.web_security): a signed cookie that holds the
+principal's name and a keyed fingerprint of its token's digest (never the
+token), so that removing or changing a token ends its sessions.
 """
 from __future__ import annotations
 
@@ -14,11 +19,12 @@ import functools
 import hashlib
 import hmac
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from flask import current_app, g, request
+from flask import current_app, g, request, session
 
 from api.errors import ApiError
 
@@ -62,24 +68,50 @@ def load_tokens(config: dict) -> list[tuple[str, str, str]]:
     return tokens
 
 
-COOKIE = "repolicy_token"
+def token_fingerprint(digest: str) -> str:
+    """What a session keeps of a token: an HMAC of its digest under the app's secret key."""
+    return hmac.new(current_app.secret_key.encode("utf-8"), digest.encode("ascii"), hashlib.sha256).hexdigest()
 
 
-def authenticate() -> Principal | None:
-    """The principal of the bearer token (API) or of the login cookie (web pages), if any."""
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        token = header[7:].strip()
-    elif request.cookies.get(COOKIE):
-        token = request.cookies[COOKIE]
-    else:
-        return None
+def principal_of_token(token: str) -> Principal | None:
+    """The configured principal whose token this is, compared with every digest in constant time."""
     presented = token_digest(token)
     found = None
     for name, role, digest in current_app.extensions["repolicy_tokens"]:
         if hmac.compare_digest(presented, digest) and found is None:  # no early exit: constant time
             found = Principal(name, role)
     return found
+
+
+def _session_principal() -> Principal | None:
+    """The principal of a live login session whose token is still configured (see api.web_security)."""
+    name, fingerprint = session.get("principal"), session.get("key")
+    if not isinstance(name, str) or not isinstance(fingerprint, str) or not session_live():
+        return None
+    found = None
+    for entry_name, role, digest in current_app.extensions["repolicy_tokens"]:
+        if hmac.compare_digest(token_fingerprint(digest), fingerprint) and entry_name == name and found is None:
+            found = Principal(name, role)
+    return found
+
+
+def session_live() -> bool:
+    """The session's own expiry (absolute: set at login, not extended by use) is still ahead."""
+    expires = session.get("expires")
+    return isinstance(expires, (int, float)) and time.time() < expires
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.startswith("Bearer ") else None
+
+
+def authenticate(session_ok: bool = False) -> Principal | None:
+    """The principal of the bearer token; for the web pages (``session_ok``) else of the login session."""
+    token = bearer_token()
+    if token is not None:
+        return principal_of_token(token)
+    return _session_principal() if session_ok else None
 
 
 def require(*roles: str, open_if: str | None = None) -> Callable:

@@ -20,6 +20,11 @@ decision-log tuning) are read through :func:`setting` as well.
 | DECISION_LOG (``full``: input kept; ``digest``: only its hash; ``off``) | REPOLICY_DECISION_LOG | full |
 | ECHO_ENDPOINT (``POST /v1/echo``, a baseline for HTTP benchmarks) | REPOLICY_ECHO_ENDPOINT | false |
 | DECISION_RETENTION_DAYS (decisions older are deleted, hourly; 0 keeps all) | REPOLICY_DECISION_RETENTION_DAYS | 0 |
+| SECRET_KEY (signs the pages' session cookie and CSRF tokens) | REPOLICY_SECRET_KEY | read from SECRET_KEY_FILE |
+| SECRET_KEY_FILE (made with a random key, mode 600, when missing) | REPOLICY_SECRET_KEY_FILE | ``var/secret_key`` in the project |
+| SESSION_HOURS (a page login lasts this long, then the token is asked again) | REPOLICY_SESSION_HOURS | 8 |
+| COOKIE_SECURE (``auto``: Secure when the request came over HTTPS; ``true``; ``false``) | REPOLICY_COOKIE_SECURE | auto |
+| TRUST_PROXY (proxies in front whose X-Forwarded-Proto/-Host/-For are believed) | REPOLICY_TRUST_PROXY | 0 |
 """
 from __future__ import annotations
 
@@ -48,6 +53,11 @@ DEFAULTS: dict[str, Any] = {
     "DECISION_LOG": "full",
     "ECHO_ENDPOINT": False,
     "DECISION_RETENTION_DAYS": 0.0,
+    "SECRET_KEY": None,
+    "SECRET_KEY_FILE": PROJECT_DIR / "var" / "secret_key",
+    "SESSION_HOURS": 8.0,
+    "COOKIE_SECURE": "auto",
+    "TRUST_PROXY": 0,
 }
 PREFIX = "REPOLICY_"
 
@@ -101,6 +111,11 @@ _ENV = {
     "DECISION_LOG": ("REPOLICY_DECISION_LOG", str),
     "ECHO_ENDPOINT": ("REPOLICY_ECHO_ENDPOINT", _bool),
     "DECISION_RETENTION_DAYS": ("REPOLICY_DECISION_RETENTION_DAYS", float),
+    "SECRET_KEY": ("REPOLICY_SECRET_KEY", str),
+    "SECRET_KEY_FILE": ("REPOLICY_SECRET_KEY_FILE", Path),
+    "SESSION_HOURS": ("REPOLICY_SESSION_HOURS", float),
+    "COOKIE_SECURE": ("REPOLICY_COOKIE_SECURE", str),
+    "TRUST_PROXY": ("REPOLICY_TRUST_PROXY", int),
 }
 
 

@@ -6,7 +6,7 @@
   and says whether the violations are identical.
 - ``POST /v1/rulesets/impact?limit=N`` (regulator): a candidate YAML is
   evaluated, in place of the active versions of its ruleset that it would
-  replace, on the N most recent logged inputs; lists the decisions whose
+  replace, on the N (1 to 5000, default 200) most recent logged inputs; lists the decisions whose
   violations would change.
 
 Decisions are written to the store by the decision log's background writer,
@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.auth import require
 from api.decision_log import DecisionLog
 from api.errors import ApiError
+from api.query import int_arg
 from engine.service import Runtime
 from policy.loader import RulesetInvalid, load_ruleset
 
@@ -112,10 +113,7 @@ def impact():
     except RulesetInvalid as exc:
         raise ApiError(422, "invalid_ruleset", f"{len(exc.issues)} problem(s) in the ruleset",
                        issues=[i.as_dict() for i in exc.issues]) from None
-    try:
-        limit = min(int(request.args.get("limit", 200)), 5000)
-    except ValueError:
-        raise ApiError(400, "invalid_request", "limit is an integer") from None
+    limit = int_arg("limit", 200, 1, 5000)
     replaced = runtime.retired_by(candidate)
     trial = runtime.with_candidate(candidate, activate=True)
     from api.evaluate import validate_request

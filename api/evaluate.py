@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -10,6 +9,7 @@ from marshmallow import ValidationError
 
 from api.auth import require
 from api.errors import ApiError
+from api.json_input import parse_json_body
 from api.metrics import observe_evaluation
 from api.references import reference_errors
 from api.schemas import EvaluateRequestSchema, flatten_errors
@@ -22,31 +22,6 @@ from policy.registry import UnknownRuleset
 
 bp = Blueprint("evaluate", __name__)
 _schema = EvaluateRequestSchema()
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def parse_json_body() -> Any:
-    """The body as JSON, whatever the Content-Type (curl -d sends form encoding)."""
-    raw = request.get_data(cache=False)
-    if not raw:
-        raise ApiError(400, "invalid_request", "empty body: send a JSON object",
-                       [{"path": "$", "message": "required"}])
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ApiError(400, "invalid_request", "body is not UTF-8",
-                       [{"path": "$", "message": f"invalid UTF-8 at byte {exc.start}"}]) from None
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except RecursionError:
-        raise ApiError(400, "invalid_request", "JSON nested too deeply",
-                       [{"path": "$", "message": "nesting too deep"}]) from None
-    except ValueError as exc:
-        raise ApiError(400, "invalid_request", f"body is not valid JSON: {exc}",
-                       [{"path": "$", "message": str(exc)}]) from None
 
 
 def validate_request(body: dict, max_facts: int) -> dict:

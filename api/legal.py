@@ -13,12 +13,15 @@ Reading needs the ``legal`` or ``regulator`` role.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
 
 from api.auth import require
 from api.errors import ApiError
+from api.json_input import parse_json_body
+from api.query import comment_text
 from api.rule_view import find_rule, interpretation_register, rule_review, rule_view, sign_off
 from policy.coverage import coverage, load_out_of_scope
+from policy.text import printable_key
 
 bp = Blueprint("legal", __name__)
 
@@ -109,12 +112,16 @@ def approvals(ref: str, rule_id: str):
 def approve(ref: str, rule_id: str):
     """A legal reviewer signs off the rule as it stands in this version (body: optional ``comment``)."""
     rs, r = find_rule(ref, rule_id)
-    body = request.get_json(silent=True) if request.content_length else {}
-    if not isinstance(body, dict) or not isinstance(body.get("comment", ""), (str, type(None))):
+    body = parse_json_body(required=False)
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
         raise ApiError(400, "invalid_request", "the body is a JSON object with an optional `comment` text",
-                       [{"path": "comment", "message": "must be a string"}])
-    comment = (body.get("comment") or "").strip() or None
-    if comment and len(comment) > 2000:
-        raise ApiError(400, "invalid_request", "comment too long", [{"path": "comment", "message": "at most 2000 characters"}])
+                       [{"path": "$", "message": "must be an object"}])
+    unknown = sorted(printable_key(k) for k in body if k != "comment")
+    if unknown:
+        raise ApiError(400, "invalid_request", "the body is a JSON object with an optional `comment` text",
+                       [{"path": k, "message": "unknown field"} for k in unknown])
+    comment = comment_text(body.get("comment"))
     approval = sign_off(rs, r, g.principal.name, comment)
     return jsonify({"approval": approval, "review": rule_review(rs, r)}), 201

@@ -80,6 +80,11 @@ def build_spec() -> dict:
         "responses": {"200": {"description": "Activated", "content": {_JSON: {"schema": {"type": "object"}}}},
                       "404": _resp("No such version"), "422": _resp("Cannot be served"), **errors}}})
     spec.path(path="/v1/audit", operations={"get": {"summary": "Audit log (legal, regulator)", "security": secured,
+        "parameters": [{"name": "after", "in": "query", "required": False,
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 2 ** 63 - 1, "default": 0},
+                        "description": "entries with an id after this one"},
+                       {"name": "limit", "in": "query", "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}],
         "responses": {"200": {"description": "Entries", "content": {_JSON: {"schema": {"type": "object"}}}}, **errors}}})
     return spec.to_dict()
 
@@ -105,8 +110,15 @@ _DOCS_PAGE = """<!doctype html>
 <link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
 <body><div id="ui"></div>
 <script src="/docs/static/swagger-ui-bundle.js"></script>
-<script>window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
+<script src="/docs/init.js"></script>
 </body></html>"""
+# A file, not an inline script: the pages' Content-Security-Policy allows scripts from the site only.
+_DOCS_INIT = 'window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});\n'
+
+
+@bp.get("/docs/init.js")
+def docs_init() -> Response:
+    return Response(_DOCS_INIT, mimetype="text/javascript")
 
 
 def install(app: Flask) -> None:

@@ -8,7 +8,8 @@
   versions of the same ruleset whose periods overlap are retired.  Rollback
   is activating the older version.
 - ``GET /v1/rulesets``, ``GET /v1/rulesets/<id>/<version>`` (legal, regulator).
-- ``GET /v1/audit`` (legal, regulator): the append-only log.
+- ``GET /v1/audit?after=ID&limit=N`` (legal, regulator): the append-only log, ``limit`` 1 to 1000
+  (default 100), entries after id ``after`` (default 0); other values are a 400.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from api.auth import require
 from api.errors import ApiError
+from api.query import comment_text, int_arg
 from api.scenarios import describe, run_scenario, scenarios_from
 from engine.evaluator import Engine
 from engine.service import Runtime, version_record
@@ -24,6 +26,7 @@ from policy.store import VersionConflict
 from policy.yamlsource import YamlSourceError
 
 bp = Blueprint("registry", __name__)
+MAX_ENTRY_ID = 2 ** 63 - 1  # audit entry ids are 64-bit integers in the database
 
 
 def _runtime() -> Runtime:
@@ -70,6 +73,7 @@ def publish():
     store = _store(runtime)
     raw = request.get_data(cache=False)
     file = request.args.get("file") or "request body"
+    comment = comment_text(request.args.get("comment"), "?comment")
     try:
         candidate = load_ruleset(raw, file, runtime.instruments)
     except RulesetInvalid as exc:
@@ -84,7 +88,7 @@ def publish():
         raise ApiError(422, "scenarios_failed", f"{len(failures)} of the ruleset's own scenarios failed",
                        scenarios=failures)
     activate = request.args.get("activate", "").lower() in ("1", "true", "yes")
-    record = version_record(candidate, author=g.principal.name, comment=request.args.get("comment"))
+    record = version_record(candidate, author=g.principal.name, comment=comment)
     record["status"] = "active" if activate else "draft"
     try:
         created = store.add_version(**record)
@@ -124,7 +128,8 @@ def activate(rid: str, version: str):
         runtime.engine(runtime.registry.get(f"{rid}@{version}"))  # compiled before the switch
     except Exception as exc:
         raise ApiError(422, "invalid_ruleset", f"{rid}@{version} cannot be served: {exc}") from None
-    retired = store.activate(rid, version, g.principal.name, request.args.get("comment"))
+    comment = comment_text(request.args.get("comment"), "?comment")
+    retired = store.activate(rid, version, g.principal.name, comment)
     runtime.refresh()
     return jsonify({"activated": f"{rid}@{version}", "retired": retired})
 
@@ -132,9 +137,6 @@ def activate(rid: str, version: str):
 @bp.get("/v1/audit")
 @require("legal", "regulator")
 def audit():
-    try:
-        after = int(request.args.get("after", 0))
-        limit = min(int(request.args.get("limit", 100)), 1000)
-    except ValueError:
-        raise ApiError(400, "invalid_request", "after and limit are integers") from None
+    after = int_arg("after", 0, 0, MAX_ENTRY_ID)
+    limit = int_arg("limit", 100, 1, 1000)
     return jsonify({"entries": _store(_runtime()).audit(limit=limit, after=after)})

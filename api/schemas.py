@@ -16,6 +16,7 @@ from typing import Any, Callable
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from policy.facts import FACT_LISTS, FactList, WireField
+from policy.text import SURROGATE_MESSAGE, has_lone_surrogate
 
 DATE_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -65,11 +66,14 @@ class StrictBoolean(fields.Field):
 
 
 class StrictString(fields.String):
-    """A JSON string (numbers are not silently turned into text)."""
+    """A JSON string (numbers are not silently turned into text), valid Unicode (no lone surrogate: it
+    could be neither stored nor asserted into the engine)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
             raise ValidationError("must be a string")
+        if has_lone_surrogate(value):
+            raise ValidationError(SURROGATE_MESSAGE)
         return super()._deserialize(value, attr, data, **kwargs)
 
 
@@ -206,7 +210,7 @@ def _scalar_check(wf: WireField) -> Check:
     """A predicate true exactly where the marshmallow field of ``wf`` (see :func:`_field`) accepts a non-null value."""
     if wf.type == "string":
         low, high = (1, wf.max_length) if wf.max_length else (0, 1000)
-        return lambda v: type(v) is str and low <= len(v) <= high
+        return lambda v: type(v) is str and low <= len(v) <= high and not has_lone_surrogate(v)
     if wf.type in ("number", "integer"):
         return _is_number(wf)
     if wf.type == "boolean":

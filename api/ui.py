@@ -1,17 +1,22 @@
 """Web pages for legal reviewers (server-rendered, no build step): instruments with the rules beside each
 provision, coverage with each rule's sign-off, rules (in plain words, with their scenarios and a sign-off
 form), version differences, and an evaluate page that highlights the cited provisions.  Chinese first,
-English with ``?lang=en``.  Pages need a ``legal`` or ``regulator`` token (entered once at /ui/login, kept
-in an HTTP-only cookie); the evaluate page follows the evaluate endpoint's rule."""
+English with ``?lang=en``.  Pages need a ``legal`` or ``regulator`` token (entered once at /ui/login, which
+starts a signed, expiring session; ``POST /ui/logout`` ends it); the evaluate page follows the evaluate
+endpoint's rule.  Every form carries a CSRF token and every POST is checked to come from this site
+(api.web_security)."""
 from __future__ import annotations
 
 import difflib
-import json
+import time
 
-from flask import (Blueprint, current_app, g, make_response, redirect, render_template, request, url_for)
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 
-from api.auth import COOKIE, authenticate
+from api.auth import authenticate, principal_of_token, token_digest, token_fingerprint
 from api.errors import ApiError
+from api.json_input import parse_json_text
+from api.query import comment_text
+from api.web_security import protect_unsafe_request, safe_next
 from api.rule_view import find_rule, interpretation_register, rule_view, sign_off
 from api.why import why
 from policy.coverage import coverage, load_out_of_scope
@@ -19,6 +24,7 @@ from policy.diff import diff as ruleset_diff
 from policy.review import STATUS_LABELS, review_state, rule_digest
 
 bp = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates")
+bp.before_request(protect_unsafe_request)
 
 STATUS = {"draft": ("征求意见稿", "draft"), "in_force": ("现行有效", "in force"), "repealed": ("已废止", "repealed")}
 
@@ -35,7 +41,7 @@ def _page(template: str, **context):
 
 
 def _reader() -> None:
-    principal = authenticate()
+    principal = authenticate(session_ok=True)
     if principal is None or principal.role not in ("legal", "regulator"):
         raise _Login()
     g.principal = principal
@@ -52,14 +58,26 @@ def _to_login(_exc):
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    """The token form; a valid token starts a session (a new one: nothing of an earlier session is kept)."""
+    target = safe_next(request.args.get("next"), url_for("ui.index", lang=_lang()))
     if request.method == "POST":
-        response = make_response(redirect(request.args.get("next") or url_for("ui.index")))
-        response.set_cookie(COOKIE, request.form.get("token", ""), httponly=True, samesite="Strict")
-        return response
-    lang = _lang()
-    label = "Token" if lang == "en" else "令牌"
-    return (f'<!doctype html><meta charset="utf-8"><form method="post"><label>{label} '
-            f'<input type="password" name="token" id="token"></label><button id="login">OK</button></form>')
+        principal = principal_of_token(request.form.get("token", ""))
+        if principal is not None:
+            session.clear()
+            session.permanent = True
+            session["principal"] = principal.name
+            session["key"] = token_fingerprint(token_digest(request.form["token"]))
+            session["expires"] = time.time() + current_app.permanent_session_lifetime.total_seconds()
+            return redirect(target)
+        return _page("login.html", title="login", failed=True), 401
+    return _page("login.html", title="login", failed=False)
+
+
+@bp.post("/logout")
+def logout():
+    """Ends the page session (the form in every page's header)."""
+    session.clear()
+    return redirect(url_for("ui.login", lang=_lang()))
 
 
 @bp.get("/")
@@ -143,12 +161,12 @@ def rule(ref: str, rule_id: str):
 
 @bp.post("/rules/<ref>/<rule_id>/approve")
 def approve(ref: str, rule_id: str):
-    """The rule page's sign-off form (legal role; the login cookie is SameSite=Strict)."""
+    """The rule page's sign-off form (legal role; CSRF token and origin checked before, see bp.before_request)."""
     _reader()
     if g.principal.role != "legal":
         raise ApiError(403, "forbidden", "only the legal role signs off rules")
     rs, r = find_rule(ref, rule_id)
-    sign_off(rs, r, g.principal.name, (request.form.get("comment") or "").strip()[:2000] or None)
+    sign_off(rs, r, g.principal.name, comment_text(request.form.get("comment")))
     return redirect(url_for("ui.rule", ref=ref, rule_id=rule_id, lang=_lang()) + "#review")
 
 
@@ -178,7 +196,7 @@ def version_diff():
 @bp.route("/evaluate", methods=["GET", "POST"])
 def evaluate():
     if not current_app.config.get("OPEN_EVALUATE"):
-        principal = authenticate()
+        principal = authenticate(session_ok=True)
         if principal is None:
             raise _Login()
     from api.evaluate import explain_unknowns, request_as_of, validate_request
@@ -189,7 +207,7 @@ def evaluate():
         text = upload.read().decode("utf-8", errors="replace")
     if request.method == "POST":
         try:
-            body = json.loads(text)
+            body = parse_json_text(text)
             if not isinstance(body, dict):
                 raise ValueError("the request must be a JSON object")
             data = validate_request(body, current_app.config["MAX_FACTS"])
@@ -201,5 +219,6 @@ def evaluate():
             errors = exc.errors or [{"path": "$", "message": exc.message}]
         except (ValueError, LookupError) as exc:
             errors = [{"path": "$", "message": str(exc)}]
-    return _page("evaluate.html", title="evaluate", request_text=text, result=result, errors=errors,
+    page = _page("evaluate.html", title="evaluate", request_text=text, result=result, errors=errors,
                  unknowns=unknowns, reasons=reasons)
+    return page, 400 if errors else 200

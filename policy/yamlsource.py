@@ -9,17 +9,27 @@ It is also the first defence against hostile YAML: only the safe constructors
 are used (no Python objects), documents over a size limit are refused, and
 anchors/aliases are refused outright (they serve no purpose in a ruleset and
 are the vector of "billion laughs" expansion attacks).  Dates stay strings:
-the ruleset model parses them itself, with its own error messages.
+the ruleset model parses them itself, with its own error messages.  Nesting
+deeper than :data:`MAX_DEPTH` (PyYAML composes recursively), integers longer
+than :data:`MAX_INT_DIGITS` digits (Python refuses to convert 4,300 and more,
+and the engine holds 64-bit integers), ``.nan`` and ``.inf`` (a NaN parameter
+makes every comparison false: no finding, silently) and text with a lone
+surrogate (a ``"\\ud800"`` escape: it cannot be stored) are refused with their line.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from policy.text import SURROGATE_MESSAGE, has_lone_surrogate
+
 MAX_YAML_BYTES = 2 * 1024 * 1024
+MAX_DEPTH = 64  # shipped rulesets nest at most 8 levels
+MAX_INT_DIGITS = 18  # within the engine's 64-bit integers
 
 
 @dataclass(frozen=True)
@@ -73,12 +83,39 @@ def _loc(node: yaml.Node) -> Location:
 class _Loader(yaml.SafeLoader):
     """SafeLoader without implicit timestamps and with locations kept."""
 
+    depth = 0
+
     def compose_node(self, parent, index):  # type: ignore[override]
+        event = self.peek_event()
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
             raise YamlSourceError("anchors and aliases (*name) are not allowed in rulesets",
                                   Location(event.start_mark.line + 1, event.start_mark.column + 1))
-        return super().compose_node(parent, index)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise YamlSourceError(f"nested more than {MAX_DEPTH} levels deep",
+                                      Location(event.start_mark.line + 1, event.start_mark.column + 1))
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_yaml_str(self, node):  # type: ignore[override]
+        value = super().construct_yaml_str(node)
+        if has_lone_surrogate(value):
+            raise YamlSourceError(f"text {SURROGATE_MESSAGE}", _loc(node))
+        return value
+
+    def construct_yaml_int(self, node):  # type: ignore[override]
+        digits = len(node.value.replace("_", "").lstrip("+-"))
+        if digits > MAX_INT_DIGITS:
+            raise YamlSourceError(f"integer of {digits} digits: at most {MAX_INT_DIGITS} are read", _loc(node))
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node):  # type: ignore[override]
+        value = super().construct_yaml_float(node)
+        if not math.isfinite(value):
+            raise YamlSourceError(f"{node.value} is not a finite number", _loc(node))
+        return value
 
     def construct_mapping(self, node, deep=False):  # type: ignore[override]
         if not isinstance(node, yaml.MappingNode):  # pragma: no cover - defensive
@@ -117,6 +154,9 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|Tr
                               list("tTfF"))
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_sequence)
+_Loader.add_constructor("tag:yaml.org,2002:str", _Loader.construct_yaml_str)
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+_Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
 
 
 def load_yaml(text: str | bytes, max_bytes: int = MAX_YAML_BYTES) -> Any:
@@ -132,6 +172,8 @@ def load_yaml(text: str | bytes, max_bytes: int = MAX_YAML_BYTES) -> Any:
         return yaml.load(decoded, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
     except YamlSourceError:
         raise
+    except RecursionError:  # MAX_DEPTH keeps it far away; a last guard all the same
+        raise YamlSourceError(f"nested too deeply (at most {MAX_DEPTH} levels)") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(mark.line + 1, mark.column + 1) if mark else None

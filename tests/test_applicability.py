@@ -224,20 +224,23 @@ def test_a_split_is_judged_by_the_rulesets_in_force_on_the_day_it_was_issued(run
 def test_the_evaluate_page_labels_findings_under_a_draft(client):
     """Pinned draft and notice: the page marks the draft's finding (and only it) as not law."""
     import json
+    import re
 
     from conftest import example
+    page = client.get("/ui/evaluate").get_data(as_text=True)  # the form's CSRF token, bound to this session
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     body = example("over-quota")
     assert body["rulesets"] == ["measures@draft", "notice@2021"]
     found = client.post("/v1/evaluate", json=body).json["violations"]
     under_draft = sum(v["ruleset"] in DRAFT_REFS for v in found)
     assert under_draft >= 1 and len(found) > under_draft
     for lang, label in (("zh", "依征求意见稿（未生效）"), ("en", "under a draft, not in force")):
-        html = client.post(f"/ui/evaluate?lang={lang}", data={"request": json.dumps(body)}).get_data(as_text=True)
+        html = client.post(f"/ui/evaluate?lang={lang}", data={"request": json.dumps(body), "csrf_token": csrf}).get_data(as_text=True)
         assert html.count(f'<span class="not-law">{label}</span>') == under_draft
         assert html.count('class="violation non-binding"') == under_draft
         assert html.count('class="violation"') == len(found) - under_draft
     unpinned = {k: v for k, v in body.items() if k != "rulesets"}
-    html = client.post("/ui/evaluate", data={"request": json.dumps(unpinned)}).get_data(as_text=True)
+    html = client.post("/ui/evaluate", data={"request": json.dumps(unpinned), "csrf_token": csrf}).get_data(as_text=True)
     assert "not-law" not in html and 'class="violation"' in html
 
 

@@ -12,7 +12,8 @@ from api.schemas import EvaluateRequestSchema, fast_load
 from conftest import example
 
 ODD_VALUES = [None, True, False, 0, -1, 1.5, float("1e308"), "", "x", "2021-13-01", "2021-02-30", "0000-01",
-              "2021", "2021-03", "2021-03-01", [], {}, ["mining"], ["nope"], "mining", "E1", "G1", 10 ** 30]
+              "2021", "2021-03", "2021-03-01", [], {}, ["mining"], ["nope"], "mining", "E1", "G1", 10 ** 30,
+              "\ud800", "E\udfff1", "\U0001f600"]  # lone surrogates (refused) and a valid astral character
 
 
 def _mutate(body: dict, rng: random.Random) -> dict:
