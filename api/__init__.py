@@ -14,7 +14,7 @@ import logging
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.config import load_config
+from api.config import load_config, spool_dir
 from api.errors import register_error_handlers
 from api.evaluate import bp as evaluate_bp
 from api import logs, metrics, openapi
@@ -53,7 +53,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["repolicy"] = runtime
     app.extensions["repolicy_tokens"] = load_tokens(app.config)
     decisions = app.extensions["repolicy_decisions"] = DecisionLog(
-        runtime.store, app.config["DECISION_LOG"], awaiting=runtime.pending_url is not None)
+        runtime.store, app.config["DECISION_LOG"], awaiting=runtime.pending_url is not None,
+        quarantine_dir=spool_dir(app.config))
     retention = app.extensions["repolicy_retention"] = Retention(runtime.store, app.config["DECISION_RETENTION_DAYS"])
     runtime.on_store += [decisions.attach, retention.attach]
     register_error_handlers(app)

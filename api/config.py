@@ -18,6 +18,7 @@ decision-log tuning) are read through :func:`setting` as well.
 | OPEN_EVALUATE (evaluate without a token) | REPOLICY_OPEN_EVALUATE | false |
 | DEV_MODE (accept the well-known dev-* tokens) | REPOLICY_DEV_MODE | false |
 | DECISION_LOG (``full``: input kept; ``digest``: only its hash; ``off``) | REPOLICY_DECISION_LOG | full |
+| DECISION_SPOOL_DIR (decision-log spool and quarantine files) | REPOLICY_DECISION_SPOOL_DIR | one per database (:func:`spool_dir`) |
 | ECHO_ENDPOINT (``POST /v1/echo``, a baseline for HTTP benchmarks) | REPOLICY_ECHO_ENDPOINT | false |
 | DECISION_RETENTION_DAYS (decisions older are deleted, hourly; 0 keeps all) | REPOLICY_DECISION_RETENTION_DAYS | 0 |
 """
@@ -46,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "OPEN_EVALUATE": False,
     "DEV_MODE": False,
     "DECISION_LOG": "full",
+    "DECISION_SPOOL_DIR": None,
     "ECHO_ENDPOINT": False,
     "DECISION_RETENTION_DAYS": 0.0,
 }
@@ -99,9 +101,23 @@ _ENV = {
     "OPEN_EVALUATE": ("REPOLICY_OPEN_EVALUATE", _bool),
     "DEV_MODE": ("REPOLICY_DEV_MODE", _bool),
     "DECISION_LOG": ("REPOLICY_DECISION_LOG", str),
+    "DECISION_SPOOL_DIR": ("REPOLICY_DECISION_SPOOL_DIR", Path),
     "ECHO_ENDPOINT": ("REPOLICY_ECHO_ENDPOINT", _bool),
     "DECISION_RETENTION_DAYS": ("REPOLICY_DECISION_RETENTION_DAYS", float),
 }
+
+
+def spool_dir(config: Mapping[str, Any]) -> Path:
+    """The decision-log spool folder: the setting, else one that belongs to the database (a spool is
+    replayed into the database it was written for): ``<file>.spool`` beside a SQLite file, else
+    ``var/decision-spool/<hash of the URL>`` in the project."""
+    if config.get("DECISION_SPOOL_DIR"):
+        return Path(config["DECISION_SPOOL_DIR"])
+    url = str(config["DATABASE_URL"])
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return Path(url[len("sqlite:///"):] + ".spool")
+    import hashlib
+    return PROJECT_DIR / "var" / "decision-spool" / hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

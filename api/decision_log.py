@@ -10,6 +10,11 @@ load batches grow by themselves).  While the database is down rows stay
 queued and the writer retries with backoff; nothing is silently dropped:
 only past ``max_pending`` rows are the oldest lost, and that loss is counted,
 logged at ERROR and shown by ``/readyz`` (:meth:`DecisionLog.status`).
+A record that cannot be written (its body or result does not serialise, e.g. a lone surrogate in a
+string, or the database refuses that row alone) does not stop the writer and does not hold back the
+others: it is quarantined, i.e. kept aside in ``quarantine-<pid>.jsonl`` in the spool folder (escaped
+so that any text can be stored), counted (``/readyz``, ``/metrics``) and logged at ERROR with its
+decision id.  The writer thread catches everything: it never dies.
 Rows still queued when the process stops are written by :func:`close_all`
 (run at exit, and from gunicorn's ``worker_exit`` hook); what cannot be
 written then is logged at ERROR with the decision ids.
@@ -31,9 +36,10 @@ import os
 import threading
 import time
 import weakref
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from engine.service import OutageLog
 from api.config import setting
@@ -84,11 +90,26 @@ def _serialised(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _connection_trouble(exc: BaseException) -> bool:
+    """The database could not be reached or dropped the connection (retry later), as opposed to
+    refusing these rows (quarantine the one refused, write the others)."""
+    return (isinstance(exc, (OperationalError, InterfaceError, OSError))
+            or bool(getattr(exc, "connection_invalidated", False)))
+
+
+def _escaped(value: Any) -> str:
+    """JSON text of anything, ASCII only: a lone surrogate becomes ``\\ud800``, an object its repr."""
+    try:
+        return json.dumps(value, ensure_ascii=True, default=repr)
+    except (TypeError, ValueError, RecursionError):
+        return json.dumps(repr(value))
+
+
 class DecisionLog:
     """Queue of decision rows and the background writer that moves them to the store."""
 
     def __init__(self, store: Store | None, mode: str = "full", max_pending: int = MAX_PENDING,
-                 retry_max: float = RETRY_MAX, awaiting: bool = False):
+                 retry_max: float = RETRY_MAX, awaiting: bool = False, quarantine_dir: Path | None = None):
         if mode not in ("full", "digest", "off"):
             raise ValueError(f"DECISION_LOG must be full, digest or off, not {mode!r}")
         self.store = store if mode != "off" else None
@@ -100,6 +121,8 @@ class DecisionLog:
         self.lost = 0
         self.written = 0
         self.unrecorded = 0  # decisions made without a database to record them in
+        self.quarantined = 0  # records that could not be written, kept aside (see _quarantine)
+        self.quarantine_dir = quarantine_dir
         if self.awaiting:
             log.warning("decision log: database unavailable at start-up; decisions are queued until it answers")
         elif self.store is None and mode != "off":
@@ -152,7 +175,8 @@ class DecisionLog:
 
     def status(self) -> dict[str, Any]:
         """What ``/readyz`` shows: rows waiting, rows lost, and the outage if the writes fail."""
-        body: dict[str, Any] = {"decision_log_pending": self.pending, "decision_log_lost": self.lost}
+        body: dict[str, Any] = {"decision_log_pending": self.pending, "decision_log_lost": self.lost,
+                                "decision_log_quarantined": self.quarantined}
         if self.outage.down or self.awaiting:
             body["decision_log_error"] = "database unavailable; records kept for retry"
         if self.unrecorded:
@@ -195,7 +219,11 @@ class DecisionLog:
                 with self._cond:  # back off, but leave at once for close()
                     if self._cond.wait_for(lambda: self._closing, timeout=delay):
                         return
-            _, ok = self._write_batch()
+            try:
+                _, ok = self._write_batch()
+            except Exception:  # a defect here must not stop the log: say so, keep the rows, go on
+                log.exception("decision log: writing a batch failed; records kept for retry")
+                ok = False
             delay = 0.0 if ok else min(max(2 * delay, RETRY_MIN), self.retry_max)
 
     def _write_batch(self, wait: float | None = None) -> tuple[bool, bool]:
@@ -210,10 +238,11 @@ class DecisionLog:
                 batch = self._inflight = [self._queue.popleft() for _ in range(n)]
             if not batch:
                 return True, True
-            batch[:] = [_serialised(r) for r in batch]  # once: a retried batch is already text
+            batch[:] = self._serialise(batch)  # once: a retried batch is already text
             try:
                 self._insert(batch)
-            except Exception as exc:
+            except Exception as exc:  # the batch went back to the queue: nothing is lost here
+
                 with self._cond:
                     self._queue.extendleft(reversed(batch))
                     self._inflight = []
@@ -230,22 +259,62 @@ class DecisionLog:
         finally:
             self._write_lock.release()
 
+    def _serialise(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The batch as table rows; a record that does not serialise is quarantined, the others go on."""
+        rows = []
+        for row in batch:
+            try:
+                rows.append(_serialised(row))
+            except Exception as exc:
+                self._quarantine(row, exc)
+        return rows
+
     def _insert(self, batch: list[dict[str, Any]]) -> None:
-        """One transaction; if a row is already there (a commit whose acknowledgement was lost), row by row."""
+        """One transaction; if the database refuses it (a row already there after a commit whose
+        acknowledgement was lost, or one row it cannot store), row by row: a row it refuses is
+        quarantined.  Connection trouble propagates (the caller keeps the batch for retry)."""
         assert self.store is not None
         try:
             self.store.record_decisions(batch)
             return
-        except IntegrityError:
-            pass
+        except Exception as exc:
+            if _connection_trouble(exc):
+                raise
         for row in batch:
             try:
                 self.store.record_decisions([row])
-            except IntegrityError as exc:
-                if self.store.decision(row["decision_id"]) is None:  # not a duplicate: the row itself is refused
-                    with self._cond:
-                        self.lost += 1
-                    log.error("decision log: record %s refused by the database, lost: %s", row["decision_id"], exc)
+            except Exception as exc:
+                if _connection_trouble(exc):
+                    raise
+                if isinstance(exc, IntegrityError) and self.store.decision(row["decision_id"]) is not None:
+                    continue  # written before (its acknowledgement was lost)
+                self._quarantine(row, exc)
+
+    def _quarantine(self, row: dict[str, Any], exc: BaseException) -> None:
+        """Keep aside a record that cannot be written: counted, logged with its id, appended (escaped,
+        fsynced) to this process's quarantine file when there is a spool folder."""
+        with self._cond:
+            self.quarantined += 1
+        from api.metrics import observe_quarantined
+        observe_quarantined()
+        where = "memory only (no spool folder)"
+        if self.quarantine_dir is not None:
+            entry = {"decision_id": row.get("decision_id"), "at": str(row.get("at")),
+                     "error": f"{type(exc).__name__}: {exc}"[:2000], "record": json.loads(_escaped(
+                         {k: v for k, v in row.items() if k not in ("decision_id", "at")}))}
+            path = self.quarantine_dir / f"quarantine-{os.getpid()}.jsonl"
+            try:
+                self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+                with open(path, "a", encoding="ascii") as out:
+                    out.write(json.dumps(entry, ensure_ascii=True) + "\n")
+                    out.flush()
+                    os.fsync(out.fileno())
+                where = str(path)
+            except Exception as write_error:
+                where = f"nowhere: {write_error}"
+        log.error("decision log: record %s cannot be written (%s: %s); quarantined in %s",
+                  row.get("decision_id"), type(exc).__name__, str(exc)[:300], where,
+                  extra={"decision_id": row.get("decision_id")})
 
     def _trim(self) -> None:
         """Drop the oldest rows beyond max_pending (caller holds the condition's lock); counted and logged."""

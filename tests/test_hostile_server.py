@@ -1,0 +1,97 @@
+"""Hostile clients against a real ``repolicy-serve`` (gunicorn, default configuration), and the decision
+log under poisoned records, crashes and a database that goes away.
+
+- A record that cannot be written (a lone surrogate, an object JSON cannot hold) is quarantined: kept
+  aside in a file, counted in /readyz and /metrics, logged with its decision id; the writer goes on.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from api.decision_log import DecisionLog
+from conftest import example
+from policy.store import Store
+from servers import Server
+from test_faults import logged_ids as logged_id_list, wait_until
+
+
+def logged_ids(url: str) -> set[str]:
+    return set(logged_id_list(url))
+
+
+def result_of(decision_id: str) -> dict:
+    return {"decision_id": decision_id, "as_of": "2021-12-31", "violations": [], "summary": {},
+            "rulesets": [{"id": "notice", "version": "2021", "digest": "sha256:x"}]}
+
+
+def server_log(tmp_path: Path, server: Server) -> list[dict]:
+    lines = (tmp_path / f"server-{server.port}.log").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+# ---------------------------------------------------------------------------------------------- quarantine
+
+def test_writer_quarantines_what_does_not_serialise_and_writes_the_rest(tmp_path):
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    dlog = DecisionLog(Store(url), "full", quarantine_dir=tmp_path / "spool")
+    bodies = {"ok-1": {"facts": {}}, "surrogate": {"facts": {"enterprises": [{"id": "E1", "name": "\ud800"}]}},
+              "not-json": {"facts": {"enterprises": [{"id": "E1", "tags": {1, 2}}]}}, "ok-2": {"facts": {}}}
+    for decision_id, body in bodies.items():
+        dlog.record(body, result_of(decision_id), "caller")
+    assert wait_until(lambda: dlog.pending == 0 and dlog.quarantined == 2)
+    assert logged_ids(url) == {"ok-1", "ok-2"}
+    dlog.record({"facts": {}}, result_of("ok-3"), None)  # the writer is still there
+    assert wait_until(lambda: "ok-3" in logged_ids(url), 5)
+    assert dlog._writer is not None and dlog._writer.is_alive()
+    assert dlog.status()["decision_log_quarantined"] == 2 and dlog.lost == 0
+    kept = [json.loads(line) for f in (tmp_path / "spool").glob("quarantine-*.jsonl") for line in f.read_text().splitlines()]
+    assert sorted(k["decision_id"] for k in kept) == ["not-json", "surrogate"]
+    surrogate = next(k for k in kept if k["decision_id"] == "surrogate")
+    assert surrogate["record"]["_body"]["facts"]["enterprises"][0]["name"] == "\ud800"  # kept, escaped
+    dlog.close()
+
+
+def _surrogate_body() -> bytes:
+    body = copy.deepcopy(example("over-quota"))
+    body["facts"]["enterprises"][0]["name"] = "SURROGATE"
+    return json.dumps(body).replace('"SURROGATE"', '"\\ud800"').encode()  # valid JSON, a lone surrogate
+
+
+def test_a_poisoned_decision_does_not_stop_the_others_being_written(tmp_path):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    server = Server({"REPOLICY_DATABASE_URL": url, "REPOLICY_OPEN_EVALUATE": "1", "LOG_DIR": str(tmp_path),
+                     "REPOLICY_RELOAD_INTERVAL": "60"}, workers=1, threads=None)
+    try:
+        json_headers = {"Content-Type": "application/json"}
+        status, body = server.request("POST", "/v1/evaluate", _surrogate_body(), json_headers)
+        poisoned = None
+        if status == 400:  # refused at validation: the path names the field, nothing to log
+            assert any(e["path"] == "facts.enterprises.0.name" for e in body["errors"]), body
+        else:
+            assert status == 200, body
+            poisoned = body["decision_id"]
+        later = []
+        for _ in range(5):
+            status, body = server.request("POST", "/v1/evaluate", example("over-quota"), json_headers)
+            assert status == 200, body
+            later.append(body["decision_id"])
+        assert wait_until(lambda: set(later) <= logged_ids(url), 10)  # written while the server runs
+        status, ready = server.request("GET", "/readyz")
+        assert ready["decision_log_pending"] == 0 and ready["decision_log_lost"] == 0
+        if poisoned:
+            assert ready["decision_log_quarantined"] == 1 and poisoned not in logged_ids(url)
+            metrics = server.raw("GET", "/metrics")[1].decode()
+            assert "repolicy_decision_log_quarantined_total 1.0" in metrics
+    finally:
+        server.stop()
+    if poisoned:
+        errors = [e for e in server_log(tmp_path, server) if e["level"] == "ERROR"]
+        assert any(poisoned in e["message"] and "quarantined" in e["message"] for e in errors), errors
+        kept = list(Path(url[len("sqlite:///"):] + ".spool").glob("quarantine-*.jsonl"))
+        assert poisoned in "".join(f.read_text() for f in kept)
