@@ -82,7 +82,7 @@ def setting(var: str, default: str | None = None) -> str | None:
 
 
 # Read by the server and the decision log rather than the app config (see README's table).
-SERVER_SETTINGS = {"bind", "workers", "threads", "log_level", "decision_log_max_pending",
+SERVER_SETTINGS = {"bind", "workers", "threads", "evaluation_slots", "read_timeout", "log_level", "decision_log_max_pending",
                    "decision_log_retry_max", "decision_log_shutdown_seconds"}
 
 

@@ -1,7 +1,9 @@
 """Run the service under gunicorn: ``repolicy-serve`` (or ``python -m api.serve``).
 
 Options come from the environment or the config file (api.config.setting): REPOLICY_BIND (default 127.0.0.1:8080),
-REPOLICY_WORKERS (default: number of CPUs), REPOLICY_THREADS (default 1).
+REPOLICY_WORKERS (default: number of CPUs), REPOLICY_THREADS (connection threads a worker, default 16),
+REPOLICY_EVALUATION_SLOTS (requests with a body run at once in a worker, default 1), REPOLICY_READ_TIMEOUT
+(seconds a client may take to send a request body, and to send anything at all; default 10): see api.connections.
 The app is created in the master before forking (``preload_app``), so the
 rulesets are validated and compiled once and a bad ruleset stops start-up.
 Each worker writes its queued decision-log rows when it stops (``worker_exit``),
@@ -40,7 +42,13 @@ class _Server(BaseApplication):
 
     def load(self):
         from api import create_app  # after PROMETHEUS_MULTIPROC_DIR is set (see main)
-        return create_app()
+        from api.config import setting
+        from api.connections import BufferedRequests
+        app = create_app()
+        app.wsgi_app = BufferedRequests(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"],
+                                        float(setting("REPOLICY_READ_TIMEOUT", "10")),
+                                        int(setting("REPOLICY_EVALUATION_SLOTS", "1")))
+        return app
 
 
 def main() -> None:
@@ -57,10 +65,11 @@ def main() -> None:
     options = {
         "bind": setting("REPOLICY_BIND", "127.0.0.1:8080"),
         "workers": int(setting("REPOLICY_WORKERS", str(multiprocessing.cpu_count()))),
-        # One thread a worker by default: evaluation is CPU-bound, so more threads only share the GIL
-        # (bench/http.md: p99 63-65 ms with 1 against 78-98 ms with 4, same throughput).
-        "threads": int(setting("REPOLICY_THREADS", "1")),
-        "worker_class": "gthread",
+        # Many connection threads, so that slow clients cannot hold them all, but one evaluation at a time
+        # (REPOLICY_EVALUATION_SLOTS): evaluation is CPU-bound, and threads evaluating together only share
+        # the GIL (bench/http.md: p99 63-65 ms with 1 thread against 78-98 ms with 4, same throughput).
+        "threads": int(setting("REPOLICY_THREADS", "16")),
+        "worker_class": "api.connections.Worker",
         "preload_app": True,
         "child_exit": _child_exit,
         "worker_exit": _worker_exit,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import socket
 import threading
 import time
 from pathlib import Path
@@ -95,3 +96,65 @@ def test_a_poisoned_decision_does_not_stop_the_others_being_written(tmp_path):
         assert any(poisoned in e["message"] and "quarantined" in e["message"] for e in errors), errors
         kept = list(Path(url[len("sqlite:///"):] + ".spool").glob("quarantine-*.jsonl"))
         assert poisoned in "".join(f.read_text() for f in kept)
+
+
+# ---------------------------------------------------------------------------------------------- slow clients
+
+def stalled_client(port: int, path: str = "/v1/evaluate") -> socket.socket:
+    """Headers announcing a 1 MB body, then one byte of it, then nothing."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              f"Content-Length: 1000000\r\n\r\n{{".encode())
+    return s
+
+
+@pytest.fixture(scope="module")
+def default_server(tmp_path_factory):
+    """``repolicy-serve`` with its default workers, threads, slots and timeouts."""
+    tmp = tmp_path_factory.mktemp("default-server")
+    server = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp / 'r.db'}", "REPOLICY_OPEN_EVALUATE": "1",
+                     "LOG_DIR": str(tmp)}, workers=None, threads=None)
+    yield server
+    server.stop()
+
+
+def test_eight_stalled_clients_do_not_stop_the_service(default_server):
+    server = default_server
+    stalled = [stalled_client(server.port) for _ in range(8)]
+    idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(4)]  # connected, silent
+    try:
+        time.sleep(0.5)  # every stalled request is being read by now
+        for _ in range(4):  # enough to reach both workers
+            t0 = time.monotonic()
+            status, body = server.request("GET", "/healthz", timeout=2)
+            assert status == 200 and body == {"status": "ok"} and time.monotonic() - t0 < 2
+            t0 = time.monotonic()
+            status, body = server.request("POST", "/v1/evaluate", example("over-quota"),
+                                          {"Content-Type": "application/json"}, timeout=2)
+            assert status == 200 and body["violations"] and time.monotonic() - t0 < 2
+    finally:
+        for s in stalled + idle:
+            s.close()
+
+
+def test_a_stalled_body_is_cut_off_at_the_read_timeout(tmp_path):
+    server = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "REPOLICY_OPEN_EVALUATE": "1",
+                     "LOG_DIR": str(tmp_path), "REPOLICY_READ_TIMEOUT": "1"}, workers=1, threads=None)
+    try:
+        s = stalled_client(server.port)
+        s.settimeout(5)
+        t0 = time.monotonic()
+        answer = b""
+        while b'"request_timeout"' not in answer and (chunk := s.recv(65536)):
+            answer += chunk
+        assert time.monotonic() - t0 < 3
+        assert answer.startswith(b"HTTP/1.1 408") and b'"request_timeout"' in answer
+        s.close()
+        silent = socket.create_connection(("127.0.0.1", server.port))  # headers never finished
+        silent.sendall(b"POST /v1/evaluate HTTP/1.1\r\nHost: x\r\n")
+        silent.settimeout(10)
+        assert silent.recv(100) == b""  # closed by the server
+        silent.close()
+        assert server.request("GET", "/healthz")[0] == 200
+    finally:
+        server.stop()
