@@ -52,9 +52,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             runtime.last_refresh_error = f"database unavailable at start-up: {type(exc).__name__}"
     app.extensions["repolicy"] = runtime
     app.extensions["repolicy_tokens"] = load_tokens(app.config)
+    if app.config["DECISION_LOG_COMMIT"] not in ("durable", "async"):
+        raise ValueError(f"DECISION_LOG_COMMIT must be durable or async, not {app.config['DECISION_LOG_COMMIT']!r}")
     decisions = app.extensions["repolicy_decisions"] = DecisionLog(
         runtime.store, app.config["DECISION_LOG"], awaiting=runtime.pending_url is not None,
-        quarantine_dir=spool_dir(app.config))
+        spool_dir=spool_dir(app.config), durable=app.config["DECISION_LOG_COMMIT"] == "durable")
+    if decisions.durable:
+        decisions.replay_spool(at_start=True)  # what a crash left (before gunicorn forks its workers)
     retention = app.extensions["repolicy_retention"] = Retention(runtime.store, app.config["DECISION_RETENTION_DAYS"])
     runtime.on_store += [decisions.attach, retention.attach]
     register_error_handlers(app)

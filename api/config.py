@@ -18,6 +18,8 @@ decision-log tuning) are read through :func:`setting` as well.
 | OPEN_EVALUATE (evaluate without a token) | REPOLICY_OPEN_EVALUATE | false |
 | DEV_MODE (accept the well-known dev-* tokens) | REPOLICY_DEV_MODE | false |
 | DECISION_LOG (``full``: input kept; ``digest``: only its hash; ``off``) | REPOLICY_DECISION_LOG | full |
+| DECISION_LOG_COMMIT (``durable``: answer once the decision is on disk; ``async``) | REPOLICY_DECISION_LOG_COMMIT | durable |
+| DECISION_LOG_DURABLE_TIMEOUT (seconds an answer waits for the disk, then 503) | REPOLICY_DECISION_LOG_DURABLE_TIMEOUT | 10 |
 | DECISION_SPOOL_DIR (decision-log spool and quarantine files) | REPOLICY_DECISION_SPOOL_DIR | one per database (:func:`spool_dir`) |
 | ECHO_ENDPOINT (``POST /v1/echo``, a baseline for HTTP benchmarks) | REPOLICY_ECHO_ENDPOINT | false |
 | DECISION_RETENTION_DAYS (decisions older are deleted, hourly; 0 keeps all) | REPOLICY_DECISION_RETENTION_DAYS | 0 |
@@ -47,6 +49,8 @@ DEFAULTS: dict[str, Any] = {
     "OPEN_EVALUATE": False,
     "DEV_MODE": False,
     "DECISION_LOG": "full",
+    "DECISION_LOG_COMMIT": "durable",
+    "DECISION_LOG_DURABLE_TIMEOUT": 10.0,
     "DECISION_SPOOL_DIR": None,
     "ECHO_ENDPOINT": False,
     "DECISION_RETENTION_DAYS": 0.0,
@@ -101,6 +105,8 @@ _ENV = {
     "OPEN_EVALUATE": ("REPOLICY_OPEN_EVALUATE", _bool),
     "DEV_MODE": ("REPOLICY_DEV_MODE", _bool),
     "DECISION_LOG": ("REPOLICY_DECISION_LOG", str),
+    "DECISION_LOG_COMMIT": ("REPOLICY_DECISION_LOG_COMMIT", str),
+    "DECISION_LOG_DURABLE_TIMEOUT": ("REPOLICY_DECISION_LOG_DURABLE_TIMEOUT", float),
     "DECISION_SPOOL_DIR": ("REPOLICY_DECISION_SPOOL_DIR", Path),
     "ECHO_ENDPOINT": ("REPOLICY_ECHO_ENDPOINT", _bool),
     "DECISION_RETENTION_DAYS": ("REPOLICY_DECISION_RETENTION_DAYS", float),

@@ -9,6 +9,8 @@ from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import ValidationError
 
 from api.auth import require
+from api.connections import release_slot
+from api.decision_log import DecisionNotRecorded
 from api.errors import ApiError
 from api.metrics import observe_evaluation
 from api.references import reference_errors
@@ -95,7 +97,14 @@ def evaluate():
         result["unknowns"] = explain_unknowns(runtime, data["facts"], as_of, result["rulesets"])
     principal = getattr(g, "principal", None)
     observe_evaluation(result)
-    current_app.extensions["repolicy_decisions"].record(body, result, principal.name if principal else None)
+    ticket = current_app.extensions["repolicy_decisions"].record(body, result, principal.name if principal else None)
+    if ticket is not None:  # durable decision log: answer only once the decision is on disk
+        release_slot(request.environ)  # others evaluate meanwhile (and join the same disk write)
+        try:
+            ticket.wait(current_app.config["DECISION_LOG_DURABLE_TIMEOUT"])
+        except DecisionNotRecorded as exc:
+            raise ApiError(503, "decision_not_recorded", f"the decision could not be recorded ({exc}); "
+                           "it is not given without its record: try again") from None
     return jsonify(result)
 
 

@@ -24,19 +24,20 @@ def free_port() -> int:
 class Server:
     """``python -m api.serve`` with the given environment; waits until /readyz answers.
 
-    ``workers`` / ``threads`` None: the server's own defaults."""
+    ``workers`` / ``threads`` None: the server's own defaults; ``root``: the source tree to run (a benchmark
+    may run an older tree side by side)."""
 
-    def __init__(self, env: dict[str, str], workers: int | None = 2, threads: int | None = 4):
+    def __init__(self, env: dict[str, str], workers: int | None = 2, threads: int | None = 4, root: Path = ROOT):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, **env, "REPOLICY_BIND": f"127.0.0.1:{self.port}", "PYTHONPATH": str(ROOT)}
+        full_env = {**os.environ, **env, "REPOLICY_BIND": f"127.0.0.1:{self.port}", "PYTHONPATH": str(root)}
         for var, value in (("REPOLICY_WORKERS", workers), ("REPOLICY_THREADS", threads)):
             if value is None:
                 full_env.pop(var, None)
             else:
                 full_env[var] = str(value)
         self.log = open(Path(env.get("LOG_DIR", "/tmp")) / f"server-{self.port}.log", "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "api.serve"], cwd=ROOT, env=full_env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "api.serve"], cwd=root, env=full_env,
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
