@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.config import load_config, spool_dir
 from api.errors import register_error_handlers
 from api.evaluate import bp as evaluate_bp
-from api import logs, metrics, openapi
+from api import logs, metrics, openapi, rate_limit
 from api.auth import load_tokens
 from api.decision_log import DecisionLog
 from api.decisions import bp as decisions_bp
@@ -64,6 +64,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     logs.install(app)
     metrics.install(app)
+    rate_limit.install(app)
     app.register_blueprint(evaluate_bp)
     app.register_blueprint(registry_bp)
     app.register_blueprint(decisions_bp)

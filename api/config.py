@@ -11,6 +11,10 @@ decision-log tuning) are read through :func:`setting` as well.
 | RULESETS_DIR | REPOLICY_RULESETS_DIR | the project's ``rulesets/`` |
 | INSTRUMENTS_DIR | REPOLICY_INSTRUMENTS_DIR | ``rulesets/instruments/`` |
 | MAX_FACTS (facts in one request) | REPOLICY_MAX_FACTS | 100000 |
+| MAX_VIOLATIONS (violations returned by one evaluation; the rest counted, ``truncated``) | REPOLICY_MAX_VIOLATIONS | 5000 |
+| MAX_RESPONSE_BYTES (an evaluate response; violations dropped from the end beyond) | REPOLICY_MAX_RESPONSE_BYTES | 16 MiB |
+| SHARED_CITATIONS_FROM (violations above which citation texts are sent once) | REPOLICY_SHARED_CITATIONS_FROM | 1000 |
+| RATE_LIMIT (evaluations per caller and worker, e.g. ``100/second;3000/minute``; empty: none) | REPOLICY_RATE_LIMIT | none |
 | DATABASE_URL (registry of versions, audit) | REPOLICY_DATABASE_URL | SQLite file ``var/repolicy.db`` in the project |
 | RELOAD_INTERVAL (seconds between registry polls) | REPOLICY_RELOAD_INTERVAL | 2 |
 | TOKENS (``name:role:sha256hex;...``) | REPOLICY_TOKENS | none |
@@ -42,6 +46,10 @@ DEFAULTS: dict[str, Any] = {
     "RULESETS_DIR": RULESETS_DIR,
     "INSTRUMENTS_DIR": INSTRUMENTS_DIR,
     "MAX_FACTS": 100_000,
+    "MAX_VIOLATIONS": 5_000,
+    "MAX_RESPONSE_BYTES": 16 * 1024 * 1024,
+    "SHARED_CITATIONS_FROM": 1_000,
+    "RATE_LIMIT": "",
     "DATABASE_URL": "sqlite:///" + str(PROJECT_DIR / "var" / "repolicy.db"),
     "RELOAD_INTERVAL": 2.0,
     "TOKENS": "",
@@ -86,7 +94,7 @@ def setting(var: str, default: str | None = None) -> str | None:
 
 
 # Read by the server and the decision log rather than the app config (see README's table).
-SERVER_SETTINGS = {"bind", "workers", "threads", "evaluation_slots", "read_timeout", "log_level", "decision_log_max_pending",
+SERVER_SETTINGS = {"bind", "workers", "threads", "evaluation_slots", "read_timeout", "worker_max_memory_mb", "max_requests", "log_level", "decision_log_max_pending",
                    "decision_log_retry_max", "decision_log_shutdown_seconds"}
 
 
@@ -98,6 +106,10 @@ _ENV = {
     "RULESETS_DIR": ("REPOLICY_RULESETS_DIR", Path),
     "INSTRUMENTS_DIR": ("REPOLICY_INSTRUMENTS_DIR", Path),
     "MAX_FACTS": ("REPOLICY_MAX_FACTS", int),
+    "MAX_VIOLATIONS": ("REPOLICY_MAX_VIOLATIONS", int),
+    "MAX_RESPONSE_BYTES": ("REPOLICY_MAX_RESPONSE_BYTES", int),
+    "SHARED_CITATIONS_FROM": ("REPOLICY_SHARED_CITATIONS_FROM", int),
+    "RATE_LIMIT": ("REPOLICY_RATE_LIMIT", str),
     "DATABASE_URL": ("REPOLICY_DATABASE_URL", str),
     "RELOAD_INTERVAL": ("REPOLICY_RELOAD_INTERVAL", float),
     "TOKENS": ("REPOLICY_TOKENS", str),

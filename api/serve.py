@@ -2,6 +2,8 @@
 
 Options come from the environment or the config file (api.config.setting): REPOLICY_BIND (default 127.0.0.1:8080),
 REPOLICY_WORKERS (default: number of CPUs), REPOLICY_THREADS (connection threads a worker, default 16),
+REPOLICY_WORKER_MAX_MEMORY_MB (a worker over it is recycled after its request, default 1024),
+REPOLICY_MAX_REQUESTS (recycled after so many, with 10% jitter, default 50000),
 REPOLICY_EVALUATION_SLOTS (requests with a body run at once in a worker, default 1), REPOLICY_READ_TIMEOUT
 (seconds a client may take to send a request body, and to send anything at all; default 10): see api.connections.
 The app is created in the master before forking (``preload_app``), so the
@@ -24,6 +26,30 @@ def _worker_exit(server, worker) -> None:
     """In the worker, after its last request: write the decisions still queued (atexit would too, later)."""
     from api.decision_log import close_all
     close_all()
+
+
+def _resident_bytes() -> int:
+    """This process's resident memory (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _post_request(worker, req, environ, resp) -> None:
+    """A worker whose memory grew past REPOLICY_WORKER_MAX_MEMORY_MB is recycled: it finishes the requests
+    it holds and exits, and the master starts a fresh one (memory a large request left behind is returned)."""
+    ceiling = _MEMORY_CEILING
+    if ceiling and worker.alive:
+        rss = _resident_bytes()
+        if rss > ceiling:
+            worker.log.warning("worker %s holds %d MB, over the ceiling of %d MB: restarting it after its "
+                               "current requests", os.getpid(), rss >> 20, ceiling >> 20)
+            worker.alive = False
+
+
+_MEMORY_CEILING = 0  # bytes; set by main() from REPOLICY_WORKER_MAX_MEMORY_MB
 
 
 def _child_exit(server, worker) -> None:
@@ -62,6 +88,9 @@ def main() -> None:
     from api.config import setting
     from api.logs import configure
     configure(setting("REPOLICY_LOG_LEVEL", "INFO"))
+    global _MEMORY_CEILING
+    _MEMORY_CEILING = int(float(setting("REPOLICY_WORKER_MAX_MEMORY_MB", "1024")) * 1024 * 1024)
+    max_requests = int(setting("REPOLICY_MAX_REQUESTS", "50000"))
     options = {
         "bind": setting("REPOLICY_BIND", "127.0.0.1:8080"),
         "workers": int(setting("REPOLICY_WORKERS", str(multiprocessing.cpu_count()))),
@@ -72,6 +101,10 @@ def main() -> None:
         "worker_class": "api.connections.Worker",
         "preload_app": True,
         "child_exit": _child_exit,
+        "post_request": _post_request,
+        # recycled after so many requests (10% jitter, so that workers do not restart together)
+        "max_requests": max_requests,
+        "max_requests_jitter": max_requests // 10,
         "worker_exit": _worker_exit,
     }
     _Server(options).run()

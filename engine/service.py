@@ -308,8 +308,12 @@ class Runtime:
             self.registry_outage.succeeded()
 
     def evaluate(self, facts: Mapping[str, list[dict[str, Any]]], as_of: dt.date,
-                 pins: list[str] | None = None, decision_id: str | None = None) -> dict[str, Any]:
+                 pins: list[str] | None = None, decision_id: str | None = None,
+                 max_violations: int | None = None) -> dict[str, Any]:
         """Evaluate validated facts; the response body of the contract.
+
+        ``max_violations``: at most that many violations are rendered and returned, the first in the
+        contract's order; the summary still counts all, and ``truncated`` says how many were left out.
 
         ``decision_id`` lets the caller choose the id beforehand, so a request that fails can still be
         named in its error response and log; by default a fresh one.  An exception from a ruleset's
@@ -318,6 +322,7 @@ class Runtime:
         registry = self._registry  # one snapshot for the whole evaluation
         chosen, warnings = registry.select(pins, fact_years(facts))
         violations: list[dict[str, Any]] = []
+        tally: dict[str, int] = {}
         used = []
         request = RequestFacts(facts)  # normalised once, shared by the rulesets
         groups = {e["id"]: e.get("group") for e in facts.get("enterprises") or ()}
@@ -327,7 +332,8 @@ class Runtime:
             except Exception as exc:
                 exc.add_note(f"while evaluating {rs.ref} (digest {rs.digest})")
                 raise
-            violations.extend(results.violations(rs, outcome.matches, self.instruments, groups, as_of.toordinal()))
+            violations.extend(results.violations(rs, outcome.matches, self.instruments, groups, as_of.toordinal(),
+                                                 limit=max_violations, tally=tally))
             for w in outcome.warnings:
                 if w not in warnings:
                     warnings.append(w)
@@ -335,14 +341,18 @@ class Runtime:
             # "lifecycle" the version's state in the registry (draft / active / retired).
             used.append({"id": rs.id, "version": rs.version, "status": rs.instrument_status, "digest": rs.digest,
                          "instrument": rs.instrument, "lifecycle": registry.status(rs.ref)})
-        violations = results.sort_violations(violations)
+        violations = results.sort_violations(violations)[:max_violations]
+        found = sum(tally.values())
         body: dict[str, Any] = {
             "decision_id": decision_id or new_id(),
             "as_of": as_of.isoformat(),
             "rulesets": used,
             "violations": violations,
-            "summary": results.summary(violations),
+            "summary": results.summary(violations, tally),
         }
+        if found > len(violations):
+            body["truncated"] = {"violations_returned": len(violations), "violations_found": found,
+                                 "reason": "max_violations"}
         if warnings:
             body["warnings"] = warnings
         return body

@@ -16,6 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
+
+from sqlalchemy import create_engine, text
 
 from api.decision_log import DecisionLog
 from conftest import example
@@ -244,3 +247,135 @@ def test_database_down_then_a_crash_loses_no_answered_decision(pg, tmp_path):
         assert not list((tmp_path / "spool").glob("seg-*.jsonl"))  # replayed segments are removed
     finally:
         again.stop()
+
+
+# ---------------------------------------------------------------------------------------------- amplification
+
+def many_enterprises(n: int) -> dict:
+    """The over-quota example copied for ``n`` enterprises E0..E(n-1): each over its quota."""
+    base = example("over-quota")
+    facts = base["facts"]
+    out = {"groups": facts["groups"], **{key: [] for key in ("enterprises", "allocations", "production", "reports")}}
+    for i in range(n):
+        for key in ("enterprises", "allocations", "production", "reports"):
+            for item in facts[key]:
+                item = {**item, **{ref: f"E{i}" for ref in ("id", "enterprise", "reporter") if ref in item}}
+                out[key].append(item)
+    return {**base, "facts": out}
+
+
+def without_citation_texts(violations: list[dict]) -> list[dict]:
+    return [{**v, "citations": [{k: c[k] for k in ("instrument", "eid")} for c in v["citations"]]}
+            for v in violations]
+
+
+def test_an_amplifying_request_is_bounded_marked_and_logged_compressed(tmp_path):
+    from api.evaluate import request_as_of, validate_request
+    from conftest import TOKENS, token_config
+    from engine.service import Runtime
+    from policy.instruments import INSTRUMENTS_DIR
+    from policy.registry import RULESETS_DIR
+    body = many_enterprises(60)
+    data = validate_request(json.loads(json.dumps(body)), 100_000)
+    full = Runtime.from_directories(RULESETS_DIR, INSTRUMENTS_DIR).evaluate(data["facts"], request_as_of(data))
+    assert len(full["violations"]) > 100
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    server = Server({"REPOLICY_DATABASE_URL": url, "REPOLICY_OPEN_EVALUATE": "1", "LOG_DIR": str(tmp_path),
+                     "REPOLICY_TOKENS": token_config(), "REPOLICY_MAX_VIOLATIONS": "50",
+                     "REPOLICY_SHARED_CITATIONS_FROM": "20"}, workers=1, threads=None)
+    try:
+        status, raw, _ = server.raw("POST", "/v1/evaluate", json.dumps(body).encode(),
+                                    {"Content-Type": "application/json"})
+        answer = json.loads(raw)
+        assert status == 200
+        assert answer["truncated"] == {"violations_returned": 50, "violations_found": len(full["violations"]),
+                                       "reason": "max_violations"}
+        assert answer["summary"] == full["summary"]  # counts everything found
+        assert without_citation_texts(answer["violations"]) == without_citation_texts(full["violations"][:50])
+        texts = answer["citation_texts"]
+        for got, whole in zip(answer["violations"], full["violations"]):
+            for c, w in zip(got["citations"], whole["citations"]):
+                assert "text" not in c and texts[c["text_ref"]]["text"] == w["text"]
+        assert len(raw) < len(json.dumps(full, ensure_ascii=False).encode()) / 3
+
+        legal = {"Authorization": "Bearer " + next(t for t, r in TOKENS.items() if r == "legal")}
+        status, logged = server.request("GET", f"/v1/decisions/{answer['decision_id']}", headers=legal)
+        assert status == 200 and logged["input"] == body and logged["result"]["truncated"] == answer["truncated"]
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            stored = conn.execute(text("SELECT input FROM decisions WHERE decision_id = :d"),
+                                  {"d": answer["decision_id"]}).scalar_one()
+        engine.dispose()
+        assert stored.startswith("zlib+base64:") and len(stored) < len(json.dumps(body)) / 3
+
+        status, raw, _ = server.raw("POST", "/v1/evaluate?citations=inline", json.dumps(example("over-quota")).encode(),
+                                    {"Content-Type": "application/json"})
+        small = json.loads(raw)
+        assert "citation_texts" not in small and "truncated" not in small  # a normal answer is unchanged
+        assert all(c["text"] for v in small["violations"] for c in v["citations"])
+    finally:
+        server.stop()
+
+
+def test_the_rate_limit_is_per_caller(tmp_path):
+    from api import create_app
+    from conftest import token_config
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "OPEN_EVALUATE": True,
+                      "TOKENS": token_config(), "RATE_LIMIT": "3/minute"})
+    client = app.test_client()
+    codes = [client.post("/v1/evaluate", json=example("over-quota")).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    r = client.post("/v1/evaluate", json=example("over-quota"))
+    assert r.status_code == 429 and r.json["error"] == "too_many_requests" and int(r.headers["Retry-After"]) > 0
+    other = {"Authorization": "Bearer caller-token-1"}  # another caller has its own allowance
+    assert client.post("/v1/evaluate", json=example("over-quota"), headers=other).status_code == 200
+
+
+def test_a_worker_over_the_memory_ceiling_is_recycled(tmp_path):
+    server = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "REPOLICY_OPEN_EVALUATE": "1",
+                     "LOG_DIR": str(tmp_path), "REPOLICY_WORKER_MAX_MEMORY_MB": "1"}, workers=1, threads=None)
+    try:
+        first = workers_of(server)
+        assert server.request("POST", "/v1/evaluate", example("over-quota"), {"Content-Type": "application/json"})[0] == 200
+        assert wait_until(lambda: workers_of(server) and workers_of(server) != first, 20)
+        assert server.request("POST", "/v1/evaluate", example("over-quota"), {"Content-Type": "application/json"})[0] == 200
+    finally:
+        server.stop()
+    assert "over the ceiling of 1 MB: restarting it" in (tmp_path / f"server-{server.port}.log").read_text()
+
+
+@settings(max_examples=200, deadline=None)
+@given(sizes=st.lists(st.integers(0, 3000), max_size=60), max_bytes=st.integers(100, 60_000))
+def test_a_bounded_response_fits_keeps_a_prefix_and_says_what_it_left_out(sizes, max_bytes):
+    from api.response_bounds import encode_bounded
+    result = {"decision_id": "d", "violations": [{"n": i, "pad": "x" * size} for i, size in enumerate(sizes)]}
+    out = json.loads(encode_bounded(copy.deepcopy(result), json.dumps, max_bytes))
+    returned = len(out["violations"])
+    assert returned == 0 or len(json.dumps(out)) <= max_bytes
+    assert out["violations"] == result["violations"][:returned]  # the first, in order
+    if returned < len(sizes):
+        assert out["truncated"] == {"violations_returned": returned, "violations_found": len(sizes),
+                                    "reason": "max_response_bytes"}
+    else:
+        assert "truncated" not in out
+
+
+provision = st.tuples(st.sampled_from(["measures-draft", "notice-2021"]), st.integers(1, 30))
+
+
+@settings(max_examples=200, deadline=None)
+@given(cited=st.lists(st.lists(provision, min_size=1, max_size=4), max_size=20), english=st.booleans())
+def test_shared_citation_texts_give_back_every_text(cited, english):
+    from api.response_bounds import share_citations
+
+    def citation(instrument: str, n: int) -> dict:
+        c = {"instrument": instrument, "eid": f"art_{n}", "text": f"{instrument} 第{n}条"}
+        return {**c, "text_en": f"Art. {n}"} if english else c
+    violations = [{"citations": [citation(*p) for p in ps]} for ps in cited]
+    result = {"violations": copy.deepcopy(violations)}
+    share_citations(result)
+    texts = result["citation_texts"]
+    assert len(texts) == len({p for ps in cited for p in ps})  # each provision once
+    rebuilt = [{"citations": [{"instrument": c["instrument"], "eid": c["eid"], **texts[c["text_ref"]]}
+                              for c in v["citations"]]} for v in result["violations"]]
+    assert rebuilt == violations
