@@ -18,6 +18,7 @@ at full speed for the others, and ``/healthz`` answers.  Behind a reverse proxy 
 """
 from __future__ import annotations
 
+import collections
 import errno
 import io
 import logging
@@ -108,13 +109,40 @@ def _json_response(start_response: Callable, status: str, code: str, message: st
     return [data]
 
 
+class FairSlots:
+    """A counting semaphore that serves waiters in arrival order: a released slot is handed to the
+    longest waiter, never taken by a request that just arrived (``threading.Semaphore`` lets newcomers
+    overtake, which lengthens the latency tail under load)."""
+
+    def __init__(self, slots: int):
+        self._lock = threading.Lock()
+        self._free = slots
+        self._waiters: collections.deque[threading.Event] = collections.deque()
+
+    def acquire(self) -> None:
+        with self._lock:
+            if self._free and not self._waiters:
+                self._free -= 1
+                return
+            turn = threading.Event()
+            self._waiters.append(turn)
+        turn.wait()  # set by release(): the slot is ours
+
+    def release(self) -> None:
+        with self._lock:
+            if self._waiters:
+                self._waiters.popleft().set()
+            else:
+                self._free += 1
+
+
 class BufferedRequests:
     """WSGI middleware: read the whole request body (at most ``max_body + 1`` bytes, within ``read_timeout``
     seconds) before the application runs, and run at most ``slots`` requests with a body at once."""
 
     def __init__(self, app: Callable, max_body: int, read_timeout: float, slots: int):
         self.app, self.max_body, self.read_timeout = app, max_body, read_timeout
-        self.slots = threading.BoundedSemaphore(slots)
+        self.slots = FairSlots(slots)
 
     def _buffer(self, environ: dict[str, Any]) -> bytes | None:
         """The body; None when the client was too slow (or went away)."""

@@ -134,6 +134,10 @@ class Ticket:
         self.error = error
         self._done.set()
 
+    @property
+    def is_done(self) -> bool:
+        return self._done.is_set()
+
     def wait(self, timeout: float) -> None:
         if not self._done.wait(timeout):
             raise DecisionNotRecorded(f"not on disk after {timeout:g} s")
@@ -416,7 +420,7 @@ class DecisionLog:
                 log.exception("decision spool: writing %d decision(s) failed: %s", len(batch),
                               ", ".join(row["decision_id"] for row, _ in batch))
                 for _, ticket in batch:
-                    if not ticket._done.is_set():
+                    if not ticket.is_done:
                         ticket.done(exc)
 
     def _spool(self, batch: list[tuple[dict[str, Any], Ticket]]) -> None:

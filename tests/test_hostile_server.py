@@ -379,3 +379,26 @@ def test_shared_citation_texts_give_back_every_text(cited, english):
     rebuilt = [{"citations": [{"instrument": c["instrument"], "eid": c["eid"], **texts[c["text_ref"]]}
                               for c in v["citations"]]} for v in result["violations"]]
     assert rebuilt == violations
+
+
+def test_evaluation_slots_are_served_in_arrival_order():
+    from api.connections import FairSlots
+    slots = FairSlots(1)
+    slots.acquire()
+    served: list[int] = []
+
+    def request(n: int) -> None:
+        slots.acquire()
+        served.append(n)
+        slots.release()
+    waiting = []
+    for n in range(6):
+        t = threading.Thread(target=request, args=(n,))
+        t.start()
+        waiting.append(t)
+        time.sleep(0.05)  # each is queued before the next arrives
+    slots.release()
+    request(6)  # arrives last (after the release): must not overtake the queue
+    for t in waiting:
+        t.join(5)
+    assert served == list(range(7))
