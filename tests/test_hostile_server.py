@@ -402,3 +402,24 @@ def test_evaluation_slots_are_served_in_arrival_order():
     for t in waiting:
         t.join(5)
     assert served == list(range(7))
+
+
+def test_a_chunked_body_over_the_limit_is_refused_not_truncated(default_server):
+    """The buffering layer counts a chunked body as it reads it: over the limit, 413 like Content-Length."""
+    c = socket.create_connection(("127.0.0.1", default_server.port))
+    c.settimeout(20)
+    c.sendall(b"POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\n")
+    chunk = b"{" + b" " * (1 << 20)  # over 8 MiB of whitespace after '{': valid JSON once closed
+    try:
+        for _ in range(9):
+            c.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+            chunk = b" " * (1 << 20)
+        c.sendall(b"1\r\n}\r\n0\r\n\r\n")
+    except OSError:
+        pass  # the server may stop reading once it has answered
+    answer = b""
+    while b"\r\n\r\n" not in answer and (part := c.recv(65536)):
+        answer += part
+    c.close()
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:100]
