@@ -3,6 +3,12 @@ log under poisoned records, crashes and a database that goes away.
 
 - A record that cannot be written (a lone surrogate, an object JSON cannot hold) is quarantined: kept
   aside in a file, counted in /readyz and /metrics, logged with its decision id; the writer goes on.
+- 8 stalled clients (headers and one byte of a 1 MB body) do not stop /healthz or evaluation; a stalled
+  body is cut off at the read timeout (408); a chunked body over the limit is refused (413).
+- Durable decision log: a worker killed with SIGKILL under load, and PostgreSQL stopped and then the whole
+  server killed, lose no answered decision (the spool is replayed).
+- Amplification: violations and response bytes bounded and marked, citation texts sent once, large
+  inputs stored compressed, a per-caller rate limit, a worker over its memory ceiling recycled.
 """
 from __future__ import annotations
 
@@ -301,6 +307,8 @@ def test_an_amplifying_request_is_bounded_marked_and_logged_compressed(tmp_path)
         legal = {"Authorization": "Bearer " + next(t for t, r in TOKENS.items() if r == "legal")}
         status, logged = server.request("GET", f"/v1/decisions/{answer['decision_id']}", headers=legal)
         assert status == 200 and logged["input"] == body and logged["result"]["truncated"] == answer["truncated"]
+        status, replayed = server.request("POST", f"/v1/decisions/{answer['decision_id']}/replay", headers=legal)
+        assert status == 200 and replayed["identical"] is True
         engine = create_engine(url)
         with engine.connect() as conn:
             stored = conn.execute(text("SELECT input FROM decisions WHERE decision_id = :d"),
