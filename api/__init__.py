@@ -14,10 +14,10 @@ import logging
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.config import load_config
+from api.config import load_config, spool_dir
 from api.errors import register_error_handlers
 from api.evaluate import bp as evaluate_bp
-from api import logs, metrics, openapi, server_errors, web_security
+from api import logs, metrics, openapi, rate_limit, server_errors, web_security
 from api.body_limit import ChunkedBodyLimit
 from api.auth import load_tokens
 from api.decision_log import DecisionLog
@@ -53,8 +53,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             runtime.last_refresh_error = f"database unavailable at start-up: {type(exc).__name__}"
     app.extensions["repolicy"] = runtime
     app.extensions["repolicy_tokens"] = load_tokens(app.config)
+    if app.config["DECISION_LOG_COMMIT"] not in ("durable", "async"):
+        raise ValueError(f"DECISION_LOG_COMMIT must be durable or async, not {app.config['DECISION_LOG_COMMIT']!r}")
     decisions = app.extensions["repolicy_decisions"] = DecisionLog(
-        runtime.store, app.config["DECISION_LOG"], awaiting=runtime.pending_url is not None)
+        runtime.store, app.config["DECISION_LOG"], awaiting=runtime.pending_url is not None,
+        spool_dir=spool_dir(app.config), durable=app.config["DECISION_LOG_COMMIT"] == "durable")
+    if decisions.durable:
+        decisions.replay_spool(at_start=True)  # what a crash left (before gunicorn forks its workers)
     retention = app.extensions["repolicy_retention"] = Retention(runtime.store, app.config["DECISION_RETENTION_DAYS"])
     runtime.on_store += [decisions.attach, retention.attach]
     register_error_handlers(app)
@@ -63,6 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     server_errors.install()
     logs.install(app)
     metrics.install(app)
+    rate_limit.install(app)
     app.register_blueprint(evaluate_bp)
     app.register_blueprint(registry_bp)
     app.register_blueprint(decisions_bp)

@@ -3,6 +3,16 @@
 Enterprise production data is sensitive (Measures Art. 13), so the input can
 be kept as a digest only (``DECISION_LOG=digest``); ``off`` keeps nothing.
 
+Two ways to commit (``REPOLICY_DECISION_LOG_COMMIT``):
+
+- ``durable`` (the default): :meth:`DecisionLog.record` returns a :class:`Ticket`, and the response is
+  sent only once the ticket says the decision is on local disk: a spool thread appends what accumulated
+  to this process's spool segment with one fsync (group commit, :mod:`api.decision_spool`), then queues
+  the rows for the database as below.  A crash (even SIGKILL) loses no answered decision: what the
+  database did not get is replayed from the spool.  Costs a disk write per group on the answer's path.
+- ``async``: the response does not wait for anything; a crash loses the rows still queued in memory
+  (up to ``max_pending`` a worker while the database is down).
+
 Evaluation must not wait on the database: :meth:`DecisionLog.record` only
 queues the row, and one writer thread per process writes what has
 accumulated in one transaction (it wakes as soon as a row arrives, so under
@@ -10,6 +20,11 @@ load batches grow by themselves).  While the database is down rows stay
 queued and the writer retries with backoff; nothing is silently dropped:
 only past ``max_pending`` rows are the oldest lost, and that loss is counted,
 logged at ERROR and shown by ``/readyz`` (:meth:`DecisionLog.status`).
+A record that cannot be written (its body or result does not serialise, e.g. a lone surrogate in a
+string, or the database refuses that row alone) does not stop the writer and does not hold back the
+others: it is quarantined, i.e. kept aside in ``quarantine-<pid>.jsonl`` in the spool folder (escaped
+so that any text can be stored), counted (``/readyz``, ``/metrics``) and logged at ERROR with its
+decision id.  The writer thread catches everything: it never dies.
 Rows still queued when the process stops are written by :func:`close_all`
 (run at exit, and from gunicorn's ``worker_exit`` hook); what cannot be
 written then is logged at ERROR with the decision ids.
@@ -31,11 +46,13 @@ import os
 import threading
 import time
 import weakref
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from engine.service import OutageLog
+from api import decision_spool
 from api.config import setting
 from policy.store import Store
 
@@ -45,6 +62,7 @@ MAX_PENDING = int(setting("REPOLICY_DECISION_LOG_MAX_PENDING", "10000"))
 BATCH_ROWS = 500  # rows per transaction: a backlog after an outage is written in bounded transactions
 RETRY_MIN, RETRY_MAX = 0.2, float(setting("REPOLICY_DECISION_LOG_RETRY_MAX", "5"))  # seconds of backoff
 SHUTDOWN_SECONDS = float(setting("REPOLICY_DECISION_LOG_SHUTDOWN_SECONDS", "5"))
+SCAN_SECONDS = 2.0  # durable mode: how often a writer looks for spool segments a crash left behind
 
 _instances: "weakref.WeakSet[DecisionLog]" = weakref.WeakSet()
 
@@ -84,13 +102,60 @@ def _serialised(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _connection_trouble(exc: BaseException) -> bool:
+    """The database could not be reached or dropped the connection (retry later), as opposed to
+    refusing these rows (quarantine the one refused, write the others)."""
+    return (isinstance(exc, (OperationalError, InterfaceError, OSError))
+            or bool(getattr(exc, "connection_invalidated", False)))
+
+
+def _escaped(value: Any) -> str:
+    """JSON text of anything, ASCII only: a lone surrogate becomes ``\\ud800``, an object its repr."""
+    try:
+        return json.dumps(value, ensure_ascii=True, default=repr)
+    except (TypeError, ValueError, RecursionError):
+        return json.dumps(repr(value))
+
+
+class DecisionNotRecorded(RuntimeError):
+    """Durable mode: the decision could not be put on disk (in time); its answer must not be sent."""
+
+
+class Ticket:
+    """A decision on its way to the spool: :meth:`wait` returns once it is on disk, or raises."""
+
+    __slots__ = ("_done", "error")
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self.error: BaseException | None = None
+
+    def done(self, error: BaseException | None = None) -> None:
+        self.error = error
+        self._done.set()
+
+    @property
+    def is_done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float) -> None:
+        if not self._done.wait(timeout):
+            raise DecisionNotRecorded(f"not on disk after {timeout:g} s")
+        if self.error is not None:
+            raise DecisionNotRecorded(str(self.error)) from self.error
+
+
 class DecisionLog:
-    """Queue of decision rows and the background writer that moves them to the store."""
+    """Queue of decision rows and the background writer that moves them to the store; in durable mode
+    also the spool thread that puts each decision on disk before its answer is sent."""
 
     def __init__(self, store: Store | None, mode: str = "full", max_pending: int = MAX_PENDING,
-                 retry_max: float = RETRY_MAX, awaiting: bool = False):
+                 retry_max: float = RETRY_MAX, awaiting: bool = False, spool_dir: Path | None = None,
+                 durable: bool = False):
         if mode not in ("full", "digest", "off"):
             raise ValueError(f"DECISION_LOG must be full, digest or off, not {mode!r}")
+        if durable and spool_dir is None:
+            raise ValueError("the durable decision log needs a spool folder")
         self.store = store if mode != "off" else None
         self.mode = mode
         # A database down at start-up: rows are queued (up to max_pending) until attach() gives the store.
@@ -100,6 +165,11 @@ class DecisionLog:
         self.lost = 0
         self.written = 0
         self.unrecorded = 0  # decisions made without a database to record them in
+        self.quarantined = 0  # records that could not be written, kept aside (see _quarantine)
+        self.quarantine_dir = spool_dir
+        self.spool_dir = spool_dir
+        self.durable = durable and mode != "off"
+        self.spool_only = 0  # durable mode: rows dropped from memory while the database was down, kept on disk
         if self.awaiting:
             log.warning("decision log: database unavailable at start-up; decisions are queued until it answers")
         elif self.store is None and mode != "off":
@@ -118,23 +188,47 @@ class DecisionLog:
         self._writer: threading.Thread | None = None
         self._closing = False
         self.outage = OutageLog(log, "decision log database")
+        self._to_spool: list[tuple[dict[str, Any], Ticket]] = []
+        self._spooler: threading.Thread | None = None
+        self._segment: decision_spool.Segment | None = None  # (a parent's segment is the parent's)
+        self._segment_of: dict[str, decision_spool.Segment] = {}  # queued row -> the segment holding it
+        self._rotate = False
+        self._last_scan = time.monotonic()
 
     # ------------------------------------------------------------------ request path
-    def record(self, request_body: dict[str, Any], result: dict[str, Any], caller: str | None) -> None:
-        """Queue one decision for writing; never waits on the database."""
+    def record(self, request_body: dict[str, Any], result: dict[str, Any], caller: str | None) -> Ticket | None:
+        """Queue one decision for writing; never waits on the database.  Durable mode: returns the ticket
+        to wait on before answering (the decision is on disk once it is done)."""
         if self.store is None and not self.awaiting:
             if self.mode != "off":
                 self.unrecorded += 1
-            return
+            return None
         row = {"decision_id": result["decision_id"], "at": dt.datetime.now(dt.timezone.utc), "caller": caller,
                "as_of": result["as_of"], "_body": request_body, "_result": result, "_full": self.mode == "full"}
+        if self.durable:
+            ticket = Ticket()
+            with self._cond:
+                if self._closing:
+                    ticket.done(DecisionNotRecorded("the decision log is closing"))
+                    return ticket
+                self._to_spool.append((row, ticket))
+                if self._spooler is None:
+                    self._spooler = threading.Thread(target=self._spool_run, name="decision-spool", daemon=True)
+                    self._spooler.start()
+                self._cond.notify_all()
+            return ticket
         with self._cond:
             self._queue.append(row)
             self._trim()
-            if self._writer is None and not self._closing:
-                self._writer = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
-                self._writer.start()
-            self._cond.notify()
+            self._start_writer()
+            self._cond.notify_all()
+        return None
+
+    def _start_writer(self) -> None:
+        """(caller holds the condition's lock)"""
+        if self._writer is None and not self._closing:
+            self._writer = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
+            self._writer.start()
 
     def find(self, decision_id: str) -> dict[str, Any] | None:
         """A decision of this process not yet in the store (queued, or being written), as the store reads it."""
@@ -152,7 +246,12 @@ class DecisionLog:
 
     def status(self) -> dict[str, Any]:
         """What ``/readyz`` shows: rows waiting, rows lost, and the outage if the writes fail."""
-        body: dict[str, Any] = {"decision_log_pending": self.pending, "decision_log_lost": self.lost}
+        body: dict[str, Any] = {"decision_log_pending": self.pending, "decision_log_lost": self.lost,
+                                "decision_log_quarantined": self.quarantined}
+        if self.durable:
+            body["decision_log_commit"] = "durable"
+            if self.spool_only:
+                body["decision_log_spool_only"] = self.spool_only
         if self.outage.down or self.awaiting:
             body["decision_log_error"] = "database unavailable; records kept for retry"
         if self.unrecorded:
@@ -165,7 +264,7 @@ class DecisionLog:
             return
         with self._cond:
             self.store, self.awaiting = store, False
-            self._cond.notify()
+            self._cond.notify_all()
         log.info("decision log: database reached; %d queued decision(s) to write", self.pending)
 
     # ------------------------------------------------------------------ writing
@@ -188,14 +287,27 @@ class DecisionLog:
         delay = 0.0
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._queue or self._closing)
+                self._cond.wait_for(lambda: self._queue or self._closing,
+                                    timeout=SCAN_SECONDS if self.durable else None)
                 if self._closing:
                     return  # close() writes the rest
+            if self.durable and time.monotonic() - self._last_scan >= SCAN_SECONDS:
+                self._last_scan = time.monotonic()
+                try:
+                    self.replay_spool()
+                except Exception:
+                    log.exception("decision log: replaying the spool failed; tried again later")
+                if not self._queue:
+                    continue
             if delay:
                 with self._cond:  # back off, but leave at once for close()
                     if self._cond.wait_for(lambda: self._closing, timeout=delay):
                         return
-            _, ok = self._write_batch()
+            try:
+                _, ok = self._write_batch()
+            except Exception:  # a defect here must not stop the log: say so, keep the rows, go on
+                log.exception("decision log: writing a batch failed; records kept for retry")
+                ok = False
             delay = 0.0 if ok else min(max(2 * delay, RETRY_MIN), self.retry_max)
 
     def _write_batch(self, wait: float | None = None) -> tuple[bool, bool]:
@@ -210,10 +322,11 @@ class DecisionLog:
                 batch = self._inflight = [self._queue.popleft() for _ in range(n)]
             if not batch:
                 return True, True
-            batch[:] = [_serialised(r) for r in batch]  # once: a retried batch is already text
+            batch[:] = self._serialise(batch)  # once: a retried batch is already text
             try:
                 self._insert(batch)
-            except Exception as exc:
+            except Exception as exc:  # the batch went back to the queue: nothing is lost here
+
                 with self._cond:
                     self._queue.extendleft(reversed(batch))
                     self._inflight = []
@@ -225,27 +338,128 @@ class DecisionLog:
                 self._inflight = []
                 self.written += len(batch)
                 empty = not self._queue
+                segments = [self._segment_of.pop(r["decision_id"], None) for r in batch]
+            for segment in segments:
+                if segment is not None:
+                    segment.written()
             self.outage.succeeded(f"; {len(batch)} decision record(s) written")
             return empty, True
         finally:
             self._write_lock.release()
 
+    def _serialise(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The batch as table rows; a record that does not serialise is quarantined, the others go on."""
+        rows = []
+        for row in batch:
+            try:
+                rows.append(_serialised(row))
+            except Exception as exc:
+                self._quarantine(row, exc)
+        return rows
+
     def _insert(self, batch: list[dict[str, Any]]) -> None:
-        """One transaction; if a row is already there (a commit whose acknowledgement was lost), row by row."""
+        """One transaction; if the database refuses it (a row already there after a commit whose
+        acknowledgement was lost, or one row it cannot store), row by row: a row it refuses is
+        quarantined.  Connection trouble propagates (the caller keeps the batch for retry)."""
         assert self.store is not None
         try:
             self.store.record_decisions(batch)
             return
-        except IntegrityError:
-            pass
+        except Exception as exc:
+            if _connection_trouble(exc):
+                raise
         for row in batch:
             try:
                 self.store.record_decisions([row])
-            except IntegrityError as exc:
-                if self.store.decision(row["decision_id"]) is None:  # not a duplicate: the row itself is refused
-                    with self._cond:
-                        self.lost += 1
-                    log.error("decision log: record %s refused by the database, lost: %s", row["decision_id"], exc)
+            except Exception as exc:
+                if _connection_trouble(exc):
+                    raise
+                if isinstance(exc, IntegrityError) and self.store.decision(row["decision_id"]) is not None:
+                    continue  # written before (its acknowledgement was lost)
+                self._quarantine(row, exc)
+
+    def _quarantine(self, row: dict[str, Any], exc: BaseException) -> bool:
+        """Keep aside a record that cannot be written: counted, logged with its id, appended (escaped,
+        fsynced) to this process's quarantine file when there is a spool folder; True if on disk."""
+        with self._cond:
+            self.quarantined += 1
+        from api.metrics import observe_quarantined
+        observe_quarantined()
+        where = "memory only (no spool folder)"
+        if self.quarantine_dir is not None:
+            entry = {"decision_id": row.get("decision_id"), "at": str(row.get("at")),
+                     "error": f"{type(exc).__name__}: {exc}"[:2000], "record": json.loads(_escaped(
+                         {k: v for k, v in row.items() if k not in ("decision_id", "at")}))}
+            path = self.quarantine_dir / f"quarantine-{os.getpid()}.jsonl"
+            try:
+                self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+                with open(path, "a", encoding="ascii") as out:
+                    out.write(json.dumps(entry, ensure_ascii=True) + "\n")
+                    out.flush()
+                    os.fsync(out.fileno())
+                where = str(path)
+            except Exception as write_error:
+                where = f"nowhere: {write_error}"
+        log.error("decision log: record %s cannot be written (%s: %s); quarantined in %s",
+                  row.get("decision_id"), type(exc).__name__, str(exc)[:300], where,
+                  extra={"decision_id": row.get("decision_id")})
+        return self.quarantine_dir is not None and not where.startswith(("memory", "nowhere"))
+
+    # ------------------------------------------------------------------ durable mode: the spool
+    def _spool_run(self) -> None:
+        """The spool thread: put what accumulated on disk with one fsync, then release the answers."""
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._to_spool or self._closing)
+                batch, self._to_spool = self._to_spool, []
+                if not batch and self._closing:
+                    return
+            try:
+                self._spool(batch)
+            except Exception as exc:  # never dies; the answers waiting on these are refused (503)
+                log.exception("decision spool: writing %d decision(s) failed: %s", len(batch),
+                              ", ".join(row["decision_id"] for row, _ in batch))
+                for _, ticket in batch:
+                    if not ticket.is_done:
+                        ticket.done(exc)
+
+    def _spool(self, batch: list[tuple[dict[str, Any], Ticket]]) -> None:
+        lines, rows, tickets = [], [], []
+        for row, ticket in batch:
+            try:
+                serialised = _serialised(row)
+                lines.append(decision_spool._encoded(serialised))
+            except Exception as exc:
+                kept = self._quarantine(row, exc)
+                ticket.done(None if kept else exc)
+                continue
+            rows.append(serialised)
+            tickets.append(ticket)
+        if not lines:
+            return
+        segment = self._segment
+        if segment is None or self._rotate or segment.size >= decision_spool.SEGMENT_BYTES:
+            self._rotate = False
+            if segment is not None:
+                segment.close()
+            segment = self._segment = decision_spool.Segment(self.spool_dir)
+        segment.append(lines)  # raises: the answers are refused (see _spool_run)
+        with self._cond:
+            for r in rows:
+                self._segment_of[r["decision_id"]] = segment
+                self._queue.append(r)
+            self._trim()
+            self._start_writer()
+            self._cond.notify_all()
+        for ticket in tickets:
+            ticket.done()
+
+    def replay_spool(self, at_start: bool = False) -> int:
+        """Write into the database what spool segments left behind by a crash (or dropped from memory)
+        hold; rows already there are skipped.  ``at_start``: every segment no process holds."""
+        if self.spool_dir is None or self.store is None:
+            return 0
+        return decision_spool.replay(self.spool_dir, self._insert, at_start, BATCH_ROWS)
 
     def _trim(self) -> None:
         """Drop the oldest rows beyond max_pending (caller holds the condition's lock); counted and logged."""
@@ -253,6 +467,17 @@ class DecisionLog:
         if over <= 0:
             return
         lost = [self._queue.popleft()["decision_id"] for _ in range(min(over, len(self._queue)))]
+        if self.durable:  # still on disk: replayed from the spool once the database answers
+            for decision_id in lost:
+                self._segment_of.pop(decision_id, None)
+            self.spool_only += len(lost)
+            self._rotate = True  # unlocks the segment holding them, for replay
+            now = time.monotonic()
+            if now - self._lost_logged_at >= 60 or self.spool_only == len(lost):
+                self._lost_logged_at = now
+                log.warning("decision log: %d record(s) in all kept on disk only (database unavailable, over "
+                            "%d pending); replayed from the spool later", self.spool_only, self.max_pending)
+            return
         self.lost += len(lost)
         now = time.monotonic()
         if now - self._lost_logged_at >= 60 or self.lost == len(lost):
@@ -269,10 +494,13 @@ class DecisionLog:
         with self._cond:
             self._closing = True
             self._cond.notify_all()
-            writer = self._writer
+            writer, spooler = self._writer, self._spooler
+        if spooler is not None and spooler is not threading.current_thread():
+            spooler.join(timeout)  # puts on disk what is waiting for it first
         if writer is not None and writer is not threading.current_thread():
             writer.join(timeout)
         if self.store is None and not self.pending:
+            self._close_segment()
             return True
         deadline = time.monotonic() + timeout
         while not self.flush(wait=max(0.0, deadline - time.monotonic())):
@@ -280,12 +508,27 @@ class DecisionLog:
                 with self._cond:  # a batch still in a hung write is reported too: it may not commit
                     left = [r["decision_id"] for r in (*self._inflight, *self._queue)]
                     self._queue.clear()
-                    self.lost += len(left)
+                    on_disk = self.durable and all(i in self._segment_of for i in left)
+                    if not on_disk:
+                        self.lost += len(left)
+                if on_disk:
+                    self._close_segment()
+                    log.warning("decision log: %d record(s) could not be written before exit (database "
+                                "unavailable); kept in the spool, replayed at the next start: %s",
+                                len(left), ", ".join(left))
+                    return False
+
                 log.error("decision log: %d record(s) could not be written before exit (database unavailable): %s",
                           len(left), ", ".join(left))
                 return False
             time.sleep(min(RETRY_MIN, max(0.0, deadline - time.monotonic())))
+        self._close_segment()
         return True
+
+    def _close_segment(self) -> None:
+        segment, self._segment = self._segment, None
+        if segment is not None:
+            segment.close()
 
 
 def close_all(timeout: float = SHUTDOWN_SECONDS) -> None:

@@ -26,6 +26,7 @@ from api.auth import require
 from api.decision_log import DecisionLog
 from api.errors import ApiError
 from api.query import int_arg
+from api.response_bounds import share_citations
 from engine.service import Runtime
 from policy.loader import RulesetInvalid, load_ruleset
 
@@ -93,8 +94,11 @@ def replay(decision_id: str):
     facts = d["input"]["facts"]
     from api.evaluate import validate_request
     data = validate_request(d["input"], current_app.config["MAX_FACTS"])
-    again = runtime.evaluate(data["facts"], dt.date.fromisoformat(d["as_of"]), pins)
+    again = runtime.evaluate(data["facts"], dt.date.fromisoformat(d["as_of"]), pins,
+                             max_violations=current_app.config["MAX_VIOLATIONS"])
     original = d["result"]
+    if "citation_texts" in original:  # answered with shared citation texts: compare like with like
+        share_citations(again)
     same = (original["violations"] == again["violations"] and original["summary"] == again["summary"])
     return jsonify({"decision_id": decision_id, "identical": same, "rulesets": pins,
                     "added": sorted(violation_keys(again) - violation_keys(original)),

@@ -8,10 +8,14 @@ from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import ValidationError
 
 from api.auth import require
+from api.connections import release_slot
+from api.decision_log import DecisionNotRecorded
 from api.errors import ApiError
 from api.json_input import parse_json_body
 from api.metrics import observe_evaluation
+from api.rate_limit import per_caller
 from api.references import reference_errors
+from api.response_bounds import CITATION_MODES, bound, encode_bounded
 from api.schemas import EvaluateRequestSchema, flatten_errors
 from api.why import why
 from engine.prepare import RequestFacts
@@ -48,18 +52,24 @@ def request_as_of(data: dict) -> dt.date:
 
 @bp.post("/v1/evaluate")
 @require("caller", "regulator", "legal", open_if="OPEN_EVALUATE")
+@per_caller
 def evaluate():
     body = parse_json_body()
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_request", "the body must be a JSON object",
                        [{"path": "$", "message": "must be an object"}])
     explain = explain_options(request.args.get("explain"))
+    citations = request.args.get("citations")
+    if citations is not None and citations not in CITATION_MODES:
+        raise ApiError(400, "invalid_request", f"citations takes {' or '.join(CITATION_MODES)}",
+                       [{"path": "?citations", "message": f"unknown value {citations!r}"}])
     data = validate_request(body, current_app.config["MAX_FACTS"])
     as_of = request_as_of(data)
     runtime = current_app.extensions["repolicy"]
     g.decision_id = new_id()  # named before evaluating, so a failure's 500 carries it
     try:
-        result = runtime.evaluate(data["facts"], as_of, data.get("rulesets"), decision_id=g.decision_id)
+        result = runtime.evaluate(data["facts"], as_of, data.get("rulesets"), decision_id=g.decision_id,
+                                  max_violations=current_app.config["MAX_VIOLATIONS"])
     except UnknownRuleset as exc:
         idx = data["rulesets"].index(str(exc.args[0]))
         raise ApiError(400, "invalid_request", f"unknown ruleset {exc.args[0]}",
@@ -69,10 +79,19 @@ def evaluate():
             result["violations"][i]["explanation_plain"] = text
     if "unknowns" in explain:
         result["unknowns"] = explain_unknowns(runtime, data["facts"], as_of, result["rulesets"])
+    bound(result, citations, current_app.config["SHARED_CITATIONS_FROM"])
+    encoded = encode_bounded(result, current_app.json.dumps, current_app.config["MAX_RESPONSE_BYTES"])
     principal = getattr(g, "principal", None)
     observe_evaluation(result)
-    current_app.extensions["repolicy_decisions"].record(body, result, principal.name if principal else None)
-    return jsonify(result)
+    ticket = current_app.extensions["repolicy_decisions"].record(body, result, principal.name if principal else None)
+    if ticket is not None:  # durable decision log: answer only once the decision is on disk
+        release_slot(request.environ)  # others evaluate meanwhile (and join the same disk write)
+        try:
+            ticket.wait(current_app.config["DECISION_LOG_DURABLE_TIMEOUT"])
+        except DecisionNotRecorded as exc:
+            raise ApiError(503, "decision_not_recorded", f"the decision could not be recorded ({exc}); "
+                           "it is not given without its record: try again") from None
+    return current_app.response_class(encoded + b"\n", mimetype="application/json")
 
 
 EXPLAIN_OPTIONS = ("unknowns", "plain")

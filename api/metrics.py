@@ -39,6 +39,8 @@ def _m() -> SimpleNamespace:
             violations=Counter("repolicy_violations_total", "Violations found", ["ruleset", "rule", "severity"]),
             rulesets=Gauge("repolicy_ruleset_versions_loaded", "Ruleset versions compiled in this process",
                            ["status"], multiprocess_mode="livemax"),
+            quarantined=Counter("repolicy_decision_log_quarantined_total",
+                                "Decision records that could not be written, kept aside in the quarantine file"),
         )
     return _metrics
 
@@ -84,3 +86,9 @@ def install(app: Flask) -> None:
             multiprocess.MultiProcessCollector(registry)
             return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+
+
+def observe_quarantined() -> None:
+    """A decision record kept aside because it could not be written (api.decision_log)."""
+    _m().quarantined.inc()

@@ -44,7 +44,12 @@ def build_spec() -> dict:
                         "description": "unknowns: also list the rules that missing facts kept from deciding, "
                                        "with the request fields that were missing; plain: each violation also "
                                        "gets explanation_plain, its conditions in plain Chinese and English with "
-                                       "the values compared"}],
+                                       "the values compared"},
+                       {"name": "citations", "in": "query", "required": False,
+                        "schema": {"type": "string", "enum": ["inline", "shared"]},
+                        "description": "shared: each provision's text once, in citation_texts, referred to by "
+                                       "text_ref (the default above 1,000 violations); inline: in every citation "
+                                       "(docs/contract-evaluate-v1.md, large responses)"}],
         "requestBody": {"required": True, "content": {_JSON: {"schema": {"$ref": "#/components/schemas/EvaluateRequest"}}}},
         "responses": {"200": _resp("Violations found (possibly none)", "EvaluateResponse"), **errors}}})
     for path, summary in (("/healthz", "Liveness"), ("/readyz", "Readiness: rulesets compiled, database reachable")):

@@ -351,8 +351,22 @@ class CitationRefSchema(Schema):
 class CitationSchema(CitationRefSchema):
     label = fields.Nested(BilingualSchema, required=True)
     status = fields.String(validate=validate.OneOf(["draft", "in_force", "repealed"]))
-    text = fields.String(required=True, metadata={"description": "the provision's text as published"})
+    text = fields.String(metadata={"description": "the provision's text as published (always there, except "
+                                                  "with shared citation texts: see text_ref)"})
     text_en = fields.String(metadata={"description": "unofficial English translation"})
+    text_ref = fields.String(metadata={"description": "shared citation texts (large responses, ?citations=shared): "
+                                                      "the key of this provision's text in citation_texts"})
+
+
+class CitationTextSchema(Schema):
+    text = fields.String(required=True)
+    text_en = fields.String()
+
+
+class TruncatedSchema(Schema):
+    violations_returned = fields.Integer(required=True)
+    violations_found = fields.Integer(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(["max_violations", "max_response_bytes"]))
 
 
 class ConsequenceSchema(Schema):
@@ -453,6 +467,9 @@ class EvaluateResponseSchema(Schema):
     summary = fields.Nested(SummarySchema, required=True)
     warnings = fields.List(fields.Nested(WarningSchema))
     unknowns = fields.Nested(UnknownsSchema)
+    truncated = fields.Nested(TruncatedSchema, metadata={"description": "not every violation found is returned"})
+    citation_texts = fields.Dict(keys=fields.String(), values=fields.Nested(CitationTextSchema), metadata={
+        "description": "shared citation texts (over 1,000 violations, or ?citations=shared), by text_ref"})
 
 
 class FieldErrorSchema(Schema):

@@ -1,6 +1,7 @@
 """HTTP benchmark: evaluate (small request) vs a trivial echo of the same body, under gunicorn, same run.
 
-usage: python bench/http_load.py [--duration 10] [--connections 8] [--workers N] [--decision-log off|digest|full]
+usage: python bench/http_load.py [--duration 10] [--connections 8] [--workers N] [--threads N]
+       [--decision-log off|digest|full] [--env NAME=A|B ...] [--compare OLD_TREE] [--rounds N] [--stalled N]
 
 Starts the service itself on a loopback port (SQLite registry in a temporary folder), then drives it
 with `wrk` (Debian package) when installed, else with a bounded Python client.  Prints requests per
@@ -106,47 +107,99 @@ def run_python(url: str, body: bytes, duration: int, connections: int) -> dict:
             "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000, "non_2xx": errors[0]}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--duration", type=int, default=10)
-    ap.add_argument("--connections", type=int, default=8)
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    ap.add_argument("--threads", type=int, default=4)
-    ap.add_argument("--decision-log", default="off", choices=["off", "digest", "full"])
-    args = ap.parse_args()
+def stalled_probe(server: Server, body: bytes, stalled: int) -> dict:
+    """Seconds /healthz and one evaluate take while ``stalled`` clients hold a connection each
+    (headers announcing 1 MB, then one byte); None: no answer within 10 s."""
+    import socket
+    holders = []
+    for _ in range(stalled):
+        s = socket.create_connection(("127.0.0.1", server.port))
+        s.sendall(b"POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n{")
+        holders.append(s)
+    time.sleep(0.5)
+    out = {}
+    try:
+        for name, path, data in (("healthz", "/healthz", None), ("evaluate", "/v1/evaluate", body)):
+            t0 = time.perf_counter()
+            try:
+                urllib.request.urlopen(urllib.request.Request(server.url + path, data=data), timeout=10).read()
+                out[name] = time.perf_counter() - t0
+            except OSError:
+                out[name] = None
+    finally:
+        for s in holders:
+            s.close()
+    return out
+
+
+def run_tree(root: Path, args, body: bytes, env: dict[str, str]) -> dict:
+    """The benchmark on one source tree: echo and evaluate under wrk, then the stalled-client probe."""
     tmp = Path(tempfile.mkdtemp(prefix="repolicy-http-"))
-    body = json.dumps({"as_of": "2021-12-31", "facts": small_request()}).encode()
     body_file = tmp / "body.json"
     body_file.write_bytes(body)
     server = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp / 'r.db'}", "REPOLICY_OPEN_EVALUATE": "1",
                      "REPOLICY_ECHO_ENDPOINT": "1", "REPOLICY_DECISION_LOG": args.decision_log,
-                     "REPOLICY_LOG_LEVEL": "WARNING", "LOG_DIR": str(tmp)}, workers=args.workers, threads=args.threads)
-    tool = "wrk" if shutil.which("wrk") else "python client"
+                     "REPOLICY_LOG_LEVEL": "WARNING", "LOG_DIR": str(tmp), **env},
+                    workers=args.workers, threads=args.threads, root=root)
+    results: dict = {}
     try:
-        results = {}
         for name, path in (("echo", "/v1/echo"), ("evaluate", "/v1/evaluate")):
             for _ in range(2):  # warm-up
                 urllib.request.urlopen(urllib.request.Request(server.url + path, data=body, method="POST"), timeout=10).read()
             cpu0 = process_tree_cpu(server.proc.pid)
-            if tool == "wrk":
+            if shutil.which("wrk"):
                 results[name] = run_wrk(server.url + path, str(body_file), args.duration, args.connections)
             else:
                 results[name] = run_python(server.url + path, body, args.duration, args.connections)
             served = results[name].get("requests") or results[name]["rps"] * args.duration
             results[name]["server_cpu_ms"] = (process_tree_cpu(server.proc.pid) - cpu0) / max(served, 1) * 1000
+        if args.stalled:
+            results["stalled"] = stalled_probe(server, body, args.stalled)
     finally:
         server.stop()
+    return results
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--threads", type=int, default=None, help="default: the server's own")
+    ap.add_argument("--decision-log", default="off", choices=["off", "digest", "full"])
+    ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                    help="a server setting; repeat; 'A|B' in a value runs both, side by side")
+    ap.add_argument("--compare", type=Path, help="another source tree (e.g. `git archive` of an older commit) "
+                                                 "run side by side, alternating")
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--stalled", type=int, default=0, help="then time /healthz and evaluate with N stalled clients")
+    args = ap.parse_args()
+    body = json.dumps({"as_of": "2021-12-31", "facts": small_request()}).encode()
+    variants: list[tuple[str, Path, dict[str, str]]] = [("this tree", ROOT, {})]
+    if args.compare:
+        variants.insert(0, (f"tree {args.compare.name}", args.compare.resolve(), {}))
+    for setting in args.env:
+        name, _, values = setting.partition("=")
+        variants = [(f"{label} {name}={v}" if "|" in values else label, root, {**env, name: v})
+                    for label, root, env in variants for v in values.split("|")]
+    tool = "wrk" if shutil.which("wrk") else "python client"
     print(f"HTTP benchmark: {tool}, {args.connections} connections, {args.duration} s each, gunicorn "
-          f"{args.workers} workers x {args.threads} threads, body {len(body):,} bytes, decision log {args.decision_log}, "
-          f"{os.cpu_count()} CPUs (load generator on the same machine)")
-    print("| endpoint | requests/s | p50 ms | p99 ms | non-2xx | server CPU ms/request |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for name, r in results.items():
-        print(f"| {name} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']} "
-              f"| {r['server_cpu_ms']:.2f} |")
-    ratio = results["evaluate"]["rps"] / results["echo"]["rps"]
-    print(f"evaluate / echo throughput: {ratio:.2f} (target >= 0.5); evaluate p99 {results['evaluate']['p99_ms']:.1f} ms "
-          f"(target < 20 ms)")
+          f"{args.workers} workers x {args.threads or 'default'} threads, body {len(body):,} bytes, decision log "
+          f"{args.decision_log}, {os.cpu_count()} CPUs (load generator on the same machine)")
+    print("| variant | round | endpoint | requests/s | p50 ms | p99 ms | non-2xx | server CPU ms/request |"
+          + (f" with {args.stalled} stalled clients: healthz s / evaluate s |" if args.stalled else ""))
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if args.stalled else ""))
+    for round_ in range(1, args.rounds + 1):
+        for label, root, env in variants:
+            results = run_tree(root, args, body, env)
+            stalled = results.pop("stalled", None)
+            for name, r in results.items():
+                probe = ""
+                if stalled is not None:
+                    probe = " " + " / ".join("no answer in 10" if v is None else f"{v:.2f}"
+                                             for v in stalled.values()) + " |" if name == "evaluate" else " |"
+                print(f"| {label} | {round_} | {name} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} "
+                      f"| {r['non_2xx']} | {r['server_cpu_ms']:.2f} |{probe}", flush=True)
     return 0
 
 

@@ -21,7 +21,7 @@ from engine.evaluator import Engine
 from engine.prepare import RequestFacts
 from policy import results
 from policy.facts import FACT_LISTS
-from policy.force import Timing
+from policy.force import Timing, binding
 from policy.ids import new_id
 from policy.instruments import Instrument, load_instruments
 from policy.model import Ruleset
@@ -309,8 +309,12 @@ class Runtime:
             self.registry_outage.succeeded()
 
     def evaluate(self, facts: Mapping[str, list[dict[str, Any]]], as_of: dt.date,
-                 pins: list[str] | None = None, decision_id: str | None = None) -> dict[str, Any]:
+                 pins: list[str] | None = None, decision_id: str | None = None,
+                 max_violations: int | None = None) -> dict[str, Any]:
         """Evaluate validated facts; the response body of the contract.
+
+        ``max_violations``: at most that many violations are rendered and returned, the first in the
+        contract's order; the summary still counts all, and ``truncated`` says how many were left out.
 
         ``decision_id`` lets the caller choose the id beforehand, so a request that fails can still be
         named in its error response and log; by default a fresh one.  An exception from a ruleset's
@@ -320,6 +324,8 @@ class Runtime:
         chosen, warnings = registry.select(pins, fact_years(facts), as_of)
         pinned = set(pins or ())
         violations: list[dict[str, Any]] = []
+        tally: dict[str, int] = {}
+        non_binding = 0  # violations found under a draft (pinned), rendered or not
         used = []
         request = RequestFacts(facts)  # normalised once, shared by the rulesets
         groups = {e["id"]: e.get("group") for e in facts.get("enterprises") or ()}
@@ -331,7 +337,11 @@ class Runtime:
                 raise
             timing = Timing(rs, self.instruments.get(rs.instrument), as_of, rs.ref in pinned)
             matches = [m for m in outcome.matches if timing.admits(m.rule, m.bindings)]
-            violations.extend(results.violations(rs, matches, self.instruments, groups, as_of.toordinal()))
+            found_before = sum(tally.values())
+            violations.extend(results.violations(rs, matches, self.instruments, groups, as_of.toordinal(),
+                                                 limit=max_violations, tally=tally))
+            if not binding(rs):
+                non_binding += sum(tally.values()) - found_before
             for w in outcome.warnings:
                 if w not in warnings:
                     warnings.append(w)
@@ -339,14 +349,18 @@ class Runtime:
             # "lifecycle" the version's state in the registry (draft / active / retired).
             used.append({"id": rs.id, "version": rs.version, "status": rs.instrument_status, "digest": rs.digest,
                          "instrument": rs.instrument, "lifecycle": registry.status(rs.ref)})
-        violations = results.sort_violations(violations)
+        violations = results.sort_violations(violations)[:max_violations]
+        found = sum(tally.values())
         body: dict[str, Any] = {
             "decision_id": decision_id or new_id(),
             "as_of": as_of.isoformat(),
             "rulesets": used,
             "violations": violations,
-            "summary": results.summary(violations),
+            "summary": results.summary(violations, tally, non_binding),
         }
+        if found > len(violations):
+            body["truncated"] = {"violations_returned": len(violations), "violations_found": found,
+                                 "reason": "max_violations"}
         if warnings:
             body["warnings"] = warnings
         return body

@@ -136,9 +136,13 @@ def _fact_refs(sources: Iterable[tuple[tuple[str, int], ...]]) -> list[dict[str,
 
 
 def violations(ruleset: Ruleset, matches: Iterable[MatchLike], instruments: Mapping[str, Instrument],
-               enterprise_groups: Mapping[str, str | None] | None = None, as_of: int | None = None
-               ) -> list[dict[str, Any]]:
-    """Group matches into violations and render them (unsorted; see :func:`sort_violations`)."""
+               enterprise_groups: Mapping[str, str | None] | None = None, as_of: int | None = None,
+               limit: int | None = None, tally: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """Group matches into violations and render them (unsorted; see :func:`sort_violations`).
+
+    ``limit``: render only that many, the first in the contract's order (rendering is most of the cost
+    of a request with tens of thousands of violations); ``tally``: counts every violation found, rendered
+    or not, by severity (added to what it holds)."""
     params = ruleset.param_values
     rules = {r.id: _compiled(ruleset, r) for r in ruleset.rules}
     grouped: dict[tuple, list[MatchLike]] = {}
@@ -149,6 +153,14 @@ def violations(ruleset: Ruleset, matches: Iterable[MatchLike], instruments: Mapp
             _run(compiled.subject_type, m.bindings, params)
         period = _run(compiled.period, m.bindings, params)
         grouped.setdefault((m.rule, stype, str(subject), period), []).append(m)
+    if tally is not None:
+        for rule_id, *_ in grouped:
+            severity = rules[rule_id].rule.severity
+            tally[severity] = tally.get(severity, 0) + 1
+    if limit is not None and len(grouped) > limit:
+        first = sorted(grouped, key=lambda k: (SEVERITY_RANK[rules[k[0]].rule.severity], k[0], k[1], k[2],
+                                               "" if k[3] is None else str(k[3])))[:limit]
+        grouped = {k: grouped[k] for k in first}
     out = []
     citations: dict[Citation, dict[str, Any]] = {}  # each provision looked up once per call
     for (rule_id, stype, subject, period), group in grouped.items():
@@ -246,12 +258,19 @@ def sort_violations(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
                                         v["subject"]["id"], str(v.get("period", "")), v["ruleset"]))
 
 
-def summary(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Counts by severity, and of binding findings apart from those under a draft (pinned only)."""
-    by: dict[str, int] = {}
-    for v in items:
-        by[v["severity"]] = by.get(v["severity"], 0) + 1
-    binding_count = sum(1 for v in items if v.get("binding", True))
-    return {"violations": len(items), "by_severity": {s: by[s] for s in SEVERITIES if s in by},
-            "binding": binding_count, "non_binding": len(items) - binding_count}
+def summary(items: list[dict[str, Any]], tally: Mapping[str, int] | None = None,
+            non_binding: int | None = None) -> dict[str, Any]:
+    """Counts by severity, and of binding findings apart from those under a draft (pinned only).
+
+    ``tally`` and ``non_binding`` count every violation found when not all are rendered; without them
+    the counts are of ``items``."""
+    by: dict[str, int] = dict(tally) if tally is not None else {}
+    if tally is None:
+        for v in items:
+            by[v["severity"]] = by.get(v["severity"], 0) + 1
+    if non_binding is None:
+        non_binding = sum(1 for v in items if not v.get("binding", True))
+    total = sum(by.values())
+    return {"violations": total, "by_severity": {s: by[s] for s in SEVERITIES if s in by},
+            "binding": total - non_binding, "non_binding": non_binding}
 

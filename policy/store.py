@@ -8,7 +8,9 @@ is appended to ``audit_log`` in the same transaction, and bumps the single
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import zlib
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -106,12 +108,32 @@ class VersionRow:
         return f"{self.ruleset_id}@{self.version}"
 
 
+# A decision's input or result larger than this is stored compressed (a large request's input and
+# answer are mostly repeated keys and citation texts: zlib makes them 10-30 times smaller).
+COMPRESS_FROM_CHARS = 64 * 1024
+_COMPRESSED = "zlib+base64:"  # JSON text never starts so
+
+
+def packed_text(text: str | None) -> str | None:
+    """JSON text as stored: as is, or compressed when large."""
+    if text is None or len(text) < COMPRESS_FROM_CHARS:
+        return text
+    return _COMPRESSED + base64.b64encode(zlib.compress(text.encode("utf-8"), 6)).decode("ascii")
+
+
+def unpacked_text(text: str | None) -> str | None:
+    if text is None or not text.startswith(_COMPRESSED):
+        return text
+    return zlib.decompress(base64.b64decode(text[len(_COMPRESSED):])).decode("utf-8")
+
+
 def _decision(r: Any) -> dict[str, Any]:
     import json
     return {"decision_id": r.decision_id, "at": r.at.isoformat() if r.at else None, "caller": r.caller,
             "as_of": r.as_of, "rulesets": json.loads(r.rulesets),
-            "input": json.loads(r.input) if r.input is not None else None, "input_digest": r.input_digest,
-            "result": json.loads(r.result), "violations": r.violations}
+            "input": json.loads(unpacked_text(r.input)) if r.input is not None else None,
+            "input_digest": r.input_digest, "result": json.loads(unpacked_text(r.result)),
+            "violations": r.violations}
 
 
 class VersionConflict(ValueError):
@@ -214,9 +236,11 @@ class Store:
 
     def record_decisions(self, items: list[dict[str, Any]]) -> None:
         """Append decisions (one transaction); each: decision_id, at, caller, as_of, rulesets, input,
-        input_digest, result, violations (rulesets/input/result as JSON text)."""
+        input_digest, result, violations (rulesets/input/result as JSON text; large ones are stored
+        compressed, see :func:`packed_text`)."""
+        rows = [{**r, "input": packed_text(r["input"]), "result": packed_text(r["result"])} for r in items]
         with self.engine.begin() as conn:
-            conn.execute(insert(decisions), items)
+            conn.execute(insert(decisions), rows)
 
     def purge_decisions(self, before: dt.datetime) -> int:
         from sqlalchemy import delete

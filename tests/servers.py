@@ -22,16 +22,22 @@ def free_port() -> int:
 
 
 class Server:
-    """``python -m api.serve`` with the given environment; waits until /readyz answers."""
+    """``python -m api.serve`` with the given environment; waits until /readyz answers.
 
-    def __init__(self, env: dict[str, str], workers: int = 2, threads: int = 4):
+    ``workers`` / ``threads`` None: the server's own defaults; ``root``: the source tree to run (a benchmark
+    may run an older tree side by side)."""
+
+    def __init__(self, env: dict[str, str], workers: int | None = 2, threads: int | None = 4, root: Path = ROOT):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, **env, "REPOLICY_BIND": f"127.0.0.1:{self.port}",
-                    "REPOLICY_WORKERS": str(workers), "REPOLICY_THREADS": str(threads),
-                    "PYTHONPATH": str(ROOT)}
+        full_env = {**os.environ, **env, "REPOLICY_BIND": f"127.0.0.1:{self.port}", "PYTHONPATH": str(root)}
+        for var, value in (("REPOLICY_WORKERS", workers), ("REPOLICY_THREADS", threads)):
+            if value is None:
+                full_env.pop(var, None)
+            else:
+                full_env[var] = str(value)
         self.log = open(Path(env.get("LOG_DIR", "/tmp")) / f"server-{self.port}.log", "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "api.serve"], cwd=ROOT, env=full_env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "api.serve"], cwd=root, env=full_env,
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -55,6 +61,16 @@ class Server:
                 return resp.status, json.loads(resp.read() or b"{}")
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"{}")
+
+    def raw(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
+            timeout: float = 10) -> tuple[int, bytes, dict[str, str]]:
+        """Status, body bytes and headers, whatever the content type."""
+        req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return resp.status, resp.read(), dict(resp.headers)
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read(), dict(exc.headers)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -101,7 +101,7 @@ def test_database_down_rows_kept_retried_and_written_exactly_once(caplog):
             dlog.record({"facts": {}}, result(n), None)
         time.sleep(1.0)  # several retries fail
         assert dlog.pending == 30 and dlog.lost == 0 and store.rows == {}
-        assert dlog.status() == {"decision_log_pending": 30, "decision_log_lost": 0,
+        assert dlog.status() == {"decision_log_pending": 30, "decision_log_lost": 0, "decision_log_quarantined": 0,
                                  "decision_log_error": "database unavailable; records kept for retry"}
         assert dlog.find("d00007") is not None
         store.lose_ack = 1  # the first write after recovery commits but its acknowledgement is lost
@@ -153,8 +153,10 @@ def test_without_a_database_the_log_says_so_and_counts_what_it_did_not_record(ca
         dlog = DecisionLog(None, "full")
     assert any("decisions are not recorded" in r.getMessage() for r in caplog.records)
     dlog.record({"facts": {}}, result(1), None)
-    assert dlog.status() == {"decision_log_pending": 0, "decision_log_lost": 0, "decision_log_unrecorded": 1}
-    assert DecisionLog(None, "off").status() == {"decision_log_pending": 0, "decision_log_lost": 0}
+    assert dlog.status() == {"decision_log_pending": 0, "decision_log_lost": 0, "decision_log_quarantined": 0,
+                             "decision_log_unrecorded": 1}
+    assert DecisionLog(None, "off").status() == {"decision_log_pending": 0, "decision_log_lost": 0,
+                                                 "decision_log_quarantined": 0}
 
 
 # ---------------------------------------------------------------------------------------------- poller
