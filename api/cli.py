@@ -1,10 +1,11 @@
 """``repolicy``: the regulators' command line.
 
-    repolicy validate PATH...            check ruleset files (every error with file:line:column, rule, hint)
+    repolicy validate PATH...            check ruleset and instrument files (file:line:column, rule, hint)
     repolicy test FILE [SCENARIOS...]    run scenarios against a ruleset file, published or not
     repolicy diff OLD NEW                what changed between two ruleset files
     repolicy coverage                    which rules implement each provision, and what is out of scope
-    repolicy publish FILE                send a version to a server (--activate to switch at once)
+    repolicy publish FILE                send a ruleset version (--activate to switch at once) or an
+                                         instrument's text (its next revision) to a server
     repolicy activate ID@VERSION         switch a server to a version (also the way to roll back)
     repolicy impact FILE                 which recent decisions the candidate would change (server side)
 
@@ -21,13 +22,19 @@ from pathlib import Path
 
 import click
 
-from policy.instruments import INSTRUMENTS_DIR, load_instruments
+from policy.instruments import (INSTRUMENTS_DIR, InstrumentError, error_line, load_instrument_text,
+                                load_instruments, looks_like_instrument)
 from policy.loader import RulesetInvalid, load_ruleset_file
 from policy.registry import RULESETS_DIR, load_directory, ruleset_files
 
 
 def _instruments(directory: Path):
-    return load_instruments(directory)
+    """The instrument files of the folder; a broken one ends the command with its file and line."""
+    try:
+        return load_instruments(directory)
+    except InstrumentError as exc:
+        click.echo(f"FAIL instruments folder: {exc}", err=True)
+        sys.exit(1)
 
 
 def _files(paths: tuple[str, ...]) -> list[Path]:
@@ -50,10 +57,27 @@ def main(ctx: click.Context, instruments: Path) -> None:
 @click.argument("paths", nargs=-1, required=True)
 @click.pass_context
 def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
-    """Check ruleset files; exit 1 if any has a problem."""
-    instruments = _instruments(ctx.obj["instruments_dir"])
+    """Check ruleset and instrument files; exit 1 if any has a problem.
+
+    Instruments given here are checked first, and the rulesets given with them may cite them.
+    """
+    instruments = dict(_instruments(ctx.obj["instruments_dir"]))
     bad = 0
-    for path in _files(paths):
+    files = _files(paths)
+    texts = {path: path.read_text(encoding="utf-8", errors="replace") for path in files}
+    for path in [p for p in files if looks_like_instrument(texts[p])]:
+        try:
+            inst = load_instrument_text(texts[path], str(path))
+        except InstrumentError as exc:
+            bad += 1
+            line, column = error_line(exc, texts[path])
+            click.echo(f"FAIL {path}: 1 problem(s)")
+            click.echo(f"  {path}:{line}:{column}: {str(exc).removeprefix(f'{path}: ')}")
+            continue
+        instruments[inst.id] = inst
+        click.echo(f"OK   {path}: instrument {inst.id} ({inst.status}), {len(inst.provisions)} provisions"
+                   + ("" if inst.text_available else ", metadata only (text not available)"))
+    for path in [p for p in files if not looks_like_instrument(texts[p])]:
         try:
             rs = load_ruleset_file(path, instruments)
             click.echo(f"OK   {path}: {rs.ref}, {len(rs.rules)} rules, {len(rs.parameters)} parameters")
@@ -184,11 +208,19 @@ def _call(server: str, token: str, method: str, path: str, body: bytes = b"") ->
 @click.option("--comment", default="", help="recorded in the audit log")
 @_server_options
 def publish(file: Path, activate: bool, comment: str, server: str, token: str) -> None:
-    """Publish FILE as a new version (validated and tested by the server)."""
+    """Publish FILE: a ruleset as a new version (validated and tested by the server), or an instrument's
+    text as its next revision."""
     from urllib.parse import urlencode
 
+    body = file.read_bytes()
+    if looks_like_instrument(body.decode("utf-8", errors="replace")):
+        query = urlencode({"file": str(file), "comment": comment})
+        result = _call(server, token, "POST", f"/v1/instruments?{query}", body)
+        click.echo(f"{'published' if result.get('created') else 'already published'}: instrument "
+                   f"{result['id']} revision {result['revision']} ({result['status']}) {result['digest']}")
+        return
     query = urlencode({"file": str(file), "activate": "true" if activate else "false", "comment": comment})
-    result = _call(server, token, "POST", f"/v1/rulesets?{query}", file.read_bytes())
+    result = _call(server, token, "POST", f"/v1/rulesets?{query}", body)
     click.echo(f"{'published' if result.get('created') else 'already published'}: "
                f"{result['id']}@{result['version']} ({result['status']}) {result['digest']}")
 

@@ -70,6 +70,7 @@ def publish():
     store = _store(runtime)
     raw = request.get_data(cache=False)
     file = request.args.get("file") or "request body"
+    runtime.refresh()  # instruments published through another instance are cited against their newest text
     try:
         candidate = load_ruleset(raw, file, runtime.instruments)
     except RulesetInvalid as exc:

@@ -38,7 +38,8 @@ class ProvisionCoverage:
         return "gap"
 
 
-def _citations(rs: Ruleset) -> Iterable[tuple[Citation, str]]:
+def ruleset_citations(rs: Ruleset) -> Iterable[tuple[Citation, str]]:
+    """Every citation a ruleset makes, with what makes it ("ref rule-id", "ref parameter x", ...)."""
     for rule in rs.rules:
         for c in rule.citations:
             yield c, f"{rs.ref} {rule.id}"
@@ -63,7 +64,7 @@ def coverage(instrument: Instrument, rulesets: Iterable[Ruleset],
     out = {eid: ProvisionCoverage(eid, out_of_scope=dict(out_of_scope[eid]) if eid in out_of_scope else None)
            for eid in instrument.provisions}
     for rs in rulesets:
-        for citation, by in _citations(rs):
+        for citation, by in ruleset_citations(rs):
             if citation.instrument == instrument.id and by not in out[citation.eid].implemented_by:
                 out[citation.eid].implemented_by.append(by)
     for eid in reversed(list(instrument.provisions)):  # children before parents

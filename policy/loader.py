@@ -186,7 +186,7 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
         doc = load_yaml(text)
     except YamlSourceError as exc:
         loc = exc.location or Location(1, 1)
-        raise RulesetInvalid([Issue(path, loc.line, loc.column, exc.message)]) from None
+        raise RulesetInvalid([Issue(path, loc.line, loc.column, exc.message, hint=exc.hint)]) from None
     source = text.decode("utf-8") if isinstance(text, bytes) else text
     top = ch.mapping(doc, "a ruleset file", Location(1, 1))
     if top is None:
