@@ -6,6 +6,8 @@
     repolicy coverage                    which rules implement each provision, and what is out of scope
     repolicy publish FILE                send a ruleset version (--activate to switch at once) or an
                                          instrument's text (its next revision) to a server
+    repolicy approve ID@VERSION RULE...  a legal reviewer signs off rules (needed before activation where
+                                         the server requires sign-off)
     repolicy activate ID@VERSION         switch a server to a version (also the way to roll back)
     repolicy impact FILE                 which recent decisions the candidate would change (server side)
 
@@ -49,7 +51,14 @@ def _files(paths: tuple[str, ...]) -> list[Path]:
               default=INSTRUMENTS_DIR, show_default=True, help="folder of instrument YAML files")
 @click.pass_context
 def main(ctx: click.Context, instruments: Path) -> None:
-    """Validate, test, compare and publish rulesets."""
+    """Validate, test, compare and publish rulesets and the law's texts (instruments).
+
+    \b
+    The commands that talk to a server (publish, approve, activate, impact) read:
+      REPOLICY_SERVER  the server's address (or --server; default http://127.0.0.1:8080)
+      REPOLICY_TOKEN   your bearer token (or --token): a regulator's; a legal reviewer's for approve
+    e.g.  export REPOLICY_SERVER=https://rules.example.gov.cn REPOLICY_TOKEN=...
+    """
     ctx.obj = {"instruments_dir": instruments}
 
 
@@ -176,14 +185,17 @@ def coverage(ctx: click.Context, rulesets_dir: Path, only: str | None) -> None:
 
 
 def _server_options(f):
-    f = click.option("--server", envvar="REPOLICY_SERVER", default="http://127.0.0.1:8080", show_default=True)(f)
-    f = click.option("--token", envvar="REPOLICY_TOKEN", required=True, help="bearer token (regulator)")(f)
+    f = click.option("--server", envvar="REPOLICY_SERVER", default="http://127.0.0.1:8080", show_default=True,
+                     show_envvar=True, help="the server's address")(f)
+    f = click.option("--token", envvar="REPOLICY_TOKEN", required=True, show_envvar=True,
+                     help="bearer token (regulator; legal for approve)")(f)
     return f
 
 
-def _call(server: str, token: str, method: str, path: str, body: bytes = b"") -> dict:
+def _call(server: str, token: str, method: str, path: str, body: bytes = b"",
+          content_type: str = "application/yaml") -> dict:
     req = urllib.request.Request(server.rstrip("/") + path, data=body, method=method,
-                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/yaml"})
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": content_type})
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
             return json.loads(resp.read() or b"{}")
@@ -196,6 +208,8 @@ def _call(server: str, token: str, method: str, path: str, body: bytes = b"") ->
                        + f": {issue['message']}" + (f" (hint: {issue['hint']})" if issue.get("hint") else ""))
         for failure in payload.get("scenarios", []):
             click.echo(failure)
+        for rule in payload.get("rules", []):
+            click.echo(f"  awaiting sign-off: {rule['rule']} ({rule['rule_digest']})")
         sys.exit(1)
     except urllib.error.URLError as exc:
         click.echo(f"cannot reach {server}: {exc.reason}")
@@ -228,14 +242,40 @@ def publish(file: Path, activate: bool, comment: str, server: str, token: str) -
 @main.command()
 @click.argument("ref")
 @click.option("--comment", default="", help="recorded in the audit log")
+@click.option("--override-reason", default="",
+              help="emergency only: activate although changed rules are not signed off yet (audited, shown on "
+                   "the rule pages until signed)")
 @_server_options
-def activate(ref: str, comment: str, server: str, token: str) -> None:
-    """Make ID@VERSION active (activating an older version is a rollback)."""
-    from urllib.parse import quote
+def activate(ref: str, comment: str, override_reason: str, server: str, token: str) -> None:
+    """Make ID@VERSION active (activating an older version is a rollback).
+
+    Where the server requires legal sign-off (maker-checker), each changed rule must be signed off by a
+    legal reviewer other than the publisher first; the server lists those still waiting.
+    """
+    from urllib.parse import urlencode, quote
 
     rid, _, version = ref.partition("@")
-    result = _call(server, token, "POST", f"/v1/rulesets/{quote(rid)}/{quote(version)}/activate?comment={quote(comment)}")
+    query = urlencode({"comment": comment, **({"override_reason": override_reason} if override_reason else {})})
+    result = _call(server, token, "POST", f"/v1/rulesets/{quote(rid)}/{quote(version)}/activate?{query}")
     click.echo(f"activated {result['activated']}" + (f"; retired {', '.join(result['retired'])}" if result["retired"] else ""))
+    if result.get("overridden"):
+        click.echo(f"WITHOUT SIGN-OFF (override): {', '.join(result['overridden'])}")
+
+
+@main.command()
+@click.argument("ref")
+@click.argument("rules", nargs=-1, required=True)
+@click.option("--comment", default="", help="recorded with the sign-off")
+@_server_options
+def approve(ref: str, rules: tuple[str, ...], comment: str, server: str, token: str) -> None:
+    """Sign off RULES of ID@VERSION as they stand (a legal reviewer's token; not the publisher's)."""
+    from urllib.parse import quote
+
+    body = json.dumps({"comment": comment} if comment else {}).encode()
+    for rule in rules:
+        result = _call(server, token, "POST", f"/v1/rules/{quote(ref)}/{quote(rule)}/approvals", body,
+                       "application/json")
+        click.echo(f"signed off {rule} in {ref} ({result['review']['status']})")
 
 
 @main.command()

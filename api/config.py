@@ -20,6 +20,7 @@ decision-log tuning) are read through :func:`setting` as well.
 | DECISION_LOG (``full``: input kept; ``digest``: only its hash; ``off``) | REPOLICY_DECISION_LOG | full |
 | ECHO_ENDPOINT (``POST /v1/echo``, a baseline for HTTP benchmarks) | REPOLICY_ECHO_ENDPOINT | false |
 | DECISION_RETENTION_DAYS (decisions older are deleted, hourly; 0 keeps all) | REPOLICY_DECISION_RETENTION_DAYS | 0 |
+| MAKER_CHECKER (activation needs each changed rule signed off by another, ``legal``, principal) | REPOLICY_MAKER_CHECKER | on under ``repolicy-serve``, off in the development server |
 """
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "DECISION_LOG": "full",
     "ECHO_ENDPOINT": False,
     "DECISION_RETENTION_DAYS": 0.0,
+    "MAKER_CHECKER": False,  # repolicy-serve turns it on unless REPOLICY_MAKER_CHECKER says otherwise
 }
 PREFIX = "REPOLICY_"
 
@@ -101,6 +103,7 @@ _ENV = {
     "DECISION_LOG": ("REPOLICY_DECISION_LOG", str),
     "ECHO_ENDPOINT": ("REPOLICY_ECHO_ENDPOINT", _bool),
     "DECISION_RETENTION_DAYS": ("REPOLICY_DECISION_RETENTION_DAYS", float),
+    "MAKER_CHECKER": ("REPOLICY_MAKER_CHECKER", _bool),
 }
 
 

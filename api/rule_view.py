@@ -18,7 +18,7 @@ from policy import expr as E
 from policy import plain
 from policy.model import Rule, Ruleset
 from policy.results import citation_json
-from policy.review import review_state, rule_dependencies, rule_digest
+from policy.review import review_state, rule_dependencies, rule_digest, standing_override
 
 
 def find_rule(ref: str, rule_id: str) -> tuple[Ruleset, Rule]:
@@ -86,7 +86,9 @@ def rule_review(rs: Ruleset, rule: Rule) -> dict[str, Any]:
     if store is None:
         return {"status": "unknown", "reason": "no registry database"}
     try:
-        return review_state(rs, rule, store.approvals(rs.id, rule.id))
+        state = review_state(rs, rule, store.approvals(rs.id, rule.id))
+        override = standing_override(rs, rule, store.overrides(rs.id, rule.id), state)
+        return {**state, "override": override} if override else state
     except Exception as exc:  # the database went away: the page still shows the rule
         return {"status": "unknown", "reason": f"registry database unreachable: {type(exc).__name__}"}
 

@@ -40,7 +40,9 @@ class _Server(BaseApplication):
 
     def load(self):
         from api import create_app  # after PROMETHEUS_MULTIPROC_DIR is set (see main)
-        return create_app()
+        from api.config import _bool, setting
+        # the production server: activation waits for legal sign-off unless configured otherwise
+        return create_app({"MAKER_CHECKER": _bool(setting("REPOLICY_MAKER_CHECKER", "true"))})
 
 
 def main() -> None:

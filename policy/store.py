@@ -79,6 +79,22 @@ approvals = Table(
     Index("ix_rule_approvals_rule", "ruleset_id", "rule_id"),
 )
 
+# A regulator's emergency activation of a version before some of its changed rules were signed off: one
+# row per unsigned rule, with the written reason.  Shown beside the rule until a sign-off of its digest
+# exists.  Rows are only ever added.
+overrides = Table(
+    "activation_overrides", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("ruleset_id", String(128), nullable=False),
+    Column("version", String(128), nullable=False),
+    Column("rule_id", String(128), nullable=False),
+    Column("rule_digest", String(80), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False),
+    Index("ix_activation_overrides_rule", "ruleset_id", "rule_id"),
+)
+
 # Published texts of legal instruments.  A revision is never changed: a correction is published as the
 # next revision of the same instrument id, and every earlier one stays readable for the rulesets and
 # decisions that cited it.  The newest revision of an id is the one served.
@@ -255,6 +271,23 @@ class Store:
                  "rule_digest": r.rule_digest, "reviewer": r.reviewer,
                  "at": _iso(r.at), "comment": r.comment} for r in rows]
 
+    def ever_active(self, ruleset_id: str) -> set[str]:
+        """Versions of the ruleset that were active at some time (from the audit trail's activations)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(audit_log.c.version).where(audit_log.c.ruleset_id == ruleset_id,
+                                                                  audit_log.c.action == "activate")).all()
+        return {r.version for r in rows}
+
+    def overrides(self, ruleset_id: str, rule_id: str | None = None) -> list[dict[str, Any]]:
+        """Emergency activations of a ruleset's rules without sign-off, oldest first."""
+        q = select(overrides).where(overrides.c.ruleset_id == ruleset_id).order_by(overrides.c.seq)
+        if rule_id is not None:
+            q = q.where(overrides.c.rule_id == rule_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [{"ruleset": f"{r.ruleset_id}@{r.version}", "rule": r.rule_id, "rule_digest": r.rule_digest,
+                 "actor": r.actor, "at": _iso(r.at), "reason": r.reason} for r in rows]
+
     def instrument_revisions(self, instrument_id: str | None = None) -> list[InstrumentRow]:
         """Published instrument revisions (of one id, or all), oldest first."""
         q = select(instrument_revisions).order_by(instrument_revisions.c.instrument_id,
@@ -360,9 +393,22 @@ class Store:
             self._bump(conn)
         return True
 
-    def activate(self, ruleset_id: str, version: str, actor: str, comment: str | None = None) -> list[str]:
-        """Make a version active; active versions of the same ruleset whose periods overlap it are retired."""
+    def activate(self, ruleset_id: str, version: str, actor: str, comment: str | None = None,
+                 override: tuple[str, list[tuple[str, str]]] | None = None) -> list[str]:
+        """Make a version active; active versions of the same ruleset whose periods overlap it are retired.
+
+        ``override``: (the written reason, [(rule id, rule digest), ...]) when a regulator activates before
+        those rules were signed off; recorded, and audited, in the same transaction.
+        """
         with self.engine.begin() as conn:
+            if override is not None:
+                reason, unsigned = override
+                at = _now()
+                conn.execute(insert(overrides), [
+                    {"ruleset_id": ruleset_id, "version": version, "rule_id": rule_id, "rule_digest": digest,
+                     "actor": actor, "at": at, "reason": reason} for rule_id, digest in unsigned])
+                self._audit(conn, actor, "override-sign-off", ruleset_id, version, None, None,
+                            f"{reason} (unsigned: {', '.join(rule_id for rule_id, _ in unsigned)})")
             retired = self._activate(conn, ruleset_id, version, actor, comment)
             self._bump(conn)
         return retired
