@@ -3,7 +3,7 @@
     repolicy validate PATH...            check ruleset and instrument files (file:line:column, rule, hint)
     repolicy test FILE [SCENARIOS...]    run scenarios against a ruleset file, published or not
     repolicy diff OLD NEW                what changed between two ruleset files
-    repolicy coverage                    which rules implement each provision, and what is out of scope
+    repolicy coverage [FILES...]         which rules implement each provision, and what is out of scope
     repolicy publish FILE                send a ruleset version (--activate to switch at once) or an
                                          instrument's text (its next revision) to a server
     repolicy approve ID@VERSION RULE...  a legal reviewer signs off rules (needed before activation where
@@ -25,9 +25,10 @@ from pathlib import Path
 import click
 
 from policy.instruments import (INSTRUMENTS_DIR, InstrumentError, error_line, load_instrument_text,
-                                load_instruments, looks_like_instrument)
+                                load_instruments, looks_like_instrument, problem)
 from policy.loader import RulesetInvalid, load_ruleset_file
 from policy.registry import RULESETS_DIR, load_directory, ruleset_files
+from policy.yamlsource import YamlSourceError
 
 
 def _instruments(directory: Path):
@@ -81,7 +82,7 @@ def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
             bad += 1
             line, column = error_line(exc, texts[path])
             click.echo(f"FAIL {path}: 1 problem(s)")
-            click.echo(f"  {path}:{line}:{column}: {str(exc).removeprefix(f'{path}: ')}")
+            click.echo(f"  {path}:{line}:{column}: {problem(exc)}" + (f" (hint: {exc.hint})" if exc.hint else ""))
             continue
         instruments[inst.id] = inst
         click.echo(f"OK   {path}: instrument {inst.id} ({inst.status}), {len(inst.provisions)} provisions"
@@ -118,10 +119,18 @@ def test(ctx: click.Context, ruleset: Path, scenario_files: tuple[Path, ...], ru
         sys.exit(1)
     others = [r for r in load_directory(rulesets_dir, instruments) if r.ref != candidate.ref]
     runtime = Runtime(instruments, Registry(others + [candidate]))
-    scenarios = scenarios_from(candidate.extra["scenarios"], str(ruleset)) if candidate.extra.get("scenarios") else []
+    try:
+        scenarios = scenarios_from(candidate.extra["scenarios"], str(ruleset)) if candidate.extra.get("scenarios") else []
+    except YamlSourceError as exc:
+        click.echo(f"FAIL {exc.message}")
+        sys.exit(1)
     sibling = ruleset.with_suffix(".scenarios.yaml")
-    for path in ([sibling] if sibling.exists() else []) + list(scenario_files):
-        scenarios.extend(load_scenarios(path))
+    try:
+        for path in ([sibling] if sibling.exists() else []) + list(scenario_files):
+            scenarios.extend(load_scenarios(path))
+    except YamlSourceError as exc:
+        click.echo(f"FAIL {exc.message}" + (f" (hint: {exc.hint})" if exc.hint else ""))
+        sys.exit(1)
     if not scenarios:
         click.echo(f"no scenarios for {candidate.ref}: add `scenarios:` to it, a {sibling.name}, or give files")
         sys.exit(1)
@@ -156,32 +165,65 @@ def diff(ctx: click.Context, old: Path, new: Path) -> None:
 
 
 @main.command()
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--rulesets", "rulesets_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=RULESETS_DIR, show_default=True)
 @click.option("--instrument", "only", default=None, help="one instrument id")
+@click.option("--coverage", "coverage_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="the out-of-scope and partly-implemented notes  [default: rulesets/coverage.yaml]")
 @click.pass_context
-def coverage(ctx: click.Context, rulesets_dir: Path, only: str | None) -> None:
-    """Every provision: the rules implementing it, or why it is out of scope."""
-    from policy.coverage import coverage as compute, load_out_of_scope
+def coverage(ctx: click.Context, files: tuple[Path, ...], rulesets_dir: Path, only: str | None,
+             coverage_file: Path | None) -> None:
+    """Every provision: the rules implementing it (wholly or partly), or why it is out of scope.
 
-    instruments = _instruments(ctx.obj["instruments_dir"])
-    rulesets = load_directory(rulesets_dir, instruments)
-    out_of_scope = load_out_of_scope()
-    for inst_id, reasons in out_of_scope.items():
-        if only and inst_id != only:
-            continue
+    FILES are rulesets (and instrument texts) not yet published, counted as if they were: a new notice's
+    ruleset shows which of its provisions it leaves uncovered.  Exits 1 when a provision is a gap.
+    """
+    from policy.coverage import COVERAGE_FILE, coverage as compute, load_out_of_scope, load_partly_implemented
+
+    instruments = dict(_instruments(ctx.obj["instruments_dir"]))
+    texts = {path: path.read_text(encoding="utf-8", errors="replace") for path in files}
+    candidates = []
+    try:
+        for path in [p for p in files if looks_like_instrument(texts[p])]:
+            inst = load_instrument_text(texts[path], str(path))
+            instruments[inst.id] = inst
+        for path in [p for p in files if not looks_like_instrument(texts[p])]:
+            candidates.append(load_ruleset_file(path, instruments))
+    except InstrumentError as exc:
+        click.echo(f"FAIL {exc}")
+        sys.exit(1)
+    except RulesetInvalid as exc:
+        click.echo("\n".join(f"FAIL {i}" for i in exc.issues))
+        sys.exit(1)
+    given = {c.ref for c in candidates}
+    rulesets = [r for r in load_directory(rulesets_dir, instruments) if r.ref not in given] + candidates
+    coverage_file = coverage_file or COVERAGE_FILE
+    out_of_scope, partly = load_out_of_scope(coverage_file), load_partly_implemented(coverage_file)
+    if only is not None and only not in instruments:
+        click.echo(f"no instrument {only!r}; known: {', '.join(sorted(instruments))}")
+        sys.exit(1)
+    gaps = 0
+    for inst_id in [only] if only else sorted(instruments):
         inst = instruments[inst_id]
         click.echo(f"{inst_id} ({inst.status}): {inst.title['zh']}")
-        for eid, cov in compute(inst, rulesets, reasons).items():
+        for eid, cov in compute(inst, rulesets, out_of_scope.get(inst_id, {}), partly.get(inst_id, {})).items():
             label = inst.provisions[eid].label["en"]
             if cov.status == "implemented":
                 click.echo(f"  {eid:<22} {label:<14} implemented by {'; '.join(cov.implemented_by)}")
+            elif cov.status == "partly_implemented":
+                click.echo(f"  {eid:<22} {label:<14} partly implemented by {'; '.join(cov.implemented_by)}; "
+                           f"not implemented: {cov.partly['en']}")
             elif cov.status == "implemented_through_children":
                 click.echo(f"  {eid:<22} {label:<14} implemented through its paragraphs/items")
             elif cov.status == "out_of_scope":
                 click.echo(f"  {eid:<22} {label:<14} out of scope: {cov.out_of_scope['en']}")
             else:
+                gaps += 1
                 click.echo(f"  {eid:<22} {label:<14} GAP: neither implemented nor out of scope")
+    if gaps:
+        click.echo(f"{gaps} gap(s): implement them, or give the reason they are out of scope in rulesets/coverage.yaml")
+    sys.exit(1 if gaps else 0)
 
 
 def _server_options(f):

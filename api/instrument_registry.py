@@ -20,7 +20,7 @@ from api.auth import require
 from api.errors import ApiError
 from api.registry import _runtime, _store  # one way to reach the runtime and its store
 from policy.coverage import ruleset_citations
-from policy.instruments import Instrument, InstrumentError, error_line, load_instrument_text
+from policy.instruments import Instrument, InstrumentError, error_line, load_instrument_text, problem
 from policy.model import Ruleset
 
 bp = Blueprint("instrument_registry", __name__)
@@ -57,7 +57,7 @@ def publish_instrument():
         line, column = error_line(exc, text)
         raise ApiError(422, "invalid_instrument", "the instrument does not validate",
                        issues=[{"file": file, "line": line, "column": column, "rule": None,
-                                "message": str(exc).removeprefix(f"{file}: "), "hint": None}]) from None
+                                "message": problem(exc), "hint": exc.hint}]) from None
     runtime.refresh()  # another instance may have published rulesets citing it meanwhile
     orphaned = orphaned_citations(inst, runtime.registry.all())
     if orphaned:

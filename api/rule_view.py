@@ -16,7 +16,8 @@ from api.errors import ApiError
 from api.scenarios import Scenario, exercising, load_library, scenarios_from
 from policy import expr as E
 from policy import plain
-from policy.model import Rule, Ruleset
+from policy.functions import from_day
+from policy.model import Parameter, Rule, Ruleset
 from policy.results import citation_json
 from policy.review import review_state, rule_dependencies, rule_digest, standing_override
 
@@ -93,6 +94,11 @@ def rule_review(rs: Ruleset, rule: Rule) -> dict[str, Any]:
         return {"status": "unknown", "reason": f"registry database unreachable: {type(exc).__name__}"}
 
 
+def parameter_value(p: Parameter) -> Any:
+    """A parameter's value as written in the ruleset: a date as YYYY-MM-DD, not the day number it is kept as."""
+    return from_day(p.value).isoformat() if p.type == "date" and isinstance(p.value, int) else p.value
+
+
 def rule_view(rs: Ruleset, rule: Rule) -> dict[str, Any]:
     runtime = current_app.extensions["repolicy"]
     deps = rule_dependencies(rs, rule)
@@ -107,7 +113,8 @@ def rule_view(rs: Ruleset, rule: Rule) -> dict[str, Any]:
                   "condition": E.to_text(p.where) if p.where is not None else None,
                   "plain": {"zh": when[0][i], "en": when[1][i]}} for i, p in enumerate(rule.patterns)],
         "citations": [citation_json(c, runtime.instruments) for c in rule.citations],
-        "parameters": [{"name": n, "value": rs.parameters[n].value, "unit": rs.parameters[n].unit,
+        "parameters": [{"name": n, "value": parameter_value(rs.parameters[n]), "type": rs.parameters[n].type,
+                        "unit": rs.parameters[n].unit,
                         "label": dict(rs.parameters[n].label),
                         "citations": [citation_json(c, runtime.instruments) for c in rs.parameters[n].citations]}
                        for n in deps["parameters"]],

@@ -65,9 +65,14 @@ class InstrumentError(ValueError):
     """
 
     def __init__(self, message: str, eid: str | None = None, line: int | None = None,
-                 column: int | None = None):
-        super().__init__(message)
-        self.eid, self.line, self.column = eid, line, column
+                 column: int | None = None, hint: str | None = None):
+        super().__init__(message + (f" (hint: {hint})" if hint else ""))
+        self.eid, self.line, self.column, self.hint = eid, line, column, hint
+
+
+def problem(exc: InstrumentError) -> str:
+    """The error's message without the file and place it starts with (for tools that print those apart)."""
+    return re.sub(r"^.*?(?::\d+:\d+)?: ", "", str(exc).split(" (hint: ")[0], count=1)
 
 
 def error_line(exc: InstrumentError, text: str) -> tuple[int, int]:
@@ -290,8 +295,8 @@ def _parse_yaml(text: str, path: Path | str) -> Any:
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
         problem = exc.problem or exc.context or "syntax error"
         hint = syntax_hint(problem)
-        raise InstrumentError(f"{path}:{line}:{column}: YAML syntax: {problem}" + (f" (hint: {hint})" if hint else ""),
-                              line=line, column=column) from None
+        raise InstrumentError(f"{path}:{line}:{column}: YAML syntax: {problem}", line=line, column=column,
+                              hint=hint) from None
     except yaml.YAMLError as exc:
         raise InstrumentError(f"{path}: cannot read instrument: {exc}") from None
 

@@ -354,6 +354,10 @@ class Store:
     def record_decisions(self, items: list[dict[str, Any]]) -> None:
         """Append decisions (one transaction); each: decision_id, at, caller, as_of, rulesets, input,
         input_digest, result, violations (rulesets/input/result as JSON text)."""
+        # SQLite keeps a time's wall clock and drops its zone: store UTC, which reading labels as UTC
+        items = [{**item, "at": item["at"].astimezone(dt.timezone.utc)}
+                 if isinstance(item.get("at"), dt.datetime) and item["at"].tzinfo is not None else item
+                 for item in items]
         with self.engine.begin() as conn:
             conn.execute(insert(decisions), items)
 

@@ -69,6 +69,9 @@ class YamlSourceError(ValueError):
 
 # PyYAML's words for the mistakes people make in hand-written files, and what to do about each.
 _SYNTAX_HINTS = (
+    ("but got ':'",
+     "a text containing a colon inside {...} must be quoted ('...'); in Chinese text use the full-width colon ："
+     " / {...} 中含冒号的文本须加引号或改用全角冒号"),
     ("mapping values are not allowed",
      "a text containing a colon followed by a space (\": \") must be quoted ('...') or written as a "
      "block (|-); in Chinese law text use the full-width colon ：/ 含有“: ”的文本须加引号或改用全角冒号"),

@@ -179,7 +179,7 @@ def test_a_yaml_syntax_error_in_an_instrument_gives_line_column_and_hint(client)
     assert r.status_code == 422
     [issue] = r.json["issues"]
     assert broken.splitlines()[issue["line"] - 1].strip().startswith("text: 各稀土集团: ")
-    assert "full-width colon" in issue["message"]
+    assert issue["message"] == "YAML syntax: mapping values are not allowed here" and "full-width colon" in issue["hint"]
 
 
 def test_a_ruleset_citing_a_provision_the_instrument_lacks_is_refused(client):
