@@ -4,6 +4,8 @@
     repolicy test FILE [SCENARIOS...]    run scenarios against a ruleset file, published or not
     repolicy diff OLD NEW                what changed between two ruleset files
     repolicy coverage [FILES...]         which rules implement each provision, and what is out of scope
+    repolicy new-notice --from notice@2021 --year 2022
+                                         draft next year's ruleset, instrument skeleton and scenarios
     repolicy publish FILE                send a ruleset version (--activate to switch at once) or an
                                          instrument's text (its next revision) to a server
     repolicy approve ID@VERSION RULE...  a legal reviewer signs off rules (needed before activation where
@@ -224,6 +226,48 @@ def coverage(ctx: click.Context, files: tuple[Path, ...], rulesets_dir: Path, on
     if gaps:
         click.echo(f"{gaps} gap(s): implement them, or give the reason they are out of scope in rulesets/coverage.yaml")
     sys.exit(1 if gaps else 0)
+
+
+@main.command("new-notice")
+@click.option("--from", "from_ref", required=True, help="last year's version, e.g. notice@2021")
+@click.option("--year", type=int, required=True, help="the new quota year, e.g. 2022")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("work"),
+              show_default=True, help="folder to write the draft into")
+@click.option("--rulesets", "rulesets_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=RULESETS_DIR, show_default=True, help="where last year's version and scenarios are")
+@click.pass_context
+def new_notice(ctx: click.Context, from_ref: str, year: int, out_dir: Path, rulesets_dir: Path) -> None:
+    """Draft next year's notice from last year's: ruleset, instrument skeleton, scenarios moved on.
+
+    The parameters the new notice must give are left unset and listed; `repolicy validate` names each
+    with its file and line until it is set.
+    """
+    from policy.next_year import draft_next_year
+
+    instruments = _instruments(ctx.obj["instruments_dir"])
+    rulesets = {r.ref: r for r in load_directory(rulesets_dir, instruments)}
+    if from_ref not in rulesets:
+        click.echo(f"no ruleset {from_ref} in {rulesets_dir}; known: {', '.join(sorted(rulesets))}")
+        sys.exit(1)
+    source = rulesets[from_ref]
+    scenario_dir = rulesets_dir / "scenarios"
+    texts = {str(p.relative_to(rulesets_dir.parent)) if p.is_relative_to(rulesets_dir.parent) else str(p):
+             p.read_text(encoding="utf-8") for p in sorted(scenario_dir.glob("*.yaml"))}
+    try:
+        draft = draft_next_year(source, instruments[source.instrument], texts, year, out_dir)
+    except ValueError as exc:
+        click.echo(str(exc))
+        sys.exit(1)
+    click.echo(f"wrote {draft.ruleset} ({draft.ref}, draft)")
+    click.echo(f"wrote {draft.instrument} (instrument {draft.instrument_id}: structure of {source.instrument}, "
+               f"no text yet)")
+    for path in draft.scenarios:
+        click.echo(f"wrote {path}")
+    click.echo(f"{len(draft.unset)} parameter(s) to set from the new notice:")
+    for p in draft.unset:
+        click.echo(f"  {p.name} (cites {', '.join(p.cites)}; {source.version}: {p.previous})")
+    click.echo(f"next: enter the notice's text in {draft.instrument}, set the parameters, then "
+               f"repolicy validate {draft.instrument} {draft.ruleset}")
 
 
 def _server_options(f):
