@@ -226,6 +226,9 @@ def test_a_metadata_only_instrument_is_cited_as_text_not_available(client):
     [violation] = client.post("/v1/evaluate", json=OVER_QUOTA).json["violations"]
     citation = violation["citations"][0]
     assert citation["text_available"] is False and "不可得" in citation["text"] and "not available" in citation["text_en"]
+    client.set_cookie("repolicy_token", "legal-token-1")
+    page = client.get("/ui/instruments/notice-meta?lang=en").get_data(as_text=True)
+    assert "Text not available" in page and "工信部联原〔2099〕2号" in page
 
 
 def test_a_metadata_only_instrument_may_not_carry_text(client):
