@@ -23,12 +23,27 @@ from policy.review import review_state, rule_dependencies, rule_digest, standing
 
 
 def find_rule(ref: str, rule_id: str) -> tuple[Ruleset, Rule]:
-    """The version and its rule, or a 404."""
+    """The version and its rule, or a 404.
+
+    A version just published through another instance is looked for again after a registry refresh,
+    rather than reported missing until the next poll (a reviewer signs off right after publication).
+    """
+    runtime = current_app.extensions["repolicy"]
+    for attempt in (1, 2):
+        try:
+            rs = runtime.registry.get(ref)
+            return rs, rs.rule(rule_id)
+        except LookupError:
+            if attempt == 2 or not _refreshed(runtime):
+                raise ApiError(404, "not_found", f"no rule {rule_id} in {ref}") from None
+    raise AssertionError("unreachable")
+
+
+def _refreshed(runtime) -> bool:
     try:
-        rs = current_app.extensions["repolicy"].registry.get(ref)
-        return rs, rs.rule(rule_id)
-    except LookupError:
-        raise ApiError(404, "not_found", f"no rule {rule_id} in {ref}") from None
+        return runtime.refresh()
+    except SQLAlchemyError:  # the database is away: what this instance has is all there is
+        return False
 
 
 def sign_off(rs: Ruleset, rule: Rule, reviewer: str, comment: str | None) -> dict[str, Any]:
