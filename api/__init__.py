@@ -26,6 +26,7 @@ from api.retention import Retention
 from api.legal import bp as legal_bp
 from api.ui import bp as ui_bp
 from api.registry import bp as registry_bp
+from api.instrument_registry import bp as instrument_registry_bp
 from engine.service import Runtime, describe_error
 
 
@@ -71,6 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     rate_limit.install(app)
     app.register_blueprint(evaluate_bp)
     app.register_blueprint(registry_bp)
+    app.register_blueprint(instrument_registry_bp)
     app.register_blueprint(decisions_bp)
     app.register_blueprint(legal_bp)
     app.register_blueprint(ui_bp)

@@ -32,6 +32,7 @@ decision-log tuning) are read through :func:`setting` as well.
 | SESSION_HOURS (a page login lasts this long, then the token is asked again) | REPOLICY_SESSION_HOURS | 8 |
 | COOKIE_SECURE (``auto``: Secure when the request came over HTTPS; ``true``; ``false``) | REPOLICY_COOKIE_SECURE | auto |
 | TRUST_PROXY (proxies in front whose X-Forwarded-Proto/-Host/-For are believed) | REPOLICY_TRUST_PROXY | 0 |
+| MAKER_CHECKER (activation needs each changed rule signed off by another, ``legal``, principal) | REPOLICY_MAKER_CHECKER | on under ``repolicy-serve``, off in the development server |
 """
 from __future__ import annotations
 
@@ -72,6 +73,7 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_HOURS": 8.0,
     "COOKIE_SECURE": "auto",
     "TRUST_PROXY": 0,
+    "MAKER_CHECKER": False,  # repolicy-serve turns it on unless REPOLICY_MAKER_CHECKER says otherwise
 }
 PREFIX = "REPOLICY_"
 
@@ -137,6 +139,7 @@ _ENV = {
     "SESSION_HOURS": ("REPOLICY_SESSION_HOURS", float),
     "COOKIE_SECURE": ("REPOLICY_COOKIE_SECURE", str),
     "TRUST_PROXY": ("REPOLICY_TRUST_PROXY", int),
+    "MAKER_CHECKER": ("REPOLICY_MAKER_CHECKER", _bool),
 }
 
 

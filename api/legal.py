@@ -22,6 +22,8 @@ from api.query import comment_text
 from api.rule_view import find_rule, interpretation_register, rule_review, rule_view, sign_off
 from policy.coverage import coverage, load_out_of_scope
 from policy.text import printable_key
+from policy.model import Citation
+from policy.results import citation_json
 
 bp = Blueprint("legal", __name__)
 
@@ -49,7 +51,8 @@ def _meta(inst) -> dict:
             "issuer": dict(inst.issuer), "document_number": inst.document_number, "date": day(inst.date),
             "published": day(inst.published), "effective_from": day(inst.effective_from), "status": inst.status,
             "in_force": _force(inst),
-            "complete": inst.complete, "notes": dict(inst.notes) if inst.notes else None}
+            "complete": inst.complete, "notes": dict(inst.notes) if inst.notes else None,
+            "text_available": inst.text_available, "revision": inst.revision, "digest": inst.digest}
 
 
 @bp.get("/v1/instruments")
@@ -81,9 +84,10 @@ def provision(instrument_id: str, eid: str):
     for item in cov.implemented_by:
         ref, _, rest = item.partition(" ")
         implemented.append({"ruleset": ref, "status": registry.status(ref), "by": rest})
+    text = citation_json(Citation(inst.id, eid), _runtime().instruments)  # says so when it is not available
     return jsonify({"instrument": inst.id, "instrument_status": inst.status, "eid": p.eid, "kind": p.kind,
-                    "label": dict(p.label), "heading": dict(p.heading) if p.heading else None, "text": p.text,
-                    "text_en": p.text_en, "parent": p.parent, "children": list(p.children),
+                    "label": dict(p.label), "heading": dict(p.heading) if p.heading else None, "text": text["text"],
+                    "text_en": text.get("text_en"), "text_available": inst.text_available, "parent": p.parent, "children": list(p.children),
                     "coverage": cov.status, "implemented_by": implemented, "out_of_scope": cov.out_of_scope})
 
 

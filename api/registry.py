@@ -6,7 +6,9 @@
   ``?activate=true``.  The same id@version with other content is a 409.
 - ``POST /v1/rulesets/<id>/<version>/activate`` (regulator): switch; active
   versions of the same ruleset whose periods overlap are retired.  Rollback
-  is activating the older version.
+  is activating the older version.  With maker-checker on (``MAKER_CHECKER``)
+  each changed rule needs a legal sign-off by someone other than the
+  publisher first (409 listing them), or ``?override_reason=`` in an emergency.
 - ``GET /v1/rulesets``, ``GET /v1/rulesets/<id>/<version>`` (legal, regulator).
 - ``GET /v1/audit?after=ID&limit=N`` (legal, regulator): the append-only log, ``limit`` 1 to 1000
   (default 100), entries after id ``after`` (default 0); other values are a 400.
@@ -22,6 +24,8 @@ from api.scenarios import describe, run_scenario, scenarios_from
 from engine.evaluator import Engine
 from engine.service import Runtime, version_record
 from policy.loader import RulesetInvalid, load_ruleset
+from policy.model import Ruleset
+from policy.review import in_force_digests, unsigned_changes
 from policy.store import VersionConflict
 from policy.yamlsource import YamlSourceError
 
@@ -74,6 +78,7 @@ def publish():
     raw = request.get_data(cache=False)
     file = request.args.get("file") or "request body"
     comment = comment_text(request.args.get("comment"), "?comment")
+    runtime.refresh()  # instruments published through another instance are cited against their newest text
     try:
         candidate = load_ruleset(raw, file, runtime.instruments)
     except RulesetInvalid as exc:
@@ -88,12 +93,15 @@ def publish():
         raise ApiError(422, "scenarios_failed", f"{len(failures)} of the ruleset's own scenarios failed",
                        scenarios=failures)
     activate = request.args.get("activate", "").lower() in ("1", "true", "yes")
+    override = sign_off_gate(runtime, store, candidate, g.principal.name) if activate else None
     record = version_record(candidate, author=g.principal.name, comment=comment)
-    record["status"] = "active" if activate else "draft"
+    record["status"] = "active" if activate and override is None else "draft"
     try:
         created = store.add_version(**record)
     except VersionConflict as exc:
         raise ApiError(409, "version_exists", str(exc)) from None
+    if override is not None:
+        store.activate(candidate.id, candidate.version, g.principal.name, request.args.get("comment"), override)
     runtime.refresh()
     status = 201 if created else 200
     return jsonify({"id": candidate.id, "version": candidate.version, "digest": candidate.digest,
@@ -129,9 +137,39 @@ def activate(rid: str, version: str):
     except Exception as exc:
         raise ApiError(422, "invalid_ruleset", f"{rid}@{version} cannot be served: {exc}") from None
     comment = comment_text(request.args.get("comment"), "?comment")
-    retired = store.activate(rid, version, g.principal.name, comment)
+    row = store.get(rid, version)
+    override = sign_off_gate(runtime, store, runtime.registry.get(f"{rid}@{version}"), row.author)
+    retired = store.activate(rid, version, g.principal.name, comment, override)
     runtime.refresh()
-    return jsonify({"activated": f"{rid}@{version}", "retired": retired})
+    return jsonify({"activated": f"{rid}@{version}", "retired": retired,
+                    "overridden": [rule for rule, _ in override[1]] if override else []})
+
+
+def sign_off_gate(runtime: Runtime, store, candidate: Ruleset, author: str) -> tuple[str, list] | None:
+    """Maker-checker (``MAKER_CHECKER``): a version whose rules changed is activated only once each changed
+    rule is signed off by a legal reviewer other than its publisher.  Rules whose meaning (rule digest) a
+    version in force already had count as unchanged, so a rollback needs no new sign-off.
+
+    Returns None to activate, or (reason, [(rule, digest)...]) for a regulator's emergency override
+    (``?override_reason=``, required in writing); otherwise 409 listing the rules awaiting sign-off.
+    """
+    if not current_app.config.get("MAKER_CHECKER"):
+        return None
+    ever = store.ever_active(candidate.id)
+    in_force = [rs for rs in runtime.registry.all() if rs.id == candidate.id and rs.version in ever]
+    unsigned = unsigned_changes(candidate, in_force_digests(in_force), store.approvals(candidate.id), author)
+    if not unsigned:
+        return None
+    reason = (request.args.get("override_reason") or "").strip()
+    if not reason:
+        raise ApiError(409, "sign_off_required",
+                       f"{len(unsigned)} changed rule(s) of {candidate.ref} await sign-off by a legal reviewer "
+                       f"other than {author}; in an emergency a regulator may activate with override_reason",
+                       rules=unsigned)
+    if len(reason) > 2000:
+        raise ApiError(400, "invalid_request", "override_reason too long",
+                       [{"path": "override_reason", "message": "at most 2000 characters"}])
+    return reason, [(u["rule"], u["rule_digest"]) for u in unsigned]
 
 
 @bp.get("/v1/audit")

@@ -17,19 +17,35 @@ from api.errors import ApiError
 from api.scenarios import Scenario, exercising, load_library, scenarios_from
 from policy import expr as E
 from policy import plain
+from policy.functions import from_day
 from policy.interpretations import register, rule_interpretations
-from policy.model import Rule, Ruleset
+from policy.model import Parameter, Rule, Ruleset
 from policy.results import citation_json
-from policy.review import review_state, rule_dependencies, rule_digest
+from policy.review import review_state, rule_dependencies, rule_digest, standing_override
 
 
 def find_rule(ref: str, rule_id: str) -> tuple[Ruleset, Rule]:
-    """The version and its rule, or a 404."""
+    """The version and its rule, or a 404.
+
+    A version just published through another instance is looked for again after a registry refresh,
+    rather than reported missing until the next poll (a reviewer signs off right after publication).
+    """
+    runtime = current_app.extensions["repolicy"]
+    for attempt in (1, 2):
+        try:
+            rs = runtime.registry.get(ref)
+            return rs, rs.rule(rule_id)
+        except LookupError:
+            if attempt == 2 or not _refreshed(runtime):
+                raise ApiError(404, "not_found", f"no rule {rule_id} in {ref}") from None
+    raise AssertionError("unreachable")
+
+
+def _refreshed(runtime) -> bool:
     try:
-        rs = current_app.extensions["repolicy"].registry.get(ref)
-        return rs, rs.rule(rule_id)
-    except LookupError:
-        raise ApiError(404, "not_found", f"no rule {rule_id} in {ref}") from None
+        return runtime.refresh()
+    except SQLAlchemyError:  # the database is away: what this instance has is all there is
+        return False
 
 
 def sign_off(rs: Ruleset, rule: Rule, reviewer: str, comment: str | None) -> dict[str, Any]:
@@ -88,7 +104,9 @@ def rule_review(rs: Ruleset, rule: Rule) -> dict[str, Any]:
     if store is None:
         return {"status": "unknown", "reason": "no registry database"}
     try:
-        return review_state(rs, rule, store.approvals(rs.id, rule.id))
+        state = review_state(rs, rule, store.approvals(rs.id, rule.id))
+        override = standing_override(rs, rule, store.overrides(rs.id, rule.id), state)
+        return {**state, "override": override} if override else state
     except Exception as exc:  # the database went away: the page still shows the rule
         return {"status": "unknown", "reason": f"registry database unreachable: {type(exc).__name__}"}
 
@@ -101,6 +119,9 @@ def interpretation_register(instrument_id: str) -> list[dict[str, Any]]:
     registry = runtime.registry
     versions = [(rs, registry.status(rs.ref)) for rs in registry.all() if registry.status(rs.ref) != "retired"]
     return register(instrument_id, versions, runtime.instruments)
+def parameter_value(p: Parameter) -> Any:
+    """A parameter's value as written in the ruleset: a date as YYYY-MM-DD, not the day number it is kept as."""
+    return from_day(p.value).isoformat() if p.type == "date" and isinstance(p.value, int) else p.value
 
 
 def rule_view(rs: Ruleset, rule: Rule) -> dict[str, Any]:
@@ -118,7 +139,8 @@ def rule_view(rs: Ruleset, rule: Rule) -> dict[str, Any]:
                   "plain": {"zh": when[0][i], "en": when[1][i]}} for i, p in enumerate(rule.patterns)],
         "citations": [citation_json(c, runtime.instruments) for c in rule.citations],
         "interpretations": rule_interpretations(rule, runtime.instruments),
-        "parameters": [{"name": n, "value": rs.parameters[n].value, "unit": rs.parameters[n].unit,
+        "parameters": [{"name": n, "value": parameter_value(rs.parameters[n]), "type": rs.parameters[n].type,
+                        "unit": rs.parameters[n].unit,
                         "label": dict(rs.parameters[n].label),
                         "citations": [citation_json(c, runtime.instruments) for c in rs.parameters[n].citations]}
                        for n in deps["parameters"]],

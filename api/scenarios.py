@@ -67,7 +67,11 @@ def _plain(value: Any) -> Any:
 
 
 def load_scenarios(path: Path) -> list[Scenario]:
-    doc = load_yaml(path.read_bytes())
+    try:
+        doc = load_yaml(path.read_bytes())
+    except YamlSourceError as exc:  # name the file: a scenario file is edited by hand too
+        where = f"{path}:{exc.location}" if exc.location else str(path)
+        raise YamlSourceError(f"{where}: {exc.message}", exc.location, exc.hint) from None
     items = doc.get("scenarios") if isinstance(doc, dict) else None
     if not isinstance(items, list):
         raise YamlSourceError(f"{path}: expected `scenarios:` with a list")

@@ -68,9 +68,10 @@ class _Server(BaseApplication):
 
     def load(self):
         from api import create_app  # after PROMETHEUS_MULTIPROC_DIR is set (see main)
-        from api.config import setting
+        from api.config import _bool, setting
         from api.connections import BufferedRequests
-        app = create_app()
+        # the production server: activation waits for legal sign-off unless configured otherwise
+        app = create_app({"MAKER_CHECKER": _bool(setting("REPOLICY_MAKER_CHECKER", "true"))})
         app.wsgi_app = BufferedRequests(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"],
                                         float(setting("REPOLICY_READ_TIMEOUT", "10")),
                                         int(setting("REPOLICY_EVALUATION_SLOTS", "1")))

@@ -19,7 +19,7 @@ from api.query import comment_text
 from api.web_security import protect_unsafe_request, safe_next
 from api.rule_view import find_rule, interpretation_register, rule_view, sign_off
 from api.why import why
-from policy.coverage import coverage, load_out_of_scope
+from policy.coverage import STATUS_LABELS as COVERAGE_LABELS, coverage, load_out_of_scope, load_partly_implemented
 from policy.diff import diff as ruleset_diff
 from policy.review import STATUS_LABELS, review_state, rule_digest
 
@@ -93,7 +93,8 @@ def _instrument_coverage(instrument_id: str):
     inst = runtime.instruments.get(instrument_id)
     if inst is None:
         raise ApiError(404, "not_found", f"no instrument {instrument_id}")
-    return inst, coverage(inst, runtime.registry.all(), load_out_of_scope().get(instrument_id, {}))
+    return inst, coverage(inst, runtime.registry.all(), load_out_of_scope().get(instrument_id, {}),
+                          load_partly_implemented().get(instrument_id, {}))
 
 
 @bp.get("/instruments/<instrument_id>")
@@ -117,7 +118,7 @@ def interpretations(instrument_id: str):
 def coverage_page(instrument_id: str):
     _reader()
     inst, cov = _instrument_coverage(instrument_id)
-    counts = {k: 0 for k in ("implemented", "implemented_through_children", "out_of_scope", "gap")}
+    counts = {k: 0 for k in COVERAGE_LABELS}
     for c in cov.values():
         counts[c.status] += 1
     reviews = _reviews(cov)
@@ -125,7 +126,7 @@ def coverage_page(instrument_id: str):
     for state in reviews.values():
         review_counts[state["status"]] = review_counts.get(state["status"], 0) + 1
     return _page("coverage.html", title="coverage", inst=inst, cov=cov, counts=counts, reviews=reviews,
-                 review_counts=review_counts)
+                 review_counts=review_counts, coverage_label=lambda code: COVERAGE_LABELS[code][_lang()])
 
 
 def _reviews(cov) -> dict[str, dict]:

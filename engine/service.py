@@ -14,6 +14,7 @@ import os
 import threading
 import time
 import weakref
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -23,7 +24,7 @@ from policy import results
 from policy.facts import FACT_LISTS
 from policy.force import Timing, binding
 from policy.ids import new_id
-from policy.instruments import Instrument, load_instruments
+from policy.instruments import Instrument, InstrumentError, load_instrument_text, load_instruments
 from policy.model import Ruleset
 from policy.loader import RulesetInvalid, load_ruleset
 from policy.registry import Registry, load_directory, periods_overlap
@@ -155,6 +156,8 @@ class Runtime:
     def __init__(self, instruments: Mapping[str, Instrument], registry: Registry, store: Store | None = None,
                  engines: Mapping[str, Engine] | None = None):
         self.instruments = instruments
+        self._file_instruments = dict(instruments)  # the shipped files; published revisions override them
+        self._parsed_instruments: dict[str, Instrument] = {}  # digest -> instrument, parsed once
         self.store = store
         self._registry = registry
         self._engines: dict[str, Engine] = dict(engines or {})
@@ -251,6 +254,7 @@ class Runtime:
         if gen == self._generation and not force:
             return False
         with self._lock:
+            self.instruments = self._current_instruments()  # before the rulesets, which cite them
             rows = self.store.all_versions()
             rulesets, statuses = [], {}
             for row in rows:
@@ -269,6 +273,24 @@ class Runtime:
         self._registry = Registry(rulesets, statuses)
         self._generation = gen
         return True
+
+    def _current_instruments(self) -> dict[str, Instrument]:
+        """The shipped instrument files, each replaced by its newest published revision if there is one."""
+        assert self.store is not None
+        current = dict(self._file_instruments)
+        for row in self.store.current_instruments():
+            inst = self._parsed_instruments.get(row.digest)
+            if inst is None:
+                try:
+                    inst = load_instrument_text(row.source, f"registry:{row.instrument_id}#{row.revision}")
+                except InstrumentError as exc:  # validated at publication; kept out rather than served wrong
+                    log.error("instrument revision %s#%d does not load, not served: %s", row.instrument_id,
+                              row.revision, exc)
+                    continue
+                inst = self._parsed_instruments[row.digest] = replace(inst, revision=row.revision,
+                                                                      digest=row.digest)
+            current[inst.id] = inst
+        return current
 
     def start_polling(self, interval: float, also: "Callable[[], Any] | None" = None) -> None:
         """Poll the store in a daemon thread of this process (threads do not survive a fork).

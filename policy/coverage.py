@@ -26,11 +26,12 @@ class ProvisionCoverage:
     implemented_by: list[str] = field(default_factory=list)  # "ruleset@version rule-id" or "... parameter x"
     out_of_scope: dict[str, str] | None = None
     through_children: bool = False
+    partly: dict[str, str] | None = None  # what the implementing rules leave out, when they cover only part
 
     @property
     def status(self) -> str:
         if self.implemented_by:
-            return "implemented"
+            return "partly_implemented" if self.partly else "implemented"
         if self.through_children:
             return "implemented_through_children"
         if self.out_of_scope:
@@ -38,7 +39,8 @@ class ProvisionCoverage:
         return "gap"
 
 
-def _citations(rs: Ruleset) -> Iterable[tuple[Citation, str]]:
+def ruleset_citations(rs: Ruleset) -> Iterable[tuple[Citation, str]]:
+    """Every citation a ruleset makes, with what makes it ("ref rule-id", "ref parameter x", ...)."""
     for rule in rs.rules:
         for c in rule.citations:
             yield c, f"{rs.ref} {rule.id}"
@@ -51,19 +53,47 @@ def _citations(rs: Ruleset) -> Iterable[tuple[Citation, str]]:
         yield rs.responsibility.citation, f"{rs.ref} responsibility"
 
 
-def load_out_of_scope(path: Path = COVERAGE_FILE) -> dict[str, dict[str, dict[str, str]]]:
+# What each status means, for people (Chinese first): the codes stay in the data and the API.
+STATUS_LABELS = {
+    "implemented": {"zh": "已实现", "en": "implemented"},
+    "partly_implemented": {"zh": "部分实现", "en": "partly implemented"},
+    "implemented_through_children": {"zh": "经各款项实现", "en": "implemented through its paragraphs/items"},
+    "out_of_scope": {"zh": "不纳入", "en": "out of scope"},
+    "gap": {"zh": "缺口", "en": "gap"},
+}
+
+
+def _section(section: str, path: Path) -> dict[str, dict[str, dict[str, str]]]:
     doc = load_yaml(path.read_bytes())
-    return {inst: {eid: dict(reason) for eid, reason in (body.get("out_of_scope") or {}).items()}
+    return {inst: {eid: dict(reason) for eid, reason in (body.get(section) or {}).items()}
             for inst, body in (doc.get("instruments") or {}).items()}
 
 
+def load_out_of_scope(path: Path = COVERAGE_FILE) -> dict[str, dict[str, dict[str, str]]]:
+    """Per instrument, the provisions left out and why (``out_of_scope:`` of coverage.yaml)."""
+    return _section("out_of_scope", path)
+
+
+def load_partly_implemented(path: Path = COVERAGE_FILE) -> dict[str, dict[str, dict[str, str]]]:
+    """Per instrument, the provisions the rules implement only in part, with a note on what is left out
+    (``partly_implemented:`` of coverage.yaml)."""
+    return _section("partly_implemented", path)
+
+
 def coverage(instrument: Instrument, rulesets: Iterable[Ruleset],
-             out_of_scope: Mapping[str, Mapping[str, str]]) -> dict[str, ProvisionCoverage]:
-    """Coverage of every provision of one instrument, in document order."""
-    out = {eid: ProvisionCoverage(eid, out_of_scope=dict(out_of_scope[eid]) if eid in out_of_scope else None)
+             out_of_scope: Mapping[str, Mapping[str, str]],
+             partly: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, ProvisionCoverage]:
+    """Coverage of every provision of one instrument, in document order.
+
+    ``partly``: notes on provisions the rules implement only in part (a note without an implementing
+    rule leaves the provision a gap).
+    """
+    partly = partly or {}
+    out = {eid: ProvisionCoverage(eid, out_of_scope=dict(out_of_scope[eid]) if eid in out_of_scope else None,
+                                  partly=dict(partly[eid]) if eid in partly else None)
            for eid in instrument.provisions}
     for rs in rulesets:
-        for citation, by in _citations(rs):
+        for citation, by in ruleset_citations(rs):
             if citation.instrument == instrument.id and by not in out[citation.eid].implemented_by:
                 out[citation.eid].implemented_by.append(by)
     for eid in reversed(list(instrument.provisions)):  # children before parents

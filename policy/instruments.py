@@ -34,7 +34,9 @@ __all__ = [
     "Instrument",
     "InstrumentError",
     "Provision",
+    "looks_like_instrument",
     "load_instrument",
+    "load_instrument_text",
     "load_instruments",
     "normalise_text",
 ]
@@ -43,10 +45,12 @@ INSTRUMENTS_DIR = Path(__file__).resolve().parent.parent / "rulesets" / "instrum
 
 STATUSES = frozenset({"draft", "in_force", "repealed"})
 KINDS = frozenset({"article", "paragraph", "item", "preamble", "annex"})
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 EID_RE = re.compile(r"^(?:preamble|(?:art|para|annex)_\d+(?:__(?:para|item)_\d+)*)$")
 
 _REQUIRED_TOP = ("id", "title", "short_title", "issuer", "status", "complete", "source", "provisions")
-_OPTIONAL_TOP = ("document_number", "date", "published", "effective_from", "effective_to", "notes", "signatories")
+_OPTIONAL_TOP = ("document_number", "date", "published", "effective_from", "effective_to", "notes", "signatories",
+                 "text_available")
 _REQUIRED_PROV = ("eid", "kind", "label", "text")
 _OPTIONAL_PROV = ("text_en", "heading", "part", "intro", "children", "content_available", "note")
 
@@ -54,7 +58,34 @@ _WHITESPACE_RE = re.compile(r"\s+")  # str patterns are Unicode-aware: covers U+
 
 
 class InstrumentError(ValueError):
-    """An instrument file is malformed; the message starts with the file's path."""
+    """An instrument file is malformed; the message starts with the file's path.
+
+    ``eid`` names the provision at fault when there is one, and ``line``/``column`` the place of a YAML
+    syntax error, so a caller can point at the line (see :func:`error_line`).
+    """
+
+    def __init__(self, message: str, eid: str | None = None, line: int | None = None,
+                 column: int | None = None, hint: str | None = None):
+        super().__init__(message + (f" (hint: {hint})" if hint else ""))
+        self.eid, self.line, self.column, self.hint = eid, line, column, hint
+
+
+def problem(exc: InstrumentError) -> str:
+    """The error's message without the file and place it starts with (for tools that print those apart)."""
+    return re.sub(r"^.*?(?::\d+:\d+)?: ", "", str(exc).split(" (hint: ")[0], count=1)
+
+
+def error_line(exc: InstrumentError, text: str) -> tuple[int, int]:
+    """The 1-based line and column an instrument error points at: the YAML error's own place, else the
+    line declaring the provision at fault, else the first line."""
+    if exc.line is not None:
+        return exc.line, exc.column or 1
+    if exc.eid is not None:
+        pattern = re.compile(r"^\s*(?:-\s+)?eid:\s*['\"]?" + re.escape(exc.eid) + r"['\"]?\s*$")
+        for number, line in enumerate(text.splitlines(), start=1):
+            if pattern.match(line):
+                return number, line.index("eid") + 1
+    return 1, 1
 
 
 @dataclass(frozen=True)
@@ -116,6 +147,11 @@ class Instrument:
         if self.status == "draft":
             return None
         return (self.effective_from or self.date, self.effective_to)
+    # False for an instrument registered by its metadata only (number, date, issuer, status): its
+    # provisions, if listed, have labels but no text, and citations of it say the text is not available.
+    text_available: bool = True
+    revision: int | None = None  # the registry's revision number when published, None for a shipped file
+    digest: str | None = None  # sha256 of the published text
 
     def provision(self, eid: str) -> Provision:
         """Return the provision with this eid; a KeyError names the instrument."""
@@ -170,8 +206,12 @@ def _walk(
     parent: Provision | None,
     out: dict[str, Provision],
     path: Path,
+    textless: bool = False,
 ) -> tuple[str, ...]:
-    """Validate a list of provision nodes, add them to ``out``, return their eids."""
+    """Validate a list of provision nodes, add them to ``out``, return their eids.
+
+    ``textless``: the instrument is registered by its metadata only, so a provision has no ``text``.
+    """
     where = f"children of {parent.eid}" if parent else "provisions"
     if not isinstance(nodes, list) or not nodes:
         raise InstrumentError(f"{path}: {where} must be a non-empty list")
@@ -180,38 +220,41 @@ def _walk(
         if not isinstance(node, dict):
             raise InstrumentError(f"{path}: every entry of {where} must be a mapping")
         eid = node.get("eid")
+        _eid = eid if isinstance(eid, str) else None
         ctx = f"provision {eid!r}" if isinstance(eid, str) else f"an entry of {where}"
-        missing = [k for k in _REQUIRED_PROV if k not in node]
+        missing = [k for k in _REQUIRED_PROV if k not in node and not (textless and k == "text")]
         if missing:
-            raise InstrumentError(f"{path}: {ctx} is missing {', '.join(missing)}")
+            raise InstrumentError(f"{path}: {ctx} is missing {', '.join(missing)}", eid=_eid)
         unknown = sorted(set(node) - set(_REQUIRED_PROV) - set(_OPTIONAL_PROV))
         if unknown:
-            raise InstrumentError(f"{path}: {ctx} has unknown keys {', '.join(unknown)}")
+            raise InstrumentError(f"{path}: {ctx} has unknown keys {', '.join(unknown)}", eid=_eid)
         if not isinstance(eid, str) or not EID_RE.match(eid):
-            raise InstrumentError(f"{path}: malformed eid {eid!r}")
+            raise InstrumentError(f"{path}: malformed eid {eid!r}", eid=_eid)
         if eid in out:
-            raise InstrumentError(f"{path}: duplicate eid {eid!r}")
+            raise InstrumentError(f"{path}: duplicate eid {eid!r}", eid=_eid)
         if parent is None and "__" in eid:
-            raise InstrumentError(f"{path}: {eid!r} is top-level but its eid names a parent")
+            raise InstrumentError(f"{path}: {eid!r} is top-level but its eid names a parent", eid=_eid)
         if parent is not None and not (
             eid.startswith(parent.eid + "__") and "__" not in eid[len(parent.eid) + 2:]
         ):
             raise InstrumentError(
-                f"{path}: eid {eid!r} does not match its parent's eid prefix {parent.eid + '__'!r}"
-            )
+                f"{path}: eid {eid!r} does not match its parent's eid prefix {parent.eid + '__'!r}", eid=_eid)
         kind = node["kind"]
         if kind not in KINDS:
-            raise InstrumentError(f"{path}: {ctx} has unknown kind {kind!r}")
-        text, text_en, intro = node["text"], node.get("text_en"), node.get("intro")
-        if not isinstance(text, str) or not text.strip():
-            raise InstrumentError(f"{path}: {ctx} has an empty or non-string text")
+            raise InstrumentError(f"{path}: {ctx} has unknown kind {kind!r}", eid=_eid)
+        text, text_en, intro = node.get("text", ""), node.get("text_en"), node.get("intro")
+        if textless and text:
+            raise InstrumentError(f"{path}: {ctx} has a text, but the instrument says text_available: false",
+                                  eid=_eid)
+        if not textless and (not isinstance(text, str) or not text.strip()):
+            raise InstrumentError(f"{path}: {ctx} has an empty or non-string text", eid=_eid)
         if text_en is not None and not isinstance(text_en, str):
-            raise InstrumentError(f"{path}: {ctx} text_en must be a string")
+            raise InstrumentError(f"{path}: {ctx} text_en must be a string", eid=_eid)
         if intro is not None and not isinstance(intro, str):
-            raise InstrumentError(f"{path}: {ctx} intro must be a string")
-        content_available = node.get("content_available", True)
+            raise InstrumentError(f"{path}: {ctx} intro must be a string", eid=_eid)
+        content_available = node.get("content_available", not textless)
         if not isinstance(content_available, bool):
-            raise InstrumentError(f"{path}: {ctx} content_available must be true or false")
+            raise InstrumentError(f"{path}: {ctx} content_available must be true or false", eid=_eid)
 
         # Insert the parent before recursing so the flat dict keeps document order.
         placeholder = Provision(
@@ -231,42 +274,85 @@ def _walk(
         out[eid] = placeholder
         children: tuple[str, ...] = ()
         if "children" in node:
-            children = _walk(node["children"], placeholder, out, path)
+            children = _walk(node["children"], placeholder, out, path, textless)
             # A citation of the parent must say exactly what its children say.
             expected = "\n".join(([intro] if intro is not None else []) + [out[c].text for c in children])
-            if text != expected:
+            if text != expected and not textless:
                 raise InstrumentError(
-                    f"{path}: text of {eid!r} is not its intro and children's texts joined by newlines"
-                )
+                    f"{path}: text of {eid!r} is not its intro and children's texts joined by newlines", eid=_eid)
             kinds = {out[c].kind for c in children}
             if kinds == {"paragraph"} and len(children) < 2:
                 # Contract: __para_M exists only where an article has two or more paragraphs.
-                raise InstrumentError(f"{path}: {ctx} has a single paragraph child; cite the article itself")
+                raise InstrumentError(f"{path}: {ctx} has a single paragraph child; cite the article itself", eid=_eid)
             out[eid] = replace(placeholder, children=children)
         elif intro is not None:
-            raise InstrumentError(f"{path}: {ctx} has an intro but no children")
+            raise InstrumentError(f"{path}: {ctx} has an intro but no children", eid=_eid)
         eids.append(eid)
     return tuple(eids)
+
+
+def looks_like_instrument(text: str) -> bool:
+    """Whether a file's text is an instrument rather than a ruleset, read from its top-level keys (without
+    parsing, so that a file with a YAML error is still reported as what it is meant to be)."""
+    if re.search(r"^ruleset\s*:", text, re.M):
+        return False
+    return re.search(r"^(?:provisions|text_available)\s*:", text, re.M) is not None
+
+
+def _parse_yaml(text: str, path: Path | str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        from policy.yamlsource import syntax_hint
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        problem = exc.problem or exc.context or "syntax error"
+        hint = syntax_hint(problem)
+        raise InstrumentError(f"{path}:{line}:{column}: YAML syntax: {problem}", line=line, column=column,
+                              hint=hint) from None
+    except yaml.YAMLError as exc:
+        raise InstrumentError(f"{path}: cannot read instrument: {exc}") from None
 
 
 def load_instrument(path: Path) -> Instrument:
     """Load and validate one instrument YAML file."""
     path = Path(path)
     try:
-        with path.open(encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise InstrumentError(f"{path}: cannot read instrument: {exc}") from exc
+    return _build(_parse_yaml(text, path), path, path.resolve().parent)
+
+
+def load_instrument_text(text: str | bytes, name: str) -> Instrument:
+    """Load and validate an instrument sent as text (a publication); ``name`` is how messages call it.
+
+    Its ``source`` is kept as written (a reference to where the text was taken from), not resolved
+    against a folder.
+    """
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InstrumentError(f"{name}: not UTF-8 text (byte {exc.start})") from None
+    return _build(_parse_yaml(text, name), Path(name), None)
+
+
+def _build(data: Any, path: Path, base: Path | None) -> Instrument:
     if not isinstance(data, dict):
         raise InstrumentError(f"{path}: an instrument file must be a YAML mapping")
-    missing = [k for k in _REQUIRED_TOP if k not in data]
+    text_available = data.get("text_available", True)
+    if not isinstance(text_available, bool):
+        raise InstrumentError(f"{path}: text_available must be true or false")
+    required = _REQUIRED_TOP if text_available else tuple(k for k in _REQUIRED_TOP if k != "provisions")
+    missing = [k for k in required if k not in data]
     if missing:
         raise InstrumentError(f"{path}: missing keys: {', '.join(missing)}")
     unknown = sorted(set(data) - set(_REQUIRED_TOP) - set(_OPTIONAL_TOP))
     if unknown:
         raise InstrumentError(f"{path}: unknown keys: {', '.join(unknown)}")
-    if not isinstance(data["id"], str) or not data["id"]:
-        raise InstrumentError(f"{path}: id must be a non-empty string")
+    if not isinstance(data["id"], str) or not ID_RE.match(data["id"]):
+        raise InstrumentError(f"{path}: id must be a non-empty string of lower-case letters, digits, . _ -")
     if data["status"] not in STATUSES:
         raise InstrumentError(
             f"{path}: bad status {data['status']!r} (expected one of {', '.join(sorted(STATUSES))})"
@@ -285,7 +371,8 @@ def load_instrument(path: Path) -> Instrument:
         raise InstrumentError(f"{path}: effective_to {end} is before the entry into force {start}")
 
     provisions: dict[str, Provision] = {}
-    _walk(data["provisions"], None, provisions, path)
+    if text_available or data.get("provisions") is not None:
+        _walk(data["provisions"], None, provisions, path, textless=not text_available)
 
     return Instrument(
         id=data["id"],
@@ -300,9 +387,10 @@ def load_instrument(path: Path) -> Instrument:
         status=data["status"],
         complete=data["complete"],
         notes=_bilingual(data.get("notes"), "notes", path, required=False),
-        source=(path.resolve().parent / data["source"]).resolve(),
+        source=(base / data["source"]).resolve() if base is not None else Path(data["source"]),
         provisions=provisions,
         signatories=_bilingual(data.get("signatories"), "signatories", path, required=False),
+        text_available=text_available,
     )
 
 

@@ -186,7 +186,7 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
         doc = load_yaml(text)
     except YamlSourceError as exc:
         loc = exc.location or Location(1, 1)
-        raise RulesetInvalid([Issue(path, loc.line, loc.column, exc.message)]) from None
+        raise RulesetInvalid([Issue(path, loc.line, loc.column, exc.message, hint=exc.hint)]) from None
     source = text.decode("utf-8") if isinstance(text, bytes) else text
     top = ch.mapping(doc, "a ruleset file", Location(1, 1))
     if top is None:
@@ -275,6 +275,13 @@ def _parameters(ch: _Checker, top: LocatedDict) -> dict[str, Parameter]:
             continue
         ch.keys(p, f"parameter `{name}`", ("value", "label", "citations"), ("unit", "type", "note"))
         value, ptype = p.get("value"), p.get("type")
+        if value is None:  # left for the regulator to set (e.g. a draft written by `repolicy new-notice`)
+            ch.add(p.where("value"), f"parameter `{name}` is not set (value: null)",
+                   "give the figure, text or date of the provision it cites (its `citations`)")
+            if ptype in ("number", "string", "date", "boolean"):  # typed: its uses are still checked
+                out[name] = Parameter(name, None, ptype, p.get("unit"), ch.text(p, "label", f"parameter `{name}`") or {},
+                                      ch.citations(p, "citations"), ch.text(p, "note", f"parameter `{name}`"))
+            continue
         if ptype == "date" or (ptype is None and isinstance(value, str) and re.match(r"^\d{4}-\d\d-\d\d$", value)):
             try:
                 value, ptype = parse_date(str(value)), "date"

@@ -60,9 +60,18 @@ def display_value(value: Any, vtype: str, lang: str) -> str:
     return str(value)
 
 
+TEXT_NOT_AVAILABLE = {
+    "zh": "（本文件仅登记了文号、日期、发布机关和状态，条文文本不可得）",
+    "en": "(only this instrument's number, date, issuer and status are registered; its text is not available)",
+}
+
+
 def citation_json(citation: Citation, instruments: Mapping[str, Instrument]) -> dict[str, Any]:
     inst = instruments[citation.instrument]
     prov = inst.provision(citation.eid)
+    if not inst.text_available:  # registered by its metadata only: say so rather than quote nothing
+        return {"instrument": inst.id, "eid": prov.eid, "label": dict(prov.label), "status": inst.status,
+                "text": TEXT_NOT_AVAILABLE["zh"], "text_en": TEXT_NOT_AVAILABLE["en"], "text_available": False}
     out = {"instrument": inst.id, "eid": prov.eid, "label": dict(prov.label), "status": inst.status,
            "text": prov.text}
     if prov.text_en:

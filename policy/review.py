@@ -31,7 +31,8 @@ _DIGESTS: dict[tuple[str, str], str] = {}  # (ruleset digest, rule id) -> rule d
 
 
 def _document(ruleset: Ruleset) -> dict[str, Any]:
-    return yaml.safe_load(ruleset.source) or {}
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the same document, faster
+    return yaml.load(ruleset.source, Loader=loader) or {}  # noqa: S506 - a safe loader
 
 
 def rule_dependencies(ruleset: Ruleset, rule: Rule) -> dict[str, list[str]]:
@@ -53,13 +54,14 @@ def rule_dependencies(ruleset: Ruleset, rule: Rule) -> dict[str, list[str]]:
 def rule_digest(ruleset: Ruleset, rule: Rule) -> str:
     """sha256 of the rule's content and of the definitions it reads (formatting and comments ignored)."""
     key = (ruleset.digest, rule.id)
-    if key not in _DIGESTS:
-        _DIGESTS[key] = _rule_digest(ruleset, rule)
+    if key not in _DIGESTS:  # every rule of the version at once: the file is parsed once, not once a rule
+        doc = _document(ruleset)
+        for r in ruleset.rules:
+            _DIGESTS[(ruleset.digest, r.id)] = _rule_digest(ruleset, r, doc)
     return _DIGESTS[key]
 
 
-def _rule_digest(ruleset: Ruleset, rule: Rule) -> str:
-    doc = _document(ruleset)
+def _rule_digest(ruleset: Ruleset, rule: Rule, doc: Mapping[str, Any]) -> str:
     own = next((r for r in doc.get("rules") or [] if isinstance(r, dict) and r.get("id") == rule.id), None)
     deps = rule_dependencies(ruleset, rule)
     params = doc.get("parameters") or {}
@@ -91,3 +93,33 @@ def review_state(ruleset: Ruleset, rule: Rule, approvals: Iterable[Mapping[str, 
     status = APPROVED if standing else CHANGED if mine else UNREVIEWED
     return {"status": status, "label": STATUS_LABELS[status], "rule_digest": digest,
             "approvals": standing, "earlier_approvals": [a for a in mine if a["rule_digest"] != digest]}
+
+
+def in_force_digests(rulesets: Iterable[Ruleset]) -> set[str]:
+    """The rule digests of versions that were in force: rules with these meanings need no new sign-off."""
+    return {rule_digest(rs, rule) for rs in rulesets for rule in rs.rules}
+
+
+def unsigned_changes(ruleset: Ruleset, known: set[str], approvals: Iterable[Mapping[str, Any]],
+                     author: str) -> list[dict[str, str]]:
+    """Maker-checker: the rules of ``ruleset`` whose meaning no version in force had (digest not in
+    ``known``) and that no one but the version's ``author`` signed off as they now stand."""
+    signed = {(a["rule"], a["rule_digest"]) for a in approvals if a["reviewer"] != author}
+    out = []
+    for rule in ruleset.rules:
+        digest = rule_digest(ruleset, rule)
+        if digest not in known and (rule.id, digest) not in signed:
+            out.append({"rule": rule.id, "rule_digest": digest})
+    return out
+
+
+def standing_override(ruleset: Ruleset, rule: Rule, overrides: Iterable[Mapping[str, Any]],
+                      state: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The emergency override under which this rule, as it stands in this version, was activated unsigned;
+    None once it is signed off (``state`` is its :func:`review_state`)."""
+    if state.get("status") == APPROVED:
+        return None
+    digest = rule_digest(ruleset, rule)
+    mine = [o for o in overrides if o["ruleset"] == ruleset.ref and o["rule"] == rule.id
+            and o["rule_digest"] == digest]
+    return mine[-1] if mine else None

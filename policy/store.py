@@ -81,6 +81,40 @@ approvals = Table(
     Index("ix_rule_approvals_rule", "ruleset_id", "rule_id"),
 )
 
+# A regulator's emergency activation of a version before some of its changed rules were signed off: one
+# row per unsigned rule, with the written reason.  Shown beside the rule until a sign-off of its digest
+# exists.  Rows are only ever added.
+overrides = Table(
+    "activation_overrides", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("ruleset_id", String(128), nullable=False),
+    Column("version", String(128), nullable=False),
+    Column("rule_id", String(128), nullable=False),
+    Column("rule_digest", String(80), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False),
+    Index("ix_activation_overrides_rule", "ruleset_id", "rule_id"),
+)
+
+# Published texts of legal instruments.  A revision is never changed: a correction is published as the
+# next revision of the same instrument id, and every earlier one stays readable for the rulesets and
+# decisions that cited it.  The newest revision of an id is the one served.
+instrument_revisions = Table(
+    "instrument_revisions", metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("instrument_id", String(128), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("legal_status", String(16), nullable=False),
+    Column("text_available", Integer, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("digest", String(80), nullable=False),
+    Column("author", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("comment", Text),
+    UniqueConstraint("instrument_id", "revision", name="uq_instrument_revision"),
+)
+
 generation = Table(
     "registry_generation", metadata,
     Column("id", Integer, primary_key=True),
@@ -125,11 +159,36 @@ def unpacked_text(text: str | None) -> str | None:
     if text is None or not text.startswith(_COMPRESSED):
         return text
     return zlib.decompress(base64.b64decode(text[len(_COMPRESSED):])).decode("utf-8")
+@dataclass(frozen=True)
+class InstrumentRow:
+    instrument_id: str
+    revision: int
+    legal_status: str
+    text_available: bool
+    source: str
+    digest: str
+    author: str
+    created_at: dt.datetime
+    comment: str | None
+
+    def as_json(self, include_source: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.instrument_id, "revision": self.revision, "status": self.legal_status,
+            "text_available": self.text_available, "digest": self.digest, "author": self.author,
+            "created_at": self.created_at.isoformat() if self.created_at else None, "comment": self.comment}
+        if include_source:
+            out["source"] = self.source
+        return out
+
+
+def _instrument_row(r: Any) -> InstrumentRow:
+    return InstrumentRow(r.instrument_id, r.revision, r.legal_status, bool(r.text_available), r.source, r.digest,
+                         r.author, _utc(r.created_at), r.comment)
 
 
 def _decision(r: Any) -> dict[str, Any]:
     import json
-    return {"decision_id": r.decision_id, "at": r.at.isoformat() if r.at else None, "caller": r.caller,
+    return {"decision_id": r.decision_id, "at": _iso(r.at), "caller": r.caller,
             "as_of": r.as_of, "rulesets": json.loads(r.rulesets),
             "input": json.loads(unpacked_text(r.input)) if r.input is not None else None,
             "input_digest": r.input_digest, "result": json.loads(unpacked_text(r.result)),
@@ -144,9 +203,21 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def _utc(at: dt.datetime | None) -> dt.datetime | None:
+    """A stored time with its time zone: SQLite gives back naive values of what was written in UTC."""
+    if at is not None and at.tzinfo is None:
+        return at.replace(tzinfo=dt.timezone.utc)
+    return at
+
+
+def _iso(at: dt.datetime | None) -> str | None:
+    at = _utc(at)
+    return at.isoformat() if at else None
+
+
 def _row(r: Any) -> VersionRow:
     return VersionRow(r.ruleset_id, r.version, r.status, r.instrument, r.legal_status, r.effective_from,
-                      r.effective_to, r.source, r.digest, r.author, r.created_at, r.comment)
+                      r.effective_to, r.source, r.digest, r.author, _utc(r.created_at), r.comment)
 
 
 class Store:
@@ -193,7 +264,7 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(select(audit_log).where(audit_log.c.seq > after)
                                 .order_by(audit_log.c.seq).limit(limit)).all()
-        return [{"seq": r.seq, "at": r.at.isoformat() if r.at else None, "actor": r.actor, "action": r.action,
+        return [{"seq": r.seq, "at": _iso(r.at), "actor": r.actor, "action": r.action,
                  "ruleset": f"{r.ruleset_id}@{r.version}", "digest_before": r.digest_before,
                  "digest_after": r.digest_after, "detail": r.detail} for r in rows]
 
@@ -218,9 +289,75 @@ class Store:
             rows = conn.execute(q).all()
         return [{"seq": r.seq, "ruleset": f"{r.ruleset_id}@{r.version}", "rule": r.rule_id,
                  "rule_digest": r.rule_digest, "reviewer": r.reviewer,
-                 "at": r.at.isoformat() if r.at else None, "comment": r.comment} for r in rows]
+                 "at": _iso(r.at), "comment": r.comment} for r in rows]
+
+    def ever_active(self, ruleset_id: str) -> set[str]:
+        """Versions of the ruleset that were active at some time (from the audit trail's activations)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(audit_log.c.version).where(audit_log.c.ruleset_id == ruleset_id,
+                                                                  audit_log.c.action == "activate")).all()
+        return {r.version for r in rows}
+
+    def overrides(self, ruleset_id: str, rule_id: str | None = None) -> list[dict[str, Any]]:
+        """Emergency activations of a ruleset's rules without sign-off, oldest first."""
+        q = select(overrides).where(overrides.c.ruleset_id == ruleset_id).order_by(overrides.c.seq)
+        if rule_id is not None:
+            q = q.where(overrides.c.rule_id == rule_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [{"ruleset": f"{r.ruleset_id}@{r.version}", "rule": r.rule_id, "rule_digest": r.rule_digest,
+                 "actor": r.actor, "at": _iso(r.at), "reason": r.reason} for r in rows]
+
+    def instrument_revisions(self, instrument_id: str | None = None) -> list[InstrumentRow]:
+        """Published instrument revisions (of one id, or all), oldest first."""
+        q = select(instrument_revisions).order_by(instrument_revisions.c.instrument_id,
+                                                  instrument_revisions.c.revision)
+        if instrument_id is not None:
+            q = q.where(instrument_revisions.c.instrument_id == instrument_id)
+        with self.engine.connect() as conn:
+            return [_instrument_row(r) for r in conn.execute(q).all()]
+
+    def instrument_revision(self, instrument_id: str, revision: int) -> InstrumentRow | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(instrument_revisions).where(
+                instrument_revisions.c.instrument_id == instrument_id,
+                instrument_revisions.c.revision == revision)).first()
+        return _instrument_row(r) if r else None
+
+    def current_instruments(self) -> list[InstrumentRow]:
+        """The newest revision of every published instrument (the ones served)."""
+        newest: dict[str, InstrumentRow] = {}
+        for row in self.instrument_revisions():
+            newest[row.instrument_id] = row  # ordered by revision: the last one wins
+        return list(newest.values())
 
     # ------------------------------------------------------------------ writing
+    def add_instrument_revision(self, *, instrument_id: str, legal_status: str, text_available: bool,
+                                source: str, digest: str, author: str,
+                                comment: str | None = None) -> tuple[InstrumentRow, bool]:
+        """Store an instrument's text as its next revision; (the revision, whether it is new).
+
+        Publishing the text the newest revision already has is idempotent (nothing is written).
+        """
+        with self.engine.begin() as conn:
+            newest = conn.execute(select(instrument_revisions)
+                                  .where(instrument_revisions.c.instrument_id == instrument_id)
+                                  .order_by(instrument_revisions.c.revision.desc()).limit(1)).first()
+            if newest is not None and newest.digest == digest:
+                return _instrument_row(newest), False
+            revision = newest.revision + 1 if newest is not None else 1
+            values = dict(instrument_id=instrument_id, revision=revision, legal_status=legal_status,
+                          text_available=int(text_available), source=source, digest=digest, author=author,
+                          created_at=_now(), comment=comment)
+            conn.execute(insert(instrument_revisions).values(**values))
+            self._audit(conn, author, "publish-instrument", instrument_id, str(revision),
+                        newest.digest if newest is not None else None, digest,
+                        comment or (f"correction of revision {newest.revision}" if newest is not None else None))
+            self._bump(conn)
+        return InstrumentRow(instrument_id, revision, legal_status, text_available, source, digest, author,
+                             values["created_at"], comment), True
+
+
     def record_approval(self, *, ruleset_id: str, version: str, rule_id: str, rule_digest: str,
                         reviewer: str, comment: str | None = None) -> dict[str, Any]:
         """Append a sign-off (and its audit entry, in the same transaction)."""
@@ -238,6 +375,10 @@ class Store:
         """Append decisions (one transaction); each: decision_id, at, caller, as_of, rulesets, input,
         input_digest, result, violations (rulesets/input/result as JSON text; large ones are stored
         compressed, see :func:`packed_text`)."""
+        # SQLite keeps a time's wall clock and drops its zone: store UTC, which reading labels as UTC
+        items = [{**item, "at": item["at"].astimezone(dt.timezone.utc)}
+                 if isinstance(item.get("at"), dt.datetime) and item["at"].tzinfo is not None else item
+                 for item in items]
         rows = [{**r, "input": packed_text(r["input"]), "result": packed_text(r["result"])} for r in items]
         with self.engine.begin() as conn:
             conn.execute(insert(decisions), rows)
@@ -278,9 +419,22 @@ class Store:
             self._bump(conn)
         return True
 
-    def activate(self, ruleset_id: str, version: str, actor: str, comment: str | None = None) -> list[str]:
-        """Make a version active; active versions of the same ruleset whose periods overlap it are retired."""
+    def activate(self, ruleset_id: str, version: str, actor: str, comment: str | None = None,
+                 override: tuple[str, list[tuple[str, str]]] | None = None) -> list[str]:
+        """Make a version active; active versions of the same ruleset whose periods overlap it are retired.
+
+        ``override``: (the written reason, [(rule id, rule digest), ...]) when a regulator activates before
+        those rules were signed off; recorded, and audited, in the same transaction.
+        """
         with self.engine.begin() as conn:
+            if override is not None:
+                reason, unsigned = override
+                at = _now()
+                conn.execute(insert(overrides), [
+                    {"ruleset_id": ruleset_id, "version": version, "rule_id": rule_id, "rule_digest": digest,
+                     "actor": actor, "at": at, "reason": reason} for rule_id, digest in unsigned])
+                self._audit(conn, actor, "override-sign-off", ruleset_id, version, None, None,
+                            f"{reason} (unsigned: {', '.join(rule_id for rule_id, _ in unsigned)})")
             retired = self._activate(conn, ruleset_id, version, actor, comment)
             self._bump(conn)
         return retired
@@ -290,7 +444,7 @@ class Store:
                                                      versions.c.version == version)).first()
         if target is None:
             raise KeyError(f"{ruleset_id}@{version}")
-        retired = []
+        retired, replaced = [], []
         others = conn.execute(select(versions).where(versions.c.ruleset_id == ruleset_id,
                                                      versions.c.status == "active",
                                                      versions.c.version != version)).all()
@@ -300,11 +454,13 @@ class Store:
                 self._audit(conn, actor, "retire", ruleset_id, other.version, other.digest, other.digest,
                             f"replaced by {ruleset_id}@{version}")
                 retired.append(f"{ruleset_id}@{other.version}")
+                replaced.append(other)
         conn.execute(update(versions).where(versions.c.pk == target.pk).values(status="active"))
-        before = [f"{ruleset_id}@{v}" for v in retired]
+        # digest_before is what served this period until now: the version replaced, not just any
+        # active version of the ruleset (one for another year is untouched and unrelated).
         self._audit(conn, actor, "activate", ruleset_id, version,
-                    others[0].digest if others else None, target.digest,
-                    (comment or "") + (f" (retired {', '.join(before)})" if before else ""))
+                    replaced[0].digest if replaced else None, target.digest,
+                    (comment or "") + (f" (retired {', '.join(retired)})" if retired else ""))
         return retired
 
     def retire(self, ruleset_id: str, version: str, actor: str, comment: str | None = None) -> None:

@@ -70,10 +70,35 @@ class LocatedList(list):
 class YamlSourceError(ValueError):
     """The text is not a YAML document this service will read."""
 
-    def __init__(self, message: str, location: Location | None = None):
+    def __init__(self, message: str, location: Location | None = None, hint: str | None = None):
         super().__init__(message)
         self.message = message
         self.location = location
+        self.hint = hint
+
+
+# PyYAML's words for the mistakes people make in hand-written files, and what to do about each.
+_SYNTAX_HINTS = (
+    ("but got ':'",
+     "a text containing a colon inside {...} must be quoted ('...'); in Chinese text use the full-width colon ："
+     " / {...} 中含冒号的文本须加引号或改用全角冒号"),
+    ("mapping values are not allowed",
+     "a text containing a colon followed by a space (\": \") must be quoted ('...') or written as a "
+     "block (|-); in Chinese law text use the full-width colon ：/ 含有“: ”的文本须加引号或改用全角冒号"),
+    ("found character '\\t'", "indent with spaces, not tabs / 请用空格缩进，不要用制表符"),
+    ("could not find expected ':'", "a key is missing its colon, or a quoted text is not closed / 键缺少冒号或引号未闭合"),
+    ("expected <block end>", "the indentation of this line does not match the lines above / 本行缩进与上文不一致"),
+    ("found undefined alias", "`*` starts an alias: quote the text / `*` 开头的文本须加引号"),
+    ("found unexpected end of stream", "a quoted text is not closed / 引号未闭合"),
+)
+
+
+def syntax_hint(problem: str) -> str | None:
+    """A hint for a PyYAML syntax problem, or None when there is no better advice than the message."""
+    for words, hint in _SYNTAX_HINTS:
+        if words in problem:
+            return hint
+    return None
 
 
 def _loc(node: yaml.Node) -> Location:
@@ -177,6 +202,7 @@ def load_yaml(text: str | bytes, max_bytes: int = MAX_YAML_BYTES) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(mark.line + 1, mark.column + 1) if mark else None
-        raise YamlSourceError(f"YAML syntax: {exc.problem or exc.context}", loc) from None
+        problem = exc.problem or exc.context or "syntax error"
+        raise YamlSourceError(f"YAML syntax: {problem}", loc, syntax_hint(problem)) from None
     except yaml.YAMLError as exc:
         raise YamlSourceError(f"YAML: {exc}") from None

@@ -66,3 +66,12 @@ def pg_unreachable_url() -> str:
     """A PostgreSQL URL on a loopback port where nothing listens: a database that is down."""
     from servers import free_port
     return f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none?connect_timeout=2"
+
+
+def log_in(client, token: str) -> None:
+    """Log the test client in to the pages as a reviewer would: the login form, with its CSRF token."""
+    import re
+    page = client.get("/ui/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    answer = client.post("/ui/login", data={"token": token, "csrf_token": csrf})
+    assert answer.status_code == 302 and "/ui/login" not in answer.headers["Location"], "login refused"

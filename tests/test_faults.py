@@ -175,6 +175,9 @@ class FlakyRegistryStore:
     def all_versions(self) -> list:
         return []
 
+    def current_instruments(self) -> list:
+        return []
+
 
 def test_poller_reports_an_outage_once_a_minute_and_its_end(caplog, instruments):
     store = FlakyRegistryStore()

@@ -51,9 +51,18 @@ def servers(tmp_path):
 def test_both_instances_switch_without_restart(servers):
     a, b = servers
     assert "notice@2021" in refs_used(a) and "notice@2021" in refs_used(b)
-    status, body = a.request("POST", "/v1/rulesets?activate=true", FLOOR_3000.encode(),
+    status, body = a.request("POST", "/v1/rulesets", FLOOR_3000.encode(),
                              {**auth("regulator"), "Content-Type": "application/yaml"})
     assert status == 201, body
+    # repolicy-serve requires legal sign-off of the changed rules (maker-checker) before activation
+    status, body = a.request("POST", "/v1/rulesets/notice/2021-floor3000/activate", b"", auth("regulator"))
+    assert status == 409, body
+    for rule in body["rules"]:
+        status, signed = b.request("POST", f"/v1/rules/notice@2021-floor3000/{rule['rule']}/approvals", {},
+                                   {**auth("legal"), "Content-Type": "application/json"})
+        assert status == 201, signed
+    status, body = a.request("POST", "/v1/rulesets/notice/2021-floor3000/activate", b"", auth("regulator"))
+    assert status == 200, body
     for server in (a, b):
         assert wait_for(server, "notice@2021-floor3000", present=True) <= 5.0
         assert "notice@2021" not in refs_used(server)

@@ -17,8 +17,9 @@ from servers import Server
 DOC = (ROOT / "docs" / "regulators.md").read_text(encoding="utf-8")
 
 
-def repolicy(*args: str, server: Server | None = None, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "REPOLICY_TOKEN": "dev-regulator"}
+def repolicy(*args: str, server: Server | None = None, cwd: Path,
+             token: str = "dev-regulator") -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "REPOLICY_TOKEN": token}
     if server:
         env["REPOLICY_SERVER"] = server.url
     return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=cwd, env=env, capture_output=True,
@@ -78,16 +79,23 @@ def test_worked_example_as_written(tmp_path, server):
     r = repolicy("publish", "work/notice-2021-floor3000.yaml", "--comment", "floor raised to 3,000 t",
                  server=server, cwd=tmp_path)  # 6.
     assert r.returncode == 0 and r.stdout.startswith("published: notice@2021-floor3000 (draft) sha256:")
+    # 7. maker-checker (on under repolicy-serve): refused until a legal reviewer other than the publisher signs
     r = repolicy("activate", "notice@2021-floor3000", "--comment", "in force from today", server=server, cwd=tmp_path)
-    assert r.returncode == 0 and r.stdout.strip() == "activated notice@2021-floor3000; retired notice@2021"  # 7.
+    assert r.returncode == 1 and r.stdout.splitlines()[0] in DOC
+    assert "awaiting sign-off: eligibility.smelter-ineligible (sha256:" in r.stdout
+    r = repolicy("approve", "notice@2021-floor3000", "eligibility.smelter-ineligible", "--comment",
+                 "3,000 t as para 3(2) now reads", server=server, cwd=tmp_path, token="dev-legal")
+    assert r.returncode == 0 and r.stdout.strip() in DOC, r.stdout + r.stderr
+    r = repolicy("activate", "notice@2021-floor3000", "--comment", "in force from today", server=server, cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.strip() == "activated notice@2021-floor3000; retired notice@2021"  # 8.
     assert r.stdout.strip() in DOC
     assert settles(server, smelter, lambda found: ("notice@2021-floor3000", "eligibility.smelter-ineligible") in found)
 
-    r = repolicy("activate", "notice@2021", "--comment", "rollback", server=server, cwd=tmp_path)  # 8.
+    r = repolicy("activate", "notice@2021", "--comment", "rollback", server=server, cwd=tmp_path)  # 9.
     assert r.stdout.strip() == "activated notice@2021; retired notice@2021-floor3000" and r.stdout.strip() in DOC
     assert settles(server, smelter, lambda found: not any(rule == "eligibility.smelter-ineligible" for _, rule in found))
 
-    status, audit = server.request("GET", "/v1/audit", headers={"Authorization": "Bearer dev-legal"})  # 9.
+    status, audit = server.request("GET", "/v1/audit", headers={"Authorization": "Bearer dev-legal"})  # 10.
     assert [e["action"] for e in audit["entries"] if e["actor"] == "dev-regulator"] == [
         "publish", "retire", "activate", "retire", "activate"]
 
