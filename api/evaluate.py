@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -17,6 +16,7 @@ from api.why import why
 from engine.prepare import RequestFacts
 from engine.unknowns import unknowns
 from policy.ids import new_id
+from policy import jsonio
 from policy.registry import UnknownRuleset
 
 bp = Blueprint("evaluate", __name__)
@@ -39,7 +39,7 @@ def parse_json_body() -> Any:
         raise ApiError(400, "invalid_request", "body is not UTF-8",
                        [{"path": "$", "message": f"invalid UTF-8 at byte {exc.start}"}]) from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return jsonio.loads(text, parse_constant=_reject_constant)
     except RecursionError:
         raise ApiError(400, "invalid_request", "JSON nested too deeply",
                        [{"path": "$", "message": "nesting too deep"}]) from None
