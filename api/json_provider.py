@@ -29,7 +29,7 @@ class OrjsonProvider(DefaultJSONProvider):
         return not self.sort_keys and not self.ensure_ascii
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        if kwargs.keys() <= {"separators"} and kwargs.get("separators", (",", ":")) == (",", ":") and self._fast():
+        if kwargs == {"separators": (",", ":")} and self._fast():  # without separators, json puts spaces
             return jsonio.dumps(obj, default=self.default).decode("utf-8")
         return super().dumps(obj, **kwargs)
 

@@ -125,3 +125,9 @@ def test_deep_nesting_is_read_as_the_standard_library_reads_it():
     for depth in (1023, 1025, sys.getrecursionlimit() + 10):
         text = "[" * depth + "]" * depth
         assert outcome(jsonio.loads, text) == outcome(json.loads, text)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"separators": (",", ":")}, {"indent": 2}, {"sort_keys": True}])
+def test_provider_dumps_is_flasks_for_any_arguments(app, kwargs):
+    value = {"b": [1, 2.5, "稀土", None], "a": {"x": True}}
+    assert app.json.dumps(value, **kwargs) == stdlib_provider(app).dumps(value, **kwargs)
