@@ -12,10 +12,11 @@ same values, the same bytes and the same exceptions as before:
   deeper than 1,024, non-string keys, integers beyond 64 bits, types it does
   not know): ``json`` does it, or raises its own error with its own message.
 
-One legitimate difference remains in what is written: a float below 1e-4 in
-magnitude is written by orjson with its shortest exponent (``1e-7``), by
-``json`` with two exponent digits (``1e-07``); both read back as the same
-double.  Every other float is written alike (``0.1``, ``1e+16``, ``1500.0``).
+One legitimate difference remains in what is written: a nonzero float below
+1e-4 in magnitude may be written in another form (orjson ``0.000015`` and
+``1e-7`` where ``json`` writes ``1.5e-05`` and ``1e-07``); both read back as
+the same double.  Every other float is written alike (``0.1``, ``1e+16``,
+``1500.0``).
 """
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def dumps(obj: Any, default: Callable[[Any], Any] | None = None) -> bytes:
     """Compact UTF-8 JSON (no ``\\u`` escapes beyond those JSON requires), keys in insertion order.
 
     The bytes of ``json.dumps(obj, separators=(",", ":"), ensure_ascii=False,
-    default=default).encode()`` (but for the float exponents in the module
+    default=default).encode()`` (but for the small floats in the module
     docstring).  Dates and dataclasses go to ``default`` as they do in ``json``.
     """
     try:
