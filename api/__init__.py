@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.config import load_config, spool_dir
 from api.errors import register_error_handlers
 from api.evaluate import bp as evaluate_bp
+from api.json_provider import OrjsonProvider
 from api import logs, metrics, openapi, rate_limit, server_errors, web_security
 from api.body_limit import ChunkedBodyLimit
 from api.auth import load_tokens
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
+    app.json = OrjsonProvider(app)
     app.config.update(load_config(config))
     app.json.sort_keys = False
     app.json.ensure_ascii = False

@@ -28,6 +28,11 @@ bp = Blueprint("evaluate", __name__)
 _schema = EvaluateRequestSchema()
 
 
+def compact_json(obj: Any) -> str:
+    """The app's JSON without spaces, as ``jsonify`` writes a response outside debug mode."""
+    return current_app.json.dumps(obj, separators=(",", ":"))
+
+
 def validate_request(body: dict, max_facts: int) -> dict:
     """Schema, size and reference checks of an evaluate body; raise ApiError with every problem."""
     try:
@@ -80,7 +85,7 @@ def evaluate():
     if "unknowns" in explain:
         result["unknowns"] = explain_unknowns(runtime, data["facts"], as_of, result["rulesets"])
     bound(result, citations, current_app.config["SHARED_CITATIONS_FROM"])
-    encoded = encode_bounded(result, current_app.json.dumps, current_app.config["MAX_RESPONSE_BYTES"])
+    encoded = encode_bounded(result, compact_json, current_app.config["MAX_RESPONSE_BYTES"])
     principal = getattr(g, "principal", None)
     observe_evaluation(result)
     ticket = current_app.extensions["repolicy_decisions"].record(body, result, principal.name if principal else None)

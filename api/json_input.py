@@ -7,12 +7,12 @@ not JSON, ``NaN``/``Infinity``, nesting deeper than the parser's recursion limit
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import request
 
 from api.errors import ApiError
+from policy import jsonio
 from policy.text import SURROGATE_ESCAPE, SURROGATE_MESSAGE, surrogate_paths
 
 
@@ -23,7 +23,7 @@ def _reject_constant(name: str) -> Any:
 def parse_json_text(text: str) -> Any:
     """``text`` as a JSON value; ApiError 400 (with the path of the offending value) if it is not one."""
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = jsonio.loads(text, parse_constant=_reject_constant)
     except RecursionError:
         raise ApiError(400, "invalid_request", "JSON nested too deeply",
                        [{"path": "$", "message": "nesting too deep"}]) from None

@@ -26,6 +26,8 @@ from typing import Any
 
 import durable_rules_engine as _core
 
+from policy import jsonio
+
 _FNV_OFFSET, _FNV_PRIME = 0x811C9DC5, 0x01000193
 
 
@@ -139,7 +141,7 @@ class DurableRuleset:
                 if result:
                     message = result[1]
                     while message:
-                        matches.append(json.loads(message))
+                        matches.append(jsonio.loads(message))
                         message = _core.complete_and_start_action(handle, state)
             except Exception as exc:
                 raise EngineError(f"durable_rules failed on {self.name}: {exc}") from exc

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -10,6 +9,7 @@ from typing import Any, Mapping
 from engine.compiler import AS_OF_FIELD, CONTEXT_KIND, SENTINEL_RULE, CompiledRuleset, Unit, compile_ruleset
 from engine.durable_driver import DurableRuleset, fact_ids, new_session_id
 from engine.prepare import Prepared, RequestFacts, SourceRef, prepare
+from policy import jsonio
 from policy.model import Ruleset
 
 
@@ -77,8 +77,8 @@ class Engine:
                 if stamp:
                     body[AS_OF_FIELD] = prep.as_of
                 kind_rows.append(body)
-            serial[kind] = json.dumps(kind_rows, ensure_ascii=False)[1:-1]
-        context = json.dumps({"id": ids[n], "sid": sid, "kind": CONTEXT_KIND})
+            serial[kind] = jsonio.dumps_text(kind_rows)[1:-1]
+        context = jsonio.dumps_text({"id": ids[n], "sid": sid, "kind": CONTEXT_KIND})
 
         large = total >= partition_min_facts()
         matches: list[Match] = []
@@ -150,7 +150,7 @@ def _partitions(unit: Unit, prep: Prepared, rows: Mapping[str, list[dict[str, An
             buckets[hash(key) % parts].setdefault(kind, []).append(row)
     sessions = []
     for bucket in buckets:
-        chunks = [json.dumps(bucket[kind], ensure_ascii=False)[1:-1] for kind in unit.kinds if kind in bucket]
+        chunks = [jsonio.dumps_text(bucket[kind])[1:-1] for kind in unit.kinds if kind in bucket]
         if chunks:
             sessions.append(chunks)
     return sessions

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 __all__ = [
     "INSTRUMENTS_DIR",
@@ -300,18 +299,15 @@ def looks_like_instrument(text: str) -> bool:
 
 
 def _parse_yaml(text: str, path: Path | str) -> Any:
+    """The file's YAML, read by the same guarded loader as rulesets (size, nesting depth, over-long integers,
+    lone surrogates): an instrument published over HTTP is as hostile as a ruleset can be."""
+    from policy.yamlsource import YamlSourceError, load_yaml
     try:
-        return yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        from policy.yamlsource import syntax_hint
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        problem = exc.problem or exc.context or "syntax error"
-        hint = syntax_hint(problem)
-        raise InstrumentError(f"{path}:{line}:{column}: YAML syntax: {problem}", line=line, column=column,
-                              hint=hint) from None
-    except yaml.YAMLError as exc:
-        raise InstrumentError(f"{path}: cannot read instrument: {exc}") from None
+        return load_yaml(text)
+    except YamlSourceError as exc:
+        line, column = (exc.location.line, exc.location.column) if exc.location else (None, None)
+        where = f"{path}:{line}:{column}" if line is not None else str(path)
+        raise InstrumentError(f"{where}: {exc.message}", line=line, column=column, hint=exc.hint) from None
 
 
 def load_instrument(path: Path) -> Instrument:
