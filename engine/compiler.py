@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from policy import expr as E
+from policy.analysis import analyse
 from policy.model import Pattern, Rule, Ruleset
 
 RULES_PER_UNIT = 20
@@ -249,16 +250,10 @@ def compile_ruleset(ruleset: Ruleset, name_prefix: str) -> CompiledRuleset:
     units = layout(split=False)
     large = layout(split=True)
     kinds = frozenset(k for u in units for k in u.kinds)
-    fields: dict[str, set[str]] = {k: set() for k in kinds}
-    for rule in ruleset.rules:
-        kind_of = {p.alias: p.fact for p in rule.patterns}
-        for p in rule.patterns:  # every field a condition or the subject reads
-            for node in (p.where, rule.subject_id):
-                for ref in E.field_refs(node) if node is not None else ():
-                    fields[kind_of[ref.alias]].add(ref.name)
+    fields = analyse(ruleset).condition_fields  # every field a condition or the subject reads
     return CompiledRuleset(ruleset, units, frozenset(as_of_kinds), kinds,
-                           {k: frozenset(v) for k, v in fields.items()}, _guards(ruleset), large,
-                           {k: {f: prop(f) for f in sorted(v)} for k, v in fields.items()})
+                           {k: fields[k] for k in kinds}, _guards(ruleset), large,
+                           {k: {f: prop(f) for f in sorted(fields[k])} for k in kinds})
 
 
 def _constant_tests(p: Pattern) -> dict[str, Any]:
@@ -281,15 +276,16 @@ def _guards(ruleset: Ruleset) -> dict[str, tuple[dict[str, Any], ...]]:
     a fact that fails them for every pattern (positive or negated) can neither
     match nor block a match.  Lists summed into derived facts are never
     filtered (their sums need every fact); a list with one pattern lacking a
-    constant test is not filtered either.  The differential tests check it.
+    constant test is not filtered either.  Guards run on the request's facts,
+    before computed fields exist, so a test on any computed field is no guard.  The differential tests check it.
     """
     sources = {a.source for a in ruleset.aggregates.values()}
-    computed = {c.list: c.field for c in ruleset.computed}
+    computed = analyse(ruleset).computed_names  # not on the raw fact yet when the guards run
     per_list: dict[str, list[dict[str, Any]]] = {}
     unguarded: set[str] = set()
     for rule in ruleset.rules:
         for p in rule.patterns:
-            tests = {f: v for f, v in _constant_tests(p).items() if computed.get(p.fact) != f}
+            tests = {f: v for f, v in _constant_tests(p).items() if f not in computed.get(p.fact, ())}
             if not tests:
                 unguarded.add(p.fact)
             per_list.setdefault(p.fact, []).append(tests)
