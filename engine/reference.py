@@ -41,8 +41,8 @@ def match_rule(rule: Rule, prep: Prepared, params: Mapping[str, Any]) -> list[Ma
             return
         p = positive[level]
         for fact, src in zip(prep.facts.get(p.fact, ()), prep.sources.get(p.fact, ())):
-            if not known(p.alias, fact):
-                continue
+            if not known(p.alias, fact) or any(fact is other for other in bound.values()):
+                continue  # a combination is of distinct facts (durable_rules' semantics, docs/rules.md §5)
             trial = {**bound, p.alias: fact}
             if p.where is None or E.holds(p.where, trial, params, prep.as_of):
                 extend(level + 1, trial, {**refs, p.alias: src})

@@ -98,6 +98,8 @@ class _Search:
                 if self.steps > self.max_steps:
                     self.truncated = True
                     return
+                if any(fact is other for other in bound.values()):
+                    continue  # a combination is of distinct facts
                 trial = {**bound, p.alias: fact}
                 truth = _TRUE if p.where is None else _truth(p.where, trial, self.params, self.prep.as_of)
                 if truth is _FALSE:

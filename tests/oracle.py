@@ -270,6 +270,8 @@ def matches(ruleset: Any, request: Mapping[str, list], as_of: dt.date) -> list[t
         negative = [p for p in rule.patterns if p.negated]
         known = must_be_known(rule)
         for combo in itertools.product(*(lists.get(p.fact, []) for p in positive)):
+            if len({id(fact) for fact, _ in combo}) < len(combo):
+                continue  # one fact stands for one alias: a combination is of distinct facts
             env = {p.alias: fact for p, (fact, _) in zip(positive, combo)}
             if any(env[a].get(f) is None for a, f in known):
                 continue

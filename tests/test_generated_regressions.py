@@ -38,3 +38,29 @@ rules:
 """, instruments)
     facts = {"enterprises": [{"id": "E1", "activities": ["mining", "smelting_separation"]}]}
     assert engine_and_oracle(rs, facts) == [("either", (("e", (("enterprises", 0),)),))]
+
+
+def test_a_self_join_pairs_distinct_facts(instruments):
+    """The reference paired a fact with itself where durable_rules never does: the language now says
+    a combination is of distinct facts (docs/rules.md §5), and the reference and the unknowns search agree."""
+    from engine import reference
+    from engine.unknowns import unknowns
+    rs = ruleset_from("""
+rules:
+  - id: twice
+    title: {zh: 测, en: t}
+    severity: minor
+    when:
+      - {fact: reports, as: a}
+      - {fact: reports, as: b, where: "b.reporter == a.reporter and b.period == a.period"}
+    subject: {type: enterprise, id: a.reporter}
+    message: {zh: "{subject}", en: "{subject}"}
+    citations: [{instrument: notice-2021, eid: para_7}]
+""", instruments)
+    one = {"reports": [{"reporter": "E1", "level": "enterprise", "period": "2021-03"}]}
+    assert engine_and_oracle(rs, one) == []
+    assert reference.evaluate(rs, one, AS_OF).matches == []
+    two = {"reports": one["reports"] * 2}
+    assert len(engine_and_oracle(rs, two)) == 2
+    assert len(reference.evaluate(rs, two, AS_OF).matches) == 2
+    assert unknowns(rs, {"reports": [{"reporter": "E1", "level": "enterprise"}]}, AS_OF)[0] == []

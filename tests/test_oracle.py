@@ -13,7 +13,7 @@ from test_engine_correctness import engines  # noqa: F401 - fixture
 from test_engine_properties import requests
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(case=requests(), data=st.data())
 def test_engine_equals_oracle_on_shipped_rulesets(shipped, engines, case, data):
