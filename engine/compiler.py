@@ -34,7 +34,8 @@ is dictated by defects of durable-rules 2.0.28 measured before this project
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import itertools
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from policy import expr as E
@@ -147,9 +148,58 @@ def _flatten_and(node: E.Node) -> list[E.Node]:
     return [node]
 
 
-def compile_rule(rule: Rule, params: dict[str, Any]) -> dict[str, Any]:
-    """One rule -> durable_rules rule definition ({"all": [...]})."""
-    reads = rule.required_fields()
+def _mixed_or(node: E.Node, alias: str) -> bool:
+    """Whether an `or` (at any depth) has both a branch testing another fact and one that does not."""
+    if not isinstance(node, E.BoolOp):
+        return False
+    if node.op == "or":
+        joins = [any(r.alias != alias for r in E.field_refs(o)) for o in node.operands]
+        if any(joins) and not all(joins):
+            return True
+    return any(_mixed_or(o, alias) for o in node.operands)
+
+
+def _disjuncts(node: E.Node) -> list[list[E.Node]]:
+    """The condition as an `or` of `and`s (each a list of comparisons); ``not`` already pushed down."""
+    if isinstance(node, E.BoolOp) and node.op == "or":
+        return [d for o in node.operands for d in _disjuncts(o)]
+    if isinstance(node, E.BoolOp):
+        out: list[list[E.Node]] = [[]]
+        for o in node.operands:
+            out = [left + right for left in out for right in _disjuncts(o)]
+        return out
+    return [[node]]
+
+
+def rule_variants(rule: Rule) -> list[Rule]:
+    """The rule as durable_rules rules that together match what it matches.
+
+    DEFECT mixed `or`: in a joined pattern, an `or` whose branches test
+    another fact's field in one and only constants in another never holds
+    through the constant branch (found by the generated-ruleset tests).  Such
+    a pattern's condition is split into its disjuncts, one durable rule each;
+    the evaluator keeps one match per rule and combination of facts.
+    """
+    choices: list[list[Pattern]] = []
+    for p in rule.patterns:
+        if p.negated or p.where is None or not _mixed_or(E.push_not(p.where), p.alias):
+            choices.append([p])
+            continue
+        parts = _disjuncts(E.push_not(p.where))
+        choices.append([replace(p, where=part[0] if len(part) == 1 else E.BoolOp("and", tuple(part)))
+                        for part in parts])
+    if all(len(c) == 1 for c in choices):
+        return [rule]
+    return [replace(rule, patterns=tuple(combo)) for combo in itertools.product(*choices)]
+
+
+def compile_rule(rule: Rule, params: dict[str, Any], reads: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """One rule -> durable_rules rule definition ({"all": [...]}).
+
+    ``reads``: the fields that must be known (default the rule's own); a variant of a rule
+    (:func:`rule_variants`) keeps those of the whole rule.
+    """
+    reads = rule.required_fields() if reads is None else reads
     first = rule.patterns[0].alias
     patterns = []
     for index, p in enumerate(rule.positive + rule.negative):
@@ -219,9 +269,11 @@ def compile_ruleset(ruleset: Ruleset, name_prefix: str) -> CompiledRuleset:
         definition: dict[str, Any] = {SENTINEL_RULE: sentinel}
         rule_ids, negated, kinds = {}, [], []
         for i, rule in enumerate(rules):
-            rname = f"r{i}"
-            definition[rname] = compile_rule(rule, params)
-            rule_ids[rname] = rule.id
+            reads = rule.required_fields()
+            for j, variant in enumerate(rule_variants(rule)):
+                rname = f"r{i}" if j == 0 else f"r{i}v{j}"
+                definition[rname] = compile_rule(variant, params, reads)
+                rule_ids[rname] = rule.id
             for p in rule.patterns:
                 target = negated if p.negated else kinds
                 if p.fact not in target:

@@ -64,3 +64,31 @@ rules:
     assert len(engine_and_oracle(rs, two)) == 2
     assert len(reference.evaluate(rs, two, AS_OF).matches) == 2
     assert unknowns(rs, {"reports": [{"reporter": "E1", "level": "enterprise"}]}, AS_OF)[0] == []
+
+
+def test_an_or_mixing_a_join_test_and_a_constant_test_holds_through_either(instruments):
+    """durable_rules never matched a joined fact through the constant branch of such an `or`."""
+    rs = ruleset_from("""
+rules:
+  - id: mixed
+    title: {zh: 测, en: t}
+    severity: minor
+    when:
+      - {fact: allocations, as: a}
+      - {fact: enterprises, as: b, where: "b.id == a.enterprise and (b.separation_capacity_t_reo != a.amount_t_reo or b.designated)"}
+    subject: {type: enterprise, id: a.enterprise}
+    message: {zh: "{subject}", en: "{subject}"}
+    citations: [{instrument: notice-2021, eid: para_7}]
+""", instruments)
+    allocation = {"enterprise": "E2", "year": 2021, "activity": "mining", "amount_t_reo": 10}
+    through_constant = {"enterprises": [{"id": "E2", "separation_capacity_t_reo": 10, "designated": True}],
+                        "allocations": [allocation]}
+    assert len(engine_and_oracle(rs, through_constant)) == 1
+    through_both = {"enterprises": [{"id": "E2", "separation_capacity_t_reo": 5, "designated": True}],
+                    "allocations": [allocation]}
+    assert len(engine_and_oracle(rs, through_both)) == 1  # one match, not one per branch
+    neither = {"enterprises": [{"id": "E2", "separation_capacity_t_reo": 10, "designated": False}],
+               "allocations": [allocation]}
+    assert engine_and_oracle(rs, neither) == []
+    own_unknown = {"enterprises": [{"id": "E2", "designated": True}], "allocations": [allocation]}
+    assert len(engine_and_oracle(rs, own_unknown)) == 1  # its own field unknown: the other branch decides
