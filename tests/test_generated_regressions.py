@@ -13,6 +13,21 @@ from rules_helpers import ruleset_from
 AS_OF = dt.date(2022, 1, 31)
 
 
+def one_rule(instruments, when: str, subject: str):
+    """A ruleset of one rule with the given `when` facts (YAML flow items, one per line)."""
+    items = "".join(f"      - {item}\n" for item in when.strip().splitlines())
+    return ruleset_from(f"""
+rules:
+  - id: r
+    title: {{zh: 测, en: t}}
+    severity: minor
+    when:
+{items}    subject: {{type: enterprise, id: {subject}}}
+    message: {{zh: "{{subject}}", en: "{{subject}}"}}
+    citations: [{{instrument: notice-2021, eid: para_7}}]
+""", instruments)
+
+
 def engine_and_oracle(rs, facts, as_of=AS_OF):
     eng = Engine(rs)
     try:
@@ -26,18 +41,9 @@ def engine_and_oracle(rs, facts, as_of=AS_OF):
 
 def test_an_or_holding_through_two_branches_is_one_match(instruments):
     """durable_rules fired once per true branch of an `or`: two identical matches of one enterprise."""
-    rs = ruleset_from("""
-rules:
-  - id: either
-    title: {zh: 测, en: t}
-    severity: minor
-    when: [{fact: enterprises, as: e, where: "'mining' in e.activities or 'smelting_separation' in e.activities"}]
-    subject: {type: enterprise, id: e.id}
-    message: {zh: "{subject}", en: "{subject}"}
-    citations: [{instrument: notice-2021, eid: para_7}]
-""", instruments)
+    rs = one_rule(instruments, """{fact: enterprises, as: e, where: "'mining' in e.activities or 'smelting_separation' in e.activities"}""", "e.id")
     facts = {"enterprises": [{"id": "E1", "activities": ["mining", "smelting_separation"]}]}
-    assert engine_and_oracle(rs, facts) == [("either", (("e", (("enterprises", 0),)),))]
+    assert engine_and_oracle(rs, facts) == [("r", (("e", (("enterprises", 0),)),))]
 
 
 def test_a_self_join_pairs_distinct_facts(instruments):
@@ -45,18 +51,9 @@ def test_a_self_join_pairs_distinct_facts(instruments):
     a combination is of distinct facts (docs/rules.md §5), and the reference and the unknowns search agree."""
     from engine import reference
     from engine.unknowns import unknowns
-    rs = ruleset_from("""
-rules:
-  - id: twice
-    title: {zh: 测, en: t}
-    severity: minor
-    when:
-      - {fact: reports, as: a}
-      - {fact: reports, as: b, where: "b.reporter == a.reporter and b.period == a.period"}
-    subject: {type: enterprise, id: a.reporter}
-    message: {zh: "{subject}", en: "{subject}"}
-    citations: [{instrument: notice-2021, eid: para_7}]
-""", instruments)
+    rs = one_rule(instruments, """
+{fact: reports, as: a}
+{fact: reports, as: b, where: "b.reporter == a.reporter and b.period == a.period"}""", "a.reporter")
     one = {"reports": [{"reporter": "E1", "level": "enterprise", "period": "2021-03"}]}
     assert engine_and_oracle(rs, one) == []
     assert reference.evaluate(rs, one, AS_OF).matches == []
@@ -68,18 +65,10 @@ rules:
 
 def test_an_or_mixing_a_join_test_and_a_constant_test_holds_through_either(instruments):
     """durable_rules never matched a joined fact through the constant branch of such an `or`."""
-    rs = ruleset_from("""
-rules:
-  - id: mixed
-    title: {zh: 测, en: t}
-    severity: minor
-    when:
-      - {fact: allocations, as: a}
-      - {fact: enterprises, as: b, where: "b.id == a.enterprise and (b.separation_capacity_t_reo != a.amount_t_reo or b.designated)"}
-    subject: {type: enterprise, id: a.enterprise}
-    message: {zh: "{subject}", en: "{subject}"}
-    citations: [{instrument: notice-2021, eid: para_7}]
-""", instruments)
+    rs = one_rule(instruments, """
+{fact: allocations, as: a}
+{fact: enterprises, as: b, where: "b.id == a.enterprise and (b.separation_capacity_t_reo != a.amount_t_reo or b.designated)"}""",
+                  "a.enterprise")
     allocation = {"enterprise": "E2", "year": 2021, "activity": "mining", "amount_t_reo": 10}
     through_constant = {"enterprises": [{"id": "E2", "separation_capacity_t_reo": 10, "designated": True}],
                         "allocations": [allocation]}
