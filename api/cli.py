@@ -57,6 +57,8 @@ def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
         try:
             rs = load_ruleset_file(path, instruments)
             click.echo(f"OK   {path}: {rs.ref}, {len(rs.rules)} rules, {len(rs.parameters)} parameters")
+            for warning in rs.extra.get("warnings", ()):
+                click.echo(f"  warning: {warning}")
         except RulesetInvalid as exc:
             bad += 1
             click.echo(f"FAIL {path}: {len(exc.issues)} problem(s)")
@@ -191,6 +193,8 @@ def publish(file: Path, activate: bool, comment: str, server: str, token: str) -
     result = _call(server, token, "POST", f"/v1/rulesets?{query}", file.read_bytes())
     click.echo(f"{'published' if result.get('created') else 'already published'}: "
                f"{result['id']}@{result['version']} ({result['status']}) {result['digest']}")
+    for w in result.get("warnings", []):
+        click.echo(f"  warning: {w['file']}:{w['line']}:{w['column']}: {w['message']}")
 
 
 @main.command()
