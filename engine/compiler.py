@@ -177,20 +177,43 @@ def rule_variants(rule: Rule) -> list[Rule]:
     DEFECT mixed `or`: in a joined pattern, an `or` whose branches test
     another fact's field in one and only constants in another never holds
     through the constant branch (found by the generated-ruleset tests).  Such
-    a pattern's condition is split into its disjuncts, one durable rule each;
-    the evaluator keeps one match per rule and combination of facts.
+    a pattern's condition is split into its disjuncts: for a `when` fact, one
+    durable rule each (the evaluator keeps one match per rule and combination
+    of facts); for an `unless` fact, one `unless` fact per disjunct, all in the
+    same rule (no fact may satisfy any of them).
     """
-    choices: list[list[Pattern]] = []
+    choices: list[list[tuple[Pattern, ...]]] = []
     for p in rule.patterns:
-        if p.negated or p.where is None or not _mixed_or(E.push_not(p.where), p.alias):
-            choices.append([p])
+        if p.where is None or not _mixed_or(E.push_not(p.where), p.alias):
+            choices.append([(p,)])
             continue
-        parts = _disjuncts(E.push_not(p.where))
-        choices.append([replace(p, where=part[0] if len(part) == 1 else E.BoolOp("and", tuple(part)))
-                        for part in parts])
-    if all(len(c) == 1 for c in choices):
+        parts = [part[0] if len(part) == 1 else E.BoolOp("and", tuple(part)) for part in _disjuncts(E.push_not(p.where))]
+        if p.negated:  # no fact may satisfy any disjunct: one `unless` fact per disjunct, all in the rule
+            names = [p.alias] + [f"{p.alias}__{j}" for j in range(1, len(parts))]
+            choices.append([tuple(replace(p, alias=name, where=_rename(part, p.alias, name))
+                                  for name, part in zip(names, parts))])
+        else:  # some disjunct holds: one rule per disjunct
+            choices.append([(replace(p, where=part),) for part in parts])
+    if all(len(c) == 1 and len(c[0]) == 1 for c in choices):
         return [rule]
-    return [replace(rule, patterns=tuple(combo)) for combo in itertools.product(*choices)]
+    return [replace(rule, patterns=tuple(p for group in combo for p in group)) for combo in itertools.product(*choices)]
+
+
+def _rename(node: E.Node, alias: str, name: str) -> E.Node:
+    """The condition with the fields of ``alias`` read from ``name`` instead."""
+    if alias == name:
+        return node
+    if isinstance(node, E.FieldRef):
+        return E.FieldRef(name, node.name) if node.alias == alias else node
+    if isinstance(node, E.BoolOp):
+        return E.BoolOp(node.op, tuple(_rename(o, alias, name) for o in node.operands))
+    if isinstance(node, (E.Arith, E.Compare)):
+        return replace(node, left=_rename(node.left, alias, name), right=_rename(node.right, alias, name))
+    if isinstance(node, (E.Neg, E.Not)):
+        return replace(node, operand=_rename(node.operand, alias, name))
+    if isinstance(node, E.Call):
+        return E.Call(node.func, tuple(_rename(a, alias, name) for a in node.args))
+    return node
 
 
 def compile_rule(rule: Rule, params: dict[str, Any], reads: dict[str, list[str]] | None = None) -> dict[str, Any]:

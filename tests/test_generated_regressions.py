@@ -81,3 +81,28 @@ def test_an_or_mixing_a_join_test_and_a_constant_test_holds_through_either(instr
     assert engine_and_oracle(rs, neither) == []
     own_unknown = {"enterprises": [{"id": "E2", "designated": True}], "allocations": [allocation]}
     assert len(engine_and_oracle(rs, own_unknown)) == 1  # its own field unknown: the other branch decides
+
+
+def test_an_unless_with_an_or_mixing_a_join_test_and_a_constant_test_blocks_through_either(instruments):
+    """The same durable_rules defect in an `unless` fact: a production of 10 t did not block through
+    the constant branch `z.amount_t_reo > 0`, so the rule fired."""
+    rs = ruleset_from("""
+rules:
+  - id: r
+    title: {zh: 测, en: t}
+    severity: minor
+    when: [{fact: enterprises, as: a}]
+    unless:
+      - {fact: production, as: z, where: "z.enterprise == a.id and (z.amount_t_reo == a.separation_capacity_t_reo or z.amount_t_reo > 5)"}
+    subject: {type: enterprise, id: a.id}
+    message: {zh: "{subject}", en: "{subject}"}
+    citations: [{instrument: notice-2021, eid: para_7}]
+""", instruments)
+    production = {"enterprise": "E0", "period": "2021-12", "activity": "mining"}
+    enterprise = {"id": "E0", "separation_capacity_t_reo": 0}
+    blocked_by_constant = {"enterprises": [enterprise], "production": [{**production, "amount_t_reo": 10}]}
+    assert engine_and_oracle(rs, blocked_by_constant) == []
+    blocked_by_join = {"enterprises": [enterprise], "production": [{**production, "amount_t_reo": 0}]}
+    assert engine_and_oracle(rs, blocked_by_join) == []
+    not_blocked = {"enterprises": [enterprise], "production": [{**production, "amount_t_reo": 3}]}
+    assert len(engine_and_oracle(rs, not_blocked)) == 1
