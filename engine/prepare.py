@@ -26,7 +26,7 @@ from policy import expr as E
 from policy.analysis import analyse
 from policy.facts import FACT_LISTS, FactList
 from policy.functions import UnknownValue, parse_date
-from policy.model import Ruleset
+from policy.model import Rule, Ruleset
 
 SourceRef = tuple[str, int]  # (request list, index)
 
@@ -246,6 +246,18 @@ def needs(ruleset: Ruleset) -> Needs:
         reads.lists, reads.aggregates, reads.computed, tuple(_ComputedField(c) for c in reads.computed),
         tuple(E.compile_py(a.where) if a.where is not None else None for a in reads.aggregates))
     return result
+
+
+def excluded(rule: Rule, prep: Prepared, bound: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
+    """Whether an ``unless`` fact is known to be there for these bound facts (then the rule cannot fire).
+
+    For the plain-Python matchers (the reference evaluator and the unknowns search).
+    """
+    for neg in rule.negative:
+        for fact in prep.facts.get(neg.fact, ()):
+            if neg.where is None or E.holds(neg.where, {**bound, neg.alias: fact}, params, prep.as_of):
+                return True
+    return False
 
 
 def _holds(fn: Any, bindings: Mapping[str, Any], params: Mapping[str, Any], as_of: int) -> bool:

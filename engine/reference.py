@@ -12,18 +12,9 @@ import datetime as dt
 from typing import Any, Mapping
 
 from engine.evaluator import Match, Outcome
-from engine.prepare import Prepared, prepare
+from engine.prepare import Prepared, excluded, prepare
 from policy import expr as E
 from policy.model import Rule, Ruleset
-
-
-def excluded(rule: Rule, prep: Prepared, bound: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
-    """Whether an ``unless`` fact is known to be there for these bound facts (then the rule cannot fire)."""
-    for neg in rule.negative:
-        for fact in prep.facts.get(neg.fact, ()):
-            if neg.where is None or E.holds(neg.where, {**bound, neg.alias: fact}, params, prep.as_of):
-                return True
-    return False
 
 
 def match_rule(rule: Rule, prep: Prepared, params: Mapping[str, Any]) -> list[Match]:

@@ -19,8 +19,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from engine.prepare import RequestFacts, prepare
-from engine.reference import excluded
+from engine.prepare import RequestFacts, excluded, prepare
 from policy import expr as E
 from policy.facts import FACT_LISTS
 from policy.functions import UnknownValue
@@ -45,24 +44,39 @@ def _wire_field(list_name: str, name: str) -> str:
     return name
 
 
-def _truth(node: E.Node, bound: Mapping[str, Any], params: Mapping[str, Any], as_of: int) -> bool | None:
+# Per request list, the fields whose explicit null is itself a fact (``submitted_on: null``: not
+# submitted; ``group: null``: in no group): the fields with a "was given" flag.
+NULL_IS_A_FACT = {name: frozenset(f.name for f in lst.fields if f.flag) for name, lst in FACT_LISTS.items()}
+
+
+def _truth(node: E.Node, bound: Mapping[str, Any], params: Mapping[str, Any], as_of: int,
+           settled: frozenset[tuple[str, str]] = frozenset()) -> bool | None:
+    """Three-valued truth of a condition (``not`` pushed down), where a comparison reading a field in
+    ``settled`` (sent as null, and the null is a fact) is false: no completion gives it a value."""
+    if isinstance(node, E.BoolOp):
+        values = [_truth(o, bound, params, as_of, settled) for o in node.operands]
+        decisive = node.op == "or"
+        if decisive in values:
+            return decisive
+        return _UNKNOWN if _UNKNOWN in values else not decisive
+    if settled and any((r.alias, r.name) in settled for r in E.field_refs(node)):
+        return _FALSE
     try:
         return bool(E.evaluate(node, bound, params, as_of))
     except UnknownValue:
         return _UNKNOWN
 
 
-def _missing_refs(node: E.Node, bound: Mapping[str, Any], params: Mapping[str, Any], as_of: int) -> set[E.FieldRef]:
-    """The absent fields that make ``node`` unknown (only in the parts that are themselves unknown)."""
-    if _truth(node, bound, params, as_of) is not _UNKNOWN:
+def _missing_refs(node: E.Node, bound: Mapping[str, Any], params: Mapping[str, Any], as_of: int,
+                  settled: frozenset[tuple[str, str]] = frozenset()) -> set[E.FieldRef]:
+    """The absent fields that make ``node`` (``not`` pushed down) unknown, in the parts themselves unknown."""
+    if _truth(node, bound, params, as_of, settled) is not _UNKNOWN:
         return set()
     if isinstance(node, E.BoolOp):
         out: set[E.FieldRef] = set()
         for o in node.operands:
-            out |= _missing_refs(o, bound, params, as_of)
+            out |= _missing_refs(o, bound, params, as_of, settled)
         return out
-    if isinstance(node, E.Not):
-        return _missing_refs(node.operand, bound, params, as_of)
     return {r for r in E.field_refs(node) if bound.get(r.alias, {}).get(r.name) is None}
 
 
@@ -72,6 +86,7 @@ class _Search:
     prep: Any
     params: Mapping[str, Any]
     max_steps: int
+    raw: Mapping[str, Any]  # the request's facts as sent (to tell a null that is a fact from a missing field)
     steps: int = 0
     truncated: bool = False
     found: list[dict[str, Any]] = field(default_factory=list)
@@ -101,17 +116,30 @@ class _Search:
                 if any(fact is other for other in bound.values()):
                     continue  # a combination is of distinct facts
                 trial = {**bound, p.alias: fact}
-                truth = _TRUE if p.where is None else _truth(p.where, trial, self.params, self.prep.as_of)
+                settled = self.settled({**refs, p.alias: (p.fact, src)})
+                where = None if p.where is None else E.push_not(p.where)
+                truth = _TRUE if where is None else _truth(where, trial, self.params, self.prep.as_of, settled)
                 if truth is _FALSE:
                     continue
                 gaps = list(missing)
                 if truth is _UNKNOWN:
-                    for ref in _missing_refs(p.where, trial, self.params, self.prep.as_of):
+                    for ref in _missing_refs(where, trial, self.params, self.prep.as_of, settled):
                         gaps.append((ref.alias, ref.name))
                 extend(level + 1, trial, {**refs, p.alias: (p.fact, src)}, gaps)
 
         extend(0, {}, {}, [])
         self.found.extend(results)
+
+    def settled(self, refs: Mapping[str, Any]) -> frozenset[tuple[str, str]]:
+        """(alias, field) of the bound request facts that were sent as null where null is a fact."""
+        out = set()
+        for alias, (kind, sources) in refs.items():
+            if kind in FACT_LISTS and len(sources) == 1:
+                lst, index = sources[0]
+                raw = self.raw.get(lst) or ()
+                fact = raw[index] if index < len(raw) else {}
+                out |= {(alias, name) for name in NULL_IS_A_FACT[lst] if name in fact and fact[name] is None}
+        return frozenset(out)
 
     def _entry(self, rule: Rule, refs: Mapping[str, Any], missing: tuple) -> dict[str, Any]:
         paths = []
@@ -134,7 +162,9 @@ def unknowns(ruleset: Ruleset, request: RequestFacts | Mapping[str, Any], as_of:
 
     Returns the entries and whether the search was cut short at ``max_steps``.
     """
-    search = _Search(ruleset, prepare(ruleset, request, as_of), ruleset.param_values, max_steps)
+    if not isinstance(request, RequestFacts):
+        request = RequestFacts(request)
+    search = _Search(ruleset, prepare(ruleset, request, as_of), ruleset.param_values, max_steps, request.raw)
     for rule in ruleset.rules:
         search.rule(rule)
         if search.truncated:
