@@ -75,7 +75,7 @@ def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
 @click.pass_context
 def test(ctx: click.Context, ruleset: Path, scenario_files: tuple[Path, ...], rulesets_dir: Path) -> None:
     """Run scenarios (the ruleset's own, a sibling NAME.scenarios.yaml, and any given) against RULESET."""
-    from api.scenarios import describe, load_scenarios, run_scenario, scenarios_from
+    from api.scenarios import describe, load_scenarios, never_fired, run_scenario, scenarios_from
     from engine.service import Runtime
     from policy.registry import Registry
 
@@ -94,12 +94,14 @@ def test(ctx: click.Context, ruleset: Path, scenario_files: tuple[Path, ...], ru
     if not scenarios:
         click.echo(f"no scenarios for {candidate.ref}: add `scenarios:` to it, a {sibling.name}, or give files")
         sys.exit(1)
-    passed = failed = 0
-    for scenario in scenarios:
-        outcome = run_scenario(runtime, scenario)
+    outcomes = [run_scenario(runtime, scenario) for scenario in scenarios]
+    for outcome in outcomes:
         click.echo(describe(outcome))
-        passed += outcome.passed
-        failed += not outcome.passed
+    passed = sum(o.passed for o in outcomes)
+    failed = len(outcomes) - passed
+    for rule_id in never_fired(candidate, outcomes):
+        click.echo(f"warning: rule {rule_id} fires in no passing scenario: a rule tested only where nothing "
+                   f"happens is untested (add a scenario, quoting the law, where it fires)")
     click.echo(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

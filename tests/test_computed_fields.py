@@ -84,3 +84,15 @@ def test_repolicy_test_runs_the_firing_scenarios():
     assert result.exit_code == 0, result.output
     assert result.output.strip().endswith("2 passed, 0 failed")
     assert "chain.second-level" not in result.output  # nothing expected was missing
+
+
+def test_repolicy_test_warns_of_a_rule_that_fires_in_no_scenario(tmp_path: Path):
+    text = FIXTURE.read_text(encoding="utf-8")
+    start = text.index("  - name: \"2021年报送")
+    end = text.index("  - name: \"企业报送")
+    candidate = tmp_path / "only-equality.yaml"
+    candidate.write_text(text[:start] + text[end:], encoding="utf-8")
+    result = CliRunner().invoke(main, ["test", str(candidate)])
+    assert result.exit_code == 0, result.output
+    assert "warning: rule chain.second-level fires in no passing scenario" in result.output
+    assert "warning: rule chain.equality-on-computed" not in result.output
