@@ -77,6 +77,11 @@ def _closure(computed: Iterable[Computed], read: set[Read]) -> list[Computed]:
     return needed[::-1]
 
 
+def computed_behind(computed: Iterable[Computed], read: Iterable[Read]) -> list[Computed]:
+    """The computed fields behind these reads: read directly, or through later computed fields."""
+    return _closure(computed, set(read))
+
+
 _CACHE: dict[str, Analysis] = {}
 _LOCK = threading.Lock()
 

@@ -96,3 +96,13 @@ def test_repolicy_test_warns_of_a_rule_that_fires_in_no_scenario(tmp_path: Path)
     assert result.exit_code == 0, result.output
     assert "warning: rule chain.second-level fires in no passing scenario" in result.output
     assert "warning: rule chain.equality-on-computed" not in result.output
+
+
+def test_a_rule_depends_on_the_computed_fields_behind_the_one_it_reads(instruments):
+    """Its sign-off fingerprint covers `k` too: changing how `k` is computed changes what `k2 == 2` means."""
+    from policy.review import rule_dependencies, rule_digest
+    rs = ruleset_from(COMPUTED + "rules:" + RULE.format(rid="second", where="r.k2 == 2"), instruments)
+    assert rule_dependencies(rs, rs.rules[0])["computed"] == ["reports.k", "reports.k2"]
+    changed = ruleset_from(COMPUTED.replace("1, 2)", "1, 3)") + "rules:" + RULE.format(rid="second", where="r.k2 == 2"),
+                           instruments)
+    assert rule_digest(rs, rs.rules[0]) != rule_digest(changed, changed.rules[0])
