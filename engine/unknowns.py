@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 from engine.prepare import RequestFacts, excluded, prepare
 from policy import expr as E
+from policy.analysis import computed_behind
 from policy.facts import FACT_LISTS
 from policy.functions import UnknownValue
 from policy.model import Rule, Ruleset
@@ -141,13 +142,26 @@ class _Search:
                 out |= {(alias, name) for name in NULL_IS_A_FACT[lst] if name in fact and fact[name] is None}
         return frozenset(out)
 
+    def behind(self, lst: str, index: int, name: str) -> list[str]:
+        """For a computed field, the submitted fields it is computed from that the fact lacks (a
+        caller can send those, not the computed value); else the field itself."""
+        comps = computed_behind(self.ruleset.computed, {(lst, name)})
+        if not comps or name not in {c.field for c in comps if c.list == lst}:
+            return [name]
+        raw = (self.raw.get(lst) or ())[index]
+        own = {c.field for c in self.ruleset.computed if c.list == lst}
+        fields = sorted({r.name for c in comps for r in E.field_refs(c.value)} - own)
+        absent = [f for f in fields if raw.get(_wire_field(lst, f)) is None]
+        return absent or [name]
+
     def _entry(self, rule: Rule, refs: Mapping[str, Any], missing: tuple) -> dict[str, Any]:
         paths = []
         for alias, name in missing:
             kind, sources = refs[alias]
             if kind in FACT_LISTS:
                 for lst, index in sources:
-                    paths.append(f"facts.{lst}[{index}].{_wire_field(lst, name)}")
+                    for field_name in self.behind(lst, index, name):
+                        paths.append(f"facts.{lst}[{index}].{_wire_field(lst, field_name)}")
             else:  # a derived or computed value: name it, and the request facts it comes from
                 paths.append(f"{kind}.{name} (from " + ", ".join(f"facts.{lst}[{i}]" for lst, i in sources) + ")")
         facts = sorted({f"facts.{lst}[{i}]" for kind, sources in refs.values() for lst, i in sources})

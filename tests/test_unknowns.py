@@ -109,3 +109,24 @@ def test_a_left_out_date_is_still_missing(shipped):
     facts["reports"] = [dict(report, submitted_on=None)]
     found, _ = unknowns(shipped["notice@2021"], facts, dt.date(2021, 12, 31))
     assert [i for i in found if i["rule"] == "reporting.group-monthly-late"] == []
+
+
+def test_a_missing_computed_value_names_the_submitted_field_it_needs(instruments):
+    """A computed field is not something a caller can send: the entry names the field behind it."""
+    from rules_helpers import ruleset_from
+    rs = ruleset_from("""
+computed:
+  - {list: reports, as: r, field: k, value: "r.reported_amount_t_reo + 1"}
+  - {list: reports, as: r, field: k2, value: "r.k * 2"}
+rules:
+  - id: big
+    title: {zh: 测, en: t}
+    severity: minor
+    when: [{fact: reports, as: r, where: "r.k2 > 10"}]
+    subject: {type: enterprise, id: r.reporter}
+    message: {zh: "{subject}", en: "{subject}"}
+    citations: [{instrument: notice-2021, eid: para_7}]
+""", instruments)
+    facts = {"reports": [{"reporter": "E1", "level": "enterprise", "period": "2021-03"}]}
+    [entry], _ = unknowns(rs, facts, dt.date(2021, 12, 31))
+    assert entry["missing"] == ["facts.reports[0].reported_amount_t_reo"]
