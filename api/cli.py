@@ -99,9 +99,11 @@ def test(ctx: click.Context, ruleset: Path, scenario_files: tuple[Path, ...], ru
         click.echo(describe(outcome))
     passed = sum(o.passed for o in outcomes)
     failed = len(outcomes) - passed
-    for rule_id in never_fired(candidate, outcomes):
-        click.echo(f"warning: rule {rule_id} fires in no passing scenario: a rule tested only where nothing "
-                   f"happens is untested (add a scenario, quoting the law, where it fires)")
+    silent = never_fired(candidate, outcomes)
+    if silent:
+        click.echo(f"warning: {len(silent)} of {len(candidate.rules)} rules fire in no passing scenario: "
+                   f"{', '.join(silent)} (a rule tested only where nothing happens is untested: add a "
+                   f"scenario, quoting the law, where it fires)")
     click.echo(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
