@@ -93,6 +93,8 @@ def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
         try:
             rs = load_ruleset_file(path, instruments)
             click.echo(f"OK   {path}: {rs.ref}, {len(rs.rules)} rules, {len(rs.parameters)} parameters")
+            for warning in rs.extra.get("warnings", ()):
+                click.echo(f"  warning: {warning}")
         except RulesetInvalid as exc:
             bad += 1
             click.echo(f"FAIL {path}: {len(exc.issues)} problem(s)")
@@ -109,7 +111,7 @@ def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
 @click.pass_context
 def test(ctx: click.Context, ruleset: Path, scenario_files: tuple[Path, ...], rulesets_dir: Path) -> None:
     """Run scenarios (the ruleset's own, a sibling NAME.scenarios.yaml, and any given) against RULESET."""
-    from api.scenarios import describe, load_scenarios, run_scenario, scenarios_from
+    from api.scenarios import describe, load_scenarios, never_fired, run_scenario, scenarios_from
     from engine.service import Runtime
     from policy.registry import Registry
 
@@ -136,12 +138,16 @@ def test(ctx: click.Context, ruleset: Path, scenario_files: tuple[Path, ...], ru
     if not scenarios:
         click.echo(f"no scenarios for {candidate.ref}: add `scenarios:` to it, a {sibling.name}, or give files")
         sys.exit(1)
-    passed = failed = 0
-    for scenario in scenarios:
-        outcome = run_scenario(runtime, scenario)
+    outcomes = [run_scenario(runtime, scenario) for scenario in scenarios]
+    for outcome in outcomes:
         click.echo(describe(outcome))
-        passed += outcome.passed
-        failed += not outcome.passed
+    passed = sum(o.passed for o in outcomes)
+    failed = len(outcomes) - passed
+    silent = never_fired(candidate, outcomes)
+    if silent:
+        click.echo(f"warning: {len(silent)} of {len(candidate.rules)} rules fire in no passing scenario: "
+                   f"{', '.join(silent)} (a rule tested only where nothing happens is untested: add a "
+                   f"scenario, quoting the law, where it fires)")
     click.echo(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
@@ -323,6 +329,8 @@ def publish(file: Path, activate: bool, comment: str, server: str, token: str) -
     result = _call(server, token, "POST", f"/v1/rulesets?{query}", body)
     click.echo(f"{'published' if result.get('created') else 'already published'}: "
                f"{result['id']}@{result['version']} ({result['status']}) {result['digest']}")
+    for w in result.get("warnings", []):
+        click.echo(f"  warning: {w['file']}:{w['line']}:{w['column']}: {w['message']}")
 
 
 @main.command()

@@ -105,7 +105,8 @@ def publish():
     runtime.refresh()
     status = 201 if created else 200
     return jsonify({"id": candidate.id, "version": candidate.version, "digest": candidate.digest,
-                    "status": runtime.registry.status(candidate.ref), "created": created}), status
+                    "status": runtime.registry.status(candidate.ref), "created": created,
+                    "warnings": [w.as_dict() for w in candidate.extra.get("warnings", ())]}), status
 
 
 def own_scenario_failures(runtime: Runtime, candidate, file: str) -> list[str]:

@@ -29,7 +29,7 @@ from api.evaluate import request_as_of, validate_request
 from engine.service import Runtime
 from policy.registry import RULESETS_DIR, UnknownRuleset
 from policy.instruments import INSTRUMENTS_DIR
-from policy.model import Rule
+from policy.model import Rule, Ruleset
 from policy.yamlsource import YamlSourceError, load_yaml
 
 SCENARIOS_DIR = RULESETS_DIR / "scenarios"
@@ -108,6 +108,17 @@ def exercising(scenarios: list[Scenario], ref: str, rule: Rule) -> tuple[list[Sc
     fires = [s for s in mine if any(e["rule"] == rule.id for e in s.expect)]
     holds = [s for s in mine if (s.source or {}).get("eid") in eids and s not in fires]
     return fires, holds
+
+
+def never_fired(ruleset: Ruleset, outcomes: list["Outcome"]) -> list[str]:
+    """The ids of the ruleset's rules that fire in none of the passing scenarios that run it.
+
+    A rule checked only by scenarios where nothing happens is untested: a rule that can never fire
+    passes them all.
+    """
+    fired = {e["rule"] for o in outcomes if o.passed and ruleset.ref in (o.scenario.body.get("rulesets") or [ruleset.ref])
+             for e in o.scenario.expect if e.get("ruleset", ruleset.ref) == ruleset.ref}
+    return [r.id for r in ruleset.rules if r.id not in fired]
 
 
 def _key(v: dict[str, Any], with_ruleset: bool) -> tuple:

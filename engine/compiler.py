@@ -34,10 +34,12 @@ is dictated by defects of durable-rules 2.0.28 measured before this project
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import itertools
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from policy import expr as E
+from policy.analysis import analyse
 from policy.model import Pattern, Rule, Ruleset
 
 RULES_PER_UNIT = 20
@@ -146,9 +148,81 @@ def _flatten_and(node: E.Node) -> list[E.Node]:
     return [node]
 
 
-def compile_rule(rule: Rule, params: dict[str, Any]) -> dict[str, Any]:
-    """One rule -> durable_rules rule definition ({"all": [...]})."""
-    reads = rule.required_fields()
+def _mixed_or(node: E.Node, alias: str) -> bool:
+    """Whether an `or` (at any depth) has both a branch testing another fact and one that does not."""
+    if not isinstance(node, E.BoolOp):
+        return False
+    if node.op == "or":
+        joins = [any(r.alias != alias for r in E.field_refs(o)) for o in node.operands]
+        if any(joins) and not all(joins):
+            return True
+    return any(_mixed_or(o, alias) for o in node.operands)
+
+
+def _disjuncts(node: E.Node) -> list[list[E.Node]]:
+    """The condition as an `or` of `and`s (each a list of comparisons); ``not`` already pushed down."""
+    if isinstance(node, E.BoolOp) and node.op == "or":
+        return [d for o in node.operands for d in _disjuncts(o)]
+    if isinstance(node, E.BoolOp):
+        out: list[list[E.Node]] = [[]]
+        for o in node.operands:
+            out = [left + right for left in out for right in _disjuncts(o)]
+        return out
+    return [[node]]
+
+
+def rule_variants(rule: Rule) -> list[Rule]:
+    """The rule as durable_rules rules that together match what it matches.
+
+    DEFECT mixed `or`: in a joined pattern, an `or` whose branches test
+    another fact's field in one and only constants in another never holds
+    through the constant branch (found by the generated-ruleset tests).  Such
+    a pattern's condition is split into its disjuncts: for a `when` fact, one
+    durable rule each (the evaluator keeps one match per rule and combination
+    of facts); for an `unless` fact, one `unless` fact per disjunct, all in the
+    same rule (no fact may satisfy any of them).
+    """
+    choices: list[list[tuple[Pattern, ...]]] = []
+    for p in rule.patterns:
+        if p.where is None or not _mixed_or(E.push_not(p.where), p.alias):
+            choices.append([(p,)])
+            continue
+        parts = [part[0] if len(part) == 1 else E.BoolOp("and", tuple(part)) for part in _disjuncts(E.push_not(p.where))]
+        if p.negated:  # no fact may satisfy any disjunct: one `unless` fact per disjunct, all in the rule
+            names = [p.alias] + [f"{p.alias}__{j}" for j in range(1, len(parts))]
+            choices.append([tuple(replace(p, alias=name, where=_rename(part, p.alias, name))
+                                  for name, part in zip(names, parts))])
+        else:  # some disjunct holds: one rule per disjunct
+            choices.append([(replace(p, where=part),) for part in parts])
+    if all(len(c) == 1 and len(c[0]) == 1 for c in choices):
+        return [rule]
+    return [replace(rule, patterns=tuple(p for group in combo for p in group)) for combo in itertools.product(*choices)]
+
+
+def _rename(node: E.Node, alias: str, name: str) -> E.Node:
+    """The condition with the fields of ``alias`` read from ``name`` instead."""
+    if alias == name:
+        return node
+    if isinstance(node, E.FieldRef):
+        return E.FieldRef(name, node.name) if node.alias == alias else node
+    if isinstance(node, E.BoolOp):
+        return E.BoolOp(node.op, tuple(_rename(o, alias, name) for o in node.operands))
+    if isinstance(node, (E.Arith, E.Compare)):
+        return replace(node, left=_rename(node.left, alias, name), right=_rename(node.right, alias, name))
+    if isinstance(node, (E.Neg, E.Not)):
+        return replace(node, operand=_rename(node.operand, alias, name))
+    if isinstance(node, E.Call):
+        return E.Call(node.func, tuple(_rename(a, alias, name) for a in node.args))
+    return node
+
+
+def compile_rule(rule: Rule, params: dict[str, Any], reads: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """One rule -> durable_rules rule definition ({"all": [...]}).
+
+    ``reads``: the fields that must be known (default the rule's own); a variant of a rule
+    (:func:`rule_variants`) keeps those of the whole rule.
+    """
+    reads = rule.required_fields() if reads is None else reads
     first = rule.patterns[0].alias
     patterns = []
     for index, p in enumerate(rule.positive + rule.negative):
@@ -218,9 +292,11 @@ def compile_ruleset(ruleset: Ruleset, name_prefix: str) -> CompiledRuleset:
         definition: dict[str, Any] = {SENTINEL_RULE: sentinel}
         rule_ids, negated, kinds = {}, [], []
         for i, rule in enumerate(rules):
-            rname = f"r{i}"
-            definition[rname] = compile_rule(rule, params)
-            rule_ids[rname] = rule.id
+            reads = rule.required_fields()
+            for j, variant in enumerate(rule_variants(rule)):
+                rname = f"r{i}" if j == 0 else f"r{i}v{j}"
+                definition[rname] = compile_rule(variant, params, reads)
+                rule_ids[rname] = rule.id
             for p in rule.patterns:
                 target = negated if p.negated else kinds
                 if p.fact not in target:
@@ -249,16 +325,10 @@ def compile_ruleset(ruleset: Ruleset, name_prefix: str) -> CompiledRuleset:
     units = layout(split=False)
     large = layout(split=True)
     kinds = frozenset(k for u in units for k in u.kinds)
-    fields: dict[str, set[str]] = {k: set() for k in kinds}
-    for rule in ruleset.rules:
-        kind_of = {p.alias: p.fact for p in rule.patterns}
-        for p in rule.patterns:  # every field a condition or the subject reads
-            for node in (p.where, rule.subject_id):
-                for ref in E.field_refs(node) if node is not None else ():
-                    fields[kind_of[ref.alias]].add(ref.name)
+    fields = analyse(ruleset).condition_fields  # every field a condition or the subject reads
     return CompiledRuleset(ruleset, units, frozenset(as_of_kinds), kinds,
-                           {k: frozenset(v) for k, v in fields.items()}, _guards(ruleset), large,
-                           {k: {f: prop(f) for f in sorted(v)} for k, v in fields.items()})
+                           {k: fields[k] for k in kinds}, _guards(ruleset), large,
+                           {k: {f: prop(f) for f in sorted(fields[k])} for k in kinds})
 
 
 def _constant_tests(p: Pattern) -> dict[str, Any]:
@@ -281,15 +351,16 @@ def _guards(ruleset: Ruleset) -> dict[str, tuple[dict[str, Any], ...]]:
     a fact that fails them for every pattern (positive or negated) can neither
     match nor block a match.  Lists summed into derived facts are never
     filtered (their sums need every fact); a list with one pattern lacking a
-    constant test is not filtered either.  The differential tests check it.
+    constant test is not filtered either.  Guards run on the request's facts,
+    before computed fields exist, so a test on any computed field is no guard.  The differential tests check it.
     """
     sources = {a.source for a in ruleset.aggregates.values()}
-    computed = {c.list: c.field for c in ruleset.computed}
+    computed = analyse(ruleset).computed_names  # not on the raw fact yet when the guards run
     per_list: dict[str, list[dict[str, Any]]] = {}
     unguarded: set[str] = set()
     for rule in ruleset.rules:
         for p in rule.patterns:
-            tests = {f: v for f, v in _constant_tests(p).items() if computed.get(p.fact) != f}
+            tests = {f: v for f, v in _constant_tests(p).items() if f not in computed.get(p.fact, ())}
             if not tests:
                 unguarded.add(p.fact)
             per_list.setdefault(p.fact, []).append(tests)

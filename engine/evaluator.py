@@ -82,6 +82,10 @@ class Engine:
 
         large = total >= partition_min_facts()
         matches: list[Match] = []
+        # DEFECT: a rule whose condition holds through two branches of an `or` fires once per branch
+        # (found by the oracle), and so may the variants of a split rule (compiler.rule_variants):
+        # a combination of facts is one match of a rule.
+        seen: set[tuple] = set()
         for unit, handle in self._large_units if large else self._units:
             sessions = _partitions(unit, prep, rows) if unit.partition else None
             if sessions is None:
@@ -93,6 +97,10 @@ class Engine:
                     for rname, bound in message.items():
                         if rname == SENTINEL_RULE:
                             continue
+                        key = (unit.rule_ids[rname], tuple(sorted((a, f["id"]) for a, f in bound.items())))
+                        if key in seen:
+                            continue
+                        seen.add(key)
                         bindings, sources = {}, {}
                         for alias, fact in bound.items():
                             kind, i = where[fact["id"]]

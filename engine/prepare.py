@@ -23,9 +23,10 @@ from operator import itemgetter
 from typing import Any, Callable, Iterable, Mapping
 
 from policy import expr as E
+from policy.analysis import analyse
 from policy.facts import FACT_LISTS, FactList
 from policy.functions import UnknownValue, parse_date
-from policy.model import Ruleset
+from policy.model import Rule, Ruleset
 
 SourceRef = tuple[str, int]  # (request list, index)
 
@@ -236,31 +237,27 @@ _NEEDS: dict[str, Needs] = {}
 
 
 def needs(ruleset: Ruleset) -> Needs:
+    """What to prepare for a ruleset version, from its one analysis (:mod:`policy.analysis`), compiled once."""
     cached = _NEEDS.get(ruleset.digest)
     if cached is not None:
         return cached
-    kinds = {p.fact for r in ruleset.rules for p in r.patterns}
-    read: set[tuple[str, str]] = set()  # (kind, field) read anywhere by a rule
-    for r in ruleset.rules:
-        kind_of = {p.alias: p.fact for p in r.patterns}
-        nodes = [p.where for p in r.patterns] + [r.subject_id, r.period, *r.details.values()]
-        nodes += [r.subject_type] if not isinstance(r.subject_type, str) else []
-        nodes += [v for c in r.consequences for v in c.values.values()]
-        for node in nodes:
-            for ref in E.field_refs(node) if node is not None else ():
-                read.add((kind_of[ref.alias], ref.name))
-    aggregates = tuple(a for a in ruleset.aggregates.values() if a.name in kinds)
-    lists = {k for k in kinds if k in FACT_LISTS} | {a.source for a in aggregates}
-    for a in aggregates:  # a derived list's `where` may read a computed field of its source list
-        for ref in E.field_refs(a.where) if a.where is not None else ():
-            read.add((a.source, ref.name))
-    computed = tuple(c for c in ruleset.computed if c.list in lists and (
-        (c.list, c.field) in read or any(c.field in a.group_by or c.field in a.sums.values()
-                                         for a in aggregates if a.source == c.list)))
+    reads = analyse(ruleset)
     result = _NEEDS[ruleset.digest] = Needs(
-        frozenset(lists), aggregates, computed, tuple(_ComputedField(c) for c in computed),
-        tuple(E.compile_py(a.where) if a.where is not None else None for a in aggregates))
+        reads.lists, reads.aggregates, reads.computed, tuple(_ComputedField(c) for c in reads.computed),
+        tuple(E.compile_py(a.where) if a.where is not None else None for a in reads.aggregates))
     return result
+
+
+def excluded(rule: Rule, prep: Prepared, bound: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
+    """Whether an ``unless`` fact is known to be there for these bound facts (then the rule cannot fire).
+
+    For the plain-Python matchers (the reference evaluator and the unknowns search).
+    """
+    for neg in rule.negative:
+        for fact in prep.facts.get(neg.fact, ()):
+            if neg.where is None or E.holds(neg.where, {**bound, neg.alias: fact}, params, prep.as_of):
+                return True
+    return False
 
 
 def _holds(fn: Any, bindings: Mapping[str, Any], params: Mapping[str, Any], as_of: int) -> bool:

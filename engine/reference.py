@@ -12,18 +12,9 @@ import datetime as dt
 from typing import Any, Mapping
 
 from engine.evaluator import Match, Outcome
-from engine.prepare import Prepared, prepare
+from engine.prepare import Prepared, excluded, prepare
 from policy import expr as E
 from policy.model import Rule, Ruleset
-
-
-def excluded(rule: Rule, prep: Prepared, bound: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
-    """Whether an ``unless`` fact is known to be there for these bound facts (then the rule cannot fire)."""
-    for neg in rule.negative:
-        for fact in prep.facts.get(neg.fact, ()):
-            if neg.where is None or E.holds(neg.where, {**bound, neg.alias: fact}, params, prep.as_of):
-                return True
-    return False
 
 
 def match_rule(rule: Rule, prep: Prepared, params: Mapping[str, Any]) -> list[Match]:
@@ -41,8 +32,8 @@ def match_rule(rule: Rule, prep: Prepared, params: Mapping[str, Any]) -> list[Ma
             return
         p = positive[level]
         for fact, src in zip(prep.facts.get(p.fact, ()), prep.sources.get(p.fact, ())):
-            if not known(p.alias, fact):
-                continue
+            if not known(p.alias, fact) or any(fact is other for other in bound.values()):
+                continue  # a combination is of distinct facts (durable_rules' semantics, docs/rules.md §5)
             trial = {**bound, p.alias: fact}
             if p.where is None or E.holds(p.where, trial, params, prep.as_of):
                 extend(level + 1, trial, {**refs, p.alias: src})

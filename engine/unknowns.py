@@ -19,9 +19,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from engine.prepare import RequestFacts, prepare
-from engine.reference import excluded
+from engine.prepare import RequestFacts, excluded, prepare
 from policy import expr as E
+from policy.analysis import computed_behind
 from policy.facts import FACT_LISTS
 from policy.force import Timing
 from policy.functions import UnknownValue
@@ -46,24 +46,39 @@ def _wire_field(list_name: str, name: str) -> str:
     return name
 
 
-def _truth(node: E.Node, bound: Mapping[str, Any], params: Mapping[str, Any], as_of: int) -> bool | None:
+# Per request list, the fields whose explicit null is itself a fact (``submitted_on: null``: not
+# submitted; ``group: null``: in no group): the fields with a "was given" flag.
+NULL_IS_A_FACT = {name: frozenset(f.name for f in lst.fields if f.flag) for name, lst in FACT_LISTS.items()}
+
+
+def _truth(node: E.Node, bound: Mapping[str, Any], params: Mapping[str, Any], as_of: int,
+           settled: frozenset[tuple[str, str]] = frozenset()) -> bool | None:
+    """Three-valued truth of a condition (``not`` pushed down), where a comparison reading a field in
+    ``settled`` (sent as null, and the null is a fact) is false: no completion gives it a value."""
+    if isinstance(node, E.BoolOp):
+        values = [_truth(o, bound, params, as_of, settled) for o in node.operands]
+        decisive = node.op == "or"
+        if decisive in values:
+            return decisive
+        return _UNKNOWN if _UNKNOWN in values else not decisive
+    if settled and any((r.alias, r.name) in settled for r in E.field_refs(node)):
+        return _FALSE
     try:
         return bool(E.evaluate(node, bound, params, as_of))
     except UnknownValue:
         return _UNKNOWN
 
 
-def _missing_refs(node: E.Node, bound: Mapping[str, Any], params: Mapping[str, Any], as_of: int) -> set[E.FieldRef]:
-    """The absent fields that make ``node`` unknown (only in the parts that are themselves unknown)."""
-    if _truth(node, bound, params, as_of) is not _UNKNOWN:
+def _missing_refs(node: E.Node, bound: Mapping[str, Any], params: Mapping[str, Any], as_of: int,
+                  settled: frozenset[tuple[str, str]] = frozenset()) -> set[E.FieldRef]:
+    """The absent fields that make ``node`` (``not`` pushed down) unknown, in the parts themselves unknown."""
+    if _truth(node, bound, params, as_of, settled) is not _UNKNOWN:
         return set()
     if isinstance(node, E.BoolOp):
         out: set[E.FieldRef] = set()
         for o in node.operands:
-            out |= _missing_refs(o, bound, params, as_of)
+            out |= _missing_refs(o, bound, params, as_of, settled)
         return out
-    if isinstance(node, E.Not):
-        return _missing_refs(node.operand, bound, params, as_of)
     return {r for r in E.field_refs(node) if bound.get(r.alias, {}).get(r.name) is None}
 
 
@@ -73,6 +88,7 @@ class _Search:
     prep: Any
     params: Mapping[str, Any]
     max_steps: int
+    raw: Mapping[str, Any]  # the request's facts as sent (to tell a null that is a fact from a missing field)
     timing: Timing | None = None
     steps: int = 0
     truncated: bool = False
@@ -101,18 +117,45 @@ class _Search:
                 if self.steps > self.max_steps:
                     self.truncated = True
                     return
+                if any(fact is other for other in bound.values()):
+                    continue  # a combination is of distinct facts
                 trial = {**bound, p.alias: fact}
-                truth = _TRUE if p.where is None else _truth(p.where, trial, self.params, self.prep.as_of)
+                settled = self.settled({**refs, p.alias: (p.fact, src)})
+                where = None if p.where is None else E.push_not(p.where)
+                truth = _TRUE if where is None else _truth(where, trial, self.params, self.prep.as_of, settled)
                 if truth is _FALSE:
                     continue
                 gaps = list(missing)
                 if truth is _UNKNOWN:
-                    for ref in _missing_refs(p.where, trial, self.params, self.prep.as_of):
+                    for ref in _missing_refs(where, trial, self.params, self.prep.as_of, settled):
                         gaps.append((ref.alias, ref.name))
                 extend(level + 1, trial, {**refs, p.alias: (p.fact, src)}, gaps)
 
         extend(0, {}, {}, [])
         self.found.extend(results)
+
+    def settled(self, refs: Mapping[str, Any]) -> frozenset[tuple[str, str]]:
+        """(alias, field) of the bound request facts that were sent as null where null is a fact."""
+        out = set()
+        for alias, (kind, sources) in refs.items():
+            if kind in FACT_LISTS and len(sources) == 1:
+                lst, index = sources[0]
+                raw = self.raw.get(lst) or ()
+                fact = raw[index] if index < len(raw) else {}
+                out |= {(alias, name) for name in NULL_IS_A_FACT[lst] if name in fact and fact[name] is None}
+        return frozenset(out)
+
+    def behind(self, lst: str, index: int, name: str) -> list[str]:
+        """For a computed field, the submitted fields it is computed from that the fact lacks (a
+        caller can send those, not the computed value); else the field itself."""
+        comps = computed_behind(self.ruleset.computed, {(lst, name)})
+        if not comps or name not in {c.field for c in comps if c.list == lst}:
+            return [name]
+        raw = (self.raw.get(lst) or ())[index]
+        own = {c.field for c in self.ruleset.computed if c.list == lst}
+        fields = sorted({r.name for c in comps for r in E.field_refs(c.value)} - own)
+        absent = [f for f in fields if raw.get(_wire_field(lst, f)) is None]
+        return absent or [name]
 
     def _entry(self, rule: Rule, refs: Mapping[str, Any], missing: tuple) -> dict[str, Any]:
         paths = []
@@ -120,7 +163,8 @@ class _Search:
             kind, sources = refs[alias]
             if kind in FACT_LISTS:
                 for lst, index in sources:
-                    paths.append(f"facts.{lst}[{index}].{_wire_field(lst, name)}")
+                    for field_name in self.behind(lst, index, name):
+                        paths.append(f"facts.{lst}[{index}].{_wire_field(lst, field_name)}")
             else:  # a derived or computed value: name it, and the request facts it comes from
                 paths.append(f"{kind}.{name} (from " + ", ".join(f"facts.{lst}[{i}]" for lst, i in sources) + ")")
         facts = sorted({f"facts.{lst}[{i}]" for kind, sources in refs.values() for lst, i in sources})
@@ -136,7 +180,10 @@ def unknowns(ruleset: Ruleset, request: RequestFacts | Mapping[str, Any], as_of:
     ``timing`` leaves out the combinations the instrument's force excludes (as evaluation does).
     Returns the entries and whether the search was cut short at ``max_steps``.
     """
-    search = _Search(ruleset, prepare(ruleset, request, as_of), ruleset.param_values, max_steps, timing)
+    if not isinstance(request, RequestFacts):
+        request = RequestFacts(request)
+    search = _Search(ruleset, prepare(ruleset, request, as_of), ruleset.param_values, max_steps, request.raw,
+                     timing)
     for rule in ruleset.rules:
         search.rule(rule)
         if search.truncated:

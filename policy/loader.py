@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from policy import expr as E
+from policy import liveness
 from policy.facts import FACT_LISTS, RESERVED_FIELDS
 from policy.functions import parse_date
 from policy.instruments import Instrument
@@ -73,6 +74,7 @@ class _Checker:
         self.instruments = instruments
         self.issues: list[Issue] = []
         self.rule_id: str | None = None
+        self.computed_at: dict[tuple[str, str], Location] = {}  # (list, field) -> where it is declared
 
     # -- reporting
     def add(self, loc: Location | None, message: str, hint: str | None = None) -> None:
@@ -250,7 +252,7 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
     if ch.issues:
         raise RulesetInvalid(ch.issues)
     assert instrument is not None and title is not None
-    return Ruleset(
+    ruleset = Ruleset(
         id=rid, version=str(version), title=title, status=status, instrument=inst_id,
         instrument_status=instrument.status, effective_from=eff_from, effective_to=eff_to,
         parameters=parameters, aggregates=aggregates, computed=tuple(computed), rules=tuple(rules),
@@ -258,6 +260,15 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
         extra={"scenarios": top.get("scenarios")} if "scenarios" in top else {},
         responsibility=responsibility,
     )
+    # Rules that can never fire are refused; computed fields nobody reads are only warned about.
+    errors, warnings = liveness.problems(ruleset, ch.computed_at)
+    for loc, message, rule_id, hint in errors:
+        ch.issues.append(Issue(path, loc.line, loc.column, message, rule_id, hint))
+    if ch.issues:
+        raise RulesetInvalid(ch.issues)
+    ruleset.extra["warnings"] = [Issue(path, loc.line, loc.column, message, rule_id, hint)
+                                 for loc, message, rule_id, hint in warnings]
+    return ruleset
 
 
 def _parameters(ch: _Checker, top: LocatedDict) -> dict[str, Parameter]:
@@ -337,6 +348,7 @@ def _computed(ch: _Checker, top: LocatedDict, fact_fields: dict, param_types: di
             continue
         ftype = E.type_of(node, scope)
         fact_fields[lst][fname] = (ftype, ())
+        ch.computed_at[(lst, fname)] = ch.where(items, i)
         out.append(Computed(lst, alias, fname, ftype, node, ch.text(c, "description", "a computed field")))
     return out
 

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from policy import expr as E
+from policy.analysis import computed_behind
 from policy.model import Rule, Ruleset
 
 APPROVED, UNREVIEWED, CHANGED = "approved", "unreviewed", "changed_since_approval"
@@ -44,7 +45,8 @@ def rule_dependencies(ruleset: Ruleset, rule: Rule) -> dict[str, list[str]]:
     derived = sorted({p.fact for p in rule.patterns if p.fact in ruleset.aggregates})
     facts_of = {p.alias: p.fact for p in rule.patterns}
     read = {(facts_of.get(n.alias), n.name) for n in nodes if isinstance(n, E.FieldRef)}
-    computed = sorted(f"{c.list}.{c.field}" for c in ruleset.computed if (c.list, c.field) in read)
+    # and the computed fields those read (a later computed field may read an earlier one)
+    computed = sorted(f"{c.list}.{c.field}" for c in computed_behind(ruleset.computed, read))
     for c in ruleset.computed:  # a computed field's own parameters count too
         if f"{c.list}.{c.field}" in computed:
             params = sorted(set(params) | {n.name for n in E.nodes(c.value) if isinstance(n, E.ParamRef)})

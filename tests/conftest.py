@@ -11,7 +11,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from hypothesis import HealthCheck, settings  # noqa: E402
+
 from policy.instruments import load_instruments  # noqa: E402
+
+# Property tests that do not fix their own number of examples run 100 each by default (a few hundred
+# in all: fast enough for every run); `pytest --hypothesis-profile=long` runs 2,000 each (README).
+settings.register_profile("long", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 from policy.registry import RULESETS_DIR, load_directory  # noqa: E402
 
 

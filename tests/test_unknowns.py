@@ -88,3 +88,46 @@ def test_explain_plain_writes_each_violation_out_with_its_values(client):
         "the annual quota total's amount (t REO) (5,000) is less than the annual production total's amount "
         "(t REO) (5,320)") for v in over)
     assert "explanation_plain" not in client.post("/v1/evaluate", json=example("over-quota")).json["violations"][0]
+
+
+def test_a_null_that_is_a_fact_is_known_not_missing(client):
+    """`submitted_on: null` says the report was not submitted: the late rule cannot fire whatever is
+    added, so it is not undecided, while the never-submitted rule fires on the same report."""
+    from conftest import example
+    body = explain(client, example("late-report-and-small-smelter"))
+    assert any(v["rule"] == "reporting.group-monthly-missing" for v in body["violations"])
+    late = [i for i in body["unknowns"]["items"] if i["rule"] == "reporting.group-monthly-late"]
+    assert late == []
+    assert not any("submitted_on" in m for i in body["unknowns"]["items"] for m in i["missing"])
+
+
+def test_a_left_out_date_is_still_missing(shipped):
+    report = {"reporter": "G1", "level": "group", "period": "2021-11", "recipient": "miit",
+              "includes_traceability_data": True}
+    facts = {"groups": [{"id": "G1", "designated": True}], "reports": [report]}
+    found, _ = unknowns(shipped["notice@2021"], facts, dt.date(2021, 12, 31))
+    assert ["facts.reports[0].submitted_on"] in [i["missing"] for i in found if i["rule"] == "reporting.group-monthly-late"]
+    facts["reports"] = [dict(report, submitted_on=None)]
+    found, _ = unknowns(shipped["notice@2021"], facts, dt.date(2021, 12, 31))
+    assert [i for i in found if i["rule"] == "reporting.group-monthly-late"] == []
+
+
+def test_a_missing_computed_value_names_the_submitted_field_it_needs(instruments):
+    """A computed field is not something a caller can send: the entry names the field behind it."""
+    from rules_helpers import ruleset_from
+    rs = ruleset_from("""
+computed:
+  - {list: reports, as: r, field: k, value: "r.reported_amount_t_reo + 1"}
+  - {list: reports, as: r, field: k2, value: "r.k * 2"}
+rules:
+  - id: big
+    title: {zh: 测, en: t}
+    severity: minor
+    when: [{fact: reports, as: r, where: "r.k2 > 10"}]
+    subject: {type: enterprise, id: r.reporter}
+    message: {zh: "{subject}", en: "{subject}"}
+    citations: [{instrument: notice-2021, eid: para_7}]
+""", instruments)
+    facts = {"reports": [{"reporter": "E1", "level": "enterprise", "period": "2021-03"}]}
+    [entry], _ = unknowns(rs, facts, dt.date(2021, 12, 31))
+    assert entry["missing"] == ["facts.reports[0].reported_amount_t_reo"]
