@@ -222,12 +222,12 @@ def test_a_split_is_judged_by_the_rulesets_in_force_on_the_day_it_was_issued(run
 
 
 def test_the_evaluate_page_labels_findings_under_a_draft(client):
-    """Pinned draft and notice: the page marks the draft's finding (and only it) as not law."""
+    """Pinned draft and Regulation: the page marks the draft's finding (and only it) as not law."""
     import json
 
     from conftest import example
-    body = example("over-quota")
-    assert body["rulesets"] == ["measures@draft", "notice@2021"]
+    body = example("over-quota-draft")
+    assert body["rulesets"] == ["measures@draft", "regulation@2024"]
     found = client.post("/v1/evaluate", json=body).json["violations"]
     under_draft = sum(v["ruleset"] in DRAFT_REFS for v in found)
     assert under_draft >= 1 and len(found) > under_draft
