@@ -129,17 +129,17 @@ def diff(ctx: click.Context, old: Path, new: Path) -> None:
 @click.pass_context
 def coverage(ctx: click.Context, rulesets_dir: Path, only: str | None) -> None:
     """Every provision: the rules implementing it, or why it is out of scope."""
-    from policy.coverage import coverage as compute, load_out_of_scope
+    from policy.coverage import coverage as compute, load_not_a_violation, load_out_of_scope
 
     instruments = _instruments(ctx.obj["instruments_dir"])
     rulesets = load_directory(rulesets_dir, instruments)
-    out_of_scope = load_out_of_scope()
+    out_of_scope, not_duties = load_out_of_scope(), load_not_a_violation()
     for inst_id, reasons in out_of_scope.items():
         if only and inst_id != only:
             continue
         inst = instruments[inst_id]
         click.echo(f"{inst_id} ({inst.status}): {inst.title['zh']}")
-        for eid, cov in compute(inst, rulesets, reasons).items():
+        for eid, cov in compute(inst, rulesets, reasons, not_duties.get(inst_id)).items():
             label = inst.provisions[eid].label["en"]
             if cov.status == "implemented":
                 click.echo(f"  {eid:<22} {label:<14} implemented by {'; '.join(cov.implemented_by)}")
@@ -149,6 +149,9 @@ def coverage(ctx: click.Context, rulesets_dir: Path, only: str | None) -> None:
                 click.echo(f"  {eid:<22} {label:<14} out of scope: {cov.out_of_scope['en']}")
             else:
                 click.echo(f"  {eid:<22} {label:<14} GAP: neither implemented nor out of scope")
+            if cov.not_a_violation:
+                note = cov.not_a_violation
+                click.echo(f"  {'':<22} {'':<14} not a violation: “{note['text']}”: {note['en']}")
 
 
 def _server_options(f):

@@ -14,7 +14,7 @@ from api.auth import COOKIE, authenticate
 from api.errors import ApiError
 from api.rule_view import find_rule, interpretation_register, rule_view, sign_off
 from api.why import why
-from policy.coverage import coverage, load_out_of_scope
+from policy.coverage import coverage, load_not_a_violation, load_out_of_scope
 from policy.diff import diff as ruleset_diff
 from policy.review import STATUS_LABELS, review_state, rule_digest
 
@@ -75,7 +75,8 @@ def _instrument_coverage(instrument_id: str):
     inst = runtime.instruments.get(instrument_id)
     if inst is None:
         raise ApiError(404, "not_found", f"no instrument {instrument_id}")
-    return inst, coverage(inst, runtime.registry.all(), load_out_of_scope().get(instrument_id, {}))
+    return inst, coverage(inst, runtime.registry.all(), load_out_of_scope().get(instrument_id, {}),
+                          load_not_a_violation().get(instrument_id))
 
 
 @bp.get("/instruments/<instrument_id>")

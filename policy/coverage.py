@@ -4,8 +4,10 @@ Legal reviewers start from a provision and ask "what enforces this?".  The
 answer is derived, never hand-kept: every citation of every ruleset (its
 rules, their consequences, its parameters, its responsibility clause) marks
 the provision implemented; ``rulesets/coverage.yaml`` gives the reason for
-each provision left out.  A parent provision whose children are all covered
-is covered through them.
+each provision left out, and (``not_a_violation``) quotes the sentences of a
+provision that no rule enforces because they are no duty (an exhortation such
+as "加快推进…建设"), with the reason.  A parent provision whose children are
+all covered is covered through them.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ class ProvisionCoverage:
     implemented_by: list[str] = field(default_factory=list)  # "ruleset@version rule-id" or "... parameter x"
     out_of_scope: dict[str, str] | None = None
     through_children: bool = False
+    # a sentence of the provision that is not a duty: {"text": quoted sentence, "zh": reason, "en": reason}
+    not_a_violation: dict[str, str] | None = None
 
     @property
     def status(self) -> str:
@@ -51,16 +55,29 @@ def _citations(rs: Ruleset) -> Iterable[tuple[Citation, str]]:
         yield rs.responsibility.citation, f"{rs.ref} responsibility"
 
 
-def load_out_of_scope(path: Path = COVERAGE_FILE) -> dict[str, dict[str, dict[str, str]]]:
+def _section(key: str, path: Path) -> dict[str, dict[str, dict[str, str]]]:
     doc = load_yaml(path.read_bytes())
-    return {inst: {eid: dict(reason) for eid, reason in (body.get("out_of_scope") or {}).items()}
+    return {inst: {eid: dict(entry) for eid, entry in (body.get(key) or {}).items()}
             for inst, body in (doc.get("instruments") or {}).items()}
 
 
+def load_out_of_scope(path: Path = COVERAGE_FILE) -> dict[str, dict[str, dict[str, str]]]:
+    """Instrument -> provision -> the reason (zh, en) it has no rule."""
+    return _section("out_of_scope", path)
+
+
+def load_not_a_violation(path: Path = COVERAGE_FILE) -> dict[str, dict[str, dict[str, str]]]:
+    """Instrument -> provision -> the sentence (``text``) that is no duty, and the reason (zh, en)."""
+    return _section("not_a_violation", path)
+
+
 def coverage(instrument: Instrument, rulesets: Iterable[Ruleset],
-             out_of_scope: Mapping[str, Mapping[str, str]]) -> dict[str, ProvisionCoverage]:
+             out_of_scope: Mapping[str, Mapping[str, str]],
+             not_a_violation: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, ProvisionCoverage]:
     """Coverage of every provision of one instrument, in document order."""
-    out = {eid: ProvisionCoverage(eid, out_of_scope=dict(out_of_scope[eid]) if eid in out_of_scope else None)
+    notes = not_a_violation or {}
+    out = {eid: ProvisionCoverage(eid, out_of_scope=dict(out_of_scope[eid]) if eid in out_of_scope else None,
+                                  not_a_violation=dict(notes[eid]) if eid in notes else None)
            for eid in instrument.provisions}
     for rs in rulesets:
         for citation, by in _citations(rs):
