@@ -187,7 +187,8 @@ def coverage(ctx: click.Context, files: tuple[Path, ...], rulesets_dir: Path, on
     FILES are rulesets (and instrument texts) not yet published, counted as if they were: a new notice's
     ruleset shows which of its provisions it leaves uncovered.  Exits 1 when a provision is a gap.
     """
-    from policy.coverage import COVERAGE_FILE, coverage as compute, load_out_of_scope, load_partly_implemented
+    from policy.coverage import (COVERAGE_FILE, coverage as compute, load_not_a_violation, load_out_of_scope,
+                                 load_partly_implemented)
 
     instruments = dict(_instruments(ctx.obj["instruments_dir"]))
     texts = {path: path.read_text(encoding="utf-8", errors="replace") for path in files}
@@ -208,6 +209,7 @@ def coverage(ctx: click.Context, files: tuple[Path, ...], rulesets_dir: Path, on
     rulesets = [r for r in load_directory(rulesets_dir, instruments) if r.ref not in given] + candidates
     coverage_file = coverage_file or COVERAGE_FILE
     out_of_scope, partly = load_out_of_scope(coverage_file), load_partly_implemented(coverage_file)
+    not_duties = load_not_a_violation(coverage_file)
     if only is not None and only not in instruments:
         click.echo(f"no instrument {only!r}; known: {', '.join(sorted(instruments))}")
         sys.exit(1)
@@ -215,7 +217,8 @@ def coverage(ctx: click.Context, files: tuple[Path, ...], rulesets_dir: Path, on
     for inst_id in [only] if only else sorted(instruments):
         inst = instruments[inst_id]
         click.echo(f"{inst_id} ({inst.status}): {inst.title['zh']}")
-        for eid, cov in compute(inst, rulesets, out_of_scope.get(inst_id, {}), partly.get(inst_id, {})).items():
+        for eid, cov in compute(inst, rulesets, out_of_scope.get(inst_id, {}), partly.get(inst_id, {}),
+                                not_duties.get(inst_id)).items():
             label = inst.provisions[eid].label["en"]
             if cov.status == "implemented":
                 click.echo(f"  {eid:<22} {label:<14} implemented by {'; '.join(cov.implemented_by)}")
@@ -229,6 +232,9 @@ def coverage(ctx: click.Context, files: tuple[Path, ...], rulesets_dir: Path, on
             else:
                 gaps += 1
                 click.echo(f"  {eid:<22} {label:<14} GAP: neither implemented nor out of scope")
+            if cov.not_a_violation:
+                note = cov.not_a_violation
+                click.echo(f"  {'':<22} {'':<14} not a violation: “{note['text']}”: {note['en']}")
     if gaps:
         click.echo(f"{gaps} gap(s): implement them, or give the reason they are out of scope in rulesets/coverage.yaml")
     sys.exit(1 if gaps else 0)

@@ -20,7 +20,7 @@ from api.errors import ApiError
 from api.json_input import parse_json_body
 from api.query import comment_text
 from api.rule_view import find_rule, interpretation_register, rule_review, rule_view, sign_off
-from policy.coverage import coverage, load_out_of_scope
+from policy.coverage import coverage, load_not_a_violation, load_out_of_scope
 from policy.text import printable_key
 from policy.model import Citation
 from policy.results import citation_json
@@ -79,7 +79,8 @@ def provision(instrument_id: str, eid: str):
         raise ApiError(404, "not_found", f"{instrument_id} has no provision {eid}")
     p = inst.provisions[eid]
     registry = _runtime().registry
-    cov = coverage(inst, registry.all(), load_out_of_scope().get(instrument_id, {}))[eid]
+    cov = coverage(inst, registry.all(), load_out_of_scope().get(instrument_id, {}),
+                   not_a_violation=load_not_a_violation().get(instrument_id))[eid]
     implemented = []
     for item in cov.implemented_by:
         ref, _, rest = item.partition(" ")
@@ -88,7 +89,8 @@ def provision(instrument_id: str, eid: str):
     return jsonify({"instrument": inst.id, "instrument_status": inst.status, "eid": p.eid, "kind": p.kind,
                     "label": dict(p.label), "heading": dict(p.heading) if p.heading else None, "text": text["text"],
                     "text_en": text.get("text_en"), "text_available": inst.text_available, "parent": p.parent, "children": list(p.children),
-                    "coverage": cov.status, "implemented_by": implemented, "out_of_scope": cov.out_of_scope})
+                    "coverage": cov.status, "implemented_by": implemented, "out_of_scope": cov.out_of_scope,
+                    "not_a_violation": cov.not_a_violation})
 
 
 @bp.get("/v1/instruments/<instrument_id>/interpretations")

@@ -5,11 +5,11 @@ A scenario file lists requests and the violations expected of them::
     scenarios:
       - name: 超指标生产 / over quota
         source: {instrument: measures-draft, eid: art_16__para_2}
-        as_of: "2021-12-31"
+        as_of: "2024-12-31"
         rulesets: ["measures@draft"]
         facts: {...}                     # as in POST /v1/evaluate
         expect:
-          - {rule: quota.over-production, subject: E1, period: "2021", eids: [art_16__para_2]}
+          - {rule: quota.over-production, subject: E1, period: "2024", eids: [art_16__para_2]}
 
 The actual violations of the pinned rulesets must equal ``expect`` as a set
 of (rule, subject, period) (``ruleset`` may be given to tell rulesets apart);

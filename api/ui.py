@@ -19,7 +19,8 @@ from api.query import comment_text
 from api.web_security import protect_unsafe_request, safe_next
 from api.rule_view import find_rule, interpretation_register, rule_view, sign_off
 from api.why import why
-from policy.coverage import STATUS_LABELS as COVERAGE_LABELS, coverage, load_out_of_scope, load_partly_implemented
+from policy.coverage import (STATUS_LABELS as COVERAGE_LABELS, coverage, load_not_a_violation, load_out_of_scope,
+                             load_partly_implemented)
 from policy.diff import diff as ruleset_diff
 from policy.review import STATUS_LABELS, review_state, rule_digest
 
@@ -94,7 +95,8 @@ def _instrument_coverage(instrument_id: str):
     if inst is None:
         raise ApiError(404, "not_found", f"no instrument {instrument_id}")
     return inst, coverage(inst, runtime.registry.all(), load_out_of_scope().get(instrument_id, {}),
-                          load_partly_implemented().get(instrument_id, {}))
+                          load_partly_implemented().get(instrument_id, {}),
+                          not_a_violation=load_not_a_violation().get(instrument_id))
 
 
 @bp.get("/instruments/<instrument_id>")

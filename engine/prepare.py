@@ -3,8 +3,9 @@
 durable_rules compares numbers and strings; it has no dates, no aggregates and
 no notion of "unknown".  This step, in plain Python, gives it what it needs:
 
-- keeps only the facts a ruleset judges (its effective period: the 2021
-  notice judges 2021 facts; enterprises and groups are timeless);
+- keeps only the facts a ruleset reads (its effective period, widened back
+  to ``reads_facts_from`` where a ruleset sets it: the 2021 notice reads 2021
+  facts; enterprises and groups are timeless);
 - normalises values (dates to day numbers, periods to year/month, lists of
   activities to one boolean each) and *drops* unknowns: a field the caller
   left out, or ``null``, is simply absent;
@@ -81,7 +82,10 @@ def _within(ruleset: Ruleset, lst: FactList, span: tuple[int, int] | None) -> bo
         # where the ruleset has no bounds: it cannot be placed in a bounded period
         return lst.time_field is None or (ruleset.effective_from is None and ruleset.effective_to is None)
     start, end = span
-    if ruleset.effective_from is not None and end < ruleset.effective_from:
+    # ``reads_facts_from`` widens only the facts read (earlier months of a quota year), not the period judged:
+    # policy.force keeps the matches of acts outside the instrument's force and the ruleset's period out
+    first = ruleset.reads_facts_from if ruleset.reads_facts_from is not None else ruleset.effective_from
+    if first is not None and end < first:
         return False
     if ruleset.effective_to is not None and start > ruleset.effective_to:
         return False

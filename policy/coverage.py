@@ -4,8 +4,10 @@ Legal reviewers start from a provision and ask "what enforces this?".  The
 answer is derived, never hand-kept: every citation of every ruleset (its
 rules, their consequences, its parameters, its responsibility clause) marks
 the provision implemented; ``rulesets/coverage.yaml`` gives the reason for
-each provision left out.  A parent provision whose children are all covered
-is covered through them.
+each provision left out, and (``not_a_violation``) quotes the sentences of a
+provision that no rule enforces because they are no duty (an exhortation such
+as "加快推进…建设"), with the reason.  A parent provision whose children are
+all covered is covered through them.
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ class ProvisionCoverage:
     out_of_scope: dict[str, str] | None = None
     through_children: bool = False
     partly: dict[str, str] | None = None  # what the implementing rules leave out, when they cover only part
+    # a sentence of the provision that is not a duty: {"text": quoted sentence, "zh": reason, "en": reason}
+    not_a_violation: dict[str, str] | None = None
 
     @property
     def status(self) -> str:
@@ -80,17 +84,25 @@ def load_partly_implemented(path: Path = COVERAGE_FILE) -> dict[str, dict[str, d
     return _section("partly_implemented", path)
 
 
+def load_not_a_violation(path: Path = COVERAGE_FILE) -> dict[str, dict[str, dict[str, str]]]:
+    """Instrument -> provision -> the sentence (``text``) that is no duty, and the reason (zh, en)."""
+    return _section("not_a_violation", path)
+
+
 def coverage(instrument: Instrument, rulesets: Iterable[Ruleset],
              out_of_scope: Mapping[str, Mapping[str, str]],
-             partly: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, ProvisionCoverage]:
+             partly: Mapping[str, Mapping[str, str]] | None = None,
+             not_a_violation: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, ProvisionCoverage]:
     """Coverage of every provision of one instrument, in document order.
 
     ``partly``: notes on provisions the rules implement only in part (a note without an implementing
-    rule leaves the provision a gap).
+    rule leaves the provision a gap).  ``not_a_violation``: sentences of a provision that are no duty.
     """
     partly = partly or {}
+    notes = not_a_violation or {}
     out = {eid: ProvisionCoverage(eid, out_of_scope=dict(out_of_scope[eid]) if eid in out_of_scope else None,
-                                  partly=dict(partly[eid]) if eid in partly else None)
+                                  partly=dict(partly[eid]) if eid in partly else None,
+                                  not_a_violation=dict(notes[eid]) if eid in notes else None)
            for eid in instrument.provisions}
     for rs in rulesets:
         for citation, by in ruleset_citations(rs):

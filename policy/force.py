@@ -25,6 +25,12 @@ was law on the date of the act it judges.  Two things decide that:
     production, and a rule on such facts states in its conditions from when its
     duty runs (e.g. a due date after the entry into force).
 
+  A ruleset with ``reads_facts_from`` (before its ``effective.from``) reads the
+  earlier facts of a straddling year, for its sums and for ``unless``, but it
+  judges no more than without it: a match binding a monthly or annual fact
+  whose period ends before ``effective.from``, or a dated act before it, is
+  not admitted (the same facts ``engine.prepare`` would otherwise not read).
+
 The check runs on each match after the engine, so it is the same for every
 rule whatever the engine's layout, and the unknowns search applies it too.
 """
@@ -79,6 +85,31 @@ def rule_is_timeless(ruleset: Ruleset, rule: Rule) -> bool:
 class _RuleTiming:
     timeless: bool
     dated: tuple[tuple[str, str], ...]  # (alias, normalised date field) of facts dated by their act
+    periodic: tuple[str, ...] = ()  # aliases of facts placed by a year (and month): lists and sums of them
+
+
+def _periodic(ruleset: Ruleset, kind: str) -> bool:
+    """Whether facts of ``kind`` are placed in time by a year or month (not timeless, not a day)."""
+    lst = FACT_LISTS.get(kind)
+    if lst is None:
+        agg = ruleset.aggregates.get(kind)
+        return agg is not None and _periodic(ruleset, agg.source)
+    if lst.time_field is None:
+        return False
+    wire = lst.wire(lst.time_field)
+    return wire is None or wire.type != "date"
+
+
+def _period_end(fact: Mapping[str, Any]) -> int | None:
+    """Last day of the year, or month, a prepared fact (or a sum grouped by year) concerns."""
+    year = fact.get("year")
+    if not isinstance(year, int) or isinstance(year, bool):
+        return None
+    year = min(max(year, dt.MINYEAR), dt.MAXYEAR)
+    month = fact.get("month")
+    if isinstance(month, int) and 1 <= month < 12:
+        return (dt.date(year, month + 1, 1) - dt.timedelta(days=1)).toordinal()
+    return dt.date(year, 12, 31).toordinal()
 
 
 _TIMINGS: dict[str, dict[str, _RuleTiming]] = {}  # ruleset digest -> rule id -> timing; versions are immutable
@@ -89,7 +120,8 @@ def _rule_timings(ruleset: Ruleset) -> dict[str, _RuleTiming]:
     if cached is None:
         cached = _TIMINGS[ruleset.digest] = {
             r.id: _RuleTiming(rule_is_timeless(ruleset, r),
-                              tuple((p.alias, f) for p in r.positive if (f := _act_date_field(p.fact)) is not None))
+                              tuple((p.alias, f) for p in r.positive if (f := _act_date_field(p.fact)) is not None),
+                              tuple(p.alias for p in r.positive if _periodic(ruleset, p.fact)))
             for r in ruleset.rules}
     return cached
 
@@ -120,6 +152,10 @@ class Timing:
         ends = [d for d in (self.force[1], period[1]) if d is not None]
         self.as_of_in_force = self.applies and _inside(self.as_of, max(starts) if starts else None,
                                                        min(ends) if ends else None)
+        # facts read before the period (``reads_facts_from``) are evidence, never themselves judged
+        self.judged_from = period[0] if ruleset.reads_facts_from is not None else None
+        if self.judged_from is not None and (self.force[0] is None or self.force[0] < self.judged_from):
+            self.force = (self.judged_from, self.force[1])
         self._rules = _rule_timings(ruleset)
 
     def admits(self, rule_id: str, bindings: Mapping[str, Mapping[str, Any]]) -> bool:
@@ -134,4 +170,9 @@ class Timing:
             day = bindings.get(alias, {}).get(name)
             if day is not None and not _inside(day, start, end):
                 return False
+        if self.judged_from is not None:
+            for alias in timing.periodic:
+                last = _period_end(bindings.get(alias, {}))
+                if last is not None and last < self.judged_from:
+                    return False
         return True

@@ -194,8 +194,8 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
     if top is None:
         raise RulesetInvalid(ch.issues)
     ch.keys(top, "the ruleset", ("ruleset", "version", "title", "instrument", "rules"),
-            ("status", "effective", "parameters", "derived", "computed", "description", "scenarios",
-             "responsibility"))
+            ("status", "effective", "reads_facts_from", "parameters", "derived", "computed", "description",
+             "scenarios", "responsibility"))
 
     rid, version = top.get("ruleset"), top.get("version")
     if not isinstance(rid, str) or not ID_RE.match(rid):
@@ -221,6 +221,12 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
             eff_from, eff_to = _date_or_none(ch, eff, "from"), _date_or_none(ch, eff, "to")
             if eff_from is not None and eff_to is not None and eff_to < eff_from:
                 ch.add(eff.where("to"), "`effective.to` is before `effective.from`")
+    reads_from = _date_or_none(ch, top, "reads_facts_from")
+    if reads_from is not None and (eff_from is None or reads_from > eff_from):
+        ch.add(top.where("reads_facts_from"), "`reads_facts_from` must be on or before `effective.from`",
+               "it only widens the facts read back from the start of the effective period; "
+               "without `effective.from` every earlier fact is read already")
+        reads_from = None
 
     parameters = _parameters(ch, top)
     param_types = {n: p.type for n, p in parameters.items()}
@@ -258,7 +264,7 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
         parameters=parameters, aggregates=aggregates, computed=tuple(computed), rules=tuple(rules),
         fact_fields=fact_fields, source=source, digest=_digest(source), path=path, description=description,
         extra={"scenarios": top.get("scenarios")} if "scenarios" in top else {},
-        responsibility=responsibility,
+        responsibility=responsibility, reads_facts_from=reads_from,
     )
     # Rules that can never fire are refused; computed fields nobody reads are only warned about.
     errors, warnings = liveness.problems(ruleset, ch.computed_at)

@@ -188,6 +188,9 @@ class Ruleset:
     description: Mapping[str, str] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     responsibility: Responsibility | None = None
+    # first day of the facts the ruleset reads when earlier than ``effective_from`` (an annual quota counts the
+    # months of its year before the entry into force); None: the effective period bounds the facts read too
+    reads_facts_from: int | None = None
 
     @property
     def ref(self) -> str:

@@ -77,10 +77,12 @@ def time_span(list_name: str, raw: Mapping[str, Any]) -> tuple[dt.date, dt.date]
 
 
 def judged(ruleset: Any, list_name: str, raw: Mapping[str, Any]) -> bool:
-    """Whether the ruleset's effective period covers the fact (timeless lists always)."""
+    """Whether the ruleset reads the fact: its effective period covers it, the start moved back to
+    ``reads_facts_from`` where the ruleset sets one (docs/rules.md); timeless lists always."""
     if list_name not in TIME_FIELD:
         return True
-    start = dt.date.fromordinal(ruleset.effective_from) if ruleset.effective_from is not None else None
+    first = ruleset.reads_facts_from if ruleset.reads_facts_from is not None else ruleset.effective_from
+    start = dt.date.fromordinal(first) if first is not None else None
     end = dt.date.fromordinal(ruleset.effective_to) if ruleset.effective_to is not None else None
     span = time_span(list_name, raw)
     if span is None:

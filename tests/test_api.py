@@ -8,7 +8,7 @@ import pytest
 
 from conftest import example
 
-EXAMPLES = ["over-quota", "compliant-group", "late-report-and-small-smelter"]
+EXAMPLES = ["over-quota", "over-quota-draft", "compliant-group", "late-report-and-small-smelter"]
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
@@ -22,17 +22,26 @@ def test_examples_and_responses_follow_the_contract(name, client, contract_schem
 
 def test_over_quota_example(client):
     r = client.post("/v1/evaluate", json=example("over-quota"))
-    # both instruments forbid it: the draft Measures (Art. 10, 16) and the 2021 notice (para 1)
-    assert [(v["ruleset"], v["rule"]) for v in r.json["violations"]] == [
-        ("measures@draft", "quota.over-production"), ("notice@2021", "quota.over-production")]
     # para. 1 binds everyone (任何单位和个人); para. 4's 按指标组织生产 is the groups' duty, not cited on an enterprise
-    assert [c["eid"] for c in r.json["violations"][1]["citations"]] == ["para_1"]
+    [v] = r.json["violations"]
+    assert (v["ruleset"], v["rule"], v["binding"]) == ("notice@2021", "quota.over-production", True)
+    assert [c["eid"] for c in v["citations"]] == ["para_1"]
+    assert v["details"] == {"activity": "mining", "produced_t_reo": 5320, "quota_t_reo": 5000, "excess_t_reo": 320}
+    assert "quota.year (2021) == produced.year (2021)" in v["explanation"]
+    assert r.json["summary"] == {"violations": 1, "by_severity": {"serious": 1}, "binding": 1, "non_binding": 0}
+
+
+def test_over_quota_under_the_pinned_draft_example(client):
+    r = client.post("/v1/evaluate", json=example("over-quota-draft"))
+    # the draft Measures (Art. 10, 16), pinned for comparison, and the Regulation in force (Art. 10(2), 21)
+    assert [(v["ruleset"], v["rule"]) for v in r.json["violations"]] == [
+        ("measures@draft", "quota.over-production"), ("regulation@2024", "quota.over-production")]
     v = r.json["violations"][0]
     assert v["rule"] == "quota.over-production" and v["subject"] == {"type": "enterprise", "id": "E1"}
     assert v["details"] == {"activity": "mining", "produced_t_reo": 5320, "quota_t_reo": 5000, "excess_t_reo": 320}
-    assert v["message"]["en"] == "E1 produced 5,320 t REO of mining in 2021 against a quota of 5,000 t (excess 320 t)"
+    assert v["message"]["en"] == "E1 produced 5,320 t REO of mining in 2024 against a quota of 5,000 t (excess 320 t)"
     assert v["explanation"].endswith("quota.amount_t_reo (5,000) < produced.amount_t_reo (5,320))")
-    assert "quota.year (2021) == produced.year (2021)" in v["explanation"]
+    assert "quota.year (2024) == produced.year (2024)" in v["explanation"]
     assert v["citations"][0]["eid"] == "art_16__para_2"
     assert v["citations"][0]["text"] == "稀土集团所属稀土开采企业和稀土冶炼分离企业存在超指标生产等违法违规行为的，核减下一年度稀土指标。"
     assert v["citations"][0]["status"] == "draft"
@@ -41,10 +50,10 @@ def test_over_quota_example(client):
     assert cut["type"] == "next_year_quota_reduction" and set(cut) == {"type", "citation", "description"}
     assert cut["citation"] == {"instrument": "measures-draft", "eid": "art_16__para_2"}
     assert "fixes no amount" in cut["description"]["en"] and "未规定核减数量" in cut["description"]["zh"]
-    assert v["facts"] == [{"list": "allocations", "index": 0}] + [{"list": "production", "index": i} for i in range(11)]
+    assert v["facts"] == [{"list": "allocations", "index": 0}] + [{"list": "production", "index": i} for i in range(5)]
     assert v["binding"] is False  # the example pins the draft, which was never in force
     assert r.json["summary"] == {"violations": 2, "by_severity": {"serious": 2}, "binding": 1, "non_binding": 1}
-    assert [rs["id"] + "@" + rs["version"] for rs in r.json["rulesets"]] == ["measures@draft", "notice@2021"]
+    assert [rs["id"] + "@" + rs["version"] for rs in r.json["rulesets"]] == ["measures@draft", "regulation@2024"]
 
 
 def test_compliant_group_has_no_violations(client):

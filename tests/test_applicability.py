@@ -222,15 +222,15 @@ def test_a_split_is_judged_by_the_rulesets_in_force_on_the_day_it_was_issued(run
 
 
 def test_the_evaluate_page_labels_findings_under_a_draft(client):
-    """Pinned draft and notice: the page marks the draft's finding (and only it) as not law."""
+    """Pinned draft and Regulation: the page marks the draft's finding (and only it) as not law."""
     import json
     import re
 
     from conftest import example
     page = client.get("/ui/evaluate").get_data(as_text=True)  # the form's CSRF token, bound to this session
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    body = example("over-quota")
-    assert body["rulesets"] == ["measures@draft", "notice@2021"]
+    body = example("over-quota-draft")
+    assert body["rulesets"] == ["measures@draft", "regulation@2024"]
     found = client.post("/v1/evaluate", json=body).json["violations"]
     under_draft = sum(v["ruleset"] in DRAFT_REFS for v in found)
     assert under_draft >= 1 and len(found) > under_draft

@@ -74,3 +74,19 @@ def test_coverage_lists_every_provision():
     assert "art_17" in r.output and "out of scope: Liability of officials" in r.output
     assert "art_16__para_2" in r.output and "quota.over-production (next_year_quota_reduction)" in r.output
     assert "GAP" not in r.output
+
+
+def test_coverage_shows_the_sentences_that_are_not_violations():
+    """Each `not_a_violation` entry of rulesets/coverage.yaml is printed under its provision, quoted, with its reason."""
+    import yaml
+    doc = yaml.safe_load((RULESETS_DIR / "coverage.yaml").read_text(encoding="utf-8"))
+    entries = [(inst, eid, e) for inst, body in doc["instruments"].items()
+               for eid, e in (body.get("not_a_violation") or {}).items()]
+    assert entries
+    for inst, eid, entry in entries:
+        lines = run("coverage", "--instrument", inst).output.splitlines()
+        at = next(i for i, line in enumerate(lines) if line.split()[:1] == [eid])
+        following = lines[at + 1:]
+        block = following[:next((i for i, line in enumerate(following) if not line.startswith(" " * 10)), len(following))]
+        assert any(f"not a violation: “{entry['text']}”" in line and " ".join(entry["en"].split()) in line
+                   for line in block), (inst, eid)

@@ -1,6 +1,8 @@
 """Legal reviewers' read API: instruments, provisions with their implementing rules, rules with their law."""
 from __future__ import annotations
 
+from markupsafe import escape
+
 from conftest import auth
 
 
@@ -21,6 +23,24 @@ def test_provision_with_the_rules_that_implement_it(client):
     assert {"ruleset": "measures@draft", "status": "active", "by": "quota.over-production"} in p["implemented_by"]
     out = client.get("/v1/instruments/measures-draft/provisions/art_17", headers=auth("legal")).json
     assert out["coverage"] == "out_of_scope" and "officials" in out["out_of_scope"]["en"]
+    assert p["not_a_violation"] is None and out["not_a_violation"] is None
+
+
+def test_provision_shows_the_sentence_that_is_not_a_violation(client):
+    """rulesets/coverage.yaml `not_a_violation` (e.g. notice para. 6's exhortation 加快推进…) is on the provision."""
+    import yaml
+
+    from policy.registry import RULESETS_DIR
+    doc = yaml.safe_load((RULESETS_DIR / "coverage.yaml").read_text(encoding="utf-8"))
+    entries = [(inst, eid, e) for inst, body in doc["instruments"].items()
+               for eid, e in (body.get("not_a_violation") or {}).items()]
+    assert entries
+    for inst, eid, entry in entries:
+        p = client.get(f"/v1/instruments/{inst}/provisions/{eid}", headers=auth("legal")).json
+        assert p["not_a_violation"] == entry and entry["text"] in p["text"]
+        for lang in ("zh", "en"):
+            page = client.get(f"/ui/instruments/{inst}?lang={lang}", headers=auth("legal")).get_data(as_text=True)
+            assert f"“{entry['text']}”" in page and str(escape(" ".join(entry[lang].split()))) in page
 
 
 def test_rule_with_its_yaml_law_and_parameters(client):

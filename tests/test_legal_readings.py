@@ -34,10 +34,10 @@ def test_draft_art_16_2_states_no_amount_and_the_excess_is_a_fact(client):
     # 第十六条第二款：……超指标生产等违法违规行为的，核减下一年度稀土指标 — no amount is fixed.
     facts = {"groups": [{"id": "G1", "designated": True}],
              "enterprises": [{"id": "E1", "group": "G1", "designated": True}],
-             "allocations": [{"enterprise": "E1", "group": "G1", "year": 2021, "activity": "mining",
-                              "amount_t_reo": 5000, "filed_on": "2021-03-05"}],
-             "production": [{"enterprise": "E1", "period": "2021-12", "activity": "mining", "amount_t_reo": 5320}]}
-    [v] = _evaluate(client, facts, [DRAFT])
+             "allocations": [{"enterprise": "E1", "group": "G1", "year": 2024, "activity": "mining",
+                              "amount_t_reo": 5000, "filed_on": "2024-07-05"}],
+             "production": [{"enterprise": "E1", "period": "2024-12", "activity": "mining", "amount_t_reo": 5320}]}
+    [v] = _evaluate(client, facts, [DRAFT], "2024-12-31")  # the draft's period starts on 2024-06-22
     assert v["details"]["excess_t_reo"] == 320
     [cut] = [c for c in v["consequences"] if c["type"] == "next_year_quota_reduction"]
     assert set(cut) == {"type", "citation", "description"}, "the text fixes no amount of the reduction"
@@ -48,8 +48,8 @@ def test_draft_production_without_quota_carries_no_next_year_reduction(client):
     # The reading of 等 recorded on quota.over-production: 16(2) reaches only the act it names.
     facts = {"groups": [{"id": "G1", "designated": True}],
              "enterprises": [{"id": "E1", "group": "G1", "designated": True}],
-             "production": [{"enterprise": "E1", "period": "2021-12", "activity": "mining", "amount_t_reo": 100}]}
-    [v] = _evaluate(client, facts, [DRAFT])
+             "production": [{"enterprise": "E1", "period": "2024-12", "activity": "mining", "amount_t_reo": 100}]}
+    [v] = _evaluate(client, facts, [DRAFT], "2024-12-31")
     assert v["rule"] == "quota.production-without-quota"
     assert all(c["citation"]["eid"] != "art_16__para_2" for c in v["consequences"])
 

@@ -37,14 +37,19 @@ def _mine(monthly: dict[int, float], quota: float, year: int = 2025) -> dict:
                            for m, a in sorted(monthly.items())]}
 
 
+def quota_year(test):
+    """Generate a year's monthly production (month -> t) and its quota, for the straddling-year oracles."""
+    return settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])(
+        given(monthly=st.dictionaries(st.integers(1, 12), st.sampled_from([0, 10, 35, 60, 150]), max_size=6),
+              quota=st.sampled_from([0, 50, 100, 200]))(test))
+
+
 def _excess(runtime: Runtime, facts: dict, as_of: str) -> dict[str, float]:
     return {v["ruleset"]: v["details"]["excess_t_reo"]
             for v in violations(runtime, facts, as_of) if v["rule"] == "quota.over-production"}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(monthly=st.dictionaries(st.integers(1, 12), st.sampled_from([0, 10, 35, 60, 150]), max_size=6),
-       quota=st.sampled_from([0, 50, 100, 200]))
+@quota_year
 def test_the_2024_quota_year_straddling_the_regulation(runtime, monthly, quota):
     """Production before 2024-10-01 counts towards the 2024 quota; the excess counts production from then."""
     before = sum(a for m, a in monthly.items() if m <= 9)
@@ -53,9 +58,7 @@ def test_the_2024_quota_year_straddling_the_regulation(runtime, monthly, quota):
     assert _excess(runtime, _mine(monthly, quota, 2024), "2025-01-31") == expected
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(monthly=st.dictionaries(st.integers(1, 12), st.sampled_from([0, 10, 35, 60, 150]), max_size=6),
-       quota=st.sampled_from([0, 50, 100, 200]))
+@quota_year
 def test_the_regulation_judges_the_2025_excess_up_to_june(runtime, monthly, quota):
     """Regulation Art. 10(2) judges the cumulative excess at month-ends before 2025-07-28 (January to June)."""
     before = sum(a for m, a in monthly.items() if m <= 6)
@@ -73,11 +76,44 @@ def test_the_measures_judge_production_from_july_2025(runtime, monthly, quota):
     assert _excess(runtime, _mine(monthly, quota), "2026-01-31") == expected
 
 
-@pytest.mark.xfail(strict=True, reason="measures@2025 reads no facts before its effective period (2025-07-28): "
-                                       "the format has no way to read earlier production of the quota year")
 def test_production_before_the_measures_counts_towards_the_2025_quota(runtime):
     """60 t in March and 60 t in August against 100 t: Art. 7(1) is breached by 20 t from August."""
     assert _excess(runtime, _mine({3: 60, 8: 60}, 100), "2025-12-31") == {"measures@2025": 20}
+
+
+@quota_year
+def test_the_2025_quota_year_straddling_the_measures(runtime, monthly, quota):
+    """Measures Art. 7(1): January to June count towards the 2025 quota; the excess counts July onwards."""
+    before = sum(a for m, a in monthly.items() if m <= 6)
+    after = sum(a for m, a in monthly.items() if m >= 7)
+    expected = min(after, before + after - quota) if before + after > quota and after > 0 else None
+    assert _excess(runtime, _mine(monthly, quota), "2026-01-31").get("measures@2025") == expected
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(months=st.lists(st.integers(1, 12), min_size=1, max_size=5, unique=True),
+       designated=st.sampled_from([True, False, None]))
+def test_months_before_the_measures_are_read_but_not_judged(runtime, months, designated):
+    """Facts of January to June 2025 are read for the annual sum, never judged by the Measures themselves:
+    production without quota, late or missing reports and flow data of those months find nothing under them."""
+    enterprise = {"id": "E1", "activities": ["mining"], "flow_records": True, "flow_records_truthful": True,
+                  "national_traceability_entry": True, "data_security_system": True}
+    if designated is not None:
+        enterprise["designated"] = designated
+    facts = {"enterprises": [enterprise],
+             "production": [{"enterprise": "E1", "period": f"2025-{m:02d}", "activity": "mining",
+                             "amount_t_reo": 10} for m in months],
+             "reports": [{"reporter": "E1", "level": "enterprise", "period": f"2025-{m:02d}", "submitted_on": None}
+                         for m in months] +
+                        [{"reporter": "E1", "level": "enterprise", "period": f"2025-{m:02d}", "recipient": "province",
+                          "submitted_on": f"2025-{m:02d}-28"} for m in months],
+             "flow_entries": [{"enterprise": "E1", "period": f"2025-{m:02d}", "entered_on": f"2025-{m + 1:02d}-25"
+                               if m < 12 else "2026-01-25"} for m in months]}
+    months_judged = {v["period"] for v in violations(runtime, facts, "2026-03-31", ["measures@2025"])}
+    # a finding's period is its year or its month; only months from July 2025 (the month of 28 July) may appear
+    assert all(p == "2025" or p >= "2025-07" for p in months_judged)
+    if all(m <= 6 for m in months):
+        assert months_judged == set()
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -46,13 +46,13 @@ def test_once_the_fact_is_given_the_rule_is_decided(client):
 
 def test_a_join_names_the_missing_field_of_the_right_fact(client):
     """Measures Art. 11(2): an enterprise report without its amount cannot be checked against production."""
-    body = {"as_of": "2021-12-31", "rulesets": ["measures@draft"], "facts": {
+    body = {"as_of": "2024-12-31", "rulesets": ["measures@draft"], "facts": {
         "groups": [{"id": "G1", "designated": True}],
         "enterprises": [{"id": "E1", "group": "G1", "activities": ["mining"], "designated": True}],
-        "production": [{"enterprise": "E1", "period": "2021-03", "activity": "mining", "amount_t_reo": 40}],
-        "reports": [{"reporter": "E1", "level": "enterprise", "period": "2021-03", "submitted_on": "2021-04-05",
+        "production": [{"enterprise": "E1", "period": "2024-09", "activity": "mining", "amount_t_reo": 40}],
+        "reports": [{"reporter": "E1", "level": "enterprise", "period": "2024-09", "submitted_on": "2024-10-05",
                      "recipient": "provincial_miit", "reported_amount_t_reo": 40},
-                    {"reporter": "E1", "level": "enterprise", "period": "2021-03", "submitted_on": "2021-04-06",
+                    {"reporter": "E1", "level": "enterprise", "period": "2024-09", "submitted_on": "2024-10-06",
                      "recipient": "provincial_miit"}]}}
     items = explain(client, body)["unknowns"]["items"]
     differs = [i for i in items if i["rule"] == "reporting.reported-amount-differs"]
