@@ -81,7 +81,8 @@ def setting(var: str, default: str | None = None) -> str | None:
 
 # Read by the server and the decision log rather than the app config (see README's table).
 SERVER_SETTINGS = {"bind", "workers", "threads", "log_level", "decision_log_max_pending",
-                   "decision_log_retry_max", "decision_log_shutdown_seconds"}
+                   "decision_log_retry_max", "decision_log_shutdown_seconds",
+                   "impact_inline_max", "impact_workers"}
 
 
 def _bool(text: str) -> bool:

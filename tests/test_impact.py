@@ -169,3 +169,36 @@ def test_a_finding_is_the_same_whatever_version_states_it(pair):
     assert not compare([before], [after])
     assert compare([before], [{**after, "details": {"a": 2}}]).restated
     assert compare([before], [{**after, "period": "2022"}]).added
+
+
+def test_cli_follows_a_pooled_job_on_a_gunicorn_server(tmp_path):
+    """Two gunicorn workers, the pool forced on: the CLI's JSON report is what the text implies."""
+    import json
+    from test_regulator_flow import repolicy
+    from servers import Server
+    server = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "REPOLICY_DEV_MODE": "1",
+                     "REPOLICY_OPEN_EVALUATE": "1", "LOG_DIR": str(tmp_path),
+                     "REPOLICY_IMPACT_INLINE_MAX": "0", "REPOLICY_IMPACT_WORKERS": "2"})
+    try:
+        capacities = [1500, 2500, 3500, 2999, 1999]
+        for n, cap in enumerate(capacities):
+            status, _ = server.request("POST", "/v1/evaluate", smelter(n, cap))
+            assert status == 200
+        (tmp_path / "floor3000.yaml").write_text(FLOOR_3000, encoding="utf-8")
+        deadline = time.monotonic() + 10
+        while True:  # each worker's decision log writes within milliseconds
+            r = repolicy("impact", "floor3000.yaml", "--limit", "all", "--format", "json", server=server, cwd=tmp_path)
+            assert r.returncode == 0, r.stdout + r.stderr
+            report = json.loads(r.stdout)
+            if report["decisions_examined"] == len(capacities) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert report["decisions_examined"] == len(capacities)
+        assert (report["findings_added"], report["findings_removed"], report["findings_restated"]) == (2, 0, 2)
+        assert report["candidate"] == "notice@2021-floor3000" and report["replaces"] == ["notice@2021"]
+        for _ in range(4):  # whichever worker answers
+            status, state = server.request("GET", f"/v1/rulesets/impact/{report['job_id']}",
+                                           headers={"Authorization": "Bearer dev-regulator"})
+            assert status == 200 and state["status"] == "done" and state["result"]["findings_added"] == 2
+    finally:
+        server.stop()
