@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.auth import require
 from api.config import setting
@@ -252,6 +253,11 @@ def _store() -> Store:
     return store
 
 
+def _unavailable(exc: SQLAlchemyError) -> ApiError:
+    return ApiError(503, "database_unavailable",
+                    f"the registry database is unavailable ({type(exc).__name__}); try again later")
+
+
 def _limit() -> int | None:
     raw = request.args.get("limit", "200")
     if raw == "all":
@@ -286,8 +292,12 @@ def start_impact():
     inline = Comparer(VersionSet.compiled(runtime, candidate.id), VersionSet.compiled(trial, candidate.id),
                       current_app.config["MAX_FACTS"])
     job_id = new_id()
-    total = count_decision_inputs(store, limit)
-    create_impact_job(store, job_id, g.principal.name, candidate.ref, total)
+    try:
+        total = count_decision_inputs(store, limit)
+        create_impact_job(store, job_id, g.principal.name, candidate.ref, total)
+    except SQLAlchemyError as exc:
+        trial.engine(candidate).close()
+        raise _unavailable(exc) from None
     runner().submit(ImpactJob(job_id, store, limit, total, runtime.instruments, before, after,
                               current_app.config["MAX_FACTS"], inline,
                               on_end=lambda: trial.engine(candidate).close()))
@@ -299,7 +309,10 @@ def start_impact():
 @bp.get("/v1/rulesets/impact/<job_id>")
 @require("regulator")
 def get_impact(job_id: str):
-    row = impact_job(_store(), job_id)
+    try:
+        row = impact_job(_store(), job_id)
+    except SQLAlchemyError as exc:
+        raise _unavailable(exc) from None
     if row is None:
         raise ApiError(404, "not_found", f"no impact job {job_id}")
     updated = row["updated_at"]

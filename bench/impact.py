@@ -13,7 +13,9 @@ For each N, in a fresh process (so that peak memory is that N's):
    ``GET`` every 0.5 s until done: the wall time from the POST to the report.
 3. The report is checked against the text: a smelter of capacity c gains the finding when 2,000 <= c <
    3,000, keeps it (restated with the new floor) when c < 2,000, and nothing else changes.
-4. Peak resident memory: the serving process (``ru_maxrss`` of itself) and the largest pool process
+4. CPU seconds used by the job (serving process and pool processes): on a machine shared with other work
+   the wall time says more about the neighbours than about the preview; the CPU time does not.
+5. Peak resident memory: the serving process (``ru_maxrss`` of itself) and the largest pool process
    (``RUSAGE_CHILDREN``, after the pool has exited).
 """
 from __future__ import annotations
@@ -61,6 +63,12 @@ def decision_rows(n: int, rulesets: str, seed: int = 20211231):
         yield row, capacity
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its ended children (the pool's processes once it has exited)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def one(n: int, workers: int, db: Path) -> dict:
     """Run the measurement for n decisions in this process; the figures as a dict."""
     import api.impact
@@ -84,6 +92,7 @@ def one(n: int, workers: int, db: Path) -> dict:
         store.record_decisions(batch)
     generated = time.perf_counter() - t0
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    cpu_before = _cpu_seconds()
 
     client = app.test_client()
     headers = {"Authorization": f"Bearer {TOKEN}"}
@@ -97,6 +106,7 @@ def one(n: int, workers: int, db: Path) -> dict:
         if state["status"] in ("done", "failed"):
             break
     seconds = time.perf_counter() - t0
+    cpu = _cpu_seconds() - cpu_before
     assert state["status"] == "done", state
     report = state["result"]
 
@@ -107,6 +117,7 @@ def one(n: int, workers: int, db: Path) -> dict:
           and report["decisions_changed"] == want_added + want_restated)
     return {"n": n, "workers": workers if n > api.impact.INLINE_MAX else 1, "generate_s": round(generated, 1),
             "accept_s": round(accepted, 3), "job_s": round(seconds, 1), "per_decision_ms": round(1000 * seconds / n, 2),
+            "cpu_s": round(cpu, 1), "cpu_per_decision_ms": round(1000 * cpu / n, 2),
             "changed": report["decisions_changed"], "added": report["findings_added"],
             "restated": report["findings_restated"], "checked_against_text": ok,
             "db_mb": round(db.stat().st_size / 2**20), "serving_rss_before_mb": round(rss_before / 1024),
@@ -118,15 +129,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--inline-max", type=int, default=None,
+                        help="run in the pool above this many decisions (default: the service's setting)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child run for one N
     args = parser.parse_args(argv)
     if args.one:
         with tempfile.TemporaryDirectory() as tmp:
+            if args.inline_max is not None:
+                import api.impact
+                api.impact.INLINE_MAX = args.inline_max
             print(json.dumps(one(args.one, args.workers, Path(tmp) / "impact.db")), flush=True)
         return 0
     print(f"cpus: {os.cpu_count()}, workers: {args.workers}")
     for n in args.n:
-        out = subprocess.run([sys.executable, __file__, "--one", str(n), "--workers", str(args.workers)],
+        extra = [] if args.inline_max is None else ["--inline-max", str(args.inline_max)]
+        out = subprocess.run([sys.executable, __file__, "--one", str(n), "--workers", str(args.workers), *extra],
                              capture_output=True, text=True, cwd=ROOT)
         if out.returncode:
             print(f"N={n}: failed\n{out.stderr[-3000:]}")

@@ -202,3 +202,16 @@ def test_cli_follows_a_pooled_job_on_a_gunicorn_server(tmp_path):
             assert status == 200 and state["status"] == "done" and state["result"]["findings_added"] == 2
     finally:
         server.stop()
+
+
+def test_a_database_outage_is_a_503_not_a_500(tmp_path):
+    import policy.store
+    app = make_app(tmp_path / "r.db")
+    c = app.test_client()
+    record(c, [smelter(1, 2500)])
+    report = run_job(c, FLOOR_3000)
+    store = app.extensions["repolicy"].store
+    store.engine.dispose()
+    policy.store.impact_jobs.drop(store.engine)  # the table is gone: every query on it fails
+    r = c.get(f"/v1/rulesets/impact/{report['job_id']}", headers=auth("regulator"))
+    assert r.status_code == 503 and r.json["error"] == "database_unavailable"
