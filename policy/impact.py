@@ -2,11 +2,11 @@
 
 A finding is identified by what it says, not by the version that said it:
 the ruleset's id (not its version), the rule id, the subject, the period and
-the details.  The same rule, subject and period with other details (a
-raised threshold the finding quotes) is *restated*, not removed and added.
-A rule left unchanged in a new version therefore yields the
-same findings and no change; comparing by version name instead made every
-finding of a replaced version show as removed and re-added.
+the details.  A rule left unchanged in a new version therefore yields the
+same findings and no change (comparing by version name made every finding
+of a replaced version show as removed and re-added).  The same rule,
+subject and period with other details (a raised threshold the finding
+quotes) is *restated*, not removed and added.
 
 :class:`ImpactTally` adds up the per-decision comparisons (counts first, by
 rule) so that any number of decisions, compared in any number of processes,
@@ -53,7 +53,7 @@ def compare(before: Iterable[dict[str, Any]], after: Iterable[dict[str, Any]]) -
     b = {finding_key(v) for v in before}
     a = {finding_key(v) for v in after}
     added, removed = a - b, b - a
-    by_place: dict[FindingKey, list[list[FindingKey]]] = {}
+    by_place: dict[tuple[str, ...], list[list[FindingKey]]] = {}  # (ruleset, rule, subject, period) -> sides
     for side, keys in ((0, removed), (1, added)):
         for key in keys:
             by_place.setdefault(key[:5], [[], []])[side].append(key)
