@@ -23,6 +23,7 @@ from api.body_limit import ChunkedBodyLimit
 from api.auth import load_tokens
 from api.decision_log import DecisionLog
 from api.decisions import bp as decisions_bp
+from api.impact import bp as impact_bp
 from api.retention import Retention
 from api.legal import bp as legal_bp
 from api.ui import bp as ui_bp
@@ -76,6 +77,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(registry_bp)
     app.register_blueprint(instrument_registry_bp)
     app.register_blueprint(decisions_bp)
+    app.register_blueprint(impact_bp)
     app.register_blueprint(legal_bp)
     app.register_blueprint(ui_bp)
     openapi.install(app)

@@ -11,7 +11,7 @@
     repolicy approve ID@VERSION RULE...  a legal reviewer signs off rules (needed before activation where
                                          the server requires sign-off)
     repolicy activate ID@VERSION         switch a server to a version (also the way to roll back)
-    repolicy impact FILE                 which recent decisions the candidate would change (server side)
+    repolicy impact FILE                 which recorded decisions the candidate would change (a server job)
 
 The server commands read --server (REPOLICY_SERVER, default http://127.0.0.1:8080)
 and --token (REPOLICY_TOKEN).
@@ -380,19 +380,70 @@ def approve(ref: str, rules: tuple[str, ...], comment: str, server: str, token: 
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--limit", default=200, show_default=True, help="how many recent decisions to re-evaluate")
+@click.option("--limit", default="200", show_default=True,
+              help="how many recent decisions to re-evaluate (a number, or 'all')")
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_server_options
-def impact(file: Path, limit: int, server: str, token: str) -> None:
-    """Re-evaluate recent decisions with FILE in place of its active predecessor; show what would change."""
-    result = _call(server, token, "POST", f"/v1/rulesets/impact?limit={limit}", file.read_bytes())
-    click.echo(f"{result['candidate']}: {result['decisions_checked']} recent decision(s) re-evaluated, "
-               f"{len(result['changed'])} would change")
-    for change in result["changed"]:
+def impact(file: Path, limit: str, output: str, server: str, token: str) -> None:
+    """Re-evaluate recorded decisions with FILE in place of its active predecessor; show what would change.
+
+    The server runs it as a job; a progress bar (on stderr) follows it until the report arrives.
+    """
+    import time
+    from urllib.parse import quote, urlencode
+
+    job = _call(server, token, "POST", f"/v1/rulesets/impact?{urlencode({'limit': limit, 'file': str(file)})}",
+                file.read_bytes())
+    state = job
+    with click.progressbar(length=max(job["total"], 1), label=f"{job['candidate']}: re-evaluating",
+                           file=sys.stderr, show_pos=True) as bar:
+        shown = 0
+        while state["status"] not in ("done", "failed"):
+            time.sleep(0.3)
+            state = _call(server, token, "GET", f"/v1/rulesets/impact/{quote(job['job_id'])}")
+            bar.update(state["done"] - shown)
+            shown = state["done"]
+            if state.get("stale"):
+                click.echo(f"\nthe job {job['job_id']} stopped making progress (its server process stopped?)",
+                           err=True)
+                sys.exit(1)
+    if state["status"] == "failed":
+        click.echo(f"the impact job failed: {state.get('error')}", err=True)
+        sys.exit(1)
+    report = {"job_id": job["job_id"], "candidate": job["candidate"], "replaces": job["replaces"],
+              **state["result"]}
+    if output == "json":
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    _print_impact(report)
+
+
+def _changed_details(pair: dict) -> str:
+    old, new = pair["before"]["details"], pair["after"]["details"]
+    return ", ".join(f"{k}={old.get(k)}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
+
+
+def _print_impact(report: dict) -> None:
+    """Counts first, then each changed decision: findings added (+), removed (-), restated with other details (~)."""
+    from policy.impact import finding_line
+
+    replaces = f" in place of {', '.join(report['replaces'])}" if report["replaces"] else ""
+    click.echo(f"{report['candidate']}{replaces}: {report['decisions_examined']} decision(s) examined, "
+               f"{report['decisions_changed']} would change; findings +{report['findings_added']} "
+               f"-{report['findings_removed']} ~{report['findings_restated']}")
+    if report["decisions_skipped_pinned"]:
+        click.echo(f"{report['decisions_skipped_pinned']} pinned decision(s) skipped (activation does not affect them)")
+    for row in report["by_rule"]:
+        click.echo(f"  {row['ruleset']} {row['rule']}: +{row['added']} -{row['removed']} ~{row['restated']}")
+    for failure in report["not_evaluated"]:
+        click.echo(f"not evaluated: decision {failure['decision_id']}: {failure['error']}")
+    for change in report["changed"]:
         click.echo(f"- decision {change['decision_id']} ({change['at']}):")
-        for v in change["added"]:
-            click.echo(f"    + {v}")
-        for v in change["removed"]:
-            click.echo(f"    - {v}")
+        for mark, side in (("+", "added"), ("-", "removed")):
+            for finding in change[side]:
+                click.echo(f"    {mark} {finding_line(finding)}")
+        for pair in change["restated"]:
+            click.echo(f"    ~ {finding_line(pair['after'])}, was {_changed_details(pair)}")
 
 
 if __name__ == "__main__":

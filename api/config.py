@@ -106,8 +106,9 @@ def setting(var: str, default: str | None = None) -> str | None:
 
 
 # Read by the server and the decision log rather than the app config (see README's table).
-SERVER_SETTINGS = {"bind", "workers", "threads", "evaluation_slots", "read_timeout", "worker_max_memory_mb", "max_requests", "log_level", "decision_log_max_pending",
-                   "decision_log_retry_max", "decision_log_shutdown_seconds"}
+SERVER_SETTINGS = {"bind", "workers", "threads", "evaluation_slots", "read_timeout", "worker_max_memory_mb",
+                   "max_requests", "log_level", "decision_log_max_pending", "decision_log_retry_max",
+                   "decision_log_shutdown_seconds", "impact_inline_max", "impact_workers"}
 
 
 def _bool(text: str) -> bool:

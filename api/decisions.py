@@ -1,13 +1,11 @@
-"""Reading and replaying logged decisions; previewing a candidate version's impact on them.
+"""Reading and replaying logged decisions.
 
 - ``GET /v1/decisions/<id>`` (legal, regulator)
 - ``POST /v1/decisions/<id>/replay`` (legal, regulator): re-evaluates the
   recorded input with the exact versions recorded (pinned, digests checked)
   and says whether the violations are identical.
-- ``POST /v1/rulesets/impact?limit=N`` (regulator): a candidate YAML is
-  evaluated, in place of the active versions of its ruleset that it would
-  replace, on the N (1 to 5000, default 200) most recent logged inputs; lists the decisions whose
-  violations would change.
+
+The impact preview of a candidate version on logged decisions is a job: :mod:`api.impact`.
 
 Decisions are written to the store by the decision log's background writer,
 so a decision this process made a moment ago may still be queued: it is
@@ -19,16 +17,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.auth import require
 from api.decision_log import DecisionLog
 from api.errors import ApiError
-from api.query import int_arg
 from api.response_bounds import share_citations
 from engine.service import Runtime
-from policy.loader import RulesetInvalid, load_ruleset
 
 bp = Blueprint("decisions", __name__)
 
@@ -105,39 +101,3 @@ def replay(decision_id: str):
                     "removed": sorted(violation_keys(original) - violation_keys(again)),
                     "replay": {k: again[k] for k in ("violations", "summary")}, "facts_digest": d["input_digest"],
                     "facts_count": sum(len(v) for v in facts.values())})
-
-
-@bp.post("/v1/rulesets/impact")
-@require("regulator")
-def impact():
-    runtime = _runtime()
-    try:
-        candidate = load_ruleset(request.get_data(cache=False), request.args.get("file", "request body"),
-                                 runtime.instruments)
-    except RulesetInvalid as exc:
-        raise ApiError(422, "invalid_ruleset", f"{len(exc.issues)} problem(s) in the ruleset",
-                       issues=[i.as_dict() for i in exc.issues]) from None
-    limit = int_arg("limit", 200, 1, 5000)
-    replaced = runtime.retired_by(candidate)
-    trial = runtime.with_candidate(candidate, activate=True)
-    from api.evaluate import validate_request
-    changed, checked = [], 0
-    try:
-        store = _store()
-        _decision_log().flush()  # this process's queued decisions count too (if the database takes them)
-        for d in store.recent_decisions(limit):
-            data = validate_request(d["input"], current_app.config["MAX_FACTS"])
-            if data.get("rulesets"):
-                continue  # pinned requests are not affected by activation
-            as_of = dt.date.fromisoformat(d["as_of"])
-            before = violation_keys(runtime.evaluate(data["facts"], as_of))
-            after = violation_keys(trial.evaluate(data["facts"], as_of))
-            checked += 1
-            if before != after:
-                changed.append({"decision_id": d["decision_id"], "at": d["at"],
-                                "added": sorted(after - before), "removed": sorted(before - after)})
-    finally:
-        trial.engine(candidate).close()
-    return jsonify({"candidate": candidate.ref, "replaces": replaced, "decisions_checked": checked,
-                    "changed": changed})
-

@@ -487,3 +487,85 @@ def _overlap(a: Any, b: Any) -> bool:
     a_from, a_to = a.effective_from or "0000-00-00", a.effective_to or "9999-99-99"
     b_from, b_to = b.effective_from or "0000-00-00", b.effective_to or "9999-99-99"
     return a_from <= b_to and b_from <= a_to
+
+
+# ---------------------------------------------------------------------- impact preview jobs
+# An impact preview runs in the background of the process that accepted it; its progress and result are
+# rows here, so that any worker of any instance answers ``GET /v1/rulesets/impact/<job>``.
+impact_jobs = Table(
+    "impact_jobs", metadata,
+    Column("job_id", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("candidate", String(260), nullable=False),
+    Column("status", String(16), nullable=False),  # queued, running, done, failed
+    Column("total", Integer, nullable=False),
+    Column("done", Integer, nullable=False),
+    Column("result", Text),  # JSON report when done
+    Column("error", Text),
+)
+
+
+def create_impact_job(store: Store, job_id: str, actor: str, candidate: str, total: int) -> None:
+    """Record a queued impact preview over ``total`` decisions (created once, on its metadata)."""
+    impact_jobs.create(store.engine, checkfirst=True)  # a database created before this table existed
+    now = _now()
+    with store.engine.begin() as conn:
+        conn.execute(insert(impact_jobs).values(job_id=job_id, created_at=now, updated_at=now, actor=actor,
+                                                candidate=candidate, status="queued", total=total, done=0))
+
+
+def update_impact_job(store: Store, job_id: str, **values: Any) -> None:
+    """Set a job's progress (``done``), ``status``, ``result`` (JSON text) or ``error``; stamps ``updated_at``."""
+    with store.engine.begin() as conn:
+        conn.execute(update(impact_jobs).where(impact_jobs.c.job_id == job_id).values(updated_at=_now(), **values))
+
+
+def impact_job(store: Store, job_id: str) -> dict[str, Any] | None:
+    """A job's row (``result`` still JSON text), or None."""
+    with store.engine.connect() as conn:
+        r = conn.execute(select(impact_jobs).where(impact_jobs.c.job_id == job_id)).first()
+    return dict(r._mapping) if r else None
+
+
+def decision_inputs(store: Store, limit: int | None, page: int = 500) -> Iterable[list[tuple[str, str, str, str]]]:
+    """The newest ``limit`` decisions with a kept input (all when None), newest first, in pages.
+
+    Each row is (decision_id, at as ISO text, as_of, input as JSON text): the text is parsed where it is
+    evaluated, so pages cross process boundaries cheaply.  Keyset pagination: memory stays one page.
+    """
+    cols = (decisions.c.decision_id, decisions.c.at, decisions.c.as_of, decisions.c.input)
+    after: tuple[Any, str] | None = None
+    left = limit
+    while left is None or left > 0:
+        n = page if left is None else min(page, left)
+        q = select(*cols).where(decisions.c.input.is_not(None))
+        if after is not None:
+            q = q.where((decisions.c.at < after[0]) | ((decisions.c.at == after[0]) & (decisions.c.decision_id < after[1])))
+        q = q.order_by(decisions.c.at.desc(), decisions.c.decision_id.desc()).limit(n)
+        with store.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        if not rows:
+            return
+        yield [(r.decision_id, _utc_text(r.at), r.as_of, r.input) for r in rows]
+        after = (rows[-1].at, rows[-1].decision_id)
+        if left is not None:
+            left -= len(rows)
+        if len(rows) < n:
+            return
+
+
+def _utc_text(at: dt.datetime | None) -> str:
+    """ISO text with its zone (SQLite returns the UTC times the store wrote without one)."""
+    if at is None:
+        return ""
+    return (at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)).isoformat()
+
+
+def count_decision_inputs(store: Store, limit: int | None) -> int:
+    """How many decisions :func:`decision_inputs` yields for ``limit``."""
+    from sqlalchemy import func
+    with store.engine.connect() as conn:
+        n = conn.execute(select(func.count()).select_from(decisions).where(decisions.c.input.is_not(None))).scalar_one()
+    return n if limit is None else min(n, limit)

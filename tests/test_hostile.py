@@ -263,7 +263,8 @@ def test_safe_next_is_a_path_on_this_site(target):
 
 SAMPLE_PARAMS = {"ref": "notice@2021", "rule_id": "eligibility.smelter-ineligible", "rid": "notice",
                  "version": "2021", "instrument_id": "notice-2021", "eid": "art_1", "decision_id": "0" * 32,
-                 "name": "swagger-ui.css", "filename": "repolicy.css", "revision": "1"}
+                 "name": "swagger-ui.css", "filename": "repolicy.css", "revision": "1",
+                 "job_id": "0" * 32}
 HOSTILE_BODIES = {
     "deep JSON": DEEP_JSON,
     "deep JSON object": ('{"a":' * 50_000 + "1" + "}" * 50_000).encode(),

@@ -74,7 +74,13 @@ def test_worked_example_as_written(tmp_path, server):
 
     r = repolicy("impact", "work/notice-2021-floor3000.yaml", server=server, cwd=tmp_path)  # 5.
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "1 would change" in r.stdout and "+ notice@2021-floor3000 eligibility.smelter-ineligible group:G1 2021" in r.stdout
+    assert "1 would change" in r.stdout and "+ notice eligibility.smelter-ineligible group:G1 2021 (" in r.stdout
+    assert "floor_t_reo=3000" in r.stdout
+    r = repolicy("impact", "work/notice-2021-floor3000.yaml", "--format", "json", server=server, cwd=tmp_path)
+    report = json.loads(r.stdout)
+    assert (report["decisions_changed"], report["findings_added"], report["findings_removed"]) == (1, 1, 0)
+    assert report["by_rule"] == [{"ruleset": "notice", "rule": "eligibility.smelter-ineligible", "added": 1,
+                                  "removed": 0, "restated": 0}]
 
     r = repolicy("publish", "work/notice-2021-floor3000.yaml", "--comment", "floor raised to 3,000 t",
                  server=server, cwd=tmp_path)  # 6.
