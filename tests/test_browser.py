@@ -56,7 +56,7 @@ def test_reviewer_finds_art_16_2_and_sees_it_highlighted_in_an_evaluation(browse
     page.screenshot(path=str(SHOTS / "instrument-measures-draft.png"), full_page=False)
 
     page.goto(f"{server.url}/ui/evaluate")
-    page.fill("#request", (ROOT / "examples" / "over-quota.json").read_text(encoding="utf-8"))
+    page.fill("#request", (ROOT / "examples" / "over-quota-draft.json").read_text(encoding="utf-8"))  # pins the draft
     page.click("#run")
     page.wait_for_selector("#summary")
     marked = page.locator('.violation[data-rule="quota.over-production"] mark.cited[data-eid="art_16__para_2"]').first
