@@ -281,7 +281,7 @@ def test_an_amplifying_request_is_bounded_marked_and_logged_compressed(tmp_path)
     from engine.service import Runtime
     from policy.instruments import INSTRUMENTS_DIR
     from policy.registry import RULESETS_DIR
-    body = many_enterprises(60)
+    body = many_enterprises(120)  # one over-quota finding each under the notice
     data = validate_request(json.loads(json.dumps(body)), 100_000)
     full = Runtime.from_directories(RULESETS_DIR, INSTRUMENTS_DIR).evaluate(data["facts"], request_as_of(data),
                                                                      data.get("rulesets"))
