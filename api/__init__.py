@@ -1,89 +1,20 @@
-"""HTTP interface: the Flask application factory.
+"""HTTP interface, command line and the application around the engine.
 
-``create_app(config=None)`` loads the instruments and rulesets, validates and
-compiles them (a shipped ruleset that does not validate stops start-up with
-every issue listed), and registers the endpoints.
+``create_app(config=None, settings=None)`` (:mod:`api.app`) builds the Flask application.  It is imported on first
+use, so the command line and the scenario runner, which live in this package too, load neither Flask
+nor the blueprints.
 """
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import logging
+if TYPE_CHECKING:
+    from flask import Flask
 
-from flask import Flask
-from sqlalchemy.exc import SQLAlchemyError
-
-from api.config import load_config, spool_dir
-from api.errors import register_error_handlers
-from api.evaluate import bp as evaluate_bp
-from api.json_provider import OrjsonProvider
-from api import logs, metrics, openapi, rate_limit, server_errors, web_security
-from api.body_limit import ChunkedBodyLimit
-from api.auth import load_tokens
-from api.decision_log import DecisionLog
-from api.decisions import bp as decisions_bp
-from api.impact import bp as impact_bp
-from api.retention import Retention
-from api.legal import bp as legal_bp
-from api.ui import bp as ui_bp
-from api.registry import bp as registry_bp
-from api.instrument_registry import bp as instrument_registry_bp
-from engine.service import Runtime, describe_error
+    from api.config import Settings
 
 
-log = logging.getLogger(__name__)
-
-
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask(__name__)
-    app.json = OrjsonProvider(app)
-    app.config.update(load_config(config))
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
-    runtime = app.config.get("RUNTIME")
-    if runtime is None:
-        url = app.config["DATABASE_URL"]
-        if url.startswith("sqlite:///"):
-            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            runtime = Runtime.with_store(app.config["RULESETS_DIR"], app.config["INSTRUMENTS_DIR"], url)
-        except SQLAlchemyError as exc:
-            # The registry database is down: serve the shipped rulesets rather than nothing, try the database
-            # at every poll, and queue decisions until it answers; /readyz says so meanwhile.
-            log.error("registry database unavailable at start-up (%s); serving the shipped rulesets until it "
-                      "answers", describe_error(exc))
-            runtime = Runtime.awaiting_store(app.config["RULESETS_DIR"], app.config["INSTRUMENTS_DIR"], url)
-            runtime.last_refresh_error = f"database unavailable at start-up: {type(exc).__name__}"
-    app.extensions["repolicy"] = runtime
-    app.extensions["repolicy_tokens"] = load_tokens(app.config)
-    if app.config["DECISION_LOG_COMMIT"] not in ("durable", "async"):
-        raise ValueError(f"DECISION_LOG_COMMIT must be durable or async, not {app.config['DECISION_LOG_COMMIT']!r}")
-    decisions = app.extensions["repolicy_decisions"] = DecisionLog(
-        runtime.store, app.config["DECISION_LOG"], awaiting=runtime.pending_url is not None,
-        spool_dir=spool_dir(app.config), durable=app.config["DECISION_LOG_COMMIT"] == "durable")
-    if decisions.durable:
-        decisions.replay_spool(at_start=True)  # what a crash left (before gunicorn forks its workers)
-    retention = app.extensions["repolicy_retention"] = Retention(runtime.store, app.config["DECISION_RETENTION_DAYS"])
-    runtime.on_store += [decisions.attach, retention.attach]
-    register_error_handlers(app)
-    web_security.install(app)
-    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, lambda: app.config["MAX_CONTENT_LENGTH"])  # type: ignore[method-assign]
-    server_errors.install()
-    logs.install(app)
-    metrics.install(app)
-    rate_limit.install(app)
-    app.register_blueprint(evaluate_bp)
-    app.register_blueprint(registry_bp)
-    app.register_blueprint(instrument_registry_bp)
-    app.register_blueprint(decisions_bp)
-    app.register_blueprint(impact_bp)
-    app.register_blueprint(legal_bp)
-    app.register_blueprint(ui_bp)
-    openapi.install(app)
-
-    @app.before_request
-    def _poll_registry() -> None:  # one poller per process, started in the worker that serves
-        # (the decision log's own writer retries its writes; the poller only purges old decisions)
-        runtime.start_polling(app.config["RELOAD_INTERVAL"], also=retention.maybe_purge)
-    return app
+def create_app(config: Mapping[str, Any] | None = None, settings: "Settings | None" = None) -> "Flask":
+    """The Flask application (:func:`api.app.create_app`)."""
+    from api.app import create_app as build
+    return build(config, settings)

@@ -112,7 +112,7 @@ def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
 def test(ctx: click.Context, ruleset: Path, scenario_files: tuple[Path, ...], rulesets_dir: Path) -> None:
     """Run scenarios (the ruleset's own, a sibling NAME.scenarios.yaml, and any given) against RULESET."""
     from api.scenarios import describe, load_scenarios, never_fired, run_scenario, scenarios_from
-    from engine.service import Runtime
+    from api.runtime import Runtime
     from policy.registry import Registry
 
     instruments = _instruments(ctx.obj["instruments_dir"])

@@ -72,13 +72,13 @@ class _TimedSocket(socket.socket):
             raise self._timed_out() from None
 
 
+def set_read_timeout(seconds: float) -> None:
+    """The client sockets' timeout (the ``read_timeout`` setting), set in the master before the workers fork."""
+    _TimedSocket.read_timeout = seconds
+
+
 class Worker(ThreadWorker):
     """gunicorn's gthread worker whose client sockets time out (see :class:`_TimedSocket`)."""
-
-    def init_process(self) -> None:
-        from api.config import setting
-        _TimedSocket.read_timeout = float(setting("REPOLICY_READ_TIMEOUT", "10"))
-        super().init_process()
 
     def accept(self, listener) -> None:
         try:

@@ -49,19 +49,18 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from policy.store import IntegrityError, InterfaceError, OperationalError
 
-from engine.service import OutageLog
+from api.operations import OutageLog
 from api import decision_spool
-from api.config import setting
 from policy.store import Store
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING = int(setting("REPOLICY_DECISION_LOG_MAX_PENDING", "10000"))
+MAX_PENDING = 10_000  # defaults; the service passes its settings (api.config)
 BATCH_ROWS = 500  # rows per transaction: a backlog after an outage is written in bounded transactions
-RETRY_MIN, RETRY_MAX = 0.2, float(setting("REPOLICY_DECISION_LOG_RETRY_MAX", "5"))  # seconds of backoff
-SHUTDOWN_SECONDS = float(setting("REPOLICY_DECISION_LOG_SHUTDOWN_SECONDS", "5"))
+RETRY_MIN, RETRY_MAX = 0.2, 5.0  # seconds of backoff
+SHUTDOWN_SECONDS = 5.0
 SCAN_SECONDS = 2.0  # durable mode: how often a writer looks for spool segments a crash left behind
 
 _instances: "weakref.WeakSet[DecisionLog]" = weakref.WeakSet()
@@ -151,7 +150,7 @@ class DecisionLog:
 
     def __init__(self, store: Store | None, mode: str = "full", max_pending: int = MAX_PENDING,
                  retry_max: float = RETRY_MAX, awaiting: bool = False, spool_dir: Path | None = None,
-                 durable: bool = False):
+                 durable: bool = False, shutdown_seconds: float = SHUTDOWN_SECONDS):
         if mode not in ("full", "digest", "off"):
             raise ValueError(f"DECISION_LOG must be full, digest or off, not {mode!r}")
         if durable and spool_dir is None:
@@ -162,6 +161,7 @@ class DecisionLog:
         self.awaiting = awaiting and self.store is None and mode != "off"
         self.max_pending = max_pending
         self.retry_max = retry_max
+        self.shutdown_seconds = shutdown_seconds
         self.lost = 0
         self.written = 0
         self.unrecorded = 0  # decisions made without a database to record them in
@@ -486,11 +486,13 @@ class DecisionLog:
                       "latest lost: %s", self.lost, self.max_pending, ", ".join(lost[-5:]))
 
     # ------------------------------------------------------------------ shutdown
-    def close(self, timeout: float = SHUTDOWN_SECONDS) -> bool:
-        """Stop the writer and write what is queued, retrying for up to ``timeout`` seconds.
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop the writer and write what is queued, retrying for up to ``timeout`` seconds (by default
+        the ``shutdown_seconds`` it was made with).
 
         True when nothing is left; otherwise the rows left are logged at ERROR (with their ids) and counted lost.
         """
+        timeout = self.shutdown_seconds if timeout is None else timeout
         with self._cond:
             self._closing = True
             self._cond.notify_all()
@@ -531,7 +533,7 @@ class DecisionLog:
             segment.close()
 
 
-def close_all(timeout: float = SHUTDOWN_SECONDS) -> None:
+def close_all(timeout: float | None = None) -> None:
     """Write every decision log's queue before the process exits (gunicorn ``worker_exit``, atexit)."""
     for decision_log in list(_instances):
         try:

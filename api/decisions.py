@@ -18,13 +18,13 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, current_app, jsonify
-from sqlalchemy.exc import SQLAlchemyError
+from policy.store import SQLAlchemyError
 
 from api.auth import require
 from api.decision_log import DecisionLog
 from api.errors import ApiError
 from api.response_bounds import share_citations
-from engine.service import Runtime
+from api.runtime import Runtime
 
 bp = Blueprint("decisions", __name__)
 
@@ -88,8 +88,8 @@ def replay(decision_id: str):
             raise ApiError(409, "version_changed", f"{ref} has digest {current.digest}, recorded {rs['digest']}")
         pins.append(ref)
     facts = d["input"]["facts"]
-    from api.evaluate import validate_request
-    data = validate_request(d["input"], current_app.config["MAX_FACTS"])
+    from api.evaluate import checked_request
+    data = checked_request(d["input"], current_app.config["MAX_FACTS"])
     again = runtime.evaluate(data["facts"], dt.date.fromisoformat(d["as_of"]), pins,
                              max_violations=current_app.config["MAX_VIOLATIONS"])
     original = d["result"]

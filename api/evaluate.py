@@ -5,18 +5,15 @@ import datetime as dt
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
-from marshmallow import ValidationError
-
 from api.auth import require
 from api.connections import release_slot
 from api.decision_log import DecisionNotRecorded
 from api.errors import ApiError
+from api.evaluate_input import InvalidEvaluateRequest, request_as_of, validate_request
 from api.json_input import parse_json_body
 from api.metrics import observe_evaluation
 from api.rate_limit import per_caller
-from api.references import reference_errors
 from api.response_bounds import CITATION_MODES, bound, encode_bounded
-from api.schemas import EvaluateRequestSchema, flatten_errors
 from api.why import why
 from engine.prepare import RequestFacts
 from engine.unknowns import unknowns
@@ -25,7 +22,6 @@ from policy.ids import new_id
 from policy.registry import UnknownRuleset
 
 bp = Blueprint("evaluate", __name__)
-_schema = EvaluateRequestSchema()
 
 
 def compact_json(obj: Any) -> str:
@@ -33,26 +29,13 @@ def compact_json(obj: Any) -> str:
     return current_app.json.dumps(obj, separators=(",", ":"))
 
 
-def validate_request(body: dict, max_facts: int) -> dict:
-    """Schema, size and reference checks of an evaluate body; raise ApiError with every problem."""
+def checked_request(body: dict, max_facts: int) -> dict:
+    """:func:`api.evaluate_input.validate_request` at the HTTP edge: a body that fails is a 400 (413 over
+    the size limit) with every problem and its path."""
     try:
-        data = _schema.load(body)
-    except ValidationError as exc:
-        errors = flatten_errors(exc.messages)
-        raise ApiError(400, "invalid_request", f"{len(errors)} invalid field(s)", errors) from None
-    facts = data["facts"]
-    count = sum(len(v) for v in facts.values())
-    if count > max_facts:
-        raise ApiError(413, "too_many_facts", f"{count} facts, over the limit of {max_facts} per request")
-    errors = reference_errors(facts)
-    if errors:
-        raise ApiError(400, "invalid_request", f"{len(errors)} invalid reference(s)", errors)
-    return data
-
-
-def request_as_of(data: dict) -> dt.date:
-    """The date obligations are judged at: the request's ``as_of``, by default today (contract)."""
-    return dt.date.fromisoformat(data["as_of"]) if "as_of" in data else dt.date.today()
+        return validate_request(body, max_facts)
+    except InvalidEvaluateRequest as exc:
+        raise ApiError(413 if exc.too_large else 400, exc.code, exc.message, exc.errors) from None
 
 
 @bp.post("/v1/evaluate")
@@ -68,7 +51,7 @@ def evaluate():
     if citations is not None and citations not in CITATION_MODES:
         raise ApiError(400, "invalid_request", f"citations takes {' or '.join(CITATION_MODES)}",
                        [{"path": "?citations", "message": f"unknown value {citations!r}"}])
-    data = validate_request(body, current_app.config["MAX_FACTS"])
+    data = checked_request(body, current_app.config["MAX_FACTS"])
     as_of = request_as_of(data)
     runtime = current_app.extensions["repolicy"]
     g.decision_id = new_id()  # named before evaluating, so a failure's 500 carries it

@@ -19,7 +19,7 @@ reports as ``stale``.
 Each decision is evaluated twice (active versions, then the candidate in place
 of what it would retire), but only under the candidate's own ruleset: rulesets
 are evaluated independently, so the others' findings are the same both ways.
-Beyond ``IMPACT_INLINE_MAX`` decisions the work is spread over a
+Beyond ``impact_inline_max`` decisions (a setting) the work is spread over a
 :class:`~concurrent.futures.ProcessPoolExecutor` with one process per core.
 The pool uses the ``spawn`` start method: a serving process has threads (the
 decision log's writer, the registry poller) and durable_rules handles bound to
@@ -40,13 +40,13 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from flask import Blueprint, current_app, g, jsonify, request
-from sqlalchemy.exc import SQLAlchemyError
+from policy.store import SQLAlchemyError
 
 from api.auth import require
-from api.config import setting
 from api.errors import ApiError
 from api.query import int_arg
-from engine.service import Runtime
+from api.runtime import Runtime
+from engine import Layout
 from policy.impact import ImpactTally, compare
 from policy.ids import new_id
 from policy.instruments import Instrument
@@ -59,8 +59,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("impact", __name__)
 
-INLINE_MAX = int(setting("REPOLICY_IMPACT_INLINE_MAX", "1000"))  # up to this many decisions: no process pool
-WORKERS = int(setting("REPOLICY_IMPACT_WORKERS", "0")) or os.cpu_count() or 1
 PAGE = 250  # decisions per task sent to a worker process
 STALE_SECONDS = 120.0  # a running job not updated for this long is reported stale
 PROGRESS_EVERY = 0.5  # seconds between progress writes
@@ -76,7 +74,7 @@ class Comparer:
         self.before, self.after, self.max_facts = before, after, max_facts
 
     def compare_rows(self, rows: Iterable[Row]) -> ImpactTally:
-        from api.evaluate import validate_request
+        from api.evaluate_input import validate_request
         tally = ImpactTally()
         for decision_id, at, as_of_text, input_text in rows:
             try:
@@ -116,19 +114,20 @@ class VersionSet:
         return Runtime(runtime.instruments, Registry(rulesets, {rs.ref: "active" for rs in rulesets}),
                        engines={rs.ref: runtime.engine(rs) for rs in rulesets})
 
-    def runtime(self, instruments: Mapping[str, Instrument]) -> Runtime:
+    def runtime(self, instruments: Mapping[str, Instrument], layout: Layout) -> Runtime:
         """Parsed and compiled in this process (a worker process)."""
         rulesets = [load_ruleset(source, f"registry:{ref}", instruments) for ref, source in self.sources]
-        return Runtime(instruments, Registry(rulesets, {rs.ref: "active" for rs in rulesets}))
+        return Runtime(instruments, Registry(rulesets, {rs.ref: "active" for rs in rulesets}), layout=layout)
 
 
 _worker_comparer: Comparer | None = None
 
 
-def _init_worker(instruments: Mapping[str, Instrument], before: VersionSet, after: VersionSet, max_facts: int) -> None:
+def _init_worker(instruments: Mapping[str, Instrument], before: VersionSet, after: VersionSet, max_facts: int,
+                 layout: Layout) -> None:
     """Runs once in each worker process: compile the two version sets."""
     global _worker_comparer
-    _worker_comparer = Comparer(before.runtime(instruments), after.runtime(instruments), max_facts)
+    _worker_comparer = Comparer(before.runtime(instruments, layout), after.runtime(instruments, layout), max_facts)
 
 
 def _compare_in_worker(rows: list[Row]) -> ImpactTally:
@@ -151,6 +150,9 @@ class ImpactJob:
     max_facts: int
     inline: Comparer  # the accepting process's compiled engines, for small jobs
     on_end: Any  # called when the job ends (frees the candidate's engine)
+    inline_max: int = 1000  # up to this many decisions: no process pool (setting impact_inline_max)
+    workers: int = 1  # processes of the pool beyond (setting impact_workers)
+    layout: Layout = Layout()  # the engines' partitioning (settings), for the pool's processes
 
 
 class JobRunner:
@@ -207,18 +209,19 @@ class JobRunner:
                 self._touch_queued()
 
         pages = decision_inputs(job.store, job.limit, page=PAGE)
-        if job.total <= INLINE_MAX or WORKERS <= 1:
+        if job.total <= job.inline_max or job.workers <= 1:
             for rows in pages:
                 tally.merge(job.inline.compare_rows(rows))
                 progress()
             return tally
         context = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=WORKERS, mp_context=context, initializer=_init_worker,
-                                    initargs=(dict(job.instruments), job.before, job.after, job.max_facts)) as pool:
+        with cf.ProcessPoolExecutor(max_workers=job.workers, mp_context=context, initializer=_init_worker,
+                                    initargs=(dict(job.instruments), job.before, job.after, job.max_facts,
+                                              job.layout)) as pool:
             running: set[cf.Future] = set()
             for rows in pages:
                 running.add(pool.submit(_compare_in_worker, rows))
-                if len(running) >= 2 * WORKERS:  # bounded: memory holds a few pages, not the log
+                if len(running) >= 2 * job.workers:  # bounded: memory holds a few pages, not the log
                     finished, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
                     for f in finished:
                         tally.merge(f.result())
@@ -300,7 +303,10 @@ def start_impact():
         raise _unavailable(exc) from None
     runner().submit(ImpactJob(job_id, store, limit, total, runtime.instruments, before, after,
                               current_app.config["MAX_FACTS"], inline,
-                              on_end=lambda: trial.engine(candidate).close()))
+                              on_end=lambda: trial.engine(candidate).close(),
+                              inline_max=current_app.config["IMPACT_INLINE_MAX"],
+                              workers=current_app.config["IMPACT_WORKERS"] or os.cpu_count() or 1,
+                              layout=runtime.layout))
     location = f"/v1/rulesets/impact/{job_id}"
     return (jsonify({"job_id": job_id, "status": "queued", "candidate": candidate.ref, "replaces": replaced,
                      "total": total, "location": location}), 202, {"Location": location})

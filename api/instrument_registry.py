@@ -18,7 +18,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from api.auth import require
 from api.errors import ApiError
-from api.registry import _runtime, _store  # one way to reach the runtime and its store
+from api.ruleset_versions import _runtime, _store  # one way to reach the runtime and its store
 from policy.coverage import ruleset_citations
 from policy.instruments import Instrument, InstrumentError, error_line, load_instrument_text, problem
 from policy.model import Ruleset

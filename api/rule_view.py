@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from sqlalchemy.exc import SQLAlchemyError
+from policy.store import SQLAlchemyError
 
 from api.errors import ApiError
 from api.scenarios import Scenario, exercising, load_library, scenarios_from

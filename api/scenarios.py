@@ -18,15 +18,15 @@ exactly as the API checks them.  Run: ``python -m api.scenarios FILE...``.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from api.errors import ApiError
-from api.evaluate import request_as_of, validate_request
-from engine.service import Runtime
+import click
+
+from api.evaluate_input import InvalidEvaluateRequest, request_as_of, validate_request
+from api.runtime import Runtime
 from policy.registry import RULESETS_DIR, UnknownRuleset
 from policy.instruments import INSTRUMENTS_DIR
 from policy.model import Rule, Ruleset
@@ -46,7 +46,7 @@ class Scenario:
 
 
 @dataclass
-class Outcome:
+class ScenarioResult:
     scenario: Scenario
     missing: list[tuple] = field(default_factory=list)
     unexpected: list[tuple] = field(default_factory=list)
@@ -110,7 +110,7 @@ def exercising(scenarios: list[Scenario], ref: str, rule: Rule) -> tuple[list[Sc
     return fires, holds
 
 
-def never_fired(ruleset: Ruleset, outcomes: list["Outcome"]) -> list[str]:
+def never_fired(ruleset: Ruleset, outcomes: list["ScenarioResult"]) -> list[str]:
     """The ids of the ruleset's rules that fire in none of the passing scenarios that run it.
 
     A rule checked only by scenarios where nothing happens is untested: a rule that can never fire
@@ -128,11 +128,11 @@ def _key(v: dict[str, Any], with_ruleset: bool) -> tuple:
             None if period is None else str(period))
 
 
-def run_scenario(runtime: Runtime, scenario: Scenario, max_facts: int = 100_000) -> Outcome:
-    outcome = Outcome(scenario)
+def run_scenario(runtime: Runtime, scenario: Scenario, max_facts: int = 100_000) -> ScenarioResult:
+    outcome = ScenarioResult(scenario)
     try:
         data = validate_request(scenario.body, max_facts)
-    except ApiError as exc:
+    except InvalidEvaluateRequest as exc:
         outcome.problems.append(f"request rejected: {exc.message}: " +
                                 "; ".join(f"{e['path']}: {e['message']}" for e in exc.errors or []))
         return outcome
@@ -155,7 +155,7 @@ def run_scenario(runtime: Runtime, scenario: Scenario, max_facts: int = 100_000)
     return outcome
 
 
-def describe(outcome: Outcome) -> str:
+def describe(outcome: ScenarioResult) -> str:
     s = outcome.scenario
     head = f"{'PASS' if outcome.passed else 'FAIL'} {s.file}:{s.line} {s.name}"
     lines = [head]
@@ -167,22 +167,22 @@ def describe(outcome: Outcome) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Run scenario files against the rulesets")
-    ap.add_argument("files", nargs="+", type=Path)
-    ap.add_argument("--rulesets-dir", type=Path, default=RULESETS_DIR)
-    args = ap.parse_args(argv)
-    runtime = Runtime.from_directories(args.rulesets_dir, INSTRUMENTS_DIR)
+@click.command(help="Run scenario files against the rulesets")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rulesets-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=RULESETS_DIR, show_default=True, help="folder of ruleset YAML files")
+def main(files: tuple[Path, ...], rulesets_dir: Path) -> None:
+    runtime = Runtime.from_directories(rulesets_dir, INSTRUMENTS_DIR)
     passed = failed = 0
-    for path in args.files:
+    for path in files:
         for scenario in load_scenarios(path):
-            outcome = run_scenario(runtime, scenario)
-            print(describe(outcome))
-            passed += outcome.passed
-            failed += not outcome.passed
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+            result = run_scenario(runtime, scenario)
+            click.echo(describe(result))
+            passed += result.passed
+            failed += not result.passed
+    click.echo(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

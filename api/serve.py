@@ -1,11 +1,10 @@
 """Run the service under gunicorn: ``repolicy-serve`` (or ``python -m api.serve``).
 
-Options come from the environment or the config file (api.config.setting): REPOLICY_BIND (default 127.0.0.1:8080),
-REPOLICY_WORKERS (default: number of CPUs), REPOLICY_THREADS (connection threads a worker, default 16),
-REPOLICY_WORKER_MAX_MEMORY_MB (a worker over it is recycled after its request, default 1024),
-REPOLICY_MAX_REQUESTS (recycled after so many, with 10% jitter, default 50000),
-REPOLICY_EVALUATION_SLOTS (requests with a body run at once in a worker, default 1), REPOLICY_READ_TIMEOUT
-(seconds a client may take to send a request body, and to send anything at all; default 10): see api.connections.
+Its options are settings (:mod:`api.config`, read once in :func:`main` and passed to the app): ``bind``,
+``workers``, ``threads`` (connection threads a worker), ``worker_max_memory_mb`` (a worker over it is recycled
+after its request), ``max_requests`` (recycled after so many, with 10% jitter), ``evaluation_slots`` (requests
+with a body run at once in a worker) and ``read_timeout`` (seconds a client may take to send a request body,
+and to send anything at all): see api.connections and README.md's table.
 The app is created in the master before forking (``preload_app``), so the
 rulesets are validated and compiled once and a bad ruleset stops start-up.
 Each worker writes its queued decision-log rows when it stops (``worker_exit``),
@@ -19,7 +18,12 @@ import os
 import shutil
 import tempfile
 
+from typing import TYPE_CHECKING
+
 from gunicorn.app.base import BaseApplication
+
+if TYPE_CHECKING:
+    from api.config import Settings
 
 
 def _worker_exit(server, worker) -> None:
@@ -38,7 +42,7 @@ def _resident_bytes() -> int:
 
 
 def _post_request(worker, req, environ, resp) -> None:
-    """A worker whose memory grew past REPOLICY_WORKER_MAX_MEMORY_MB is recycled: it finishes the requests
+    """A worker whose memory grew past the ``worker_max_memory_mb`` setting is recycled: it finishes the requests
     it holds and exits, and the master starts a fresh one (memory a large request left behind is returned)."""
     ceiling = _MEMORY_CEILING
     if ceiling and worker.alive:
@@ -49,7 +53,7 @@ def _post_request(worker, req, environ, resp) -> None:
             worker.alive = False
 
 
-_MEMORY_CEILING = 0  # bytes; set by main() from REPOLICY_WORKER_MAX_MEMORY_MB
+_MEMORY_CEILING = 0  # bytes; set by main() from the worker_max_memory_mb setting
 
 
 def _child_exit(server, worker) -> None:
@@ -58,8 +62,8 @@ def _child_exit(server, worker) -> None:
 
 
 class _Server(BaseApplication):
-    def __init__(self, options: dict):
-        self.options = options
+    def __init__(self, options: dict, settings: "Settings"):
+        self.options, self.settings = options, settings
         super().__init__()
 
     def load_config(self) -> None:
@@ -68,13 +72,12 @@ class _Server(BaseApplication):
 
     def load(self):
         from api import create_app  # after PROMETHEUS_MULTIPROC_DIR is set (see main)
-        from api.config import _bool, setting
         from api.connections import BufferedRequests
+        settings = self.settings
         # the production server: activation waits for legal sign-off unless configured otherwise
-        app = create_app({"MAKER_CHECKER": _bool(setting("REPOLICY_MAKER_CHECKER", "true"))})
-        app.wsgi_app = BufferedRequests(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"],
-                                        float(setting("REPOLICY_READ_TIMEOUT", "10")),
-                                        int(setting("REPOLICY_EVALUATION_SLOTS", "1")))
+        app = create_app({"MAKER_CHECKER": settings.maker_checker is not False}, settings)
+        app.wsgi_app = BufferedRequests(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"], settings.read_timeout,
+                                        settings.evaluation_slots)
         return app
 
 
@@ -86,19 +89,22 @@ def main() -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = own
         master = os.getpid()
         atexit.register(lambda: os.getpid() == master and shutil.rmtree(own, ignore_errors=True))  # not in workers
-    from api.config import setting
+    from api.config import load_settings
+    from api.connections import set_read_timeout
     from api.logs import configure
-    configure(setting("REPOLICY_LOG_LEVEL", "INFO"))
+    settings = load_settings()  # once: the app, the workers and gunicorn's options all use these
+    configure(settings.log_level)
+    set_read_timeout(settings.read_timeout)  # before the fork: the workers inherit it
     global _MEMORY_CEILING
-    _MEMORY_CEILING = int(float(setting("REPOLICY_WORKER_MAX_MEMORY_MB", "1024")) * 1024 * 1024)
-    max_requests = int(setting("REPOLICY_MAX_REQUESTS", "50000"))
+    _MEMORY_CEILING = int(settings.worker_max_memory_mb * 1024 * 1024)
+    max_requests = settings.max_requests
     options = {
-        "bind": setting("REPOLICY_BIND", "127.0.0.1:8080"),
-        "workers": int(setting("REPOLICY_WORKERS", str(multiprocessing.cpu_count()))),
+        "bind": settings.bind,
+        "workers": settings.workers or multiprocessing.cpu_count(),
         # Many connection threads, so that slow clients cannot hold them all, but one evaluation at a time
         # (REPOLICY_EVALUATION_SLOTS): evaluation is CPU-bound, and threads evaluating together only share
         # the GIL (bench/http.md: p99 63-65 ms with 1 thread against 78-98 ms with 4, same throughput).
-        "threads": int(setting("REPOLICY_THREADS", "16")),
+        "threads": settings.threads,
         "worker_class": "api.connections.Worker",
         "preload_app": True,
         "child_exit": _child_exit,
@@ -108,7 +114,7 @@ def main() -> None:
         "max_requests_jitter": max_requests // 10,
         "worker_exit": _worker_exit,
     }
-    _Server(options).run()
+    _Server(options, settings).run()
 
 
 if __name__ == "__main__":

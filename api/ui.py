@@ -202,7 +202,8 @@ def evaluate():
         principal = authenticate(session_ok=True)
         if principal is None:
             raise _Login()
-    from api.evaluate import explain_unknowns, request_as_of, validate_request
+    from api.evaluate import explain_unknowns
+    from api.evaluate_input import InvalidEvaluateRequest, request_as_of, validate_request
     runtime = current_app.extensions["repolicy"]
     text, result, errors, unknowns, reasons = request.form.get("request", ""), None, None, None, {}
     upload = request.files.get("file")
@@ -218,7 +219,7 @@ def evaluate():
             result = runtime.evaluate(data["facts"], as_of, data.get("rulesets"))
             unknowns = explain_unknowns(runtime, data["facts"], as_of, result["rulesets"])
             reasons = why(runtime, data["facts"], as_of, result)
-        except ApiError as exc:
+        except (ApiError, InvalidEvaluateRequest) as exc:
             errors = exc.errors or [{"path": "$", "message": exc.message}]
         except (ValueError, LookupError) as exc:
             errors = [{"path": "$", "message": str(exc)}]

@@ -23,7 +23,7 @@ report late, group monthly report missing):
   engine's workarounds (negation in its own ruleset, negated facts first;
   sentinel rule; ids with distinct FNV-1a hashes; join ends with a ``sid`` test);
 - ``plain-python``: the same rules as dict look-ups (the floor);
-- ``ours-reference``: ``engine.reference.evaluate``, the generic plain-Python
+- ``ours-reference``: ``tests/reference_evaluator.py``' ``evaluate``, the generic plain-Python
   interpreter of the rules (nested loops), for information;
 - peers, when installed (``pip install -e '.[bench]'``): ``zen`` (GoRules ZEN, the JDM
   decision ``peers_zen.json``), ``business-rules`` (Venmo) and ``regopy`` (Rego, rego-cpp),
@@ -51,15 +51,16 @@ from typing import Any, Callable
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-for _path in (ROOT, BENCH):
+for _path in (ROOT, BENCH, ROOT / "tests"):  # tests/: the plain-Python reference evaluator
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
 import chinese_calendar  # noqa: E402
 import durable_rules_engine as core  # noqa: E402
 
-from engine.service import Runtime  # noqa: E402
-from engine import Engine, reference  # noqa: E402
+from api.runtime import Runtime  # noqa: E402
+from engine import Engine  # noqa: E402
+import reference_evaluator as reference  # noqa: E402
 from policy import expr as E  # noqa: E402
 
 AS_OF = dt.date(2021, 12, 31)
@@ -702,7 +703,7 @@ def main(argv: list[str] | None = None) -> int:
         import cProfile
         import pstats
 
-        from engine.service import fact_years
+        from api.evaluation_body import fact_years
         from engine.prepare import prepare
         from policy import results
 

@@ -69,14 +69,17 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def one(n: int, workers: int, db: Path) -> dict:
+def one(n: int, workers: int, db: Path, inline_max: int | None = None) -> dict:
     """Run the measurement for n decisions in this process; the figures as a dict."""
-    import api.impact
     from api import create_app
     from api.auth import token_digest
 
-    api.impact.WORKERS = workers
-    app = create_app({"DATABASE_URL": f"sqlite:///{db}", "TOKENS": f"bench:regulator:{token_digest(TOKEN)}"})
+    config = {"DATABASE_URL": f"sqlite:///{db}", "TOKENS": f"bench:regulator:{token_digest(TOKEN)}",
+              "IMPACT_WORKERS": workers}
+    if inline_max is not None:
+        config["IMPACT_INLINE_MAX"] = inline_max
+    app = create_app(config)
+    inline_max = app.config["IMPACT_INLINE_MAX"]
     runtime = app.extensions["repolicy"]
     store = runtime.store
     rulesets = json.dumps([{"id": r.id, "version": r.version, "digest": r.digest} for r in runtime.registry.active()])
@@ -115,7 +118,7 @@ def one(n: int, workers: int, db: Path) -> dict:
     ok = (report["decisions_examined"] == n and report["findings_added"] == want_added
           and report["findings_restated"] == want_restated and report["findings_removed"] == 0
           and report["decisions_changed"] == want_added + want_restated)
-    return {"n": n, "workers": workers if n > api.impact.INLINE_MAX else 1, "generate_s": round(generated, 1),
+    return {"n": n, "workers": workers if n > inline_max else 1, "generate_s": round(generated, 1),
             "accept_s": round(accepted, 3), "job_s": round(seconds, 1), "per_decision_ms": round(1000 * seconds / n, 2),
             "cpu_s": round(cpu, 1), "cpu_per_decision_ms": round(1000 * cpu / n, 2),
             "changed": report["decisions_changed"], "added": report["findings_added"],
@@ -135,10 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.one:
         with tempfile.TemporaryDirectory() as tmp:
-            if args.inline_max is not None:
-                import api.impact
-                api.impact.INLINE_MAX = args.inline_max
-            print(json.dumps(one(args.one, args.workers, Path(tmp) / "impact.db")), flush=True)
+            print(json.dumps(one(args.one, args.workers, Path(tmp) / "impact.db", args.inline_max)), flush=True)
         return 0
     print(f"cpus: {os.cpu_count()}, workers: {args.workers}")
     for n in args.n:

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from evaluate import large_request, small_request  # noqa: E402  (bench/evaluate.py)
-from engine.service import Runtime  # noqa: E402
+from api.runtime import Runtime  # noqa: E402
 from policy.instruments import INSTRUMENTS_DIR  # noqa: E402
 from policy.registry import RULESETS_DIR  # noqa: E402
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -30,6 +29,22 @@ class Outcome:
     warnings: list[dict]
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How a request is split among durable_rules sessions: from ``partition_min_facts`` facts in a request
+    (0: always) the large layout (partitioned join units) is used, with about ``partition_facts`` facts per
+    session.  Below the threshold one session per unit costs less than partitioning; the session size
+    keeps durable_rules below its superlinear range.  The service's settings choose them; the
+    differential tests force the large layout, split into many sessions, on small random requests."""
+
+    partition_min_facts: int = 4000
+    partition_facts: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.partition_min_facts < 0 or self.partition_facts < 1:
+            raise ValueError(f"partition_min_facts must be >= 0 and partition_facts >= 1: {self}")
+
+
 class Engine:
     """A ruleset compiled and loaded into durable_rules, ready to evaluate.
 
@@ -39,9 +54,10 @@ class Engine:
 
     _instances = 0
 
-    def __init__(self, ruleset: Ruleset):
+    def __init__(self, ruleset: Ruleset, layout: Layout = Layout()):
         Engine._instances += 1
         self.ruleset = ruleset
+        self.layout = layout
         self.compiled: CompiledRuleset = compile_ruleset(ruleset, f"{ruleset.ref}~{Engine._instances}")
         self._units = [(u, DurableRuleset(u.name, u.definition)) for u in self.compiled.units]
         self._large_units = [(u, DurableRuleset(u.name, u.definition)) for u in self.compiled.large_units]
@@ -50,11 +66,14 @@ class Engine:
         for _, handle in self._units + self._large_units:
             handle.close()
 
-    def evaluate(self, request_facts: "Mapping[str, Any] | RequestFacts", as_of: dt.date) -> Outcome:
+    def evaluate(self, request_facts: "Mapping[str, Any] | RequestFacts", as_of: dt.date,
+                 layout: Layout | None = None) -> Outcome:
+        """The rule matches in the request; ``layout`` overrides the engine's for this call."""
         prep = prepare(self.ruleset, request_facts, as_of, self.compiled.guards)
-        return Outcome(self.match(prep), prep.warnings)
+        return Outcome(self.match(prep, layout or self.layout), prep.warnings)
 
-    def match(self, prep: Prepared) -> list[Match]:
+    def match(self, prep: Prepared, layout: Layout | None = None) -> list[Match]:
+        layout = layout or self.layout
         sid = new_session_id()
         compiled = self.compiled
         total = sum(len(prep.facts.get(k, ())) for k in compiled.kinds) + 1
@@ -80,14 +99,14 @@ class Engine:
             serial[kind] = jsonio.dumps_text(kind_rows)[1:-1]
         context = jsonio.dumps_text({"id": ids[n], "sid": sid, "kind": CONTEXT_KIND})
 
-        large = total >= partition_min_facts()
+        large = total >= layout.partition_min_facts
         matches: list[Match] = []
         # DEFECT: a rule whose condition holds through two branches of an `or` fires once per branch
         # (found by the oracle), and so may the variants of a split rule (compiler.rule_variants):
         # a combination of facts is one match of a rule.
         seen: set[tuple] = set()
         for unit, handle in self._large_units if large else self._units:
-            sessions = _partitions(unit, prep, rows) if unit.partition else None
+            sessions = _partitions(unit, prep, rows, layout.partition_facts) if unit.partition else None
             if sessions is None:
                 # negated kinds first (DEFECT negation), then the others, then the context fact
                 sessions = [[serial[kind] for kind in unit.kinds if serial[kind]]]
@@ -110,29 +129,8 @@ class Engine:
         return matches
 
 
-_DEFAULT_MIN_FACTS = 4000  # below this, one session per unit costs less than partitioning
-_DEFAULT_PARTITION_FACTS = 1000  # facts per session of a partitioned unit: below durable_rules' superlinear range
-
-
-def partition_min_facts() -> int:
-    """Facts in a request from which the large layout (partitioned join units) is used.
-
-    ``REPOLICY_PARTITION_MIN_FACTS`` overrides it (0: always) and
-    ``REPOLICY_PARTITION_FACTS`` the facts per session, so the differential
-    tests can run the large layout, split into many sessions, on small random
-    requests.
-    """
-    value = os.environ.get("REPOLICY_PARTITION_MIN_FACTS")
-    return int(value) if value else _DEFAULT_MIN_FACTS
-
-
-def partition_facts() -> int:
-    """Target number of facts per session of a partitioned unit (see :func:`partition_min_facts`)."""
-    value = os.environ.get("REPOLICY_PARTITION_FACTS")
-    return max(1, int(value)) if value else _DEFAULT_PARTITION_FACTS
-
-
-def _partitions(unit: Unit, prep: Prepared, rows: Mapping[str, list[dict[str, Any]]]) -> list[list[str]] | None:
+def _partitions(unit: Unit, prep: Prepared, rows: Mapping[str, list[dict[str, Any]]],
+                partition_facts: int) -> list[list[str]] | None:
     """The unit's facts split into sessions by the hash of their join-key values, or None for one session.
 
     Sound by :func:`engine.compiler.partition_key`: facts that can be bound
@@ -142,7 +140,7 @@ def _partitions(unit: Unit, prep: Prepared, rows: Mapping[str, list[dict[str, An
     """
     assert unit.partition is not None
     size = sum(len(rows[kind]) for kind in unit.kinds)
-    parts = -(-size // partition_facts())
+    parts = -(-size // partition_facts)
     if parts <= 1:
         return None
     buckets: list[dict[str, list[dict[str, Any]]]] = [{} for _ in range(parts)]

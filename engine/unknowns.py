@@ -5,9 +5,9 @@ not hold (contract v1: unknown is never false).  So a request that omits, say,
 an enterprise's ``mining_license`` gets no violation of the mining-licence rule,
 and the caller should learn that the answer is open, not clean.
 
-This walks the rule model like :mod:`engine.reference` (nested loops over the
-``when`` facts), but in three values: a combination of facts whose conditions
-are each true *or unknown*, at least one unknown, is a rule that would have
+This walks the rule model directly (nested loops over the ``when`` facts),
+but in three values: a combination of facts whose conditions are each true
+*or unknown*, at least one unknown, is a rule that would have
 been decided by the missing values.  For each, it lists the request fields
 that were missing (``facts.enterprises[0].mining_license``).  It is a plain
 Python search, bounded by ``max_steps`` condition evaluations so a large

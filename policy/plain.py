@@ -47,8 +47,9 @@ def load_vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
     return Vocabulary(*(dict(data.get(k) or {}) for k in ("facts", "fields", "operators", "functions", "units")))
 
 
-def display_value(value: Any, vtype: str, lang: str) -> str:
-    """:func:`policy.results.display_value`; a quoted enumerated value ('mining') reads by its label too."""
+def display_rule_value(value: Any, vtype: str, lang: str) -> str:
+    """A value written in a rule or bound by a match, as :func:`policy.results.display_value` shows it;
+    a quoted enumerated value ('mining') reads by its label too."""
     if isinstance(value, str) and value in ENUM_LABELS:
         vtype = "enum"
     return results.display_value(value, vtype, lang)
@@ -98,7 +99,7 @@ class _Renderer:
             v = None
         if isinstance(node, E.FieldRef) and node.name in PLAIN_NUMBER_FIELDS and v is not None:
             return str(v)  # 2021, not 2,021
-        return display_value(v, E.type_of(node, self.scope), self.lang)
+        return display_rule_value(v, E.type_of(node, self.scope), self.lang)
 
     def with_value(self, text: str, node: E.Node) -> str:
         v = self.value_of(node)
@@ -109,7 +110,7 @@ class _Renderer:
         words = self.field_words(ref.name, negated=not holds)
         text = self.op("statement").format(fact=self.fact_names.get(ref.alias, ref.alias), field=words)
         v = self.value_of(ref)
-        if v is not None and v == display_value(None, "", self.lang):
+        if v is not None and v == display_rule_value(None, "", self.lang):
             text = self.op("value").format(text, v)
         return text
 
@@ -121,7 +122,7 @@ class _Renderer:
             return self.with_value(self.op("field").format(fact=fact, field=words), node)
         if isinstance(node, E.ParamRef):
             p = self.rs.parameters[node.name]
-            value = display_value(p.value, p.type, self.lang)
+            value = display_rule_value(p.value, p.type, self.lang)
             if p.unit:
                 unit = self.voc.units.get(p.unit, {}).get(self.lang, p.unit)
                 value += unit if self.lang == "zh" else f" {unit}"
@@ -132,7 +133,7 @@ class _Renderer:
         if isinstance(node, E.AsOf):
             return self.with_value(self.op("as_of"), node)
         if isinstance(node, E.Const):
-            return display_value(node.value, node.type, self.lang)
+            return display_rule_value(node.value, node.type, self.lang)
         if isinstance(node, E.Neg):
             return self.op("neg").format(self.term(node.operand))
         if isinstance(node, E.Arith):

@@ -18,6 +18,9 @@ from sqlalchemy import (BigInteger, DateTime, Index, Integer, MetaData, String, 
                         Column, create_engine, event, insert, select, update)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+# The database's errors, for the application to catch by these names: only this module imports sqlalchemy
+# (the import contracts in setup.cfg).
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError  # noqa: F401 - re-exported
 
 metadata = MetaData()
 

@@ -22,6 +22,30 @@ settings.register_profile("long", max_examples=2000, deadline=None,
 from policy.registry import RULESETS_DIR, load_directory  # noqa: E402
 
 
+_owned_by_fixtures: set[int] = set()  # serials of the registry pollers made by a fixture's setup
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    """An app made by a fixture has its registry poller stopped (thread joined) when that fixture ends."""
+    from api import reload
+    before = reload.last_serial()
+    yield
+    made = set(range(before + 1, reload.last_serial() + 1))
+    if made:
+        _owned_by_fixtures.update(made)
+        fixturedef.addfinalizer(lambda: reload.stop_serials(made))
+
+
+@pytest.fixture(autouse=True)
+def stop_pollers_of_test():
+    """An app made in a test's body has its registry poller stopped (thread joined) after the test."""
+    from api import reload
+    before = reload.last_serial()
+    yield
+    reload.stop_serials(set(range(before + 1, reload.last_serial() + 1)) - _owned_by_fixtures)
+
+
 @pytest.fixture(scope="session")
 def instruments():
     return load_instruments()

@@ -5,7 +5,7 @@ import datetime as dt
 import textwrap
 
 from engine import Engine
-from engine import reference
+import reference_evaluator as reference
 from policy.loader import load_ruleset
 
 HEADER = """\

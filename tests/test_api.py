@@ -115,7 +115,7 @@ def test_oversized_body_gets_413():
 
 
 def client_runtime():
-    from engine.service import Runtime
+    from api.runtime import Runtime
     from policy.instruments import INSTRUMENTS_DIR
     from policy.registry import RULESETS_DIR
     return Runtime.from_directories(RULESETS_DIR, INSTRUMENTS_DIR)

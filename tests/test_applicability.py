@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.scenarios import load_library
-from engine.service import Runtime
+from api.runtime import Runtime
 from policy.instruments import INSTRUMENTS_DIR
 from policy.registry import RULESETS_DIR, ruleset_files
 

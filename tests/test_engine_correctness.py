@@ -11,7 +11,8 @@ import threading
 
 import pytest
 
-from engine import Engine, reference
+import reference_evaluator as reference
+from engine import Engine
 from engine.durable_driver import fact_ids, fnv1a_32
 from policy import results
 

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from api.decision_log import DecisionLog
 from conftest import example, token_config
-from engine.service import Runtime
+from api.runtime import Runtime
 from policy.instruments import INSTRUMENTS_DIR
 from policy.registry import RULESETS_DIR, Registry
 from test_registry import SMELTER_2500
@@ -185,7 +185,7 @@ def test_poller_reports_an_outage_once_a_minute_and_its_end(caplog, instruments)
     runtime = Runtime(instruments, Registry(), store)  # type: ignore[arg-type]
     now = [1000.0]
     runtime.registry_outage.clock = lambda: now[0]
-    with caplog.at_level(logging.DEBUG, logger="engine.service"):
+    with caplog.at_level(logging.DEBUG, logger="api.runtime"):
         runtime.poll_once()
         store.down = True
         for _ in range(100):  # 100 polls over 50 s: one warning
@@ -318,7 +318,7 @@ def pg():
 @pytest.fixture(scope="module")
 def expected_keys():
     local = Runtime.from_directories(RULESETS_DIR, INSTRUMENTS_DIR)
-    from api.evaluate import request_as_of, validate_request
+    from api.evaluate_input import request_as_of, validate_request
     out = []
     for body in BODIES:
         data = validate_request(json.loads(json.dumps(body)), 100_000)

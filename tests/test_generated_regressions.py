@@ -49,7 +49,7 @@ def test_an_or_holding_through_two_branches_is_one_match(instruments):
 def test_a_self_join_pairs_distinct_facts(instruments):
     """The reference paired a fact with itself where durable_rules never does: the language now says
     a combination is of distinct facts (docs/rules.md §5), and the reference and the unknowns search agree."""
-    from engine import reference
+    import reference_evaluator as reference
     from engine.unknowns import unknowns
     rs = one_rule(instruments, """
 {fact: reports, as: a}

@@ -7,7 +7,6 @@ The default profile runs a few hundred examples; `--hypothesis-profile=long` man
 """
 from __future__ import annotations
 
-import os
 import random
 import threading
 
@@ -16,10 +15,10 @@ from hypothesis import strategies as st
 
 import oracle
 import ruleset_strategies as gen
-from engine import Engine
+from engine import Engine, Layout
 from policy.loader import RulesetInvalid, load_ruleset
 
-LAYOUTS = ({}, {"REPOLICY_PARTITION_MIN_FACTS": "0", "REPOLICY_PARTITION_FACTS": "3"})
+LAYOUTS = (Layout(), Layout(partition_min_facts=0, partition_facts=3))
 
 
 def shuffled(facts: dict, rng: random.Random) -> tuple[dict, dict]:
@@ -47,16 +46,15 @@ def test_engine_equals_oracle_on_generated_rulesets(instruments, text, case, see
     want = oracle.matches(ruleset, facts, as_of)
     rng = random.Random(seed)
     engine = Engine(ruleset)
-    saved = {k: os.environ.get(k) for k in LAYOUTS[1]}
     try:
         for layout in LAYOUTS:
-            os.environ.update(layout)
             for threads in (1, 3):
                 runs = [shuffled(facts, rng) for _ in range(threads)]
                 got: list = [None] * threads
 
                 def run(i: int) -> None:
-                    got[i] = oracle.engine_matches(engine.evaluate(runs[i][0], as_of).matches, runs[i][1])
+                    got[i] = oracle.engine_matches(engine.evaluate(runs[i][0], as_of, layout).matches,
+                                                   runs[i][1])
 
                 workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
                 for w in workers:
@@ -64,15 +62,8 @@ def test_engine_equals_oracle_on_generated_rulesets(instruments, text, case, see
                 for w in workers:
                     w.join()
                 for result in got:
-                    assert result == want, (f"layout {layout or 'small'}, {threads} thread(s): engine only "
+                    assert result == want, (f"{layout}, {threads} thread(s): engine only "
                                             f"{sorted(set(result) - set(want))}, oracle only "
                                             f"{sorted(set(want) - set(result))}\n{text}\n{facts}")
-            for k in layout:
-                os.environ.pop(k)
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         engine.close()

@@ -276,9 +276,9 @@ def without_citation_texts(violations: list[dict]) -> list[dict]:
 
 
 def test_an_amplifying_request_is_bounded_marked_and_logged_compressed(tmp_path):
-    from api.evaluate import request_as_of, validate_request
+    from api.evaluate_input import request_as_of, validate_request
     from conftest import TOKENS, token_config
-    from engine.service import Runtime
+    from api.runtime import Runtime
     from policy.instruments import INSTRUMENTS_DIR
     from policy.registry import RULESETS_DIR
     body = many_enterprises(120)  # one over-quota finding each under the notice

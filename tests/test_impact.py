@@ -116,12 +116,12 @@ def test_a_changed_floor_adds_removes_and_restates_exactly_the_findings_the_text
 
 def test_the_process_pool_gives_the_same_report_as_one_process(tmp_path, monkeypatch):
     import api.impact
-    c = make_app(tmp_path / "r.db").test_client()
+    app = make_app(tmp_path / "r.db")
+    c = app.test_client()
     capacities = [500 * k for k in range(1, 9)]
     record(c, [smelter(n, cap) for n, cap in enumerate(capacities)] + [{**smelter(99, 100), "rulesets": ["notice@2021"]}])
     inline = run_job(c, FLOOR_3000)
-    monkeypatch.setattr(api.impact, "INLINE_MAX", 0)
-    monkeypatch.setattr(api.impact, "WORKERS", 2)
+    app.config.update(IMPACT_INLINE_MAX=0, IMPACT_WORKERS=2)
     monkeypatch.setattr(api.impact, "PAGE", 3)
     pooled = run_job(c, FLOOR_3000)
     drop = ("job_id", "seconds", "location")

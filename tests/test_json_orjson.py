@@ -43,7 +43,7 @@ def has_tiny_float(value) -> bool:
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_example_result_renders_as_the_standard_library_renders_it(app, path: Path):
-    from api.evaluate import request_as_of, validate_request
+    from api.evaluate_input import request_as_of, validate_request
     body = json.loads(path.read_text(encoding="utf-8"))
     data = validate_request(body, app.config["MAX_FACTS"])
     result = app.extensions["repolicy"].evaluate(data["facts"], request_as_of(data), data.get("rulesets"),

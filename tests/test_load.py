@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from engine.service import Runtime
+from api.runtime import Runtime
 from policy.instruments import INSTRUMENTS_DIR
 from policy.registry import RULESETS_DIR
 from servers import Server

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.service import Runtime
+from api.runtime import Runtime
 from policy.loader import RulesetInvalid
 from policy.registry import Registry
 from rules_helpers import ruleset_from

@@ -22,7 +22,8 @@ from api.errors import ApiError
 from api.query import comment_text, int_arg
 from api.scenarios import describe, run_scenario, scenarios_from
 from engine.evaluator import Engine
-from engine.service import Runtime, version_record
+from api.runtime import Runtime
+from api.store_seeding import version_record
 from policy.loader import RulesetInvalid, load_ruleset
 from policy.model import Ruleset
 from policy.review import in_force_digests, unsigned_changes
