@@ -1,6 +1,6 @@
 """The Flask application factory.
 
-``create_app(config=None)`` loads the instruments and rulesets, validates and
+``create_app(config=None, settings=None)`` loads the instruments and rulesets, validates and
 compiles them (a shipped ruleset that does not validate stops start-up with
 every issue listed), and registers the endpoints.
 """
@@ -12,7 +12,6 @@ from typing import Any, Mapping
 import logging
 
 from flask import Flask
-from policy.store import SQLAlchemyError
 
 from api.config import Settings, load_settings, split_overrides, spool_dir
 from api.errors import register_error_handlers
@@ -33,6 +32,7 @@ from api.operations import describe_error
 from api.reload import RegistryPoller
 from api.runtime import Runtime
 from engine import Layout
+from policy.store import SQLAlchemyError
 
 
 log = logging.getLogger(__name__)

@@ -30,9 +30,9 @@ def fact_years(facts: Mapping[str, list[dict[str, Any]]]) -> set[int]:
 
 
 def evaluation_body(runtime: "Runtime", facts: Mapping[str, list[dict[str, Any]]], as_of: dt.date,
-             pins: list[str] | None = None, decision_id: str | None = None,
-             max_violations: int | None = None) -> dict[str, Any]:
-    """Evaluate validated facts; the response body of the contract.
+                    pins: list[str] | None = None, decision_id: str | None = None,
+                    max_violations: int | None = None) -> dict[str, Any]:
+    """Evaluate validated facts with ``runtime``'s snapshot and engines; the response body of the contract.
 
     ``max_violations``: at most that many violations are rendered and returned, the first in the
     contract's order; the summary still counts all, and ``truncated`` says how many were left out.

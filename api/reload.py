@@ -1,8 +1,9 @@
 """Hot reload: a thread of the serving process that polls the registry database and refreshes the runtime.
 
 One poller per process (threads do not survive a fork: gunicorn's workers start their own on their
-first request).  It stops when told (:meth:`RegistryPoller.stop`: the app's teardown, the tests'
-fixtures, and at interpreter exit as a backstop), and waits for its thread.
+first request).  It stops when told, and waits for its thread: :meth:`RegistryPoller.stop` on the
+app's poller (``app.extensions["repolicy_poller"]``), which the tests' fixtures call for every app they
+make, and :func:`stop_all` at interpreter exit as a backstop.
 """
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ class RegistryPoller:
 
     def start(self) -> None:
         """Start the thread in this process, once (a no-op without a database to poll, or if running)."""
-        if self.runtime.store is None and self.runtime.pending_url is None:
-            return
+        if self._pid == os.getpid() or (self.runtime.store is None and self.runtime.pending_url is None):
+            return  # the common case, on every request: no lock taken
         with self._lock:
             if self._pid == os.getpid() or self._stop.is_set():
                 return
