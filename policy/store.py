@@ -19,6 +19,8 @@ from sqlalchemy import (BigInteger, DateTime, Index, Integer, MetaData, String, 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from policy.periods import periods_overlap
+
 metadata = MetaData()
 
 versions = Table(
@@ -236,7 +238,8 @@ class Store:
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.close()
-        metadata.create_all(self.engine)
+        from policy.migrations import upgrade  # (env.py imports this module's metadata)
+        upgrade(self.engine)  # the schema at the newest revision; see policy.migrations
         with self.engine.begin() as conn:
             if conn.execute(select(generation.c.value).where(generation.c.id == 1)).first() is None:
                 try:
@@ -449,7 +452,7 @@ class Store:
                                                      versions.c.status == "active",
                                                      versions.c.version != version)).all()
         for other in others:
-            if _overlap(other, target):
+            if periods_overlap(other.effective_from, other.effective_to, target.effective_from, target.effective_to):
                 conn.execute(update(versions).where(versions.c.pk == other.pk).values(status="retired"))
                 self._audit(conn, actor, "retire", ruleset_id, other.version, other.digest, other.digest,
                             f"replaced by {ruleset_id}@{version}")
@@ -462,31 +465,6 @@ class Store:
                     replaced[0].digest if replaced else None, target.digest,
                     (comment or "") + (f" (retired {', '.join(retired)})" if retired else ""))
         return retired
-
-    def retire(self, ruleset_id: str, version: str, actor: str, comment: str | None = None) -> None:
-        with self.engine.begin() as conn:
-            target = conn.execute(select(versions).where(versions.c.ruleset_id == ruleset_id,
-                                                         versions.c.version == version)).first()
-            if target is None:
-                raise KeyError(f"{ruleset_id}@{version}")
-            conn.execute(update(versions).where(versions.c.pk == target.pk).values(status="retired"))
-            self._audit(conn, actor, "retire", ruleset_id, version, target.digest, target.digest, comment)
-            self._bump(conn)
-
-    def seed(self, items: Iterable[dict[str, Any]]) -> list[str]:
-        """Load shipped versions (idempotent by digest); returns the refs newly stored."""
-        added = []
-        for item in items:
-            if self.add_version(**item):
-                added.append(f"{item['ruleset_id']}@{item['version']}")
-        return added
-
-
-def _overlap(a: Any, b: Any) -> bool:
-    """Whether two versions' effective periods share a day (None = open end)."""
-    a_from, a_to = a.effective_from or "0000-00-00", a.effective_to or "9999-99-99"
-    b_from, b_to = b.effective_from or "0000-00-00", b.effective_to or "9999-99-99"
-    return a_from <= b_to and b_from <= a_to
 
 
 # ---------------------------------------------------------------------- impact preview jobs
