@@ -35,6 +35,14 @@ from engine.service import Runtime, describe_error
 log = logging.getLogger(__name__)
 
 
+def decision_log_limits() -> dict[str, float]:
+    """The decision log's limits from the settings (read when the app is made, not when a module is imported)."""
+    from api.config import setting
+    return {"max_pending": int(setting("REPOLICY_DECISION_LOG_MAX_PENDING", "10000")),
+            "retry_max": float(setting("REPOLICY_DECISION_LOG_RETRY_MAX", "5")),
+            "shutdown_seconds": float(setting("REPOLICY_DECISION_LOG_SHUTDOWN_SECONDS", "5"))}
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.json = OrjsonProvider(app)
@@ -61,7 +69,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         raise ValueError(f"DECISION_LOG_COMMIT must be durable or async, not {app.config['DECISION_LOG_COMMIT']!r}")
     decisions = app.extensions["repolicy_decisions"] = DecisionLog(
         runtime.store, app.config["DECISION_LOG"], awaiting=runtime.pending_url is not None,
-        spool_dir=spool_dir(app.config), durable=app.config["DECISION_LOG_COMMIT"] == "durable")
+        spool_dir=spool_dir(app.config), durable=app.config["DECISION_LOG_COMMIT"] == "durable",
+        **decision_log_limits())
     if decisions.durable:
         decisions.replay_spool(at_start=True)  # what a crash left (before gunicorn forks its workers)
     retention = app.extensions["repolicy_retention"] = Retention(runtime.store, app.config["DECISION_RETENTION_DAYS"])

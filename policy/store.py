@@ -19,6 +19,7 @@ from sqlalchemy import (BigInteger, DateTime, Index, Integer, MetaData, String, 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from policy import jsonio
 from policy.periods import periods_overlap
 
 metadata = MetaData()
@@ -189,11 +190,10 @@ def _instrument_row(r: Any) -> InstrumentRow:
 
 
 def _decision(r: Any) -> dict[str, Any]:
-    import json
     return {"decision_id": r.decision_id, "at": _iso(r.at), "caller": r.caller,
-            "as_of": r.as_of, "rulesets": json.loads(r.rulesets),
-            "input": json.loads(unpacked_text(r.input)) if r.input is not None else None,
-            "input_digest": r.input_digest, "result": json.loads(unpacked_text(r.result)),
+            "as_of": r.as_of, "rulesets": jsonio.loads(r.rulesets),
+            "input": jsonio.loads(unpacked_text(r.input)) if r.input is not None else None,
+            "input_digest": r.input_digest, "result": jsonio.loads(unpacked_text(r.result)),
             "violations": r.violations}
 
 
