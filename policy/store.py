@@ -468,6 +468,7 @@ class Store:
 
 
 # ---------------------------------------------------------------------- impact preview jobs
+# (a database made before this table existed gets it from the baseline migration, policy/migrations)
 # An impact preview runs in the background of the process that accepted it; its progress and result are
 # rows here, so that any worker of any instance answers ``GET /v1/rulesets/impact/<job>``.
 impact_jobs = Table(
@@ -487,7 +488,6 @@ impact_jobs = Table(
 
 def create_impact_job(store: Store, job_id: str, actor: str, candidate: str, total: int) -> None:
     """Record a queued impact preview over ``total`` decisions (created once, on its metadata)."""
-    impact_jobs.create(store.engine, checkfirst=True)  # a database created before this table existed
     now = _now()
     with store.engine.begin() as conn:
         conn.execute(insert(impact_jobs).values(job_id=job_id, created_at=now, updated_at=now, actor=actor,
