@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 from pathlib import Path
 from typing import Iterator
@@ -40,8 +41,9 @@ def alembic_config(connection: Connection | None = None, url: str | None = None)
     return cfg
 
 
+@functools.cache
 def head() -> str:
-    """The newest revision."""
+    """The newest revision (read once a process: every store opened compares its database with it)."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()  # type: ignore[return-value]
 
 
