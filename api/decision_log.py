@@ -3,6 +3,18 @@
 Enterprise production data is sensitive (Measures Art. 13), so the input can
 be kept as a digest only (``DECISION_LOG=digest``); ``off`` keeps nothing.
 
+This module runs the threads and holds the parts together; each part is tested alone:
+
+- :mod:`api.decision_encoding` (the encoder): the request path queues the bytes it already has (the
+  body as received, the response as sent); the row stores them and digests the received bytes;
+- :mod:`api.decision_queue` (the queue): rows waiting for the database, bounded, findable in flight;
+- :mod:`api.decision_writer` (the writer): one transaction or row by row, the retry schedule, and the
+  quarantine of a record that cannot be stored;
+- :mod:`api.decision_spool`: the local disk files of the durable mode.
+
+Everything is configured by the constructor's arguments (the app passes the settings); nothing is read
+when this module is imported.
+
 Two ways to commit (``REPOLICY_DECISION_LOG_COMMIT``):
 
 - ``durable`` (the default): :meth:`DecisionLog.record` returns a :class:`Ticket`, and the response is
@@ -37,10 +49,7 @@ writes them), so a row is never written twice.
 from __future__ import annotations
 
 import atexit
-import collections
 import datetime as dt
-import hashlib
-import json
 import logging
 import os
 import threading
@@ -49,15 +58,17 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from policy.store import IntegrityError, InterfaceError, OperationalError
-
 from api.operations import OutageLog
 from api import decision_spool
+from api.decision_encoding import canonical_digest, queued, read_shape, table_row
+from api.decision_queue import DecisionQueue
+from api.decision_writer import Backoff, Quarantine, insert
 from policy.store import Store
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING = 10_000  # defaults; the service passes its settings (api.config)
+# Defaults of the constructor's arguments (the app passes the configured values: nothing is read here)
+MAX_PENDING = 10000
 BATCH_ROWS = 500  # rows per transaction: a backlog after an outage is written in bounded transactions
 RETRY_MIN, RETRY_MAX = 0.2, 5.0  # seconds of backoff
 SHUTDOWN_SECONDS = 5.0
@@ -65,55 +76,7 @@ SCAN_SECONDS = 2.0  # durable mode: how often a writer looks for spool segments 
 
 _instances: "weakref.WeakSet[DecisionLog]" = weakref.WeakSet()
 
-
-def canonical_digest(body: Any) -> str:
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _as_read(row: dict[str, Any]) -> dict[str, Any]:
-    """A queued row in the shape :meth:`Store.decision` returns."""
-    row = _serialised(row)
-    return {"decision_id": row["decision_id"], "at": row["at"].isoformat(), "caller": row["caller"],
-            "as_of": row["as_of"], "rulesets": json.loads(row["rulesets"]),
-            "input": json.loads(row["input"]) if row["input"] is not None else None,
-            "input_digest": row["input_digest"], "result": json.loads(row["result"]),
-            "violations": row["violations"]}
-
-
-def _serialised(row: dict[str, Any]) -> dict[str, Any]:
-    """The table row of a queued decision.
-
-    The request thread queues the request body and the result as objects (neither is changed after
-    the response is built); the digest and the JSON texts are made here, in the writer, because they
-    cost more than the evaluation of a small request, and sha256 of a large body releases the GIL.
-    """
-    if "_body" not in row:
-        return row
-    body, result = row["_body"], row["_result"]
-    return {
-        "decision_id": row["decision_id"], "at": row["at"], "caller": row["caller"], "as_of": row["as_of"],
-        "rulesets": json.dumps([{k: r[k] for k in ("id", "version", "digest")} for r in result["rulesets"]]),
-        "input": json.dumps(body, ensure_ascii=False) if row["_full"] else None,
-        "input_digest": canonical_digest(body),
-        "result": json.dumps(result, ensure_ascii=False),
-        "violations": len(result["violations"]),
-    }
-
-
-def _connection_trouble(exc: BaseException) -> bool:
-    """The database could not be reached or dropped the connection (retry later), as opposed to
-    refusing these rows (quarantine the one refused, write the others)."""
-    return (isinstance(exc, (OperationalError, InterfaceError, OSError))
-            or bool(getattr(exc, "connection_invalidated", False)))
-
-
-def _escaped(value: Any) -> str:
-    """JSON text of anything, ASCII only: a lone surrogate becomes ``\\ud800``, an object its repr."""
-    try:
-        return json.dumps(value, ensure_ascii=True, default=repr)
-    except (TypeError, ValueError, RecursionError):
-        return json.dumps(repr(value))
+__all__ = ["DecisionLog", "DecisionNotRecorded", "Ticket", "close_all", "canonical_digest"]
 
 
 class DecisionNotRecorded(RuntimeError):
@@ -165,8 +128,8 @@ class DecisionLog:
         self.lost = 0
         self.written = 0
         self.unrecorded = 0  # decisions made without a database to record them in
-        self.quarantined = 0  # records that could not be written, kept aside (see _quarantine)
-        self.quarantine_dir = spool_dir
+        self.shutdown_seconds = shutdown_seconds
+        self.quarantine = Quarantine(spool_dir, _count_quarantined)  # records that cannot be written
         self.spool_dir = spool_dir
         self.durable = durable and mode != "off"
         self.spool_only = 0  # durable mode: rows dropped from memory while the database was down, kept on disk
@@ -183,8 +146,7 @@ class DecisionLog:
         """Fresh locks, queue and no writer: at construction and in a forked child."""
         self._cond = threading.Condition()
         self._write_lock = threading.Lock()  # one write at a time: rows leave the queue in order, once
-        self._queue: collections.deque[dict[str, Any]] = collections.deque()
-        self._inflight: list[dict[str, Any]] = []
+        self._queue = DecisionQueue(self.max_pending)
         self._writer: threading.Thread | None = None
         self._closing = False
         self.outage = OutageLog(log, "decision log database")
@@ -196,15 +158,22 @@ class DecisionLog:
         self._last_scan = time.monotonic()
 
     # ------------------------------------------------------------------ request path
-    def record(self, request_body: dict[str, Any], result: dict[str, Any], caller: str | None) -> Ticket | None:
+    def record(self, request_body: Any, result: dict[str, Any], caller: str | None, *,
+               body_bytes: bytes | None = None, response_bytes: bytes | None = None) -> Ticket | None:
         """Queue one decision for writing; never waits on the database.  Durable mode: returns the ticket
-        to wait on before answering (the decision is on disk once it is done)."""
+        to wait on before answering (the decision is on disk once it is done).
+
+        ``body_bytes`` (the request body as received) and ``response_bytes`` (the response body as sent),
+        when given, are what is stored and digested (see :mod:`api.decision_encoding`): neither the body
+        nor the result is serialised again.
+        """
         if self.store is None and not self.awaiting:
             if self.mode != "off":
                 self.unrecorded += 1
             return None
-        row = {"decision_id": result["decision_id"], "at": dt.datetime.now(dt.timezone.utc), "caller": caller,
-               "as_of": result["as_of"], "_body": request_body, "_result": result, "_full": self.mode == "full"}
+        row = queued(decision_id=result["decision_id"], at=dt.datetime.now(dt.timezone.utc), caller=caller,
+                     result=result, keep_input=self.mode == "full", body=request_body, body_bytes=body_bytes,
+                     response_bytes=response_bytes)
         if self.durable:
             ticket = Ticket()
             with self._cond:
@@ -233,21 +202,19 @@ class DecisionLog:
     def find(self, decision_id: str) -> dict[str, Any] | None:
         """A decision of this process not yet in the store (queued, or being written), as the store reads it."""
         with self._cond:
-            for row in (*self._inflight, *self._queue):
-                if row["decision_id"] == decision_id:
-                    return _as_read(row)
-        return None
+            row = self._queue.find(decision_id)
+        return read_shape(row) if row is not None else None
 
     @property
     def pending(self) -> int:
         """Rows not yet in the store: queued plus the batch being written."""
         with self._cond:
-            return len(self._queue) + len(self._inflight)
+            return len(self._queue)
 
     def status(self) -> dict[str, Any]:
         """What ``/readyz`` shows: rows waiting, rows lost, and the outage if the writes fail."""
         body: dict[str, Any] = {"decision_log_pending": self.pending, "decision_log_lost": self.lost,
-                                "decision_log_quarantined": self.quarantined}
+                                "decision_log_quarantined": self.quarantine.count}
         if self.durable:
             body["decision_log_commit"] = "durable"
             if self.spool_only:
@@ -282,12 +249,17 @@ class DecisionLog:
             if done:
                 return True
 
+    @property
+    def quarantined(self) -> int:
+        """Records kept aside because they could not be written."""
+        return self.quarantine.count
+
     def _run(self) -> None:
         """The writer thread: wait for rows, write them, back off while the database is down."""
-        delay = 0.0
+        backoff = Backoff(RETRY_MIN, self.retry_max)
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._queue or self._closing,
+                self._cond.wait_for(lambda: self._queue.waiting or self._closing,
                                     timeout=SCAN_SECONDS if self.durable else None)
                 if self._closing:
                     return  # close() writes the rest
@@ -297,18 +269,18 @@ class DecisionLog:
                     self.replay_spool()
                 except Exception:
                     log.exception("decision log: replaying the spool failed; tried again later")
-                if not self._queue:
+                if not self._queue.waiting:
                     continue
-            if delay:
+            if backoff.delay:
                 with self._cond:  # back off, but leave at once for close()
-                    if self._cond.wait_for(lambda: self._closing, timeout=delay):
+                    if self._cond.wait_for(lambda: self._closing, timeout=backoff.delay):
                         return
             try:
                 _, ok = self._write_batch()
             except Exception:  # a defect here must not stop the log: say so, keep the rows, go on
                 log.exception("decision log: writing a batch failed; records kept for retry")
                 ok = False
-            delay = 0.0 if ok else min(max(2 * delay, RETRY_MIN), self.retry_max)
+            backoff.after(ok)
 
     def _write_batch(self, wait: float | None = None) -> tuple[bool, bool]:
         """Write up to BATCH_ROWS queued rows in one transaction: (queue now empty, write succeeded)."""
@@ -318,26 +290,23 @@ class DecisionLog:
             return False, False  # another write hangs (a database that does not answer)
         try:
             with self._cond:
-                n = min(len(self._queue), BATCH_ROWS)
-                batch = self._inflight = [self._queue.popleft() for _ in range(n)]
+                batch = self._queue.take(BATCH_ROWS)
             if not batch:
                 return True, True
             batch[:] = self._serialise(batch)  # once: a retried batch is already text
             try:
                 self._insert(batch)
             except Exception as exc:  # the batch went back to the queue: nothing is lost here
-
                 with self._cond:
-                    self._queue.extendleft(reversed(batch))
-                    self._inflight = []
+                    self._queue.put_back()
                     self._trim()
-                    pending = len(self._queue)
+                    pending = self._queue.waiting
                 self.outage.failed(exc, f"; {pending} decision record(s) kept for retry")
                 return False, False
             with self._cond:
-                self._inflight = []
+                self._queue.written()
                 self.written += len(batch)
-                empty = not self._queue
+                empty = not self._queue.waiting
                 segments = [self._segment_of.pop(r["decision_id"], None) for r in batch]
             for segment in segments:
                 if segment is not None:
@@ -352,58 +321,15 @@ class DecisionLog:
         rows = []
         for row in batch:
             try:
-                rows.append(_serialised(row))
+                rows.append(table_row(row))
             except Exception as exc:
-                self._quarantine(row, exc)
+                self.quarantine.keep(row, exc)
         return rows
 
     def _insert(self, batch: list[dict[str, Any]]) -> None:
-        """One transaction; if the database refuses it (a row already there after a commit whose
-        acknowledgement was lost, or one row it cannot store), row by row: a row it refuses is
-        quarantined.  Connection trouble propagates (the caller keeps the batch for retry)."""
+        """One transaction, else row by row (see :func:`api.decision_writer.insert`)."""
         assert self.store is not None
-        try:
-            self.store.record_decisions(batch)
-            return
-        except Exception as exc:
-            if _connection_trouble(exc):
-                raise
-        for row in batch:
-            try:
-                self.store.record_decisions([row])
-            except Exception as exc:
-                if _connection_trouble(exc):
-                    raise
-                if isinstance(exc, IntegrityError) and self.store.decision(row["decision_id"]) is not None:
-                    continue  # written before (its acknowledgement was lost)
-                self._quarantine(row, exc)
-
-    def _quarantine(self, row: dict[str, Any], exc: BaseException) -> bool:
-        """Keep aside a record that cannot be written: counted, logged with its id, appended (escaped,
-        fsynced) to this process's quarantine file when there is a spool folder; True if on disk."""
-        with self._cond:
-            self.quarantined += 1
-        from api.metrics import observe_quarantined
-        observe_quarantined()
-        where = "memory only (no spool folder)"
-        if self.quarantine_dir is not None:
-            entry = {"decision_id": row.get("decision_id"), "at": str(row.get("at")),
-                     "error": f"{type(exc).__name__}: {exc}"[:2000], "record": json.loads(_escaped(
-                         {k: v for k, v in row.items() if k not in ("decision_id", "at")}))}
-            path = self.quarantine_dir / f"quarantine-{os.getpid()}.jsonl"
-            try:
-                self.quarantine_dir.mkdir(parents=True, exist_ok=True)
-                with open(path, "a", encoding="ascii") as out:
-                    out.write(json.dumps(entry, ensure_ascii=True) + "\n")
-                    out.flush()
-                    os.fsync(out.fileno())
-                where = str(path)
-            except Exception as write_error:
-                where = f"nowhere: {write_error}"
-        log.error("decision log: record %s cannot be written (%s: %s); quarantined in %s",
-                  row.get("decision_id"), type(exc).__name__, str(exc)[:300], where,
-                  extra={"decision_id": row.get("decision_id")})
-        return self.quarantine_dir is not None and not where.startswith(("memory", "nowhere"))
+        insert(self.store, batch, self.quarantine)
 
     # ------------------------------------------------------------------ durable mode: the spool
     def _spool_run(self) -> None:
@@ -427,10 +353,10 @@ class DecisionLog:
         lines, rows, tickets = [], [], []
         for row, ticket in batch:
             try:
-                serialised = _serialised(row)
+                serialised = table_row(row)
                 lines.append(decision_spool._encoded(serialised))
             except Exception as exc:
-                kept = self._quarantine(row, exc)
+                kept = self.quarantine.keep(row, exc)
                 ticket.done(None if kept else exc)
                 continue
             rows.append(serialised)
@@ -463,10 +389,9 @@ class DecisionLog:
 
     def _trim(self) -> None:
         """Drop the oldest rows beyond max_pending (caller holds the condition's lock); counted and logged."""
-        over = len(self._queue) + len(self._inflight) - self.max_pending
-        if over <= 0:
+        lost = self._queue.overflow()
+        if not lost:
             return
-        lost = [self._queue.popleft()["decision_id"] for _ in range(min(over, len(self._queue)))]
         if self.durable:  # still on disk: replayed from the spool once the database answers
             for decision_id in lost:
                 self._segment_of.pop(decision_id, None)
@@ -487,10 +412,10 @@ class DecisionLog:
 
     # ------------------------------------------------------------------ shutdown
     def close(self, timeout: float | None = None) -> bool:
-        """Stop the writer and write what is queued, retrying for up to ``timeout`` seconds (by default
-        the ``shutdown_seconds`` it was made with).
+        """Stop the writer and write what is queued, retrying for up to ``timeout`` seconds.
 
         True when nothing is left; otherwise the rows left are logged at ERROR (with their ids) and counted lost.
+        ``timeout``: by default the ``shutdown_seconds`` given at construction.
         """
         timeout = self.shutdown_seconds if timeout is None else timeout
         with self._cond:
@@ -508,8 +433,7 @@ class DecisionLog:
         while not self.flush(wait=max(0.0, deadline - time.monotonic())):
             if time.monotonic() >= deadline or self.store is None:  # never reached a database: no use waiting
                 with self._cond:  # a batch still in a hung write is reported too: it may not commit
-                    left = [r["decision_id"] for r in (*self._inflight, *self._queue)]
-                    self._queue.clear()
+                    left = self._queue.drain()
                     on_disk = self.durable and all(i in self._segment_of for i in left)
                     if not on_disk:
                         self.lost += len(left)
@@ -540,6 +464,11 @@ def close_all(timeout: float | None = None) -> None:
             decision_log.close(timeout)
         except Exception:  # pragma: no cover - exiting anyway; say why
             log.exception("decision log: flushing at exit failed")
+
+
+def _count_quarantined() -> None:
+    from api.metrics import observe_quarantined
+    observe_quarantined()
 
 
 def _after_fork_in_child() -> None:

@@ -42,6 +42,7 @@ def checked_request(body: dict, max_facts: int) -> dict:
 @require("caller", "regulator", "legal", open_if="OPEN_EVALUATE")
 @per_caller
 def evaluate():
+    received = request.get_data()  # kept: the decision log stores and digests these bytes (read once)
     body = parse_json_body()
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_request", "the body must be a JSON object",
@@ -71,7 +72,8 @@ def evaluate():
     encoded = encode_bounded(result, compact_json, current_app.config["MAX_RESPONSE_BYTES"])
     principal = getattr(g, "principal", None)
     observe_evaluation(result)
-    ticket = current_app.extensions["repolicy_decisions"].record(body, result, principal.name if principal else None)
+    ticket = current_app.extensions["repolicy_decisions"].record(body, result, principal.name if principal else None,
+                                                                 body_bytes=received, response_bytes=encoded)
     if ticket is not None:  # durable decision log: answer only once the decision is on disk
         release_slot(request.environ)  # others evaluate meanwhile (and join the same disk write)
         try:

@@ -21,6 +21,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from policy import periods
 from policy.instruments import Instrument
 from policy.loader import Issue, RulesetInvalid, load_ruleset_file
 from policy.model import Ruleset
@@ -60,10 +61,9 @@ def _years(ruleset: Ruleset) -> tuple[int | None, int | None]:
 
 
 def periods_overlap(a: Ruleset, b: Ruleset) -> bool:
-    """Whether two versions' effective periods share a day (an open end is unbounded)."""
-    lo_a, hi_a = a.effective_from or 0, a.effective_to or 10**9
-    lo_b, hi_b = b.effective_from or 0, b.effective_to or 10**9
-    return lo_a <= hi_b and lo_b <= hi_a
+    """Whether two versions' effective periods share a day (an open end is unbounded): :mod:`policy.periods`,
+    the test the store applies when activating, so a preview and an activation retire the same versions."""
+    return periods.periods_overlap(a.effective_from, a.effective_to, b.effective_from, b.effective_to)
 
 
 def covers_year(ruleset: Ruleset, year: int) -> bool:

@@ -22,6 +22,9 @@ from sqlalchemy.exc import IntegrityError
 # (the import contracts in setup.cfg).
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError  # noqa: F401 - re-exported
 
+from policy import jsonio
+from policy.periods import periods_overlap
+
 metadata = MetaData()
 
 versions = Table(
@@ -190,11 +193,10 @@ def _instrument_row(r: Any) -> InstrumentRow:
 
 
 def _decision(r: Any) -> dict[str, Any]:
-    import json
     return {"decision_id": r.decision_id, "at": _iso(r.at), "caller": r.caller,
-            "as_of": r.as_of, "rulesets": json.loads(r.rulesets),
-            "input": json.loads(unpacked_text(r.input)) if r.input is not None else None,
-            "input_digest": r.input_digest, "result": json.loads(unpacked_text(r.result)),
+            "as_of": r.as_of, "rulesets": jsonio.loads(r.rulesets),
+            "input": jsonio.loads(unpacked_text(r.input)) if r.input is not None else None,
+            "input_digest": r.input_digest, "result": jsonio.loads(unpacked_text(r.result)),
             "violations": r.violations}
 
 
@@ -239,7 +241,8 @@ class Store:
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.close()
-        metadata.create_all(self.engine)
+        from policy.migrations import upgrade  # (env.py imports this module's metadata)
+        upgrade(self.engine)  # the schema at the newest revision; see policy.migrations
         with self.engine.begin() as conn:
             if conn.execute(select(generation.c.value).where(generation.c.id == 1)).first() is None:
                 try:
@@ -452,7 +455,7 @@ class Store:
                                                      versions.c.status == "active",
                                                      versions.c.version != version)).all()
         for other in others:
-            if _overlap(other, target):
+            if periods_overlap(other.effective_from, other.effective_to, target.effective_from, target.effective_to):
                 conn.execute(update(versions).where(versions.c.pk == other.pk).values(status="retired"))
                 self._audit(conn, actor, "retire", ruleset_id, other.version, other.digest, other.digest,
                             f"replaced by {ruleset_id}@{version}")
@@ -466,33 +469,9 @@ class Store:
                     (comment or "") + (f" (retired {', '.join(retired)})" if retired else ""))
         return retired
 
-    def retire(self, ruleset_id: str, version: str, actor: str, comment: str | None = None) -> None:
-        with self.engine.begin() as conn:
-            target = conn.execute(select(versions).where(versions.c.ruleset_id == ruleset_id,
-                                                         versions.c.version == version)).first()
-            if target is None:
-                raise KeyError(f"{ruleset_id}@{version}")
-            conn.execute(update(versions).where(versions.c.pk == target.pk).values(status="retired"))
-            self._audit(conn, actor, "retire", ruleset_id, version, target.digest, target.digest, comment)
-            self._bump(conn)
-
-    def seed(self, items: Iterable[dict[str, Any]]) -> list[str]:
-        """Load shipped versions (idempotent by digest); returns the refs newly stored."""
-        added = []
-        for item in items:
-            if self.add_version(**item):
-                added.append(f"{item['ruleset_id']}@{item['version']}")
-        return added
-
-
-def _overlap(a: Any, b: Any) -> bool:
-    """Whether two versions' effective periods share a day (None = open end)."""
-    a_from, a_to = a.effective_from or "0000-00-00", a.effective_to or "9999-99-99"
-    b_from, b_to = b.effective_from or "0000-00-00", b.effective_to or "9999-99-99"
-    return a_from <= b_to and b_from <= a_to
-
 
 # ---------------------------------------------------------------------- impact preview jobs
+# (a database made before this table existed gets it from the baseline migration, policy/migrations)
 # An impact preview runs in the background of the process that accepted it; its progress and result are
 # rows here, so that any worker of any instance answers ``GET /v1/rulesets/impact/<job>``.
 impact_jobs = Table(
@@ -512,7 +491,6 @@ impact_jobs = Table(
 
 def create_impact_job(store: Store, job_id: str, actor: str, candidate: str, total: int) -> None:
     """Record a queued impact preview over ``total`` decisions (created once, on its metadata)."""
-    impact_jobs.create(store.engine, checkfirst=True)  # a database created before this table existed
     now = _now()
     with store.engine.begin() as conn:
         conn.execute(insert(impact_jobs).values(job_id=job_id, created_at=now, updated_at=now, actor=actor,

@@ -72,3 +72,25 @@ def test_database_down_at_start_up_still_serves_the_shipped_rulesets(tmp_path):
     assert r.status_code == 200 and r.json["summary"]["violations"] == 1
     ready = c.get("/readyz").json
     assert ready["status"] == "ready" and ready["database"].startswith("database unavailable at start-up")
+
+
+def test_the_log_keeps_the_bytes_received_and_sent(tmp_path):
+    """The input stored is the body as the caller wrote it, its digest that of those bytes; the result is
+    the response body as sent (read back as the same JSON)."""
+    import hashlib
+    import json
+
+    from sqlalchemy import text
+    app = make_app(tmp_path)
+    c = app.test_client()
+    sent = json.dumps(SMELTER_2500, indent=1, ensure_ascii=True).encode()  # not how the service would write it
+    response = c.post("/v1/evaluate", data=sent, content_type="application/json")
+    decision_id = response.json["decision_id"]
+    assert app.extensions["repolicy_decisions"].flush()
+    with app.extensions["repolicy"].store.engine.connect() as conn:
+        row = conn.execute(text("SELECT input, input_digest, result FROM decisions WHERE decision_id = :d"),
+                           {"d": decision_id}).one()
+    assert row.input == sent.decode() and row.input_digest == "sha256:" + hashlib.sha256(sent).hexdigest()
+    assert row.result.encode() + b"\n" == response.data
+    logged = c.get(f"/v1/decisions/{decision_id}", headers=auth("legal")).json
+    assert logged["input"] == SMELTER_2500 and logged["result"] == response.json
