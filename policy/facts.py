@@ -63,10 +63,6 @@ ENUM_LABELS: dict[str, dict[str, str]] = {
     "other": {"zh": "其他", "en": "other"},
 }
 
-# Condition-level types.  "number" covers integers; "enum" values are strings.
-CONDITION_TYPES = ("string", "number", "boolean", "date", "enum")
-
-
 @dataclass(frozen=True)
 class WireField:
     """A field as the caller sends it."""
