@@ -9,7 +9,7 @@ Conditions are short expressions a regulator can read aloud::
 
 One module per job, each walk over the tree a :class:`~policy.expr.visitor.Visitor`:
 
-- :mod:`~policy.expr.nodes`: the node types;
+- :mod:`~policy.expr.node_types`: the node types;
 - :mod:`~policy.expr.visitor`: the one dispatch on node type;
 - :mod:`~policy.expr.parser`: text to a typed tree (:func:`parse`), the type checker (:func:`type_of`);
 - :mod:`~policy.expr.walk`: reading a tree (:func:`nodes`, :func:`field_refs`, :func:`conjuncts`);
@@ -26,8 +26,8 @@ The names below are the package's interface (``from policy import expr as E; E.p
 """
 from policy.expr.compiler import Compiled, compile_py
 from policy.expr.interpret import evaluate, holds
-from policy.expr.nodes import (FLIPPED, NEGATED, NODE_TYPES, AsOf, Arith, Bindings, BoolOp, Call, Compare, Const,
-                               ExprError, FieldRef, Neg, Node, Not, ParamRef)
+from policy.expr.node_types import (FLIPPED, NEGATED, NODE_TYPES, AsOf, Arith, Bindings, BoolOp, Call, Compare, Const,
+                                    ExprError, FieldRef, Neg, Node, Not, ParamRef)
 from policy.expr.parser import Scope, enum_values, parse, type_of
 from policy.expr.render import compile_explanation, explain, to_text
 from policy.expr.rewrite import isolate, push_not

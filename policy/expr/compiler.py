@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from policy.expr.interpret import kleene
-from policy.expr.nodes import AsOf, Arith, Bindings, BoolOp, Call, Compare, Const, FieldRef, Neg, Node, Not, ParamRef
+from policy.expr.node_types import (AsOf, Arith, Bindings, BoolOp, Call, Compare, Const, FieldRef, Neg, Node, Not,
+                                    ParamRef)
 from policy.expr.visitor import Visitor, handles
 from policy.functions import FUNCTIONS, UnknownValue
 

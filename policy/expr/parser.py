@@ -1,7 +1,7 @@
 """Parsing and type checking: rule text to a typed node tree.
 
 Conditions are parsed with Python's own ``ast`` module (so the grammar is familiar and well tested) and
-then turned into :mod:`policy.expr.nodes`; any Python construct outside the whitelist below is a
+then turned into :mod:`policy.expr.node_types`; any Python construct outside the whitelist below is a
 validation error, so nothing a ruleset says is ever executed as Python.
 """
 from __future__ import annotations
@@ -10,8 +10,8 @@ import ast
 from dataclasses import dataclass
 from typing import Mapping
 
-from policy.expr.nodes import (AsOf, Arith, BoolOp, Call, Compare, Const, ExprError, FieldRef, Neg, Node, Not,
-                               ParamRef)
+from policy.expr.node_types import (AsOf, Arith, BoolOp, Call, Compare, Const, ExprError, FieldRef, Neg, Node, Not,
+                                    ParamRef)
 from policy.expr.visitor import Visitor, handles
 from policy.functions import FUNCTIONS, parse_date
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Sequence, Union
 
 from policy.expr.compiler import compile_py
-from policy.expr.nodes import (NODE_TYPES, AsOf, Arith, Bindings, BoolOp, Call, Compare, Const, FieldRef, Neg, Node,
-                               Not, ParamRef)
+from policy.expr.node_types import (NODE_TYPES, AsOf, Arith, Bindings, BoolOp, Call, Compare, Const, FieldRef, Neg,
+                                    Node, Not, ParamRef)
 from policy.expr.parser import Scope, type_of
 from policy.expr.visitor import Visitor, handles
 from policy.functions import UnknownValue

@@ -6,8 +6,8 @@ meaning under the language's three-valued logic.
 """
 from __future__ import annotations
 
-from policy.expr.nodes import (NEGATED, FLIPPED, AsOf, Arith, BoolOp, Call, Compare, Const, ExprError, FieldRef,
-                               Neg, Node, Not, ParamRef)
+from policy.expr.node_types import (NEGATED, FLIPPED, AsOf, Arith, BoolOp, Call, Compare, Const, ExprError, FieldRef,
+                                    Neg, Node, Not, ParamRef)
 from policy.expr.visitor import Visitor, handles
 from policy.expr.walk import field_refs
 

@@ -2,7 +2,7 @@
 
 A visitor is a class whose methods are marked with :func:`handles`; :meth:`Visitor.visit` calls the
 method marked for the node's exact type.  Each concrete visitor handles every type in
-:data:`policy.expr.nodes.NODE_TYPES` (a handler may be marked for several), which
+:data:`policy.expr.node_types.NODE_TYPES` (a handler may be marked for several), which
 ``tests/test_expr_visitors.py`` checks for every subclass, so a new node type cannot be forgotten by
 one walk and silently mishandled.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, ClassVar, Generic, TypeVar
 
-from policy.expr.nodes import NODE_TYPES
+from policy.expr.node_types import NODE_TYPES
 
 R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
