@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             grouped.setdefault(key, []).append(m)
         for group in grouped.values():
             group.sort(key=results.lead_order)
-            leads.append((rs, results._compiled(rs, rs.rule(group[0].rule)), group[0]))
+            leads.append((rs.param_values, results._compiled(rs, rs.rule(group[0].rule)), group[0]))
 
     def show(value: Any, vtype: str, node: Any) -> str:
         if isinstance(node, E.FieldRef) and node.name in ("year", "month"):
@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         return results.display_value(value, vtype, "en")
 
     def walk() -> None:
-        for rs, c, m in leads:
-            " and ".join(E.explain(w, m.bindings, rs.param_values, day, show=show, scope=c.scope) for w in c.wheres)
+        for params, c, m in leads:
+            " and ".join(E.explain(w, m.bindings, params, day, show=show, scope=c.scope) for w in c.wheres)
 
     print(f"large request: {sum(len(v) for v in facts.values())} facts, {shaping()} violations, "
           f"{len(leads)} explained")
@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"explain (per call) {_timed(walk, args.repeats):8.1f} ms")
     if leads and hasattr(leads[0][1], "explanation"):
         def compiled() -> None:
-            for rs, c, m in leads:
-                c.explanation(m.bindings, rs.param_values, day)
+            for params, c, m in leads:
+                c.explanation(m.bindings, params, day)
         print(f"explain (compiled) {_timed(compiled, args.repeats):8.1f} ms")
     return 0
 

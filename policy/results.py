@@ -79,11 +79,27 @@ def citation_json(citation: Citation, instruments: Mapping[str, Instrument]) -> 
     return out
 
 
+_SHOWN: dict[tuple[str, type, Any], str] = {}  # explanation values already written, by type (True is not 1)
+_SHOWN_MAX = 8192
+
+
 def _show_explained(value: Any, vtype: str, node: E.Node) -> str:
-    """A value in a violation's ``explanation``: as in messages (English), a year or month without separators."""
+    """A value in a violation's ``explanation``: as in messages (English), a year or month without separators.
+
+    Findings repeat values (years, parameters, amounts): each is written once and looked up after."""
     if isinstance(node, E.FieldRef) and node.name in ("year", "month"):
         return str(value)
-    return display_value(value, vtype, "en")
+    key = (vtype, type(value), value)
+    try:
+        return _SHOWN[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable value: written each time
+        return display_value(value, vtype, "en")
+    if len(_SHOWN) >= _SHOWN_MAX:
+        _SHOWN.clear()
+    text = _SHOWN[key] = display_value(value, vtype, "en")
+    return text
 
 
 class _CompiledRule:

@@ -86,11 +86,26 @@ class _Explanation(_Text):
 
     def __init__(self, show: Show, scope: Scope | None):
         self.show, self.scope = show, scope
+        self.values: dict[Node, ValueText] = {}  # one closure per distinct node: a value shown twice is read once
 
     def value(self, node: Node) -> ValueText:
         """The node's value as ``show`` writes it for one match, ``?`` when unknown."""
-        fn, show = compile_py(node), self.show
+        if node not in self.values:
+            self.values[node] = self._value(node)
+        return self.values[node]
+
+    def _value(self, node: Node) -> ValueText:
+        show = self.show
         vtype = type_of(node, self.scope) if self.scope is not None else ""
+        if isinstance(node, FieldRef):  # most values shown: read directly (as compile_py reads a field)
+            alias, name = node.alias, node.name
+
+            def field(facts: Bindings, params: Mapping[str, Any], as_of: int | None) -> str:
+                fact = facts.get(alias)
+                v = fact.get(name) if fact is not None else None
+                return "?" if v is None else show(v, vtype, node)
+            return field
+        fn = compile_py(node)
 
         def value(facts: Bindings, params: Mapping[str, Any], as_of: int | None) -> str:
             try:
@@ -122,14 +137,22 @@ def to_text(node: Node) -> str:
 
 
 def _assemble(parts: list[Part]) -> Explanation:
-    """Parts as one function of a match: a format template filled with the value closures' texts."""
-    values = tuple(p for p in parts if not isinstance(p, str))
+    """Parts as one function of a match: a format template filled with the value closures' texts (a closure
+    that appears twice, the same node shown twice, is called once)."""
+    values: list[ValueText] = []
+    template = []
+    for p in parts:
+        if isinstance(p, str):
+            template.append(p.replace("{", "{{").replace("}", "}}"))
+        else:
+            if p not in values:
+                values.append(p)
+            template.append("{%d}" % values.index(p))
     if not values:
         text = "".join(parts)  # type: ignore[arg-type]
         return lambda facts, params, as_of: text
-    template = "".join(p.replace("{", "{{").replace("}", "}}") if isinstance(p, str) else "{}" for p in parts)
-    fill = template.format
-    return lambda facts, params, as_of: fill(*[v(facts, params, as_of) for v in values])
+    fill, getters = "".join(template).format, tuple(values)
+    return lambda facts, params, as_of: fill(*[v(facts, params, as_of) for v in getters])
 
 
 def compile_explanation(node: Node | Sequence[Node], show: Show = _show_plain, scope: Scope | None = None,
