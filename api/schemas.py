@@ -15,7 +15,9 @@ from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 
 from policy.facts import FACT_LISTS, FactList, WireField
 from policy.wire_types import wire_type
-from policy.wire_values import DateText, StrictBoolean, StrictInteger, StrictNumber, StrictString  # noqa: F401 - OpenAPI
+# re-exported: the OpenAPI maps the strict fields, and these names were defined here before policy.wire_values
+from policy.wire_values import (DATE_RE, MAX_NUMBER, MONTH_RE, PERIOD_RE, YEARS, DateText,  # noqa: F401
+                                StrictBoolean, StrictInteger, StrictNumber, StrictString)
 from policy.wire_values import is_date as _is_date
 
 PIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*@[A-Za-z0-9._-]+$")
