@@ -8,125 +8,23 @@ are errors.
 """
 from __future__ import annotations
 
-import datetime as dt
-import math
 import re
 from typing import Any, Callable
 
-from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 
 from policy.facts import FACT_LISTS, FactList, WireField
-from policy.text import SURROGATE_MESSAGE, has_lone_surrogate
+from policy.wire_types import wire_type
+# re-exported: the OpenAPI maps the strict fields, and these names were defined here before policy.wire_values
+from policy.wire_values import (DATE_RE, MAX_NUMBER, MONTH_RE, PERIOD_RE, YEARS, DateText,  # noqa: F401
+                                StrictBoolean, StrictInteger, StrictNumber, StrictString)
+from policy.wire_values import is_date as _is_date
 
-DATE_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
-MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-PERIOD_RE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2]))?$")
 PIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*@[A-Za-z0-9._-]+$")
-MAX_NUMBER = 1e12  # t REO: far above any real figure, far below float trouble
-YEARS = (1, 9999)  # an integer ``year``: the calendar's range (dates and due dates are computed from it)
-
-
-class StrictNumber(fields.Field):
-    """A JSON number (not a string, not a boolean), finite, within bounds."""
-
-    def __init__(self, minimum: float | None = None, integer: bool = False, maximum: float | None = None, **kw: Any):
-        super().__init__(**kw)
-        self.minimum, self.integer, self.maximum = minimum, integer, maximum
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValidationError("must be an integer" if self.integer else "must be a number")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValidationError("must be a finite number")
-        if self.integer and not isinstance(value, int):
-            raise ValidationError("must be an integer")
-        if abs(value) > MAX_NUMBER:
-            raise ValidationError(f"must be at most {MAX_NUMBER:g} in magnitude")
-        if self.minimum is not None and value < self.minimum:
-            raise ValidationError(f"must be >= {self.minimum:g}")
-        if self.maximum is not None and value > self.maximum:
-            raise ValidationError(f"must be <= {self.maximum:g}")
-        return value
-
-
-class StrictInteger(StrictNumber):
-    """A JSON integer (documented as such in the OpenAPI)."""
-
-    def __init__(self, **kw: Any):
-        super().__init__(integer=True, **kw)
-
-
-class StrictBoolean(fields.Field):
-    """true or false, nothing else."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise ValidationError("must be true or false")
-        return value
-
-
-class StrictString(fields.String):
-    """A JSON string (numbers are not silently turned into text), valid Unicode (no lone surrogate: it
-    could be neither stored nor asserted into the engine)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str):
-            raise ValidationError("must be a string")
-        if has_lone_surrogate(value):
-            raise ValidationError(SURROGATE_MESSAGE)
-        return super()._deserialize(value, attr, data, **kwargs)
-
-
-class DateText(StrictString):
-    """An ISO date YYYY-MM-DD that exists on the calendar; kept as text."""
-
-    def __init__(self, **kw: Any):
-        kw.setdefault("metadata", {"pattern": DATE_RE.pattern, "format": "date"})
-        super().__init__(**kw)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        value = super()._deserialize(value, attr, data, **kwargs)
-        if not DATE_RE.match(value):
-            raise ValidationError("must be a date YYYY-MM-DD")
-        try:
-            dt.date.fromisoformat(value)
-        except ValueError:
-            raise ValidationError("is not a calendar date") from None
-        return value
-
-
-def _calendar_year(value: str) -> None:
-    """Year 0000 matches YYYY but is on no calendar (dates, due dates and periods start at 0001)."""
-    if value.startswith("0000"):
-        raise ValidationError("year 0000 does not exist")
 
 
 def _field(wf: WireField) -> fields.Field:
-    kw: dict[str, Any] = {"required": wf.required, "allow_none": wf.nullable}
-    if wf.type == "string":
-        length = validate.Length(min=1, max=wf.max_length) if wf.max_length else validate.Length(max=1000)
-        return StrictString(validate=length, **kw)
-    if wf.type in ("number", "integer"):
-        bounds = {"maximum": MAX_NUMBER, **({"minimum": wf.minimum} if wf.minimum is not None else {"minimum": -MAX_NUMBER})}
-        if wf.type == "integer" and wf.name == "year":
-            return StrictInteger(minimum=YEARS[0], maximum=YEARS[1],
-                                 metadata={"minimum": YEARS[0], "maximum": YEARS[1]}, **kw)
-        if wf.type == "integer":
-            return StrictInteger(minimum=wf.minimum, metadata=bounds, **kw)
-        return StrictNumber(minimum=wf.minimum, metadata=bounds, **kw)
-    if wf.type == "boolean":
-        return StrictBoolean(**kw)
-    if wf.type == "date":
-        return DateText(**kw)
-    if wf.type == "month":
-        return StrictString(validate=[validate.Regexp(MONTH_RE, error="must be a month YYYY-MM"), _calendar_year], **kw)
-    if wf.type == "period":
-        return StrictString(validate=[validate.Regexp(PERIOD_RE, error="must be YYYY-MM or YYYY"), _calendar_year], **kw)
-    if wf.type == "enum":
-        return StrictString(validate=validate.OneOf(wf.enum), **kw)
-    if wf.type == "enum_list":
-        return fields.List(StrictString(validate=validate.OneOf(wf.enum)), **kw)
-    raise ValueError(wf.type)  # pragma: no cover
+    return wire_type(wf).schema_field(wf)
 
 
 def _list_schema(lst: FactList) -> type[Schema]:
@@ -180,53 +78,9 @@ class EvaluateRequestSchema(Schema):
 Check = Callable[[Any], bool]
 
 
-def _is_date(value: Any) -> bool:
-    if type(value) is not str or not DATE_RE.match(value):
-        return False
-    try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_number(wf: WireField) -> Check:
-    integer, minimum, maximum = wf.type == "integer", wf.minimum, MAX_NUMBER
-    if integer and wf.name == "year":
-        minimum, maximum = YEARS
-
-    def check(value: Any) -> bool:
-        kind = type(value)
-        if kind is float:
-            if integer or not math.isfinite(value):
-                return False
-        elif kind is not int:
-            return False  # bool included: type(True) is bool
-        return abs(value) <= MAX_NUMBER and value <= maximum and (minimum is None or value >= minimum)
-    return check
-
-
 def _scalar_check(wf: WireField) -> Check:
     """A predicate true exactly where the marshmallow field of ``wf`` (see :func:`_field`) accepts a non-null value."""
-    if wf.type == "string":
-        low, high = (1, wf.max_length) if wf.max_length else (0, 1000)
-        return lambda v: type(v) is str and low <= len(v) <= high and not has_lone_surrogate(v)
-    if wf.type in ("number", "integer"):
-        return _is_number(wf)
-    if wf.type == "boolean":
-        return lambda v: v is True or v is False
-    if wf.type == "date":
-        return _is_date
-    if wf.type in ("month", "period"):
-        pattern = MONTH_RE if wf.type == "month" else PERIOD_RE
-        return lambda v: type(v) is str and pattern.match(v) is not None and not v.startswith("0000")
-    if wf.type == "enum":
-        choices = frozenset(wf.enum)
-        return lambda v: type(v) is str and v in choices
-    if wf.type == "enum_list":
-        choices = frozenset(wf.enum)
-        return lambda v: type(v) is list and all(type(x) is str and x in choices for x in v)
-    raise ValueError(wf.type)  # pragma: no cover
+    return wire_type(wf).check(wf)
 
 
 class _FastList:

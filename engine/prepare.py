@@ -28,6 +28,7 @@ from policy.analysis import analyse
 from policy.facts import FACT_LISTS, FactList
 from policy.functions import UnknownValue, parse_date
 from policy.model import Rule, Ruleset
+from policy.wire_types import wire_type
 
 SourceRef = tuple[str, int]  # (request list, index)
 
@@ -93,48 +94,8 @@ def _within(ruleset: Ruleset, lst: FactList, span: tuple[int, int] | None) -> bo
 
 
 def _normaliser(lst: FactList) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
-    """A fast per-list normaliser: one handler per wire field, run only for the keys a fact has."""
-    handlers: dict[str, Callable[[dict[str, Any], Any], None]] = {}
-    for wf in lst.fields:
-        name = wf.name
-        if wf.type == "date":
-            flag = wf.flag
-
-            def handle(out, value, name=name, flag=flag):
-                if flag:
-                    out[flag] = value is not None  # null: known not to have happened
-                if value is not None:
-                    out[name] = parse_date(value)
-        elif wf.type in ("month", "period"):
-            annual = wf.type == "period"
-
-            def handle(out, value, name=name, annual=annual):
-                if value is None:
-                    return
-                out[name] = value
-                out["year"] = int(value[:4])
-                if len(value) > 4:
-                    out["month"] = int(value[5:7])
-                if annual:
-                    out["annual"] = len(value) == 4
-        elif wf.type == "enum_list":
-            enum = wf.enum
-
-            def handle(out, value, name=name, enum=enum):
-                if value is None:
-                    return
-                present = set(value)
-                for v in enum:
-                    out[f"{name}__{v}"] = v in present
-        else:
-            flag = wf.flag
-
-            def handle(out, value, name=name, flag=flag):
-                if flag:
-                    out[flag] = value is not None
-                if value is not None:
-                    out[name] = value
-        handlers[name] = handle
+    """A fast per-list normaliser: one handler per wire field (its wire type's), run only for the keys a fact has."""
+    handlers = {wf.name: wire_type(wf).normaliser(wf) for wf in lst.fields}
 
     def normalise_fact(fact: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -36,14 +36,8 @@ _TRUE, _UNKNOWN, _FALSE = True, None, False
 def _wire_field(list_name: str, name: str) -> str:
     """The request field behind a condition field (``submitted`` is ``submitted_on`` given or null, ...)."""
     lst = FACT_LISTS.get(list_name)
-    if lst is None:
-        return name
-    for f in lst.fields:
-        if f.name == name or f.flag == name or (f.type == "enum_list" and name.startswith(f.name + "__")):
-            return f.name
-        if f.type in ("month", "period") and name in ("year", "month", "annual"):
-            return f.name
-    return name
+    field = lst.condition_fields.get(name) if lst is not None else None
+    return field.wire if field is not None and field.wire else name
 
 
 # Per request list, the fields whose explicit null is itself a fact (``submitted_on: null``: not

@@ -14,6 +14,9 @@ type (what the caller sends) that expands to one or more *condition fields*
 - ``enum_list`` (``activities``) gives one boolean per possible value, so a
   condition says ``'mining' in e.activities``.
 
+What each wire type means to each reader (its marshmallow field, its fast check, its condition fields,
+its normaliser) is one table, :mod:`policy.wire_types`.
+
 A field the caller leaves out is *unknown*: it is absent from the prepared
 fact and no condition on it can hold.
 """
@@ -21,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Mapping
+
+from policy.wire_types import ConditionField, WireField, wire_type
 
 ACTIVITIES = ("mining", "smelting_separation", "comprehensive_utilization")
 # An enterprise may also carry on activities outside total-quantity control that the Regulation (2024)
@@ -62,35 +67,6 @@ ENUM_LABELS: dict[str, dict[str, str]] = {
     "imported_mineral_product": {"zh": "进口稀土矿产品", "en": "imported rare-earth mineral product"},
     "other": {"zh": "其他", "en": "other"},
 }
-
-# Condition-level types.  "number" covers integers; "enum" values are strings.
-CONDITION_TYPES = ("string", "number", "boolean", "date", "enum")
-
-
-@dataclass(frozen=True)
-class WireField:
-    """A field as the caller sends it."""
-
-    name: str
-    type: str  # string | number | integer | boolean | date | month | period | enum | enum_list
-    required: bool = False
-    nullable: bool = False
-    enum: tuple[str, ...] = ()
-    minimum: float | None = None
-    max_length: int | None = None
-    ref: str | None = None  # list whose ``id`` this field must name
-    flag: str | None = None  # for a nullable field: name of the boolean "was given" (false when null)
-
-
-@dataclass(frozen=True)
-class ConditionField:
-    """A field a rule condition may read, with its condition-level type."""
-
-    name: str
-    type: str
-    enum: tuple[str, ...] = ()
-    always_present: bool = False  # guaranteed on every prepared fact of its list
-
 
 @dataclass(frozen=True)
 class FactList:
@@ -218,36 +194,8 @@ _LISTS: tuple[FactList, ...] = (
 
 
 def _condition_fields(lst: FactList) -> dict[str, ConditionField]:
-    """Expand wire fields into the fields a condition may read."""
-    out: dict[str, ConditionField] = {}
-    for f in lst.fields:
-        req = f.required and not f.nullable
-        if f.flag and f.type != "date":  # nullable field: null says "known to be none"
-            out[f.flag] = ConditionField(f.flag, "boolean")
-        if f.type in ("string",):
-            out[f.name] = ConditionField(f.name, "string", always_present=req)
-        elif f.type in ("number", "integer"):
-            out[f.name] = ConditionField(f.name, "number", always_present=req)
-        elif f.type == "boolean":
-            out[f.name] = ConditionField(f.name, "boolean")
-        elif f.type == "enum":
-            out[f.name] = ConditionField(f.name, "enum", f.enum, always_present=req)
-        elif f.type == "date":
-            out[f.name] = ConditionField(f.name, "date")
-            if f.flag:
-                out[f.flag] = ConditionField(f.flag, "boolean")
-        elif f.type in ("month", "period"):
-            out[f.name] = ConditionField(f.name, "string", always_present=req)
-            out["year"] = ConditionField("year", "number", always_present=req)
-            out["month"] = ConditionField("month", "number", always_present=req and f.type == "month")
-            if f.type == "period":
-                out["annual"] = ConditionField("annual", "boolean", always_present=req)
-        elif f.type == "enum_list":
-            for v in f.enum:
-                out[f"{f.name}__{v}"] = ConditionField(f"{f.name}__{v}", "boolean")
-        else:  # pragma: no cover - catalogue typo
-            raise ValueError(f"unknown wire type {f.type}")
-    return out
+    """Expand wire fields into the fields a condition may read (each wire type's expansion: policy.wire_types)."""
+    return {c.name: c for f in lst.fields for c in wire_type(f).condition_fields(f)}
 
 
 for _lst in _LISTS:

@@ -149,7 +149,7 @@ class _Checker:
         return tuple(out)
 
     def expression(self, text: Any, scope: E.Scope, loc: Location, what: str) -> E.Node | None:
-        if not isinstance(text, (str, int, float, bool)) or isinstance(text, bool) and False:
+        if not isinstance(text, (str, int, float, bool)):
             self.add(loc, f"{what} must be a text")
             return None
         try:
@@ -318,10 +318,6 @@ def _parameters(ch: _Checker, top: LocatedDict) -> dict[str, Parameter]:
         out[name] = Parameter(name, value, ptype, p.get("unit"), label, ch.citations(p, "citations"),
                               ch.text(p, "note", f"parameter `{name}`"))
     return out
-
-
-def _alias_scope(fields: Mapping[str, tuple[str, tuple[str, ...]]], alias: str) -> dict:
-    return {alias: fields}
 
 
 def _computed(ch: _Checker, top: LocatedDict, fact_fields: dict, param_types: dict) -> list[Computed]:

@@ -22,6 +22,7 @@ from typing import Any, Mapping
 from policy import expr as E
 from policy import results
 from policy.facts import ENUM_LABELS
+from policy.expr.visitor import Visitor, handles
 from policy.functions import UnknownValue
 from policy.model import Rule, Ruleset
 from policy.yamlsource import load_yaml
@@ -55,8 +56,11 @@ def display_rule_value(value: Any, vtype: str, lang: str) -> str:
     return results.display_value(value, vtype, lang)
 
 
-class _Renderer:
-    """Renders one rule's conditions in one language, optionally with a match's values."""
+class _Renderer(Visitor[str]):
+    """Renders one rule's conditions in one language, optionally with a match's values.
+
+    As a visitor it renders a value-giving part (a *term*: a field, a parameter, a constant, arithmetic,
+    a call); :meth:`condition` renders a yes/no part with :class:`_Conditions`."""
 
     def __init__(self, ruleset: Ruleset, rule: Rule, lang: str, bindings: Bindings | None = None,
                  as_of: int | None = None, vocabulary: Vocabulary | None = None):
@@ -65,6 +69,7 @@ class _Renderer:
         self.bindings, self.as_of = bindings, as_of
         self.scope = E.Scope(ruleset.fact_fields_by_alias(rule), {n: p.type for n, p in ruleset.parameters.items()})
         self.fact_names = self._fact_names()
+        self.conditions = _Conditions(self)
 
     # ------------------------------------------------------------ words
     def op(self, key: str) -> str:
@@ -105,7 +110,6 @@ class _Renderer:
         v = self.value_of(node)
         return text if v is None else self.op("value").format(text, v)
 
-    # ------------------------------------------------------------ the tree
     def statement(self, ref: E.FieldRef, holds: bool) -> str:
         words = self.field_words(ref.name, negated=not holds)
         text = self.op("statement").format(fact=self.fact_names.get(ref.alias, ref.alias), field=words)
@@ -114,70 +118,109 @@ class _Renderer:
             text = self.op("value").format(text, v)
         return text
 
+    # ------------------------------------------------------------ the tree
     def term(self, node: E.Node) -> str:
         """A value-giving part: a field, a parameter, a constant, arithmetic, a call."""
-        if isinstance(node, E.FieldRef):
-            words = self.field_words(node.name) or node.name
-            fact = self.fact_names.get(node.alias, node.alias)
-            return self.with_value(self.op("field").format(fact=fact, field=words), node)
-        if isinstance(node, E.ParamRef):
-            p = self.rs.parameters[node.name]
-            value = display_rule_value(p.value, p.type, self.lang)
-            if p.unit:
-                unit = self.voc.units.get(p.unit, {}).get(self.lang, p.unit)
-                value += unit if self.lang == "zh" else f" {unit}"
-            label = p.label.get(self.lang, node.name)
-            if self.lang == "en" and label[:2].istitle():  # "Minimum capacity" mid-sentence
-                label = label[0].lower() + label[1:]
-            return self.op("parameter").format(label=label, value=value)
-        if isinstance(node, E.AsOf):
-            return self.with_value(self.op("as_of"), node)
-        if isinstance(node, E.Const):
-            return display_rule_value(node.value, node.type, self.lang)
-        if isinstance(node, E.Neg):
-            return self.op("neg").format(self.term(node.operand))
-        if isinstance(node, E.Arith):
-            lt, rt = E.type_of(node.left, self.scope), E.type_of(node.right, self.scope)
-            key = node.op
-            if lt == "date":
-                key = "date-date" if rt == "date" else f"date{node.op}"
-            elif rt == "date":  # number + date
-                return self.with_value(self.op("date+").format(self.term(node.right), self.term(node.left)), node)
-            return self.with_value(self.op(key).format(self.term(node.left), self.term(node.right)), node)
-        if isinstance(node, E.Call):
-            template = self.voc.functions.get(node.func, {}).get(self.lang)
-            args = [self.condition(a) if E.type_of(a, self.scope) == "boolean" else self.term(a) for a in node.args]
-            text = template.format(*args) if template else f"{node.func}({', '.join(args)})"
-            return self.with_value(text, node)
-        return self.condition(node)
+        return self.visit(node)
 
     def condition(self, node: E.Node, negate: bool = False) -> str:
         """A yes/no part: comparisons, and/or/not, statements."""
-        if isinstance(node, E.Not):
-            return self.condition(node.operand, not negate)
-        if isinstance(node, E.BoolOp):
-            if negate:  # De Morgan, so each part reads positively
-                return self.condition(E.push_not(node, True))
-            parts = [self.condition(o) for o in node.operands]
-            joined = self.op(node.op)
-            if node.op == "or" and len(parts) > 1:
-                return ("（" + joined.join(parts) + "）") if self.lang == "zh" else "(" + joined.join(parts) + ")"
-            return joined.join(parts)
-        if self.is_statement(node):
-            return self.statement(node, not negate)
-        if isinstance(node, E.Compare):
-            left, right, op = node.left, node.right, node.op
-            if negate:
-                op = E.NEGATED[op]
-            if op in ("==", "!=") and isinstance(right, E.Const) and right.type == "boolean" and self.is_statement(left):
-                return self.statement(left, right.value == (op == "=="))
-            if op in ("==", "!=") and isinstance(left, E.Const) and left.type == "boolean" and self.is_statement(right):
-                return self.statement(right, left.value == (op == "=="))
-            is_date = "date" in (E.type_of(left, self.scope), E.type_of(right, self.scope))
-            key = f"date{op}" if is_date and op not in ("==", "!=") else op
-            return self.op(key).format(self.term(left), self.term(right))
-        text = self.term(node)
-        return self.op("not").format(text) if negate else text
+        return self.conditions.visit(node, negate)
+
+    @handles(E.FieldRef)
+    def field(self, node: E.FieldRef) -> str:
+        words = self.field_words(node.name) or node.name
+        fact = self.fact_names.get(node.alias, node.alias)
+        return self.with_value(self.op("field").format(fact=fact, field=words), node)
+
+    @handles(E.ParamRef)
+    def param(self, node: E.ParamRef) -> str:
+        p = self.rs.parameters[node.name]
+        value = display_rule_value(p.value, p.type, self.lang)
+        if p.unit:
+            unit = self.voc.units.get(p.unit, {}).get(self.lang, p.unit)
+            value += unit if self.lang == "zh" else f" {unit}"
+        label = p.label.get(self.lang, node.name)
+        if self.lang == "en" and label[:2].istitle():  # "Minimum capacity" mid-sentence
+            label = label[0].lower() + label[1:]
+        return self.op("parameter").format(label=label, value=value)
+
+    @handles(E.AsOf)
+    def as_of_(self, node: E.AsOf) -> str:
+        return self.with_value(self.op("as_of"), node)
+
+    @handles(E.Const)
+    def const(self, node: E.Const) -> str:
+        return display_rule_value(node.value, node.type, self.lang)
+
+    @handles(E.Neg)
+    def neg(self, node: E.Neg) -> str:
+        return self.op("neg").format(self.visit(node.operand))
+
+    @handles(E.Arith)
+    def arith(self, node: E.Arith) -> str:
+        lt, rt = E.type_of(node.left, self.scope), E.type_of(node.right, self.scope)
+        key = node.op
+        if lt == "date":
+            key = "date-date" if rt == "date" else f"date{node.op}"
+        elif rt == "date":  # number + date
+            return self.with_value(self.op("date+").format(self.visit(node.right), self.visit(node.left)), node)
+        return self.with_value(self.op(key).format(self.visit(node.left), self.visit(node.right)), node)
+
+    @handles(E.Call)
+    def call(self, node: E.Call) -> str:
+        template = self.voc.functions.get(node.func, {}).get(self.lang)
+        args = [self.condition(a) if E.type_of(a, self.scope) == "boolean" else self.visit(a) for a in node.args]
+        text = template.format(*args) if template else f"{node.func}({', '.join(args)})"
+        return self.with_value(text, node)
+
+    @handles(E.Not, E.BoolOp, E.Compare)
+    def yes_no(self, node: E.Node) -> str:
+        return self.condition(node)
+
+
+class _Conditions(Visitor[str]):
+    """A yes/no part in words, negated when ``negate`` (so each part reads positively)."""
+
+    def __init__(self, renderer: _Renderer):
+        self.r = renderer
+
+    @handles(E.Not)
+    def not_(self, node: E.Not, negate: bool) -> str:
+        return self.visit(node.operand, not negate)
+
+    @handles(E.BoolOp)
+    def boolop(self, node: E.BoolOp, negate: bool) -> str:
+        r = self.r
+        if negate:  # De Morgan, so each part reads positively
+            return self.visit(E.push_not(node, True), False)
+        parts = [self.visit(o, False) for o in node.operands]
+        joined = r.op(node.op)
+        if node.op == "or" and len(parts) > 1:
+            return ("（" + joined.join(parts) + "）") if r.lang == "zh" else "(" + joined.join(parts) + ")"
+        return joined.join(parts)
+
+    @handles(E.Compare)
+    def compare(self, node: E.Compare, negate: bool) -> str:
+        r = self.r
+        left, right, op = node.left, node.right, node.op
+        if negate:
+            op = E.NEGATED[op]
+        if op in ("==", "!=") and isinstance(right, E.Const) and right.type == "boolean" and r.is_statement(left):
+            return r.statement(left, right.value == (op == "=="))
+        if op in ("==", "!=") and isinstance(left, E.Const) and left.type == "boolean" and r.is_statement(right):
+            return r.statement(right, left.value == (op == "=="))
+        is_date = "date" in (E.type_of(left, r.scope), E.type_of(right, r.scope))
+        key = f"date{op}" if is_date and op not in ("==", "!=") else op
+        return r.op(key).format(r.term(left), r.term(right))
+
+    @handles(E.FieldRef, E.ParamRef, E.AsOf, E.Const, E.Neg, E.Arith, E.Call)
+    def term(self, node: E.Node, negate: bool) -> str:
+        r = self.r
+        if r.is_statement(node):
+            return r.statement(node, not negate)
+        text = r.term(node)
+        return r.op("not").format(text) if negate else text
 
 
 def render_condition(ruleset: Ruleset, rule: Rule, node: E.Node, lang: str, bindings: Bindings | None = None,

@@ -79,13 +79,36 @@ def citation_json(citation: Citation, instruments: Mapping[str, Instrument]) -> 
     return out
 
 
+_SHOWN: dict[tuple[str, type, Any], str] = {}  # explanation values already written, by type (True is not 1)
+_SHOWN_MAX = 8192
+
+
+def _show_explained(value: Any, vtype: str, node: E.Node) -> str:
+    """A value in a violation's ``explanation``: as in messages (English), a year or month without separators.
+
+    Findings repeat values (years, parameters, amounts): each is written once and looked up after."""
+    if isinstance(node, E.FieldRef) and node.name in ("year", "month"):
+        return str(value)
+    key = (vtype, type(value), value)
+    try:
+        return _SHOWN[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable value: written each time
+        return display_value(value, vtype, "en")
+    if len(_SHOWN) >= _SHOWN_MAX:
+        _SHOWN.clear()
+    text = _SHOWN[key] = display_value(value, vtype, "en")
+    return text
+
+
 class _CompiledRule:
     """What rendering a rule's violations needs, prepared once per rule version.
 
     Rule versions are immutable, so the expressions are compiled to closures
     (``expr.compile_py``, same semantics as ``expr.evaluate``), the message
-    templates parsed and the explanation scope built once instead of for every
-    violation.  Citations are not cached here: an instrument's text may be
+    templates parsed and the explanation compiled (``expr.compile_explanation``) once instead of for
+    every violation.  Citations are not cached here: an instrument's text may be
     reloaded independently of the rules.
     """
 
@@ -108,6 +131,8 @@ class _CompiledRule:
         self.interpretations = tuple({"question": dict(i.question), "reading": dict(i.reading)}
                                      for i in rule.interpretations)
         self.scope = E.Scope(ruleset.fact_fields_by_alias(rule), {n: p.type for n, p in ruleset.parameters.items()})
+        # the violation's ``explanation``: its conditions joined by " and ", each value written as in messages
+        self.explanation = E.compile_explanation(self.wheres, _show_explained, self.scope)
 
 
 _COMPILED: dict[tuple[str, str], _CompiledRule] = {}
@@ -224,14 +249,7 @@ def _violation(ruleset: Ruleset, compiled: _CompiledRule, subject_type: str, sub
         if description:
             item["description"] = dict(description)
         consequences.append(item)
-
-    def show(value: Any, vtype: str, node: E.Node) -> str:
-        if isinstance(node, E.FieldRef) and node.name in ("year", "month"):
-            return str(value)
-        return display_value(value, vtype, "en")
-
-    explanation = " and ".join(E.explain(where, bindings, params, as_of, show=show, scope=compiled.scope)
-                               for where in compiled.wheres)
+    explanation = compiled.explanation(bindings, params, as_of)
     cited = []
     for c in rule.citations:
         shaped = citations.get(c)
