@@ -151,7 +151,7 @@ def explain_unknowns(runtime, facts: dict, as_of: dt.date, used: list[dict]) -> 
 
 @bp.post("/v1/echo")
 @bp.alt_response(200, schema={"type": "object"}, success=True, description="The body as sent")
-@operation(errors={404: "Not enabled (the default)", 413: None},
+@operation(errors={404: "Not enabled (the default)"},
            request_body=body(JSON, {"type": "object"}, "Any JSON"))
 def echo():
     """Benchmark baseline only (config ECHO_ENDPOINT): returns the body, to compare HTTP overhead"""

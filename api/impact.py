@@ -278,7 +278,7 @@ def _limit() -> int | None:
 @bp.post("/v1/rulesets/impact")
 @bp.alt_response(202, schema=ImpactAcceptedSchema, success=True, description="Accepted: the job's id and Location",
                  headers={"Location": {"description": "the job", "schema": {"type": "string"}}})
-@operation("regulator", errors={400: "?limit is not a positive integer or all", 413: None,
+@operation("regulator", errors={400: "?limit is not a positive integer or all",
                                 422: "The candidate does not validate (issues with file, line, column, rule)",
                                 503: None},
            parameters=[query("limit", "the newest N logged decisions, or all (default 200)",

@@ -49,7 +49,7 @@ def orphaned_citations(instrument: Instrument, rulesets: list[Ruleset]) -> list[
 @bp.alt_response(201, schema=PublishedRevisionSchema, success=True, description="Stored as the next revision")
 @bp.alt_response(200, schema=PublishedRevisionSchema, success=True, description="The newest revision has this text")
 @operation("regulator", errors={
-    400: "Invalid comment", 413: None, 422: "Does not validate (issues with file, line, column), or drops a "
+    400: "Invalid comment", 422: "Does not validate (issues with file, line, column), or drops a "
                                            "provision a registered ruleset version cites", 503: None},
     parameters=[COMMENT, query("file", "the file name quoted in issues (default: request body)")],
     request_body=body(YAML, {"type": "string"}, "The instrument's text (docs/instruments.md)"))

@@ -132,7 +132,7 @@ def approvals(ref: str, rule_id: str):
 @bp.post("/v1/rules/<ref>/<rule_id>/approvals")
 @bp.alt_response(201, schema=ApprovalSchema, success=True, description="Signed off")
 @operation("legal", errors={400: "Not a JSON object with an optional comment text: every error with its path",
-                            **NO_RULE, 413: None, 503: "No registry database, or it is unreachable"},
+                            **NO_RULE, 503: "No registry database, or it is unreachable"},
            request_body=body(JSON, ApprovalRequestSchema, "An optional comment", required=False))
 def approve(ref: str, rule_id: str):
     """Sign off a rule as it stands in this version

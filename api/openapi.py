@@ -44,6 +44,7 @@ ERRORS: dict[int, str] = {
     401: "A bearer token is required (WWW-Authenticate: Bearer)",
     403: "The token's role may not do this",
     404: "Not found",
+    408: "The body did not arrive within REPOLICY_READ_TIMEOUT seconds (the service's server, api.serve)",
     409: "Conflict with what the registry holds",
     413: "Request body over the configured limit (chunked or not)",
     422: "The ruleset or instrument does not validate: issues with file, line, column and rule",
@@ -79,10 +80,12 @@ def operation(*roles: str, open_if: str | None = None, errors: Mapping[int, str 
 
     ``roles``: the token roles admitted (``api.auth.require``; none: a public operation);
     ``errors``: status -> what it means here (None: the general meaning in :data:`ERRORS`); 401 and 403
-    are added for a secured operation. ``alternatives``: other documented responses (a YAML rendering)."""
+    are added for a secured operation, 408 and 413 for one with a body. ``alternatives``: other documented responses (a YAML rendering)."""
     statuses = dict(errors or {})
     if roles:
         statuses = {401: None, 403: None, **statuses}
+    if request_body is not None:  # any body: read within the time limit, refused over the size limit
+        statuses = {408: None, 413: None, **statuses}
     responses: dict[str, Any] = {str(status): {"description": text or ERRORS[status],
                                                "content": {JSON: {"schema": _ERROR_REF}}}
                                  for status, text in sorted(statuses.items())}

@@ -89,7 +89,7 @@ def get_version(rid: str, version: str):
 @bp.alt_response(200, schema=PublishedVersionSchema, success=True, description="Already stored with this text")
 @operation("regulator", errors={
     400: "Invalid comment or override_reason", 409: "The version exists with other content, or (with "
-    "?activate=true and MAKER_CHECKER) rules await sign-off: listed in rules", 413: None,
+    "?activate=true and MAKER_CHECKER) rules await sign-off: listed in rules",
     422: "Does not validate (issues with file, line, column, rule), does not compile, or its own scenarios "
          "fail (scenarios)", 503: None},
     parameters=[query("activate", "true, 1 or yes: active at once (versions it overlaps are retired)"),
