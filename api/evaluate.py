@@ -13,7 +13,7 @@ from api.decision_log import DecisionNotRecorded
 from api.errors import ApiError
 from api.json_input import parse_json_body
 from api.metrics import observe_evaluation
-from api.openapi import JSON, body, comma_options, operation, query
+from api.openapi import JSON, comma_separated, operation, query, request_content
 from api.rate_limit import per_caller
 from api.references import reference_errors
 from api.response_bounds import CITATION_MODES, bound, encode_bounded
@@ -70,12 +70,12 @@ EXPLAIN_OPTIONS = ("unknowns", "plain")
                                  "request fields that were missing; plain: each violation also gets "
                                  "explanation_plain, its conditions in plain Chinese and English with the values "
                                  "compared; both: comma-separated",
-                      {"type": "string", "enum": comma_options(EXPLAIN_OPTIONS)}),
+                      comma_separated(EXPLAIN_OPTIONS)),
                 query("citations", "shared: each provision's text once, in citation_texts, referred to by text_ref "
                                    "(the default above 1,000 violations); inline: in every citation "
                                    "(docs/contract-evaluate-v1.md, large responses)",
                       {"type": "string", "enum": list(CITATION_MODES)})],
-    request_body=body(JSON, EvaluateRequestSchema, "The facts, optionally as_of and ruleset pins"))
+    request_body=request_content(JSON, EvaluateRequestSchema, "The facts, optionally as_of and ruleset pins"))
 @per_caller
 def evaluate():
     """Evaluate facts; returns violations with verbatim citations"""
@@ -152,7 +152,7 @@ def explain_unknowns(runtime, facts: dict, as_of: dt.date, used: list[dict]) -> 
 @bp.post("/v1/echo")
 @bp.alt_response(200, schema={"type": "object"}, success=True, description="The body as sent")
 @operation(errors={404: "Not enabled (the default)"},
-           request_body=body(JSON, {"type": "object"}, "Any JSON"))
+           request_body=request_content(JSON, {"type": "object"}, "Any JSON"))
 def echo():
     """Benchmark baseline only (config ECHO_ENDPOINT): returns the body, to compare HTTP overhead"""
     if not current_app.config.get("ECHO_ENDPOINT"):

@@ -45,7 +45,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.config import setting
 from api.errors import ApiError
-from api.openapi import YAML, body, operation, query
+from api.openapi import YAML, operation, query, request_content
 from api.query import int_arg
 from api.schemas import ImpactAcceptedSchema, ImpactJobSchema
 from engine.service import Runtime
@@ -285,7 +285,7 @@ def _limit() -> int | None:
                              {"oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_DECISIONS},
                                         {"type": "string", "enum": ["all"]}]}),
                        query("file", "the file name quoted in issues (default: request body)")],
-           request_body=body(YAML, {"type": "string"}, "The candidate ruleset file"))
+           request_body=request_content(YAML, {"type": "string"}, "The candidate ruleset file"))
 def start_impact():
     """Start an impact preview of a candidate version (a job)"""
     runtime = _runtime()

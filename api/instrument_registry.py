@@ -18,7 +18,7 @@ from flask import Response, g, jsonify, request
 from flask_smorest import Blueprint
 
 from api.errors import ApiError
-from api.openapi import YAML, body, operation, query
+from api.openapi import YAML, operation, query, request_content
 from api.registry import COMMENT, FORMAT, _runtime, _store  # one way to reach the runtime and its store
 from api.schemas import PublishedRevisionSchema, RevisionListSchema, RevisionSourceSchema
 from policy.coverage import ruleset_citations
@@ -26,6 +26,7 @@ from policy.instruments import Instrument, InstrumentError, error_line, load_ins
 from policy.model import Ruleset
 
 bp = Blueprint("instrument_registry", __name__, description="Publishing the law's texts, revision by revision")
+MAX_REVISION = 2 ** 63 - 1  # revision numbers are 64-bit integers in the database: beyond, no route (404)
 
 
 def orphaned_citations(instrument: Instrument, rulesets: list[Ruleset]) -> list[dict]:
@@ -52,7 +53,7 @@ def orphaned_citations(instrument: Instrument, rulesets: list[Ruleset]) -> list[
     400: "Invalid comment", 422: "Does not validate (issues with file, line, column), or drops a "
                                            "provision a registered ruleset version cites", 503: None},
     parameters=[COMMENT, query("file", "the file name quoted in issues (default: request body)")],
-    request_body=body(YAML, {"type": "string"}, "The instrument's text (docs/instruments.md)"))
+    request_body=request_content(YAML, {"type": "string"}, "The instrument's text (docs/instruments.md)"))
 def publish_instrument():
     """Publish an instrument's text as its next revision"""
     runtime = _runtime()
@@ -92,7 +93,7 @@ def revisions(instrument_id: str):
     return jsonify({"id": instrument_id, "revisions": [r.as_json() for r in rows]})
 
 
-@bp.get("/v1/instruments/<instrument_id>/revisions/<int:revision>")
+@bp.get(f"/v1/instruments/<instrument_id>/revisions/<int(min=1, max={MAX_REVISION}):revision>")
 @bp.alt_response(200, schema=RevisionSourceSchema, success=True, description="The revision with its text")
 @bp.alt_response(200, schema={"type": "string"}, content_type=YAML, success=True, description="The revision with its text")
 @operation("legal", "regulator", errors={404: "No such revision", 503: None}, parameters=[FORMAT])

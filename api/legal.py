@@ -18,7 +18,7 @@ from flask_smorest import Blueprint
 
 from api.errors import ApiError
 from api.json_input import parse_json_body
-from api.openapi import JSON, body, operation
+from api.openapi import JSON, operation, request_content
 from api.query import comment_text
 from api.rule_view import find_rule, interpretation_register, rule_review, rule_view, sign_off
 from api.schemas import ApprovalRequestSchema, ApprovalSchema, InstrumentDetailSchema, InstrumentListSchema, InterpretationsSchema, \
@@ -133,11 +133,11 @@ def approvals(ref: str, rule_id: str):
 @bp.alt_response(201, schema=ApprovalSchema, success=True, description="Signed off")
 @operation("legal", errors={400: "Not a JSON object with an optional comment text: every error with its path",
                             **NO_RULE, 503: "No registry database, or it is unreachable"},
-           request_body=body(JSON, ApprovalRequestSchema, "An optional comment", required=False))
+           request_body=request_content(JSON, ApprovalRequestSchema, "An optional comment", required=False))
 def approve(ref: str, rule_id: str):
     """Sign off a rule as it stands in this version
 
-    A legal reviewer other than the version's publisher (maker-checker)."""
+    Under maker-checker (MAKER_CHECKER) only sign-offs by someone other than the version's publisher count."""
     rs, r = find_rule(ref, rule_id)
     body = parse_json_body(required=False)
     if body is None:

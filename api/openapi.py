@@ -18,7 +18,7 @@ checks that every /v1 rule of the application is in the document and that the do
 """
 from __future__ import annotations
 
-import itertools
+import re
 from typing import Any, Callable, Iterable, Mapping
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, send_from_directory
@@ -60,14 +60,14 @@ def query(name: str, description: str, schema: Mapping[str, Any] | None = None) 
             "schema": dict(schema or {"type": "string"})}
 
 
-def comma_options(options: Iterable[str]) -> list[str]:
-    """Every order of every non-empty combination of ``options`` joined by commas (``?explain=``)."""
-    opts = list(options)
-    return [",".join(p) for n in range(1, len(opts) + 1) for c in itertools.combinations(opts, n)
-            for p in itertools.permutations(c)]
+def comma_separated(options: Iterable[str]) -> dict[str, str]:
+    """The schema of a comma-separated choice among ``options`` (``?explain=unknowns,plain``), spaces around
+    each allowed, as the view reads it."""
+    one = "(" + "|".join(re.escape(o) for o in options) + ")"
+    return {"type": "string", "pattern": rf"^\s*{one}\s*(,\s*{one}\s*)*$"}
 
 
-def body(content_type: str, schema: type[Schema] | Mapping[str, Any], description: str,
+def request_content(content_type: str, schema: type[Schema] | Mapping[str, Any], description: str,
          required: bool = True) -> dict[str, Any]:
     """A request body: a marshmallow schema (documented, by reference; the view validates) or a JSON schema."""
     return {"required": required, "description": description, "content": {content_type: {"schema": schema}}}

@@ -19,7 +19,7 @@ from flask import Response, current_app, g, jsonify, request
 from flask_smorest import Blueprint
 
 from api.errors import ApiError
-from api.openapi import YAML, body, operation, query
+from api.openapi import YAML, operation, query, request_content
 from api.query import comment_text, int_arg
 from api.scenarios import describe, run_scenario, scenarios_from
 from api.schemas import ActivatedSchema, AuditSchema, PublishedVersionSchema, VersionListSchema, VersionSourceSchema
@@ -33,8 +33,7 @@ from policy.yamlsource import YamlSourceError
 
 bp = Blueprint("registry", __name__, description="Ruleset versions: publishing, activating, the audit trail")
 MAX_ENTRY_ID = 2 ** 63 - 1  # audit entry ids are 64-bit integers in the database
-FORMAT = query("format", "yaml: the file as published (application/yaml); otherwise JSON",
-               {"type": "string", "enum": ["json", "yaml"]})
+FORMAT = query("format", "yaml: the file as published (application/yaml); any other value or none: JSON")
 COMMENT = query("comment", "why (audited; at most 2,000 characters, no control characters)",
                 {"type": "string", "maxLength": 2000})
 OVERRIDE = query("override_reason", "maker-checker (MAKER_CHECKER): activate rules awaiting sign-off, in an "
@@ -94,7 +93,7 @@ def get_version(rid: str, version: str):
          "fail (scenarios)", 503: None},
     parameters=[query("activate", "true, 1 or yes: active at once (versions it overlaps are retired)"),
                 COMMENT, query("file", "the file name quoted in issues (default: request body)"), OVERRIDE],
-    request_body=body(YAML, {"type": "string"}, "The ruleset file (docs/rules.md)"))
+    request_body=request_content(YAML, {"type": "string"}, "The ruleset file (docs/rules.md)"))
 def publish():
     """Publish a version: validated, compiled, its own scenarios run"""
     runtime = _runtime()

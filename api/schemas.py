@@ -521,6 +521,9 @@ class ReadinessSchema(_Open):
     rulesets = fields.List(fields.Nested(RulesetStatusSchema), required=True)
     database = fields.String()
     generation = fields.Integer()
+    decision_log_pending = fields.Integer(metadata={"description": "decisions waiting for the database"})
+    decision_log_lost = fields.Integer(metadata={"description": "decisions lost to a database outage"})
+    decision_log_quarantined = fields.Integer(metadata={"description": "records kept aside, not writable"})
 
 
 class PeriodSchema(Schema):
@@ -744,6 +747,16 @@ class ApprovalRequestSchema(Schema):
     comment = fields.String(allow_none=True, validate=validate.Length(max=2000))
 
 
+class ApprovalRecordSchema(Schema):
+    seq = fields.Integer(required=True)
+    ruleset = fields.String(required=True)
+    rule = fields.String(required=True)
+    rule_digest = fields.String(required=True)
+    reviewer = fields.String(required=True)
+    at = fields.String(required=True)
+    comment = fields.String(required=True, allow_none=True)
+
+
 class ApprovalSchema(Schema):
-    approval = fields.Dict(required=True)
+    approval = fields.Nested(ApprovalRecordSchema, required=True)
     review = fields.Nested(ReviewSchema, required=True)
