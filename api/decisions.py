@@ -66,7 +66,7 @@ def violation_keys(result: dict) -> set[str]:
             for v in result["violations"]}
 
 
-@bp.get("/v1/decisions/<decision_id>")
+@bp.get("/v1/decisions/<name:decision_id>")
 @bp.alt_response(200, schema=DecisionSchema, success=True, description="The decision as logged")
 @operation("legal", "regulator", errors={404: "No such decision", 503: None})
 def get_decision(decision_id: str):
@@ -74,7 +74,7 @@ def get_decision(decision_id: str):
     return jsonify(_decision(decision_id))
 
 
-@bp.post("/v1/decisions/<decision_id>/replay")
+@bp.post("/v1/decisions/<name:decision_id>/replay")
 @bp.alt_response(200, schema=ReplaySchema, success=True, description="The replay and whether it is identical")
 @operation("legal", "regulator", errors={
     404: "No such decision", 409: "Only the input's digest was logged, or a version used is missing or changed",

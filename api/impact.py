@@ -318,7 +318,7 @@ def start_impact():
                      "total": total, "location": location}), 202, {"Location": location})
 
 
-@bp.get("/v1/rulesets/impact/<job_id>")
+@bp.get("/v1/rulesets/impact/<name:job_id>")
 @bp.alt_response(200, schema=ImpactJobSchema, success=True, description="Status, progress and, when done, the report")
 @operation("regulator", errors={404: "No such job", 503: None})
 def get_impact(job_id: str):

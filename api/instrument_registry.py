@@ -26,7 +26,7 @@ from policy.instruments import Instrument, InstrumentError, error_line, load_ins
 from policy.model import Ruleset
 
 bp = Blueprint("instrument_registry", __name__, description="Publishing the law's texts, revision by revision")
-MAX_REVISION = 2 ** 63 - 1  # revision numbers are 64-bit integers in the database: beyond, no route (404)
+MAX_REVISION = 2 ** 31 - 1  # revision numbers are INTEGER columns (32-bit in PostgreSQL): beyond, no route (404)
 
 
 def orphaned_citations(instrument: Instrument, rulesets: list[Ruleset]) -> list[dict]:
@@ -82,7 +82,7 @@ def publish_instrument():
     return jsonify({**row.as_json(), "created": created}), 201 if created else 200
 
 
-@bp.get("/v1/instruments/<instrument_id>/revisions")
+@bp.get("/v1/instruments/<name:instrument_id>/revisions")
 @bp.alt_response(200, schema=RevisionListSchema, success=True, description="Every revision, oldest first")
 @operation("legal", "regulator", errors={404: "No published revision", 503: None})
 def revisions(instrument_id: str):
@@ -93,7 +93,7 @@ def revisions(instrument_id: str):
     return jsonify({"id": instrument_id, "revisions": [r.as_json() for r in rows]})
 
 
-@bp.get(f"/v1/instruments/<instrument_id>/revisions/<int(min=1, max={MAX_REVISION}):revision>")
+@bp.get(f"/v1/instruments/<name:instrument_id>/revisions/<int(min=1, max={MAX_REVISION}):revision>")
 @bp.alt_response(200, schema=RevisionSourceSchema, success=True, description="The revision with its text")
 @bp.alt_response(200, schema={"type": "string"}, content_type=YAML, success=True, description="The revision with its text")
 @operation("legal", "regulator", errors={404: "No such revision", 503: None}, parameters=[FORMAT])

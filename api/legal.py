@@ -67,7 +67,7 @@ def instruments():
     return jsonify({"instruments": [_meta(i) for i in sorted(_runtime().instruments.values(), key=lambda i: i.id)]})
 
 
-@bp.get("/v1/instruments/<instrument_id>")
+@bp.get("/v1/instruments/<name:instrument_id>")
 @bp.alt_response(200, schema=InstrumentDetailSchema, success=True, description="The instrument and its structure")
 @operation("legal", "regulator", errors={404: "No such instrument"})
 def instrument(instrument_id: str):
@@ -79,7 +79,7 @@ def instrument(instrument_id: str):
     return jsonify({**_meta(inst), "provisions": provisions})
 
 
-@bp.get("/v1/instruments/<instrument_id>/provisions/<eid>")
+@bp.get("/v1/instruments/<name:instrument_id>/provisions/<name:eid>")
 @bp.alt_response(200, schema=ProvisionSchema, success=True, description="The provision")
 @operation("legal", "regulator", errors={404: "No such instrument or provision"})
 def provision(instrument_id: str, eid: str):
@@ -103,7 +103,7 @@ def provision(instrument_id: str, eid: str):
                     "not_a_violation": cov.not_a_violation})
 
 
-@bp.get("/v1/instruments/<instrument_id>/interpretations")
+@bp.get("/v1/instruments/<name:instrument_id>/interpretations")
 @bp.alt_response(200, schema=InterpretationsSchema, success=True, description="The register")
 @operation("legal", "regulator", errors={404: "No such instrument"})
 def interpretations(instrument_id: str):
@@ -111,7 +111,7 @@ def interpretations(instrument_id: str):
     return jsonify({"instrument": instrument_id, "interpretations": interpretation_register(instrument_id)})
 
 
-@bp.get("/v1/rules/<ref>/<rule_id>")
+@bp.get("/v1/rules/<name:ref>/<name:rule_id>")
 @bp.alt_response(200, schema=RuleViewSchema, success=True, description="The rule")
 @operation("legal", "regulator", errors=NO_RULE)
 def rule(ref: str, rule_id: str):
@@ -120,7 +120,7 @@ def rule(ref: str, rule_id: str):
     return jsonify(rule_view(rs, r))
 
 
-@bp.get("/v1/rules/<ref>/<rule_id>/approvals")
+@bp.get("/v1/rules/<name:ref>/<name:rule_id>/approvals")
 @bp.alt_response(200, schema=ReviewSchema, success=True, description="The rule's sign-off state")
 @operation("legal", "regulator", errors=NO_RULE)
 def approvals(ref: str, rule_id: str):
@@ -129,7 +129,7 @@ def approvals(ref: str, rule_id: str):
     return jsonify(rule_review(rs, r))
 
 
-@bp.post("/v1/rules/<ref>/<rule_id>/approvals")
+@bp.post("/v1/rules/<name:ref>/<name:rule_id>/approvals")
 @bp.alt_response(201, schema=ApprovalSchema, success=True, description="Signed off")
 @operation("legal", errors={400: "Not a JSON object with an optional comment text: every error with its path",
                             **NO_RULE, 503: "No registry database, or it is unreachable"},

@@ -26,6 +26,7 @@ from flask_smorest import Api
 from flask_smorest import Blueprint as ApiBlueprint
 from flask_smorest.utils import load_info_from_docstring
 from marshmallow import Schema
+from werkzeug.routing import BaseConverter
 
 from api import schemas as S
 from api.auth import require
@@ -109,6 +110,14 @@ def operation(*roles: str, open_if: str | None = None, errors: Mapping[int, str 
     return decorate
 
 
+class NameConverter(BaseConverter):
+    """``<name:x>``: a path segment naming something the service holds (a version, a decision, a rule...): any
+    text but NUL, which names nothing and which PostgreSQL refuses in text (a 500 once): such a path matches
+    no route, a 404."""
+
+    regex = r"[^/\x00]+"
+
+
 class ServiceApi(Api):
     """flask-smorest's Api documenting only what the service answers, with the service's error body."""
 
@@ -133,6 +142,8 @@ def install(app: Flask) -> ServiceApi:
     """The API object the /v1 blueprints are registered through, and the routes serving its document."""
     api = ServiceApi(spec_kwargs=_spec_kwargs())
     api.init_app(app)
+    app.url_map.converters["name"] = NameConverter
+    api.register_converter(NameConverter, lambda _: {"type": "string", "pattern": r"^[^\x00]+$"})
     for field_cls, oa_type in ((S.StrictInteger, "integer"), (S.StrictNumber, "number"), (S.StrictBoolean, "boolean"),
                                (S.StrictString, "string"), (S.DateText, "string")):
         api.register_field(field_cls, oa_type, None)

@@ -32,7 +32,7 @@ from policy.store import VersionConflict
 from policy.yamlsource import YamlSourceError
 
 bp = Blueprint("registry", __name__, description="Ruleset versions: publishing, activating, the audit trail")
-MAX_ENTRY_ID = 2 ** 63 - 1  # audit entry ids are 64-bit integers in the database
+MAX_ENTRY_ID = 2 ** 31 - 1  # audit entry ids are INTEGER columns (32-bit in PostgreSQL, which refuses more)
 FORMAT = query("format", "yaml: the file as published (application/yaml); any other value or none: JSON")
 COMMENT = query("comment", "why (audited; at most 2,000 characters, no control characters)",
                 {"type": "string", "maxLength": 2000})
@@ -69,7 +69,7 @@ def list_versions():
     return jsonify({"versions": [_version_json(r) for r in _store(_runtime()).all_versions()]})
 
 
-@bp.get("/v1/rulesets/<rid>/<version>")
+@bp.get("/v1/rulesets/<name:rid>/<name:version>")
 @bp.alt_response(200, schema=VersionSourceSchema, success=True, description="The version with its YAML")
 @bp.alt_response(200, schema={"type": "string"}, content_type=YAML, success=True, description="The version with its YAML")
 @operation("legal", "regulator", errors={404: "No such version", 503: None}, parameters=[FORMAT])
@@ -148,7 +148,7 @@ def own_scenario_failures(runtime: Runtime, candidate, file: str) -> list[str]:
         trial.engine(candidate).close()
 
 
-@bp.post("/v1/rulesets/<rid>/<version>/activate")
+@bp.post("/v1/rulesets/<name:rid>/<name:version>/activate")
 @bp.alt_response(200, schema=ActivatedSchema, success=True, description="Activated")
 @operation("regulator", errors={400: "Invalid comment or override_reason", 404: "No such version",
                                 409: "Rules await sign-off (MAKER_CHECKER): listed in rules",
