@@ -84,14 +84,14 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     logs.install(app)
     metrics.install(app)
     rate_limit.install(app)
-    app.register_blueprint(evaluate_bp)
-    app.register_blueprint(registry_bp)
-    app.register_blueprint(instrument_registry_bp)
-    app.register_blueprint(decisions_bp)
-    app.register_blueprint(impact_bp)
-    app.register_blueprint(legal_bp)
+    api = openapi.install(app)  # the /v1 blueprints through it: the OpenAPI document is generated from them
+    api.register_blueprint(evaluate_bp)
+    api.register_blueprint(registry_bp)
+    api.register_blueprint(instrument_registry_bp)
+    api.register_blueprint(decisions_bp)
+    api.register_blueprint(impact_bp)
+    api.register_blueprint(legal_bp)
     app.register_blueprint(ui_bp)
-    openapi.install(app)
 
     # (the decision log's own writer retries its writes; the poller only purges old decisions)
     poller = app.extensions["repolicy_poller"] = RegistryPoller(runtime, app.config["RELOAD_INTERVAL"],

@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, current_app, jsonify
+from flask import current_app, jsonify
+from flask_smorest import Blueprint
 from policy.store import SQLAlchemyError
 
-from api.auth import require
 from api.decision_log import DecisionLog
 from api.errors import ApiError
+from api.openapi import operation
+from api.schemas import DecisionSchema, ReplaySchema
 from api.response_bounds import share_citations
 from api.runtime import Runtime
 
-bp = Blueprint("decisions", __name__)
+bp = Blueprint("decisions", __name__, description="Logged decisions: reading and replaying them")
 
 
 def _runtime() -> Runtime:
@@ -64,15 +66,21 @@ def violation_keys(result: dict) -> set[str]:
             for v in result["violations"]}
 
 
-@bp.get("/v1/decisions/<decision_id>")
-@require("legal", "regulator")
+@bp.get("/v1/decisions/<name:decision_id>")
+@bp.alt_response(200, schema=DecisionSchema, success=True, description="The decision as logged")
+@operation("legal", "regulator", errors={404: "No such decision", 503: None})
 def get_decision(decision_id: str):
+    """One logged decision: its input (or digest), the versions used, the response given"""
     return jsonify(_decision(decision_id))
 
 
-@bp.post("/v1/decisions/<decision_id>/replay")
-@require("legal", "regulator")
+@bp.post("/v1/decisions/<name:decision_id>/replay")
+@bp.alt_response(200, schema=ReplaySchema, success=True, description="The replay and whether it is identical")
+@operation("legal", "regulator", errors={
+    404: "No such decision", 409: "Only the input's digest was logged, or a version used is missing or changed",
+    503: None})
 def replay(decision_id: str):
+    """Replay a decision with the exact versions recorded (pinned, digests checked)"""
     d = _decision(decision_id)
     if d["input"] is None:
         raise ApiError(409, "input_not_kept", "only the input's digest was logged for this decision; it cannot be replayed")

@@ -4,16 +4,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
-from api.auth import require
+from flask import current_app, g, jsonify, request
+from flask_smorest import Blueprint
+
 from api.connections import release_slot
 from api.decision_log import DecisionNotRecorded
 from api.errors import ApiError
 from api.evaluate_input import InvalidEvaluateRequest, request_as_of, validate_request
 from api.json_input import parse_json_body
 from api.metrics import observe_evaluation
+from api.openapi import JSON, comma_separated, operation, query, request_content
 from api.rate_limit import per_caller
 from api.response_bounds import CITATION_MODES, bound, encode_bounded
+from api.schemas import EvaluateRequestSchema, EvaluateResponseSchema, HealthSchema, ReadinessSchema
 from api.why import why
 from engine.prepare import RequestFacts
 from engine.unknowns import unknowns
@@ -21,7 +24,7 @@ from policy.force import Timing
 from policy.ids import new_id
 from policy.registry import UnknownRuleset
 
-bp = Blueprint("evaluate", __name__)
+bp = Blueprint("evaluate", __name__, description="Evaluating facts; liveness and readiness")
 
 
 def compact_json(obj: Any) -> str:
@@ -38,10 +41,29 @@ def checked_request(body: dict, max_facts: int) -> dict:
         raise ApiError(413 if exc.too_large else 400, exc.code, exc.message, exc.errors) from None
 
 
+EXPLAIN_OPTIONS = ("unknowns", "plain")
+
+
 @bp.post("/v1/evaluate")
-@require("caller", "regulator", "legal", open_if="OPEN_EVALUATE")
+@bp.alt_response(200, schema=EvaluateResponseSchema, success=True, description="Violations found (possibly none)")
+@operation("caller", "regulator", "legal", open_if="OPEN_EVALUATE", errors={
+    400: "Malformed facts, an unknown ruleset pin or query value: every error with its path "
+         "(facts.production.3.period, rulesets.0, ?explain)",
+    413: "Body over the limit, or more facts than MAX_FACTS", 429: None,
+    503: "The decision could not be recorded (durable decision log): it is not given without its record"},
+    parameters=[query("explain", "unknowns: also list the rules that missing facts kept from deciding, with the "
+                                 "request fields that were missing; plain: each violation also gets "
+                                 "explanation_plain, its conditions in plain Chinese and English with the values "
+                                 "compared; both: comma-separated",
+                      comma_separated(EXPLAIN_OPTIONS)),
+                query("citations", "shared: each provision's text once, in citation_texts, referred to by text_ref "
+                                   "(the default above 1,000 violations); inline: in every citation "
+                                   "(docs/contract-evaluate-v1.md, large responses)",
+                      {"type": "string", "enum": list(CITATION_MODES)})],
+    request_body=request_content(JSON, EvaluateRequestSchema, "The facts, optionally as_of and ruleset pins"))
 @per_caller
 def evaluate():
+    """Evaluate facts; returns violations with verbatim citations"""
     received = request.get_data()  # kept: the decision log stores and digests these bytes (read once)
     body = parse_json_body()
     if not isinstance(body, dict):
@@ -84,9 +106,6 @@ def evaluate():
     return current_app.response_class(encoded + b"\n", mimetype="application/json")
 
 
-EXPLAIN_OPTIONS = ("unknowns", "plain")
-
-
 def explain_options(value: str | None) -> set[str]:
     """``?explain=unknowns,plain``: what to add to the response (each costs time, so only on request)."""
     if value is None:
@@ -118,22 +137,30 @@ def explain_unknowns(runtime, facts: dict, as_of: dt.date, used: list[dict]) -> 
 
 
 @bp.post("/v1/echo")
+@bp.alt_response(200, schema={"type": "object"}, success=True, description="The body as sent")
+@operation(errors={404: "Not enabled (the default)"},
+           request_body=request_content(JSON, {"type": "object"}, "Any JSON"))
 def echo():
-    """Benchmark baseline only (config ECHO_ENDPOINT): returns the body, to compare HTTP overhead."""
+    """Benchmark baseline only (config ECHO_ENDPOINT): returns the body, to compare HTTP overhead"""
     if not current_app.config.get("ECHO_ENDPOINT"):
         raise ApiError(404, "not_found", "The requested URL was not found on the server.")
     return current_app.response_class(request.get_data(), mimetype="application/json")
 
 
 @bp.get("/healthz")
+@bp.alt_response(200, schema=HealthSchema, success=True, description="The process answers")
+@operation()
 def healthz():
-    """Liveness: the process answers."""
+    """Liveness: the process answers"""
     return jsonify({"status": "ok"})
 
 
 @bp.get("/readyz")
+@bp.alt_response(200, schema=ReadinessSchema, success=True, description="Ready")
+@bp.alt_response(503, schema=ReadinessSchema, description="Not ready: no active ruleset version")
+@operation()
 def readyz():
-    """Readiness: rulesets compiled; registry database reachable (evaluation works without it)."""
+    """Readiness: rulesets compiled; registry database reachable (evaluation works without it)"""
     runtime = current_app.extensions["repolicy"]
     body = {"rulesets": [{"ref": r.ref, "status": runtime.registry.status(r.ref)} for r in runtime.registry.all()]}
     if runtime.store is not None:

@@ -39,13 +39,15 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import current_app, g, jsonify, request
+from flask_smorest import Blueprint
 from policy.store import SQLAlchemyError
 
-from api.auth import require
 from api.errors import ApiError
+from api.openapi import YAML, operation, query, request_content
 from api.query import int_arg
 from api.runtime import Runtime
+from api.schemas import ImpactAcceptedSchema, ImpactJobSchema
 from engine import Layout
 from policy.impact import ImpactTally, compare
 from policy.ids import new_id
@@ -57,7 +59,7 @@ from policy.store import Store, count_decision_inputs, create_impact_job, decisi
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("impact", __name__)
+bp = Blueprint("impact", __name__, description="What a candidate version would change in the logged decisions")
 
 PAGE = 250  # decisions per task sent to a worker process
 STALE_SECONDS = 120.0  # a running job not updated for this long is reported stale
@@ -277,8 +279,18 @@ def _limit() -> int | None:
 
 
 @bp.post("/v1/rulesets/impact")
-@require("regulator")
+@bp.alt_response(202, schema=ImpactAcceptedSchema, success=True, description="Accepted: the job's id and Location",
+                 headers={"Location": {"description": "the job", "schema": {"type": "string"}}})
+@operation("regulator", errors={400: "?limit is not a positive integer or all",
+                                422: "The candidate does not validate (issues with file, line, column, rule)",
+                                503: None},
+           parameters=[query("limit", "the newest N logged decisions, or all (default 200)",
+                             {"oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_DECISIONS},
+                                        {"type": "string", "enum": ["all"]}]}),
+                       query("file", "the file name quoted in issues (default: request body)")],
+           request_body=request_content(YAML, {"type": "string"}, "The candidate ruleset file"))
 def start_impact():
+    """Start an impact preview of a candidate version (a job)"""
     runtime = _runtime()
     limit = _limit()
     try:
@@ -312,9 +324,11 @@ def start_impact():
                      "total": total, "location": location}), 202, {"Location": location})
 
 
-@bp.get("/v1/rulesets/impact/<job_id>")
-@require("regulator")
+@bp.get("/v1/rulesets/impact/<name:job_id>")
+@bp.alt_response(200, schema=ImpactJobSchema, success=True, description="Status, progress and, when done, the report")
+@operation("regulator", errors={404: "No such job", 503: None})
 def get_impact(job_id: str):
+    """An impact job: status, progress and, when done, what the candidate changes"""
     try:
         row = impact_job(_store(), job_id)
     except SQLAlchemyError as exc:

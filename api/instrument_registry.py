@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Response, g, jsonify, request
+from flask_smorest import Blueprint
 
-from api.auth import require
 from api.errors import ApiError
-from api.ruleset_versions import _runtime, _store  # one way to reach the runtime and its store
+from api.openapi import YAML, operation, query, request_content
+from api.ruleset_versions import COMMENT, FORMAT, _runtime, _store  # one way to reach the runtime and its store
+from api.schemas import PublishedRevisionSchema, RevisionListSchema, RevisionSourceSchema
 from policy.coverage import ruleset_citations
 from policy.instruments import Instrument, InstrumentError, error_line, load_instrument_text, problem
 from policy.model import Ruleset
 
-bp = Blueprint("instrument_registry", __name__)
+bp = Blueprint("instrument_registry", __name__, description="Publishing the law's texts, revision by revision")
+MAX_REVISION = 2 ** 31 - 1  # revision numbers are INTEGER columns (32-bit in PostgreSQL): beyond, no route (404)
 
 
 def orphaned_citations(instrument: Instrument, rulesets: list[Ruleset]) -> list[dict]:
@@ -44,8 +47,15 @@ def orphaned_citations(instrument: Instrument, rulesets: list[Ruleset]) -> list[
 
 
 @bp.post("/v1/instruments")
-@require("regulator")
+@bp.alt_response(201, schema=PublishedRevisionSchema, success=True, description="Stored as the next revision")
+@bp.alt_response(200, schema=PublishedRevisionSchema, success=True, description="The newest revision has this text")
+@operation("regulator", errors={
+    400: "Invalid comment", 422: "Does not validate (issues with file, line, column), or drops a "
+                                           "provision a registered ruleset version cites", 503: None},
+    parameters=[COMMENT, query("file", "the file name quoted in issues (default: request body)")],
+    request_body=request_content(YAML, {"type": "string"}, "The instrument's text (docs/instruments.md)"))
 def publish_instrument():
+    """Publish an instrument's text as its next revision"""
     runtime = _runtime()
     store = _store(runtime)
     raw = request.get_data(cache=False)
@@ -72,18 +82,23 @@ def publish_instrument():
     return jsonify({**row.as_json(), "created": created}), 201 if created else 200
 
 
-@bp.get("/v1/instruments/<instrument_id>/revisions")
-@require("legal", "regulator")
+@bp.get("/v1/instruments/<name:instrument_id>/revisions")
+@bp.alt_response(200, schema=RevisionListSchema, success=True, description="Every revision, oldest first")
+@operation("legal", "regulator", errors={404: "No published revision", 503: None})
 def revisions(instrument_id: str):
+    """Every published revision of an instrument"""
     rows = _store(_runtime()).instrument_revisions(instrument_id)
     if not rows:
         raise ApiError(404, "not_found", f"no published revision of instrument {instrument_id}")
     return jsonify({"id": instrument_id, "revisions": [r.as_json() for r in rows]})
 
 
-@bp.get("/v1/instruments/<instrument_id>/revisions/<int:revision>")
-@require("legal", "regulator")
+@bp.get(f"/v1/instruments/<name:instrument_id>/revisions/<int(min=1, max={MAX_REVISION}):revision>")
+@bp.alt_response(200, schema=RevisionSourceSchema, success=True, description="The revision with its text")
+@bp.alt_response(200, schema={"type": "string"}, content_type=YAML, success=True, description="The revision with its text")
+@operation("legal", "regulator", errors={404: "No such revision", 503: None}, parameters=[FORMAT])
 def revision(instrument_id: str, revision: int):
+    """One revision of an instrument, with its text"""
     row = _store(_runtime()).instrument_revision(instrument_id, revision)
     if row is None:
         raise ApiError(404, "not_found", f"no revision {revision} of instrument {instrument_id}")

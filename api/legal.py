@@ -13,19 +13,23 @@ Reading needs the ``legal`` or ``regulator`` role.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify
+from flask import current_app, g, jsonify
+from flask_smorest import Blueprint
 
-from api.auth import require
 from api.errors import ApiError
 from api.json_input import parse_json_body
+from api.openapi import JSON, operation, request_content
 from api.query import comment_text
 from api.rule_view import find_rule, interpretation_register, rule_review, rule_view, sign_off
+from api.schemas import ApprovalRequestSchema, ApprovalSchema, InstrumentDetailSchema, InstrumentListSchema, InterpretationsSchema, \
+    ProvisionSchema, ReviewSchema, RuleViewSchema
 from policy.coverage import coverage, load_not_a_violation, load_out_of_scope
 from policy.text import printable_key
 from policy.model import Citation
 from policy.results import citation_json
 
-bp = Blueprint("legal", __name__)
+bp = Blueprint("legal", __name__, description="Reading the law and the rules implementing it; signing rules off")
+NO_RULE = {404: "No such version or rule"}
 
 
 def _runtime():
@@ -56,14 +60,18 @@ def _meta(inst) -> dict:
 
 
 @bp.get("/v1/instruments")
-@require("legal", "regulator")
+@bp.alt_response(200, schema=InstrumentListSchema, success=True, description="Every instrument")
+@operation("legal", "regulator")
 def instruments():
+    """The instruments: titles, status, dates"""
     return jsonify({"instruments": [_meta(i) for i in sorted(_runtime().instruments.values(), key=lambda i: i.id)]})
 
 
-@bp.get("/v1/instruments/<instrument_id>")
-@require("legal", "regulator")
+@bp.get("/v1/instruments/<name:instrument_id>")
+@bp.alt_response(200, schema=InstrumentDetailSchema, success=True, description="The instrument and its structure")
+@operation("legal", "regulator", errors={404: "No such instrument"})
 def instrument(instrument_id: str):
+    """One instrument with its provisions' structure"""
     inst = _instrument(instrument_id)
     provisions = [{"eid": p.eid, "kind": p.kind, "label": dict(p.label),
                    "heading": dict(p.heading) if p.heading else None, "parent": p.parent,
@@ -71,9 +79,11 @@ def instrument(instrument_id: str):
     return jsonify({**_meta(inst), "provisions": provisions})
 
 
-@bp.get("/v1/instruments/<instrument_id>/provisions/<eid>")
-@require("legal", "regulator")
+@bp.get("/v1/instruments/<name:instrument_id>/provisions/<name:eid>")
+@bp.alt_response(200, schema=ProvisionSchema, success=True, description="The provision")
+@operation("legal", "regulator", errors={404: "No such instrument or provision"})
 def provision(instrument_id: str, eid: str):
+    """A provision: verbatim text, the rules citing it, or why it is out of scope"""
     inst = _instrument(instrument_id)
     if eid not in inst.provisions:
         raise ApiError(404, "not_found", f"{instrument_id} has no provision {eid}")
@@ -93,30 +103,41 @@ def provision(instrument_id: str, eid: str):
                     "not_a_violation": cov.not_a_violation})
 
 
-@bp.get("/v1/instruments/<instrument_id>/interpretations")
-@require("legal", "regulator")
+@bp.get("/v1/instruments/<name:instrument_id>/interpretations")
+@bp.alt_response(200, schema=InterpretationsSchema, success=True, description="The register")
+@operation("legal", "regulator", errors={404: "No such instrument"})
 def interpretations(instrument_id: str):
+    """The register of interpretations: every reading chosen where the text is open"""
     return jsonify({"instrument": instrument_id, "interpretations": interpretation_register(instrument_id)})
 
 
-@bp.get("/v1/rules/<ref>/<rule_id>")
-@require("legal", "regulator")
+@bp.get("/v1/rules/<name:ref>/<name:rule_id>")
+@bp.alt_response(200, schema=RuleViewSchema, success=True, description="The rule")
+@operation("legal", "regulator", errors=NO_RULE)
 def rule(ref: str, rule_id: str):
+    """A rule: YAML, conditions in plain words, citations, parameters, scenarios, sign-off state"""
     rs, r = find_rule(ref, rule_id)
     return jsonify(rule_view(rs, r))
 
 
-@bp.get("/v1/rules/<ref>/<rule_id>/approvals")
-@require("legal", "regulator")
+@bp.get("/v1/rules/<name:ref>/<name:rule_id>/approvals")
+@bp.alt_response(200, schema=ReviewSchema, success=True, description="The rule's sign-off state")
+@operation("legal", "regulator", errors=NO_RULE)
 def approvals(ref: str, rule_id: str):
+    """A rule's sign-off state"""
     rs, r = find_rule(ref, rule_id)
     return jsonify(rule_review(rs, r))
 
 
-@bp.post("/v1/rules/<ref>/<rule_id>/approvals")
-@require("legal")
+@bp.post("/v1/rules/<name:ref>/<name:rule_id>/approvals")
+@bp.alt_response(201, schema=ApprovalSchema, success=True, description="Signed off")
+@operation("legal", errors={400: "Not a JSON object with an optional comment text: every error with its path",
+                            **NO_RULE, 503: "No registry database, or it is unreachable"},
+           request_body=request_content(JSON, ApprovalRequestSchema, "An optional comment", required=False))
 def approve(ref: str, rule_id: str):
-    """A legal reviewer signs off the rule as it stands in this version (body: optional ``comment``)."""
+    """Sign off a rule as it stands in this version
+
+    Under maker-checker (MAKER_CHECKER) only sign-offs by someone other than the version's publisher count."""
     rs, r = find_rule(ref, rule_id)
     body = parse_json_body(required=False)
     if body is None:

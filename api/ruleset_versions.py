@@ -15,12 +15,14 @@
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
+from flask_smorest import Blueprint
 
-from api.auth import require
 from api.errors import ApiError
+from api.openapi import YAML, operation, query, request_content
 from api.query import comment_text, int_arg
 from api.scenarios import describe, run_scenario, scenarios_from
+from api.schemas import ActivatedSchema, AuditSchema, PublishedVersionSchema, VersionListSchema, VersionSourceSchema
 from engine.evaluator import Engine
 from api.runtime import Runtime
 from api.store_seeding import version_record
@@ -30,8 +32,14 @@ from policy.review import in_force_digests, unsigned_changes
 from policy.store import VersionConflict
 from policy.yamlsource import YamlSourceError
 
-bp = Blueprint("registry", __name__)
-MAX_ENTRY_ID = 2 ** 63 - 1  # audit entry ids are 64-bit integers in the database
+bp = Blueprint("registry", __name__, description="Ruleset versions: publishing, activating, the audit trail")
+MAX_ENTRY_ID = 2 ** 31 - 1  # audit entry ids are INTEGER columns (32-bit in PostgreSQL, which refuses more)
+FORMAT = query("format", "yaml: the file as published (application/yaml); any other value or none: JSON")
+COMMENT = query("comment", "why (audited; at most 2,000 characters, no control characters)",
+                {"type": "string", "maxLength": 2000})
+OVERRIDE = query("override_reason", "maker-checker (MAKER_CHECKER): activate rules awaiting sign-off, in an "
+                                    "emergency, for this reason (audited; at most 2,000 characters)",
+                 {"type": "string", "maxLength": 2000})
 
 
 def _runtime() -> Runtime:
@@ -55,14 +63,19 @@ def _version_json(row, include_source: bool = False) -> dict:
 
 
 @bp.get("/v1/rulesets")
-@require("legal", "regulator")
+@bp.alt_response(200, schema=VersionListSchema, success=True, description="Every stored version")
+@operation("legal", "regulator", errors={503: None})
 def list_versions():
+    """Ruleset versions"""
     return jsonify({"versions": [_version_json(r) for r in _store(_runtime()).all_versions()]})
 
 
-@bp.get("/v1/rulesets/<rid>/<version>")
-@require("legal", "regulator")
+@bp.get("/v1/rulesets/<name:rid>/<name:version>")
+@bp.alt_response(200, schema=VersionSourceSchema, success=True, description="The version with its YAML")
+@bp.alt_response(200, schema={"type": "string"}, content_type=YAML, success=True, description="The version with its YAML")
+@operation("legal", "regulator", errors={404: "No such version", 503: None}, parameters=[FORMAT])
 def get_version(rid: str, version: str):
+    """One version with its YAML"""
     row = _store(_runtime()).get(rid, version)
     if row is None:
         raise ApiError(404, "not_found", f"no ruleset version {rid}@{version}")
@@ -72,8 +85,18 @@ def get_version(rid: str, version: str):
 
 
 @bp.post("/v1/rulesets")
-@require("regulator")
+@bp.alt_response(201, schema=PublishedVersionSchema, success=True, description="Stored")
+@bp.alt_response(200, schema=PublishedVersionSchema, success=True, description="Already stored with this text")
+@operation("regulator", errors={
+    400: "Invalid comment or override_reason", 409: "The version exists with other content, or (with "
+    "?activate=true and MAKER_CHECKER) rules await sign-off: listed in rules",
+    422: "Does not validate (issues with file, line, column, rule), does not compile, or its own scenarios "
+         "fail (scenarios)", 503: None},
+    parameters=[query("activate", "true, 1 or yes: active at once (versions it overlaps are retired)"),
+                COMMENT, query("file", "the file name quoted in issues (default: request body)"), OVERRIDE],
+    request_body=request_content(YAML, {"type": "string"}, "The ruleset file (docs/rules.md)"))
 def publish():
+    """Publish a version: validated, compiled, its own scenarios run"""
     runtime = _runtime()
     store = _store(runtime)
     raw = request.get_data(cache=False)
@@ -126,9 +149,14 @@ def own_scenario_failures(runtime: Runtime, candidate, file: str) -> list[str]:
         trial.engine(candidate).close()
 
 
-@bp.post("/v1/rulesets/<rid>/<version>/activate")
-@require("regulator")
+@bp.post("/v1/rulesets/<name:rid>/<name:version>/activate")
+@bp.alt_response(200, schema=ActivatedSchema, success=True, description="Activated")
+@operation("regulator", errors={400: "Invalid comment or override_reason", 404: "No such version",
+                                409: "Rules await sign-off (MAKER_CHECKER): listed in rules",
+                                422: "The version cannot be served", 503: None},
+           parameters=[COMMENT, OVERRIDE])
 def activate(rid: str, version: str):
+    """Activate a version; also the way to roll back"""
     runtime = _runtime()
     store = _store(runtime)
     if store.get(rid, version) is None:
@@ -175,8 +203,13 @@ def sign_off_gate(runtime: Runtime, store, candidate: Ruleset, author: str) -> t
 
 
 @bp.get("/v1/audit")
-@require("legal", "regulator")
+@bp.alt_response(200, schema=AuditSchema, success=True, description="Entries, oldest first")
+@operation("legal", "regulator", errors={400: "?after or ?limit out of range", 503: None}, parameters=[
+    query("after", "entries with an id after this one", {"type": "integer", "minimum": 0, "maximum": MAX_ENTRY_ID,
+                                                         "default": 0}),
+    query("limit", "at most this many entries", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})])
 def audit():
+    """The append-only audit log"""
     after = int_arg("after", 0, 0, MAX_ENTRY_ID)
     limit = int_arg("limit", 100, 1, 1000)
     return jsonify({"entries": _store(_runtime()).audit(limit=limit, after=after)})

@@ -348,3 +348,269 @@ class ErrorSchema(Schema):
     message = fields.String(required=True)
     errors = fields.List(fields.Nested(FieldErrorSchema))
     issues = fields.List(fields.Nested(IssueSchema))
+
+
+# ---------------------------------------------------------------- documentation of the other /v1 responses
+# Response schemas as the views write them (api/*.py): the OpenAPI document shows them, schemathesis checks
+# the responses against them.  A schema whose Meta says INCLUDE lists the keys every response has and allows
+# more (a nested structure documented elsewhere, e.g. a rule's view); the others are exact.
+class _Open(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["ok"]))
+
+
+class RulesetStatusSchema(Schema):
+    ref = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+class ReadinessSchema(_Open):
+    """``/readyz``; also the decision log's counters (``decision_log_pending``, ``_lost``, ...)."""
+
+    status = fields.String(required=True, validate=validate.OneOf(["ready", "not_ready"]))
+    rulesets = fields.List(fields.Nested(RulesetStatusSchema), required=True)
+    database = fields.String()
+    generation = fields.Integer()
+    decision_log_pending = fields.Integer(metadata={"description": "decisions waiting for the database"})
+    decision_log_lost = fields.Integer(metadata={"description": "decisions lost to a database outage"})
+    decision_log_quarantined = fields.Integer(metadata={"description": "records kept aside, not writable"})
+
+
+class PeriodSchema(Schema):
+    from_ = fields.String(data_key="from", required=True, allow_none=True)
+    to = fields.String(required=True, allow_none=True)
+
+
+class PublishedRecordSchema(Schema):
+    """What the registry keeps of anything published (a ruleset version, an instrument's revision)."""
+
+    digest = fields.String(required=True)
+    author = fields.String(required=True, allow_none=True)
+    created_at = fields.String(required=True, allow_none=True)
+    comment = fields.String(required=True, allow_none=True)
+
+
+class VersionSchema(PublishedRecordSchema):
+    id = fields.String(required=True)
+    version = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["draft", "active", "retired"]))
+    instrument = fields.String(required=True, allow_none=True)
+    legal_status = fields.String(required=True, allow_none=True)
+    effective = fields.Nested(PeriodSchema, required=True)
+
+
+class VersionSourceSchema(VersionSchema):
+    source = fields.String(required=True, metadata={"description": "the YAML as published"})
+
+
+class VersionListSchema(Schema):
+    versions = fields.List(fields.Nested(VersionSchema), required=True)
+
+
+class PublishedVersionSchema(Schema):
+    id = fields.String(required=True)
+    version = fields.String(required=True)
+    digest = fields.String(required=True)
+    status = fields.String(required=True)
+    created = fields.Boolean(required=True, metadata={"description": "false: the same text was already stored"})
+    warnings = fields.List(fields.Nested(IssueSchema), required=True)
+
+
+class ActivatedSchema(Schema):
+    activated = fields.String(required=True)
+    retired = fields.List(fields.String(), required=True)
+    overridden = fields.List(fields.String(), required=True,
+                             metadata={"description": "rules activated without sign-off (override_reason)"})
+
+
+class AuditEntrySchema(Schema):
+    seq = fields.Integer(required=True)
+    at = fields.String(required=True)
+    actor = fields.String(required=True, allow_none=True)
+    action = fields.String(required=True)
+    ruleset = fields.String(required=True)
+    digest_before = fields.String(required=True, allow_none=True)
+    digest_after = fields.String(required=True, allow_none=True)
+    detail = fields.Raw(required=True, allow_none=True)
+
+
+class AuditSchema(Schema):
+    entries = fields.List(fields.Nested(AuditEntrySchema), required=True)
+
+
+class ImpactAcceptedSchema(Schema):
+    job_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["queued"]))
+    candidate = fields.String(required=True)
+    replaces = fields.List(fields.String(), required=True)
+    total = fields.Integer(required=True)
+    location = fields.String(required=True)
+
+
+class ImpactJobSchema(Schema):
+    job_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["queued", "running", "done", "failed"]))
+    candidate = fields.String(required=True)
+    actor = fields.String(required=True, allow_none=True)
+    total = fields.Integer(required=True)
+    done = fields.Integer(required=True)
+    created_at = fields.String(required=True)
+    updated_at = fields.String(required=True)
+    stale = fields.Boolean(metadata={"description": "queued or running, and not updated for two minutes"})
+    result = fields.Dict(metadata={"description": "when done: the report of policy.impact"})
+    error = fields.String()
+
+
+class RulesetDigestSchema(_Open):
+    id = fields.String(required=True)
+    version = fields.String(required=True)
+    digest = fields.String(required=True)
+
+
+class DecisionSchema(Schema):
+    decision_id = fields.String(required=True)
+    at = fields.String(required=True)
+    caller = fields.String(required=True, allow_none=True)
+    as_of = fields.String(required=True)
+    rulesets = fields.List(fields.Nested(RulesetDigestSchema), required=True)
+    input = fields.Dict(required=True, allow_none=True,
+                        metadata={"description": "the request body, or null where only its digest was logged"})
+    input_digest = fields.String(required=True)
+    result = fields.Dict(required=True, metadata={"description": "the response given (EvaluateResponse)"})
+    violations = fields.Integer(required=True)
+
+
+class ReplayedSchema(Schema):
+    violations = fields.List(fields.Dict(), required=True)
+    summary = fields.Nested(SummarySchema, required=True)
+
+
+class ReplaySchema(Schema):
+    decision_id = fields.String(required=True)
+    identical = fields.Boolean(required=True)
+    rulesets = fields.List(fields.String(), required=True)
+    added = fields.List(fields.String(), required=True)
+    removed = fields.List(fields.String(), required=True)
+    replay = fields.Nested(ReplayedSchema, required=True)
+    facts_digest = fields.String(required=True)
+    facts_count = fields.Integer(required=True)
+
+
+class RevisionSchema(PublishedRecordSchema):
+    id = fields.String(required=True)
+    revision = fields.Integer(required=True)
+    status = fields.String(required=True)
+    text_available = fields.Boolean(required=True)
+
+
+class RevisionSourceSchema(RevisionSchema):
+    source = fields.String(required=True, metadata={"description": "the instrument's YAML as published"})
+
+
+class PublishedRevisionSchema(RevisionSchema):
+    created = fields.Boolean(required=True, metadata={"description": "false: the newest revision has this text"})
+
+
+class RevisionListSchema(Schema):
+    id = fields.String(required=True)
+    revisions = fields.List(fields.Nested(RevisionSchema), required=True)
+
+
+class InstrumentSchema(Schema):
+    id = fields.String(required=True)
+    title = fields.Dict(required=True)
+    short_title = fields.Dict(required=True)
+    issuer = fields.Dict(required=True)
+    document_number = fields.String(required=True, allow_none=True)
+    date = fields.String(required=True, allow_none=True)
+    published = fields.String(required=True, allow_none=True)
+    effective_from = fields.String(required=True, allow_none=True)
+    status = fields.String(required=True)
+    in_force = fields.Nested(PeriodSchema, required=True, allow_none=True,
+                             metadata={"description": "the period it is law; null for a draft never in force"})
+    complete = fields.Boolean(required=True)
+    notes = fields.Dict(required=True, allow_none=True)
+    text_available = fields.Boolean(required=True)
+    revision = fields.Integer(required=True, allow_none=True)
+    digest = fields.String(required=True, allow_none=True)
+
+
+class InstrumentListSchema(Schema):
+    instruments = fields.List(fields.Nested(InstrumentSchema), required=True)
+
+
+class ProvisionOutlineSchema(Schema):
+    eid = fields.String(required=True)
+    kind = fields.String(required=True)
+    label = fields.Dict(required=True)
+    heading = fields.Dict(required=True, allow_none=True)
+    parent = fields.String(required=True, allow_none=True)
+    children = fields.List(fields.String(), required=True)
+
+
+class InstrumentDetailSchema(InstrumentSchema):
+    provisions = fields.List(fields.Nested(ProvisionOutlineSchema), required=True)
+
+
+class ProvisionSchema(_Open):
+    """A provision's text, the rules implementing it, or why it is out of scope."""
+
+    instrument = fields.String(required=True)
+    eid = fields.String(required=True)
+    kind = fields.String(required=True)
+    label = fields.Dict(required=True)
+    text = fields.String(required=True, allow_none=True)
+    coverage = fields.String(required=True)
+    implemented_by = fields.List(fields.Dict(), required=True)
+
+
+class InterpretationsSchema(Schema):
+    instrument = fields.String(required=True)
+    interpretations = fields.List(fields.Dict(), required=True)
+
+
+class ReviewSchema(_Open):
+    """A rule's sign-off state (``unknown`` with the reason when the registry database is away)."""
+
+    status = fields.String(required=True)
+
+
+class RuleViewSchema(_Open):
+    """A rule as a legal reviewer reads it (api/rule_view.py)."""
+
+    ruleset = fields.String(required=True)
+    ruleset_status = fields.String(required=True)
+    digest = fields.String(required=True)
+    id = fields.String(required=True)
+    title = fields.Nested(BilingualSchema, required=True)
+    severity = fields.String(required=True)
+    yaml = fields.String(required=True)
+    when = fields.List(fields.Dict(), required=True)
+    citations = fields.List(fields.Dict(), required=True)
+    parameters = fields.List(fields.Dict(), required=True)
+    consequences = fields.List(fields.Dict(), required=True)
+    scenarios = fields.Dict(required=True)
+    review = fields.Nested(ReviewSchema, required=True)
+
+
+class ApprovalRequestSchema(Schema):
+    comment = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class ApprovalRecordSchema(Schema):
+    seq = fields.Integer(required=True)
+    ruleset = fields.String(required=True)
+    rule = fields.String(required=True)
+    rule_digest = fields.String(required=True)
+    reviewer = fields.String(required=True)
+    at = fields.String(required=True)
+    comment = fields.String(required=True, allow_none=True)
+
+
+class ApprovalSchema(Schema):
+    approval = fields.Nested(ApprovalRecordSchema, required=True)
+    review = fields.Nested(ReviewSchema, required=True)
