@@ -27,11 +27,11 @@ is dictated by defects of durable-rules 2.0.28 measured before this project
 - DEFECT superlinear joins: durable_rules' join memory grows faster than
   linearly (a join with 5,000 facts on its left takes ~50 ms, 40,000 facts
   ~600 ms, whatever its equality keys).  So a second layout, ``large_units``,
-  is compiled for large requests: every rule whose patterns all join the
-  first one on equalities (:func:`partition_key`) gets a unit of its own,
-  which the evaluator runs as several small sessions, each holding the facts
-  whose join-key values hash alike (every match, and every fact that could
-  block one, lies within one session).
+  is compiled for large requests: every rule whose ``when`` patterns all join
+  the first one on equalities (:func:`partition_key`) goes to a partitioned
+  unit (shared by rules whose keys agree on the kinds they share), which the
+  evaluator runs as several small sessions, each holding the facts whose
+  join-key values hash alike (every match lies within one session).
 - Unknown is not false (three-valued logic): the fields a rule requires
   (``Rule.required_fields``) get an ``$ex`` test on their fact; inside an
   ``or`` a comparison on a missing field is false in durable_rules, so a
@@ -364,12 +364,23 @@ def compile_ruleset(ruleset: Ruleset, name_prefix: str) -> CompiledRuleset:
     def layout(split: bool) -> tuple[Unit, ...]:
         units: list[Unit] = []
         plain: list[Rule] = []
+        partitioned: list[tuple[dict[str, tuple[str, ...]], list[Rule]]] = []
         for rule in ruleset.rules:
             key = partition_key(replace(rule, patterns=rule.positive)) if split else None
-            if key is not None:
-                units.append(make_unit([rule], key))
-            else:
+            if key is None:
                 plain.append(rule)
+                continue
+            # rules whose keys agree on every kind they share can share sessions: each rule's facts that can
+            # be bound together still hash alike (so the unit's facts are asserted once, not once per rule)
+            for shared, members in partitioned:
+                if all(shared.get(kind, fields) == fields for kind, fields in key.items()):
+                    shared.update(key)
+                    members.append(rule)
+                    break
+            else:
+                partitioned.append((dict(key), [rule]))
+        for shared, members in partitioned:
+            units.extend(make_unit(group, shared) for group in group_rules(members))
         units.extend(make_unit(group) for group in group_rules(plain))
         return tuple(units)
 
