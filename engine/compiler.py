@@ -74,17 +74,18 @@ class Unit:
 class Unless:
     """One ``unless`` fact of a rule, tested in Python on each match of the rule's ``when`` facts.
 
-    A match is blocked when some fact of ``kind`` makes ``condition`` known to
-    hold (unknown is not true).  ``keys`` are the top-level equalities
-    ``alias.own == other.field`` of the condition: only facts whose ``own``
-    values equal the bound facts' can satisfy it, so candidates come from an
-    index on those values and the full condition is then tested on each.
+    A match is blocked when some fact of ``kind`` makes the condition known
+    to hold (unknown is not true).  ``keys`` are the condition's top-level
+    equalities ``alias.own == other.field``: only facts whose ``own`` values
+    equal the bound facts' can satisfy it, so candidates come from an index on
+    those values, where every key equality is known and true; ``rest`` is the
+    condition's other conjuncts, tested on each candidate (None: none left).
     """
 
     kind: str
     alias: str
     keys: tuple[tuple[str, str, str], ...]  # (own field, bound alias, bound field)
-    condition: Callable[..., Any] | None  # ``where`` compiled (policy.expr.compile_py), or None: any fact blocks
+    rest: Callable[..., Any] | None  # the other conjuncts compiled (policy.expr.compile_py), or None
 
 
 @dataclass(frozen=True)
@@ -279,21 +280,23 @@ def partition_key(rule: Rule) -> dict[str, tuple[str, ...]] | None:
 
 
 def unless_checks(rule: Rule) -> tuple[Unless, ...]:
-    """The rule's ``unless`` facts as Python tests, each with its equality keys on the bound facts."""
+    """The rule's ``unless`` facts as Python tests: equality keys on the bound facts, and the rest."""
     bound = {p.alias for p in rule.positive}
     out = []
     for p in rule.negative:
         keys: list[tuple[str, str, str]] = []
+        rest: list[E.Node] = []
         for part in _flatten_and(E.push_not(p.where)) if p.where is not None else ():
-            if not (isinstance(part, E.Compare) and part.op == "=="):
-                continue
-            iso = E.isolate(part, p.alias)
+            iso = E.isolate(part, p.alias) if isinstance(part, E.Compare) and part.op == "==" else None
             if iso is not None and isinstance(iso.left, E.FieldRef) and isinstance(iso.right, E.FieldRef) \
                     and iso.left.alias == p.alias and iso.right.alias in bound:
                 key = (iso.left.name, iso.right.alias, iso.right.name)
                 if key not in keys:
                     keys.append(key)
-        out.append(Unless(p.fact, p.alias, tuple(keys), E.compile_py(p.where) if p.where is not None else None))
+            else:
+                rest.append(part)
+        condition = None if not rest else rest[0] if len(rest) == 1 else E.BoolOp("and", tuple(rest))
+        out.append(Unless(p.fact, p.alias, tuple(keys), E.compile_py(condition) if condition is not None else None))
     return tuple(out)
 
 

@@ -67,14 +67,14 @@ class Engine:
         where: dict[str, tuple[str, int]] = {}
         n = 0
         for kind in compiled.kinds:
-            names = compiled.props[kind]
+            names = tuple(compiled.props[kind].items())  # the fields read, fewer than a fact has
             stamp = kind in compiled.as_of_kinds
             kind_rows = rows[kind] = []
             for i, fact in enumerate(prep.facts.get(kind, ())):
                 fid = ids[n]
                 n += 1
                 where[fid] = (kind, i)
-                body = {names[k]: v for k, v in fact.items() if k in names}
+                body = {engine_name: fact[name] for name, engine_name in names if name in fact}
                 body["id"], body["sid"], body["kind"] = fid, sid, kind
                 if stamp:
                     body[AS_OF_FIELD] = prep.as_of
@@ -121,8 +121,9 @@ class _Blockers:
     its condition with the bound facts (unknown is not true, as in the
     reference evaluator).  Candidates come from an index of the kind's facts on
     the fields the condition equates with bound facts' fields, built once per
-    evaluation on first use: a fact missing such a field, or a match whose
-    bound field is missing, cannot make the equality true.
+    evaluation on first use (a fact missing such a field, or a match whose
+    bound field is missing, cannot make the equality true); the condition's
+    other conjuncts are then tested on each candidate.
     """
 
     def __init__(self, unless: Mapping[str, tuple[Unless, ...]], prep: Prepared, params: Mapping[str, Any]):
@@ -150,10 +151,12 @@ class _Blockers:
                     key = tuple([bindings[alias][f] for _, alias, f in unless.keys])
                 except KeyError:
                     continue  # an equality on an unknown value is not true: no fact blocks
+                if not all(v == v for v in key):
+                    continue  # NaN equals nothing (the index would find it by identity)
                 candidates = self._index(unless.kind, tuple(own for own, _, _ in unless.keys)).get(key, ())
             else:
                 candidates = self._prep.facts.get(unless.kind, ())
-            if unless.condition is None:
+            if unless.rest is None:  # the keys are the whole condition, and they hold for every candidate
                 if candidates:
                     return True
                 continue
@@ -161,7 +164,7 @@ class _Blockers:
             for fact in candidates:
                 scope[unless.alias] = fact
                 try:
-                    if unless.condition(scope, self._params, self._prep.as_of):
+                    if unless.rest(scope, self._params, self._prep.as_of):
                         return True
                 except UnknownValue:
                     pass
