@@ -167,15 +167,18 @@ class RequestFacts:
             raw = self.raw.get(name) or ()
             norm = _NORMALISERS[name]
             if lst.time_field:
-                # one pass: each fact normalised and its span taken from a memo of the distinct time values
+                # one pass: each fact normalised and its span taken from the memo of time values
                 time_field = lst.time_field
-                memo: dict[Any, tuple[int, int] | None] = {}
+                memo = _SPANS[name]
                 normalised, spans = [], []
                 for fact in raw:
                     value = fact.get(time_field)
                     span = memo.get(value, _NO_SPAN)
                     if span is _NO_SPAN:
-                        span = memo[value] = _span_of(lst, value)
+                        span = _span_of(lst, value)
+                        if len(memo) >= _MAX_SPANS:
+                            memo.clear()
+                        memo[value] = span
                     spans.append(span)
                     normalised.append(norm(fact))
             else:
@@ -186,6 +189,10 @@ class RequestFacts:
 
 
 _NO_SPAN: Any = object()  # a memo miss (None is a span: no time value)
+# Per list, the span of each time value seen: a pure function of the value, and requests repeat the same
+# few months and years.  Bounded; plain dict operations, so safe from many threads.
+_MAX_SPANS = 10_000
+_SPANS: dict[str, dict[Any, tuple[int, int] | None]] = {name: {} for name in FACT_LISTS}
 
 
 class _ComputedField:
