@@ -40,6 +40,7 @@ is dictated by defects of durable-rules 2.0.28 measured before this project
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
@@ -68,6 +69,7 @@ class Unit:
     rule_ids: dict[str, str]  # durable rule name -> our rule id
     kinds: tuple[str, ...]  # fact kinds asserted (only those some pattern of the unit reads)
     partition: dict[str, tuple[str, ...]] | None = None  # per kind, the key fields to split sessions by
+    repeats: frozenset[str] = frozenset()  # rules that can fire twice on one combination: an `or`, or variants
 
 
 @dataclass(frozen=True)
@@ -349,20 +351,25 @@ def compile_ruleset(ruleset: Ruleset, name_prefix: str) -> CompiledRuleset:
 
     def make_unit(rules: list[Rule], partition: dict[str, tuple[str, ...]] | None = None) -> Unit:
         definition: dict[str, Any] = {SENTINEL_RULE: sentinel}
-        rule_ids, kinds = {}, []
+        rule_ids, kinds, repeats = {}, [], set()
         for i, rule in enumerate(rules):
             reads = rule.required_fields()
-            for j, variant in enumerate(rule_variants(rule)):
+            variants = rule_variants(rule)
+            for j, variant in enumerate(variants):
                 rname = f"r{i}" if j == 0 else f"r{i}v{j}"
                 definition[rname] = compile_rule(variant, params, reads)
                 rule_ids[rname] = rule.id
+                # DEFECT: a rule fires once per branch of an `or` that holds (see the evaluator)
+                if len(variants) > 1 or "$or" in json.dumps(definition[rname]):
+                    repeats.add(rule.id)
             for p in rule.positive:
                 if p.fact not in kinds:
                     kinds.append(p.fact)
                 if _uses_as_of(p):
                     as_of_kinds.add(p.fact)
         count[0] += 1
-        return Unit(f"{name_prefix}#{count[0] - 1}", definition, rule_ids, tuple(kinds), partition)
+        return Unit(f"{name_prefix}#{count[0] - 1}", definition, rule_ids, tuple(kinds), partition,
+                    frozenset(repeats))
 
     def layout(split: bool) -> tuple[Unit, ...]:
         units: list[Unit] = []

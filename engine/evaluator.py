@@ -86,7 +86,7 @@ class Engine:
         matches: list[Match] = []
         # DEFECT: a rule whose condition holds through two branches of an `or` fires once per branch
         # (found by the oracle), and so may the variants of a split rule (compiler.rule_variants):
-        # a combination of facts is one match of a rule.
+        # a combination of facts is one match of a rule (only such rules, ``Unit.repeats``, are checked).
         seen: set[tuple] = set()
         blocked = _Blockers(compiled.unless, prep, self.ruleset.param_values)
         for unit, handle in self._large_units if large else self._units:
@@ -99,18 +99,20 @@ class Engine:
                     for rname, bound in message.items():
                         if rname == SENTINEL_RULE:
                             continue
-                        key = (unit.rule_ids[rname], tuple(sorted((a, f["id"]) for a, f in bound.items())))
-                        if key in seen:
-                            continue
-                        seen.add(key)
+                        rule = unit.rule_ids[rname]
+                        if rule in unit.repeats:
+                            key = (rule, tuple(sorted((a, f["id"]) for a, f in bound.items())))
+                            if key in seen:
+                                continue
+                            seen.add(key)
                         bindings, sources = {}, {}
                         for alias, fact in bound.items():
                             kind, i = where[fact["id"]]
                             bindings[alias] = prep.facts[kind][i]
                             sources[alias] = prep.sources[kind][i]
-                        if blocked(key[0], bindings):
+                        if blocked(rule, bindings):
                             continue
-                        matches.append(Match(unit.rule_ids[rname], bindings, sources))
+                        matches.append(Match(rule, bindings, sources))
         return matches
 
 
