@@ -7,8 +7,12 @@ is dictated by defects of durable-rules 2.0.28 measured before this project
 
 - DEFECT negation: a ``$not`` pattern only blocks a match when the negated
   fact is asserted before the positive ones, and a cancellation damages other
-  rules' matches.  So every rule with ``unless`` gets a durable ruleset (a
-  *unit*) of its own, and the evaluator asserts the negated kinds first.
+  rules' matches that share the fact.  So no ``$not`` is compiled: durable
+  matches a rule's ``when`` facts only, sharing a unit with other rules, and
+  the ``unless`` facts are tested in Python on each match (:class:`Unless`,
+  over an index of the negated facts by their equality keys, three-valued as
+  the reference evaluator: a fact blocks only when its condition is known to
+  hold).
 - DEFECT join read past end: a join ``$and`` whose last test is false can
   read past its array; every joined pattern ends with an always-true test
   (``sid`` equals the first fact's ``sid``).
@@ -16,17 +20,18 @@ is dictated by defects of durable-rules 2.0.28 measured before this project
   groups always come last in their ``$and``.
 - DEFECT empty session: deleting a session where nothing fired can free
   uninitialised memory; every unit has a sentinel rule that always fires.
-- DEFECT rule-count limits (error 303 from 64 alpha nodes per fact, trouble at
-  200 rules): rules without negation are grouped at most RULES_PER_UNIT to a
-  unit.
+- DEFECT rule-count limits (error 303 when a fact reaches 64 rule patterns
+  of its kind in one ruleset; measured in docs/engine.md): rules are grouped
+  into as few units as keep every kind's pattern count under
+  PATTERNS_PER_KIND and the rules under RULES_PER_UNIT.
 - DEFECT superlinear joins: durable_rules' join memory grows faster than
   linearly (a join with 5,000 facts on its left takes ~50 ms, 40,000 facts
   ~600 ms, whatever its equality keys).  So a second layout, ``large_units``,
-  is compiled for large requests: every rule whose patterns all join the
-  first one on equalities (:func:`partition_key`) gets a unit of its own,
-  which the evaluator runs as several small sessions, each holding the facts
-  whose join-key values hash alike (every match, and every fact that could
-  block one, lies within one session).
+  is compiled for large requests: every rule whose ``when`` patterns all join
+  the first one on equalities (:func:`partition_key`) goes to a partitioned
+  unit (shared by rules whose keys agree on the kinds they share), which the
+  evaluator runs as several small sessions, each holding the facts whose
+  join-key values hash alike (every match lies within one session).
 - Unknown is not false (three-valued logic): the fields a rule requires
   (``Rule.required_fields``) get an ``$ex`` test on their fact; inside an
   ``or`` a comparison on a missing field is false in durable_rules, so a
@@ -35,14 +40,16 @@ is dictated by defects of durable-rules 2.0.28 measured before this project
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
 from policy import expr as E
 from policy.analysis import analyse
 from policy.model import Pattern, Rule, Ruleset
 
-RULES_PER_UNIT = 20
+RULES_PER_UNIT = 100  # rules per unit: 256 identical rules worked, 300 failed (error 108); docs/engine.md
+PATTERNS_PER_KIND = 64  # alpha branches on one fact kind per unit: 64 worked, 65 failed (error 303); docs/engine.md
 CONTEXT_KIND = "_ctx"
 SENTINEL_RULE = "_sentinel"
 AS_OF_FIELD = "_as_of"
@@ -60,8 +67,27 @@ class Unit:
     name: str
     definition: dict[str, Any]
     rule_ids: dict[str, str]  # durable rule name -> our rule id
-    kinds: tuple[str, ...]  # fact kinds asserted, in assert order (negated kinds first)
+    kinds: tuple[str, ...]  # fact kinds asserted (only those some pattern of the unit reads)
     partition: dict[str, tuple[str, ...]] | None = None  # per kind, the key fields to split sessions by
+    repeats: frozenset[str] = frozenset()  # rules that can fire twice on one combination: an `or`, or variants
+
+
+@dataclass(frozen=True)
+class Unless:
+    """One ``unless`` fact of a rule, tested in Python on each match of the rule's ``when`` facts.
+
+    A match is blocked when some fact of ``kind`` makes the condition known
+    to hold (unknown is not true).  ``keys`` are the condition's top-level
+    equalities ``alias.own == other.field``: only facts whose ``own`` values
+    equal the bound facts' can satisfy it, so candidates come from an index on
+    those values, where every key equality is known and true; ``rest`` is the
+    condition's other conjuncts, tested on each candidate (None: none left).
+    """
+
+    kind: str
+    alias: str
+    keys: tuple[tuple[str, str, str], ...]  # (own field, bound alias, bound field)
+    rest: Callable[..., Any] | None  # the other conjuncts compiled (policy.expr.compile_py), or None
 
 
 @dataclass(frozen=True)
@@ -74,6 +100,7 @@ class CompiledRuleset:
     guards: dict[str, tuple[dict[str, Any], ...]]  # per request list: a fact matching none can match no pattern
     large_units: tuple[Unit, ...] = ()  # the layout for large requests (see module docstring)
     props: dict[str, dict[str, str]] = field(default_factory=dict)  # per kind: field read -> engine property
+    unless: dict[str, tuple[Unless, ...]] = field(default_factory=dict)  # rule id -> its ``unless`` facts
 
 
 def prop(name: str) -> str:
@@ -172,48 +199,23 @@ def _disjuncts(node: E.Node) -> list[list[E.Node]]:
 
 
 def rule_variants(rule: Rule) -> list[Rule]:
-    """The rule as durable_rules rules that together match what it matches.
+    """The rule's ``when`` facts as durable_rules rules that together match what they match.
 
     DEFECT mixed `or`: in a joined pattern, an `or` whose branches test
     another fact's field in one and only constants in another never holds
     through the constant branch (found by the generated-ruleset tests).  Such
-    a pattern's condition is split into its disjuncts: for a `when` fact, one
-    durable rule each (the evaluator keeps one match per rule and combination
-    of facts); for an `unless` fact, one `unless` fact per disjunct, all in the
-    same rule (no fact may satisfy any of them).
+    a pattern's condition is split into its disjuncts, one durable rule each
+    (the evaluator keeps one match per rule and combination of facts).
+    ``unless`` facts are left out: they are tested in Python (:class:`Unless`).
     """
-    choices: list[list[tuple[Pattern, ...]]] = []
-    for p in rule.patterns:
+    choices: list[list[Pattern]] = []
+    for p in rule.positive:
         if p.where is None or not _mixed_or(E.push_not(p.where), p.alias):
-            choices.append([(p,)])
+            choices.append([p])
             continue
         parts = [part[0] if len(part) == 1 else E.BoolOp("and", tuple(part)) for part in _disjuncts(E.push_not(p.where))]
-        if p.negated:  # no fact may satisfy any disjunct: one `unless` fact per disjunct, all in the rule
-            names = [p.alias] + [f"{p.alias}__{j}" for j in range(1, len(parts))]
-            choices.append([tuple(replace(p, alias=name, where=_rename(part, p.alias, name))
-                                  for name, part in zip(names, parts))])
-        else:  # some disjunct holds: one rule per disjunct
-            choices.append([(replace(p, where=part),) for part in parts])
-    if all(len(c) == 1 and len(c[0]) == 1 for c in choices):
-        return [rule]
-    return [replace(rule, patterns=tuple(p for group in combo for p in group)) for combo in itertools.product(*choices)]
-
-
-def _rename(node: E.Node, alias: str, name: str) -> E.Node:
-    """The condition with the fields of ``alias`` read from ``name`` instead."""
-    if alias == name:
-        return node
-    if isinstance(node, E.FieldRef):
-        return E.FieldRef(name, node.name) if node.alias == alias else node
-    if isinstance(node, E.BoolOp):
-        return E.BoolOp(node.op, tuple(_rename(o, alias, name) for o in node.operands))
-    if isinstance(node, (E.Arith, E.Compare)):
-        return replace(node, left=_rename(node.left, alias, name), right=_rename(node.right, alias, name))
-    if isinstance(node, (E.Neg, E.Not)):
-        return replace(node, operand=_rename(node.operand, alias, name))
-    if isinstance(node, E.Call):
-        return E.Call(node.func, tuple(_rename(a, alias, name) for a in node.args))
-    return node
+        choices.append([replace(p, where=part) for part in parts])
+    return [replace(rule, patterns=tuple(combo)) for combo in itertools.product(*choices)]
 
 
 def compile_rule(rule: Rule, params: dict[str, Any], reads: dict[str, list[str]] | None = None) -> dict[str, Any]:
@@ -225,18 +227,16 @@ def compile_rule(rule: Rule, params: dict[str, Any], reads: dict[str, list[str]]
     reads = rule.required_fields() if reads is None else reads
     first = rule.patterns[0].alias
     patterns = []
-    for index, p in enumerate(rule.positive + rule.negative):
+    for index, p in enumerate(rule.positive):  # ``unless`` facts: see :class:`Unless`
         tests: list[dict[str, Any]] = [{"kind": p.fact}]
-        if not p.negated:
-            tests += [{"$ex": {prop(f): 1}} for f in reads.get(p.alias, [])]
+        tests += [{"$ex": {prop(f): 1}} for f in reads.get(p.alias, [])]
         if p.where is not None:
             for part in _flatten_and(E.push_not(p.where)):
                 tests.append(_test(part, p.alias, params))
         tests = _nested_last(tests)
         if index > 0:
             tests.append({"sid": {first: "sid"}})  # DEFECT join read past end
-        key = f"{p.alias}$not" if p.negated else p.alias
-        patterns.append({key: {"$and": tests} if len(tests) > 1 else tests[0]})
+        patterns.append({p.alias: {"$and": tests} if len(tests) > 1 else tests[0]})
     return {"all": patterns}
 
 
@@ -281,6 +281,67 @@ def partition_key(rule: Rule) -> dict[str, tuple[str, ...]] | None:
     return key
 
 
+def unless_checks(rule: Rule) -> tuple[Unless, ...]:
+    """The rule's ``unless`` facts as Python tests: equality keys on the bound facts, and the rest."""
+    bound = {p.alias for p in rule.positive}
+    out = []
+    for p in rule.negative:
+        keys: list[tuple[str, str, str]] = []
+        rest: list[E.Node] = []
+        for part in _flatten_and(E.push_not(p.where)) if p.where is not None else ():
+            iso = E.isolate(part, p.alias) if isinstance(part, E.Compare) and part.op == "==" else None
+            if iso is not None and isinstance(iso.left, E.FieldRef) and isinstance(iso.right, E.FieldRef) \
+                    and iso.left.alias == p.alias and iso.right.alias in bound:
+                key = (iso.left.name, iso.right.alias, iso.right.name)
+                if key not in keys:
+                    keys.append(key)
+            else:
+                rest.append(part)
+        condition = None if not rest else rest[0] if len(rest) == 1 else E.BoolOp("and", tuple(rest))
+        out.append(Unless(p.fact, p.alias, tuple(keys), E.compile_py(condition) if condition is not None else None))
+    return tuple(out)
+
+
+def _pattern_counts(rule: Rule) -> dict[str, int]:
+    """Alpha branches per fact kind that the rule compiles to, counted from above.
+
+    Every variant's every pattern counts, and a pattern with an ``or`` counts
+    once per disjunct (measured: each branch of an ``$or`` is a node a fact
+    passes, 32 rules of two true branches worked, 33 failed with error 303).
+    """
+    counts: dict[str, int] = {}
+    for variant in rule_variants(rule):
+        for p in variant.positive:
+            branches = len(_disjuncts(E.push_not(p.where))) if p.where is not None else 1
+            counts[p.fact] = counts.get(p.fact, 0) + branches
+    return counts
+
+
+def group_rules(rules: list[Rule]) -> list[list[Rule]]:
+    """Rules in file order, cut into as few consecutive groups as the limits allow.
+
+    DEFECT error 303: a fact may pass at most 64 alpha branches of one
+    ruleset; a group holds at most PATTERNS_PER_KIND branches on any one kind
+    (:func:`_pattern_counts`, however many of them a fact passes) and at most
+    RULES_PER_UNIT rules.
+    """
+    groups: list[list[Rule]] = []
+    current: list[Rule] = []
+    counts: dict[str, int] = {}
+    for rule in rules:
+        own = _pattern_counts(rule)
+        if current and (len(current) >= RULES_PER_UNIT
+                        or any(counts.get(k, 0) + n > PATTERNS_PER_KIND for k, n in own.items())):
+            groups.append(current)
+            current, counts = [], {}
+        current.append(rule)
+        for k, n in own.items():
+            counts[k] = counts.get(k, 0) + n
+    if current:
+        groups.append(current)
+    return groups
+
+
 def compile_ruleset(ruleset: Ruleset, name_prefix: str) -> CompiledRuleset:
     """Split the ruleset into units and compile every rule (see module docstring)."""
     params = ruleset.param_values
@@ -290,45 +351,57 @@ def compile_ruleset(ruleset: Ruleset, name_prefix: str) -> CompiledRuleset:
 
     def make_unit(rules: list[Rule], partition: dict[str, tuple[str, ...]] | None = None) -> Unit:
         definition: dict[str, Any] = {SENTINEL_RULE: sentinel}
-        rule_ids, negated, kinds = {}, [], []
+        rule_ids, kinds, repeats = {}, [], set()
         for i, rule in enumerate(rules):
             reads = rule.required_fields()
-            for j, variant in enumerate(rule_variants(rule)):
+            variants = rule_variants(rule)
+            for j, variant in enumerate(variants):
                 rname = f"r{i}" if j == 0 else f"r{i}v{j}"
                 definition[rname] = compile_rule(variant, params, reads)
                 rule_ids[rname] = rule.id
-            for p in rule.patterns:
-                target = negated if p.negated else kinds
-                if p.fact not in target:
-                    target.append(p.fact)
+                # DEFECT: a rule fires once per branch of an `or` that holds (see the evaluator)
+                if len(variants) > 1 or "$or" in json.dumps(definition[rname]):
+                    repeats.add(rule.id)
+            for p in rule.positive:
+                if p.fact not in kinds:
+                    kinds.append(p.fact)
                 if _uses_as_of(p):
                     as_of_kinds.add(p.fact)
-        order = negated + [k for k in kinds if k not in negated]
         count[0] += 1
-        return Unit(f"{name_prefix}#{count[0] - 1}", definition, rule_ids, tuple(order), partition)
+        return Unit(f"{name_prefix}#{count[0] - 1}", definition, rule_ids, tuple(kinds), partition,
+                    frozenset(repeats))
 
     def layout(split: bool) -> tuple[Unit, ...]:
         units: list[Unit] = []
         plain: list[Rule] = []
+        partitioned: list[tuple[dict[str, tuple[str, ...]], list[Rule]]] = []
         for rule in ruleset.rules:
-            key = partition_key(rule) if split else None
-            if key is not None:
-                units.append(make_unit([rule], key))
-            elif rule.negative:
-                units.append(make_unit([rule]))
-            else:
+            key = partition_key(replace(rule, patterns=rule.positive)) if split else None
+            if key is None:
                 plain.append(rule)
-        for start in range(0, len(plain), RULES_PER_UNIT):
-            units.append(make_unit(plain[start:start + RULES_PER_UNIT]))
+                continue
+            # rules whose keys agree on every kind they share can share sessions: each rule's facts that can
+            # be bound together still hash alike (so the unit's facts are asserted once, not once per rule)
+            for shared, members in partitioned:
+                if all(shared.get(kind, fields) == fields for kind, fields in key.items()):
+                    shared.update(key)
+                    members.append(rule)
+                    break
+            else:
+                partitioned.append((dict(key), [rule]))
+        for shared, members in partitioned:
+            units.extend(make_unit(group, shared) for group in group_rules(members))
+        units.extend(make_unit(group) for group in group_rules(plain))
         return tuple(units)
 
     units = layout(split=False)
     large = layout(split=True)
-    kinds = frozenset(k for u in units for k in u.kinds)
+    kinds = frozenset(k for u in units + large for k in u.kinds)
     fields = analyse(ruleset).condition_fields  # every field a condition or the subject reads
+    unless = {rule.id: unless_checks(rule) for rule in ruleset.rules if rule.negative}
     return CompiledRuleset(ruleset, units, frozenset(as_of_kinds), kinds,
                            {k: fields[k] for k in kinds}, _guards(ruleset), large,
-                           {k: {f: prop(f) for f in sorted(fields[k])} for k in kinds})
+                           {k: {f: prop(f) for f in sorted(fields[k])} for k in kinds}, unless)
 
 
 def _constant_tests(p: Pattern) -> dict[str, Any]:

@@ -5,10 +5,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from engine.compiler import AS_OF_FIELD, CONTEXT_KIND, SENTINEL_RULE, CompiledRuleset, Unit, compile_ruleset
+from engine.compiler import (AS_OF_FIELD, CONTEXT_KIND, SENTINEL_RULE, CompiledRuleset, Unit, Unless,
+                             compile_ruleset)
 from engine.durable_driver import DurableRuleset, fact_ids, new_session_id
 from engine.prepare import Prepared, RequestFacts, SourceRef, prepare
 from policy import jsonio
+from policy.functions import UnknownValue
 from policy.model import Ruleset
 
 
@@ -84,14 +86,14 @@ class Engine:
         where: dict[str, tuple[str, int]] = {}
         n = 0
         for kind in compiled.kinds:
-            names = compiled.props[kind]
+            names = tuple(compiled.props[kind].items())  # the fields read, fewer than a fact has
             stamp = kind in compiled.as_of_kinds
             kind_rows = rows[kind] = []
             for i, fact in enumerate(prep.facts.get(kind, ())):
                 fid = ids[n]
                 n += 1
                 where[fid] = (kind, i)
-                body = {names[k]: v for k, v in fact.items() if k in names}
+                body = {engine_name: fact[name] for name, engine_name in names if name in fact}
                 body["id"], body["sid"], body["kind"] = fid, sid, kind
                 if stamp:
                     body[AS_OF_FIELD] = prep.as_of
@@ -103,12 +105,12 @@ class Engine:
         matches: list[Match] = []
         # DEFECT: a rule whose condition holds through two branches of an `or` fires once per branch
         # (found by the oracle), and so may the variants of a split rule (compiler.rule_variants):
-        # a combination of facts is one match of a rule.
+        # a combination of facts is one match of a rule (only such rules, ``Unit.repeats``, are checked).
         seen: set[tuple] = set()
+        blocked = _Blockers(compiled.unless, prep, self.ruleset.param_values)
         for unit, handle in self._large_units if large else self._units:
             sessions = _partitions(unit, prep, rows, layout.partition_facts) if unit.partition else None
             if sessions is None:
-                # negated kinds first (DEFECT negation), then the others, then the context fact
                 sessions = [[serial[kind] for kind in unit.kinds if serial[kind]]]
             for chunks in sessions:
                 chunks.append(context)
@@ -116,17 +118,78 @@ class Engine:
                     for rname, bound in message.items():
                         if rname == SENTINEL_RULE:
                             continue
-                        key = (unit.rule_ids[rname], tuple(sorted((a, f["id"]) for a, f in bound.items())))
-                        if key in seen:
-                            continue
-                        seen.add(key)
+                        rule = unit.rule_ids[rname]
+                        if rule in unit.repeats:
+                            key = (rule, tuple(sorted((a, f["id"]) for a, f in bound.items())))
+                            if key in seen:
+                                continue
+                            seen.add(key)
                         bindings, sources = {}, {}
                         for alias, fact in bound.items():
                             kind, i = where[fact["id"]]
                             bindings[alias] = prep.facts[kind][i]
                             sources[alias] = prep.sources[kind][i]
-                        matches.append(Match(unit.rule_ids[rname], bindings, sources))
+                        if blocked(rule, bindings):
+                            continue
+                        matches.append(Match(rule, bindings, sources))
         return matches
+
+
+class _Blockers:
+    """The ``unless`` test of one evaluation, in Python (DEFECT negation: see engine.compiler).
+
+    A match is blocked when some fact of an ``unless`` kind is known to satisfy
+    its condition with the bound facts (unknown is not true, as in the
+    reference evaluator).  Candidates come from an index of the kind's facts on
+    the fields the condition equates with bound facts' fields, built once per
+    evaluation on first use (a fact missing such a field, or a match whose
+    bound field is missing, cannot make the equality true); the condition's
+    other conjuncts are then tested on each candidate.
+    """
+
+    def __init__(self, unless: Mapping[str, tuple[Unless, ...]], prep: Prepared, params: Mapping[str, Any]):
+        self._unless = unless
+        self._prep = prep
+        self._params = params
+        self._indexes: dict[tuple[str, tuple[str, ...]], dict[tuple, list[dict[str, Any]]]] = {}
+
+    def _index(self, kind: str, fields: tuple[str, ...]) -> dict[tuple, list[dict[str, Any]]]:
+        index = self._indexes.get((kind, fields))
+        if index is None:
+            index = self._indexes[(kind, fields)] = {}
+            for fact in self._prep.facts.get(kind, ()):
+                try:
+                    key = tuple([fact[f] for f in fields])
+                except KeyError:
+                    continue
+                index.setdefault(key, []).append(fact)
+        return index
+
+    def __call__(self, rule: str, bindings: Mapping[str, Mapping[str, Any]]) -> bool:
+        for unless in self._unless.get(rule, ()):
+            if unless.keys:
+                try:
+                    key = tuple([bindings[alias][f] for _, alias, f in unless.keys])
+                except KeyError:
+                    continue  # an equality on an unknown value is not true: no fact blocks
+                if not all(v == v for v in key):
+                    continue  # NaN equals nothing (the index would find it by identity)
+                candidates = self._index(unless.kind, tuple(own for own, _, _ in unless.keys)).get(key, ())
+            else:
+                candidates = self._prep.facts.get(unless.kind, ())
+            if unless.rest is None:  # the keys are the whole condition, and they hold for every candidate
+                if candidates:
+                    return True
+                continue
+            scope = dict(bindings)
+            for fact in candidates:
+                scope[unless.alias] = fact
+                try:
+                    if unless.rest(scope, self._params, self._prep.as_of):
+                        return True
+                except UnknownValue:
+                    pass
+        return False
 
 
 def _partitions(unit: Unit, prep: Prepared, rows: Mapping[str, list[dict[str, Any]]],

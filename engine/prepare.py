@@ -125,18 +125,35 @@ class RequestFacts:
         cached = self._lists.get(name)
         if cached is None:
             lst = FACT_LISTS[name]
-            raw = list(self.raw.get(name) or ())
-            spans: list[tuple[int, int] | None] = [None] * len(raw)
-            if lst.time_field:
-                memo: dict[Any, tuple[int, int] | None] = {}
-                for i, fact in enumerate(raw):
-                    value = fact.get(lst.time_field)
-                    if value not in memo:
-                        memo[value] = _span_of(lst, value)
-                    spans[i] = memo[value]
+            raw = self.raw.get(name) or ()
             norm = _NORMALISERS[name]
-            cached = self._lists[name] = ([norm(f) for f in raw], spans)
+            if lst.time_field:
+                # one pass: each fact normalised and its span taken from the memo of time values
+                time_field = lst.time_field
+                memo = _SPANS[name]
+                normalised, spans = [], []
+                for fact in raw:
+                    value = fact.get(time_field)
+                    span = memo.get(value, _NO_SPAN)
+                    if span is _NO_SPAN:
+                        span = _span_of(lst, value)
+                        if len(memo) >= _MAX_SPANS:
+                            memo.clear()
+                        memo[value] = span
+                    spans.append(span)
+                    normalised.append(norm(fact))
+            else:
+                normalised = [norm(f) for f in raw]
+                spans = [None] * len(normalised)
+            cached = self._lists[name] = (normalised, spans)
         return cached
+
+
+_NO_SPAN: Any = object()  # a memo miss (None is a span: no time value)
+# Per list, the span of each time value seen: a pure function of the value, and requests repeat the same
+# few months and years.  Bounded; plain dict operations, so safe from many threads.
+_MAX_SPANS = 10_000
+_SPANS: dict[str, dict[Any, tuple[int, int] | None]] = {name: {} for name in FACT_LISTS}
 
 
 class _ComputedField:
@@ -233,14 +250,47 @@ def _holds(fn: Any, bindings: Mapping[str, Any], params: Mapping[str, Any], as_o
         return False
 
 
-def _passes(fact: Mapping[str, Any], guards: tuple[dict[str, Any], ...]) -> bool:
-    for tests in guards:
-        for name, value in tests.items():
-            if fact.get(name) != value:
-                break
-        else:
-            return True
-    return False
+class _Guard:
+    """A list's pre-filter (:func:`engine.compiler._guards`): some alternative's equalities all hold.
+
+    Facts repeat the few values guards test, so the verdict is memoised on
+    the tested fields' values (bounded, per ruleset version).
+    """
+
+    MAX_MEMO = 10_000
+
+    def __init__(self, alternatives: tuple[dict[str, Any], ...]):
+        self.fields = tuple(dict.fromkeys(name for tests in alternatives for name in tests))
+        self.alternatives = tuple(tuple((self.fields.index(n), v) for n, v in tests.items()) for tests in alternatives)
+        self._memo: dict[tuple, bool] = {}
+
+    def passes(self, fact: Mapping[str, Any]) -> bool:
+        values = tuple(map(fact.get, self.fields))
+        try:
+            verdict = self._memo.get(values)
+        except TypeError:  # an unhashable value: decide without the memo
+            return self._decide(values)
+        if verdict is None:
+            verdict = self._decide(values)
+            if len(self._memo) >= self.MAX_MEMO:
+                self._memo.clear()
+            self._memo[values] = verdict
+        return verdict
+
+    def _decide(self, values: tuple) -> bool:
+        # ``!=`` then ``not``: the same test as ``fact.get(name) != value`` for any values (1 == 1.0, True == 1)
+        return any(all(not values[i] != v for i, v in tests) for tests in self.alternatives)
+
+
+_GUARDS: dict[tuple, _Guard] = {}
+
+
+def _guard(alternatives: tuple[dict[str, Any], ...]) -> _Guard:
+    key = tuple(tuple(sorted((n, type(v).__name__, v) for n, v in t.items())) for t in alternatives)
+    guard = _GUARDS.get(key)
+    if guard is None:
+        guard = _GUARDS[key] = _Guard(alternatives)
+    return guard
 
 
 def prepare(ruleset: Ruleset, request: "RequestFacts | Mapping[str, Iterable[Mapping[str, Any]]]",
@@ -260,9 +310,14 @@ def prepare(ruleset: Ruleset, request: "RequestFacts | Mapping[str, Iterable[Map
         normalised, spans = request.list(name)
         facts, sources = [], []
         copy = name in computed_lists  # computed fields are per ruleset: do not touch the shared fact
-        guard = (guards or {}).get(name)
+        alternatives = (guards or {}).get(name)
+        passes = _guard(alternatives).passes if alternatives is not None else None
+        within: dict[Any, bool] = {}  # per distinct span (requests repeat a few periods)
         for index, (fact, span) in enumerate(zip(normalised, spans)):
-            if _within(ruleset, lst, span) and (guard is None or _passes(fact, guard)):
+            inside = within.get(span)
+            if inside is None:
+                inside = within[span] = _within(ruleset, lst, span)
+            if inside and (passes is None or passes(fact)):
                 facts.append(dict(fact) if copy else fact)
                 sources.append(((name, index),))
         prep.facts[name] = facts
