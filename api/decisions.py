@@ -25,6 +25,7 @@ from api.decision_log import DecisionLog
 from api.errors import ApiError
 from api.response_bounds import share_citations
 from engine.service import Runtime
+from policy import results
 
 bp = Blueprint("decisions", __name__)
 
@@ -95,6 +96,8 @@ def replay(decision_id: str):
     original = d["result"]
     if "citation_texts" in original:  # answered with shared citation texts: compare like with like
         share_citations(again)
+    elif "provisions" in original:  # answered with ?citations=refs
+        results.cite_by_reference(again["violations"])
     same = (original["violations"] == again["violations"] and original["summary"] == again["summary"])
     return jsonify({"decision_id": decision_id, "identical": same, "rulesets": pins,
                     "added": sorted(violation_keys(again) - violation_keys(original)),

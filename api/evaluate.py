@@ -21,6 +21,7 @@ from api.why import why
 from engine.prepare import RequestFacts
 from engine.unknowns import unknowns
 from policy.force import Timing
+from policy import results
 from policy.ids import new_id
 from policy.registry import UnknownRuleset
 
@@ -65,8 +66,8 @@ def evaluate():
                        [{"path": "$", "message": "must be an object"}])
     explain = explain_options(request.args.get("explain"))
     citations = request.args.get("citations")
-    if citations is not None and citations not in CITATION_MODES:
-        raise ApiError(400, "invalid_request", f"citations takes {' or '.join(CITATION_MODES)}",
+    if citations is not None and citations not in CITATION_OPTIONS:
+        raise ApiError(400, "invalid_request", f"citations takes {', '.join(CITATION_OPTIONS)}",
                        [{"path": "?citations", "message": f"unknown value {citations!r}"}])
     data = validate_request(body, current_app.config["MAX_FACTS"])
     as_of = request_as_of(data)
@@ -84,7 +85,10 @@ def evaluate():
             result["violations"][i]["explanation_plain"] = text
     if "unknowns" in explain:
         result["unknowns"] = explain_unknowns(runtime, data["facts"], as_of, result["rulesets"])
-    bound(result, citations, current_app.config["SHARED_CITATIONS_FROM"])
+    if citations == "refs":  # each provision once, in "provisions"; citations by instrument and eid
+        result["provisions"] = results.cite_by_reference(result["violations"])
+    else:
+        bound(result, citations, current_app.config["SHARED_CITATIONS_FROM"])
     encoded = encode_bounded(result, compact_json, current_app.config["MAX_RESPONSE_BYTES"])
     principal = getattr(g, "principal", None)
     observe_evaluation(result)
@@ -100,6 +104,8 @@ def evaluate():
 
 
 EXPLAIN_OPTIONS = ("unknowns", "plain")
+# ``?citations=``: the large-response modes, and ``refs`` (citations once per response, for machine callers)
+CITATION_OPTIONS = (*CITATION_MODES, "refs")
 
 
 def explain_options(value: str | None) -> set[str]:

@@ -46,10 +46,11 @@ def build_spec() -> dict:
                                        "gets explanation_plain, its conditions in plain Chinese and English with "
                                        "the values compared"},
                        {"name": "citations", "in": "query", "required": False,
-                        "schema": {"type": "string", "enum": ["inline", "shared"]},
+                        "schema": {"type": "string", "enum": ["inline", "shared", "refs"]},
                         "description": "shared: each provision's text once, in citation_texts, referred to by "
                                        "text_ref (the default above 1,000 violations); inline: in every citation "
-                                       "(docs/contract-evaluate-v1.md, large responses)"}],
+                                       "(docs/contract-evaluate-v1.md, large responses); refs: each citation by "
+                                       "instrument and eid only, each provision once in provisions[instrument][eid]"}],
         "requestBody": {"required": True, "content": {_JSON: {"schema": {"$ref": "#/components/schemas/EvaluateRequest"}}}},
         "responses": {"200": _resp("Violations found (possibly none)", "EvaluateResponse"), **errors}}})
     for path, summary in (("/healthz", "Liveness"), ("/readyz", "Readiness: rulesets compiled, database reachable")):
