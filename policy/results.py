@@ -116,6 +116,9 @@ class _CompiledRule:
         self.message = {lang: tuple((literal, name) for literal, name, _spec, _conv
                                     in string.Formatter().parse(rule.message[lang]))
                         for lang in ("zh", "en")}
+        # the details each language's message shows (only those are formatted for display)
+        self.message_fields = {lang: frozenset(name for _literal, name in parts if name is not None)
+                               for lang, parts in self.message.items()}
         self.consequences = tuple(
             (c.type, tuple((key, E.compile_py(node)) for key, node in c.values.items()),
              {"instrument": c.citation.instrument, "eid": c.citation.eid},
@@ -225,7 +228,8 @@ def _violation(ruleset: Ruleset, compiled: _CompiledRule, subject_type: str, sub
     details = {k: _json_value(v, types.get(k, "")) for k, v in details_raw.items() if v is not None}
     message = {}
     for lang in ("zh", "en"):
-        values = {k: display_value(v, types.get(k, ""), lang) for k, v in details_raw.items()}
+        shown = compiled.message_fields[lang]
+        values = {k: display_value(v, types.get(k, ""), lang) for k, v in details_raw.items() if k in shown}
         values["subject"] = subject
         values["period"] = str(_json_value(period, types.get("period", ""))) if period is not None \
             else UNKNOWN_TEXT[lang]
