@@ -84,8 +84,8 @@ def cite_by_reference(violations: list[dict[str, Any]]) -> dict[str, dict[str, d
     citations become ``{"instrument", "eid"}`` and the provisions they cite are returned once each,
     ``{instrument: {eid: citation}}``, every entry the whole citation a default response carries
     (label, legal status, verbatim text and translation), so replacing each reference by its entry
-    gives the default response back.  20 of the 25 violations of a typical request cite the same
-    provision: its text is then sent once, not 20 times."""
+    gives the default response back.  Where many violations cite the same provision (hundreds of
+    over-quota findings citing one paragraph), its text is then sent once, not hundreds of times."""
     provisions: dict[str, dict[str, dict[str, Any]]] = {}
     for violation in violations:
         refs = []
