@@ -8,6 +8,7 @@ Run from the project root::
     python bench/in_process.py --compare OLD_TREE   # and another tree (e.g. `git archive` of an older commit),
                                                     # alternating, so the machine's noise falls on both
     python bench/in_process.py --profile cumulative # then cProfile of 1,000 requests (decision log off)
+    python bench/in_process.py --stages             # CPU time of each stage of the request path
 
 Each configuration runs in a process of its own (the tree's own modules), warms up with 50 requests, then
 times ``--repeats`` runs of ``--calls`` requests; reported: the median of the runs, per request, of the wall
@@ -26,6 +27,63 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+STAGES = r"""
+import json, statistics, sys, tempfile, time
+root, calls, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+sys.path[:0] = [root, root + "/bench"]
+from evaluate import AS_OF, small_request
+from api import create_app
+from api.evaluate import compact_json, validate_request
+from api.json_input import parse_json_text
+from engine.prepare import RequestFacts
+from policy import results
+app = create_app({"DATABASE_URL": f"sqlite:///{tempfile.mkdtemp()}/r.db", "OPEN_EVALUATE": True,
+                  "DECISION_LOG": "off", "RELOAD_INTERVAL": 3600.0, "ECHO_ENDPOINT": True})
+client, runtime = app.test_client(), app.extensions["repolicy"]
+body = json.dumps({"as_of": AS_OF.isoformat(), "facts": small_request()}).encode()
+text = body.decode()
+data = validate_request(parse_json_text(text), 100_000)
+chosen, _ = runtime.registry.select(None, {AS_OF.year}, AS_OF)
+outcomes = [runtime.engine(rs).evaluate(RequestFacts(data["facts"]), AS_OF) for rs in chosen]
+result = runtime.evaluate(data["facts"], AS_OF)
+def engines():
+    request = RequestFacts(data["facts"])
+    for rs in chosen:
+        runtime.engine(rs).evaluate(request, AS_OF)
+def shaping():
+    for rs, outcome in zip(chosen, outcomes):
+        results.violations(rs, outcome.matches, runtime.instruments, {}, AS_OF.toordinal())
+def encode():
+    with app.app_context():
+        compact_json(result)
+stages = {
+    "POST /v1/echo, same body (Flask, test client, hooks)": lambda: client.post("/v1/echo", data=body,
+                                                                                 content_type="application/json"),
+    "parse the body (policy.jsonio)": lambda: parse_json_text(text),
+    "validate (schema, references)": lambda: validate_request(parse_json_text(text), 100_000),
+    "engines: prepare + durable (engine/)": engines,
+    "shape violations (policy.results)": shaping,
+    "Runtime.evaluate (engines, shaping, selection, summary)": lambda: runtime.evaluate(data["facts"], AS_OF),
+    "encode the response": encode,
+    "POST /v1/evaluate, whole": lambda: client.post("/v1/evaluate", data=body, content_type="application/json"),
+}
+times = {name: [] for name in stages}
+for fn in stages.values():
+    for _ in range(30):
+        fn()
+for _ in range(repeats):
+    for name, fn in stages.items():
+        c0 = time.process_time()
+        for _ in range(calls):
+            fn()
+        times[name].append((time.process_time() - c0) / calls * 1e3)
+print("rulesets selected:", ", ".join(rs.ref for rs in chosen), "; violations:", len(result["violations"]))
+print("| stage (CPU time, median of runs) | ms |")
+print("| --- | ---: |")
+for name, ts in times.items():
+    print(f"| {name} | {statistics.median(ts):.3f} |")
+"""
 
 CHILD = r"""
 import cProfile, json, pstats, statistics, sys, tempfile, time
@@ -75,8 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--calls", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--stages", action="store_true", help="only the CPU time of each stage of the request path")
     ap.add_argument("--profile", default="", help="cProfile sort key (e.g. cumulative, tottime) after the timing")
     args = ap.parse_args(argv)
+    if args.stages:
+        print(subprocess.run([sys.executable, "-c", STAGES, str(ROOT), str(args.calls), str(args.repeats)],
+                             capture_output=True, text=True, check=True, cwd=ROOT).stdout)
+        return 0
     trees = [("this tree", ROOT)] + ([(f"tree {args.compare.name}", args.compare.resolve())] if args.compare else [])
     print(f"POST /v1/evaluate in process, small request; {args.repeats} runs of {args.calls} requests; "
           f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
