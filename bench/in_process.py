@@ -136,11 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stages", action="store_true", help="only the CPU time of each stage of the request path")
     ap.add_argument("--profile", default="", help="cProfile sort key (e.g. cumulative, tottime) after the timing")
     args = ap.parse_args(argv)
-    if args.stages:
-        print(subprocess.run([sys.executable, "-c", STAGES, str(ROOT), str(args.calls), str(args.repeats)],
-                             capture_output=True, text=True, check=True, cwd=ROOT).stdout)
-        return 0
     trees = [("this tree", ROOT)] + ([(f"tree {args.compare.name}", args.compare.resolve())] if args.compare else [])
+    if args.stages:
+        for label, root in trees:
+            print(f"{label}, load average {os.getloadavg()[0]:.1f}:")
+            print(subprocess.run([sys.executable, "-c", STAGES, str(root), str(args.calls), str(args.repeats)],
+                                 capture_output=True, text=True, check=True, cwd=root).stdout)
+        return 0
     print(f"POST /v1/evaluate in process, small request; {args.repeats} runs of {args.calls} requests; "
           f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print("| tree | round | decision log | response bytes | wall ms/request (median) | runs | CPU ms/request (median) |")
