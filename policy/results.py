@@ -165,6 +165,17 @@ def _fact_refs(sources: Iterable[tuple[tuple[str, int], ...]]) -> list[dict[str,
     return [{"list": name, "index": index} for name, index in refs]
 
 
+_COMPILED_RULESETS: dict[str, tuple[Ruleset, dict[str, _CompiledRule]]] = {}
+
+
+def _compiled_rules(ruleset: Ruleset) -> dict[str, _CompiledRule]:
+    """Every rule's :class:`_CompiledRule` by id, built once per ruleset version (not per evaluation)."""
+    cached = _COMPILED_RULESETS.get(ruleset.digest)
+    if cached is None or cached[0] is not ruleset:
+        cached = _COMPILED_RULESETS[ruleset.digest] = (ruleset, {r.id: _compiled(ruleset, r) for r in ruleset.rules})
+    return cached[1]
+
+
 def violations(ruleset: Ruleset, matches: Iterable[MatchLike], instruments: Mapping[str, Instrument],
                enterprise_groups: Mapping[str, str | None] | None = None, as_of: int | None = None,
                limit: int | None = None, tally: dict[str, int] | None = None) -> list[dict[str, Any]]:
@@ -174,7 +185,7 @@ def violations(ruleset: Ruleset, matches: Iterable[MatchLike], instruments: Mapp
     of a request with tens of thousands of violations); ``tally``: counts every violation found, rendered
     or not, by severity (added to what it holds)."""
     params = ruleset.param_values
-    rules = {r.id: _compiled(ruleset, r) for r in ruleset.rules}
+    rules = _compiled_rules(ruleset)
     grouped: dict[tuple, list[MatchLike]] = {}
     for m in matches:
         compiled = rules[m.rule]
