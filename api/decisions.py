@@ -27,6 +27,7 @@ from api.openapi import operation
 from api.schemas import DecisionSchema, ReplaySchema
 from api.response_bounds import share_citations
 from api.runtime import Runtime
+from policy import results
 
 bp = Blueprint("decisions", __name__, description="Logged decisions: reading and replaying them")
 
@@ -103,6 +104,8 @@ def replay(decision_id: str):
     original = d["result"]
     if "citation_texts" in original:  # answered with shared citation texts: compare like with like
         share_citations(again)
+    elif "provisions" in original:  # answered with ?citations=refs
+        results.cite_by_reference(again["violations"])
     same = (original["violations"] == again["violations"] and original["summary"] == again["summary"])
     return jsonify({"decision_id": decision_id, "identical": same, "rulesets": pins,
                     "added": sorted(violation_keys(again) - violation_keys(original)),

@@ -21,6 +21,7 @@ from api.why import why
 from engine.prepare import RequestFacts
 from engine.unknowns import unknowns
 from policy.force import Timing
+from policy import results
 from policy.ids import new_id
 from policy.registry import UnknownRuleset
 
@@ -42,6 +43,8 @@ def checked_request(body: dict, max_facts: int) -> dict:
 
 
 EXPLAIN_OPTIONS = ("unknowns", "plain")
+# ``?citations=``: the large-response modes, and ``refs`` (citations once per response, for machine callers)
+CITATION_OPTIONS = (*CITATION_MODES, "refs")
 
 
 @bp.post("/v1/evaluate")
@@ -58,8 +61,9 @@ EXPLAIN_OPTIONS = ("unknowns", "plain")
                       comma_separated(EXPLAIN_OPTIONS)),
                 query("citations", "shared: each provision's text once, in citation_texts, referred to by text_ref "
                                    "(the default above 1,000 violations); inline: in every citation "
-                                   "(docs/contract-evaluate-v1.md, large responses)",
-                      {"type": "string", "enum": list(CITATION_MODES)})],
+                                   "(docs/contract-evaluate-v1.md, large responses); refs: each citation by "
+                                   "instrument and eid only, each provision once in provisions[instrument][eid]",
+                      {"type": "string", "enum": list(CITATION_OPTIONS)})],
     request_body=request_content(JSON, EvaluateRequestSchema, "The facts, optionally as_of and ruleset pins"))
 @per_caller
 def evaluate():
@@ -71,8 +75,8 @@ def evaluate():
                        [{"path": "$", "message": "must be an object"}])
     explain = explain_options(request.args.get("explain"))
     citations = request.args.get("citations")
-    if citations is not None and citations not in CITATION_MODES:
-        raise ApiError(400, "invalid_request", f"citations takes {' or '.join(CITATION_MODES)}",
+    if citations is not None and citations not in CITATION_OPTIONS:
+        raise ApiError(400, "invalid_request", f"citations takes {', '.join(CITATION_OPTIONS)}",
                        [{"path": "?citations", "message": f"unknown value {citations!r}"}])
     data = checked_request(body, current_app.config["MAX_FACTS"])
     as_of = request_as_of(data)
@@ -90,7 +94,10 @@ def evaluate():
             result["violations"][i]["explanation_plain"] = text
     if "unknowns" in explain:
         result["unknowns"] = explain_unknowns(runtime, data["facts"], as_of, result["rulesets"])
-    bound(result, citations, current_app.config["SHARED_CITATIONS_FROM"])
+    if citations == "refs":  # each provision once, in "provisions"; citations by instrument and eid
+        result["provisions"] = results.cite_by_reference(result["violations"])
+    else:
+        bound(result, citations, current_app.config["SHARED_CITATIONS_FROM"])
     encoded = encode_bounded(result, compact_json, current_app.config["MAX_RESPONSE_BYTES"])
     principal = getattr(g, "principal", None)
     observe_evaluation(result)

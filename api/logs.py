@@ -36,6 +36,8 @@ def install(app: Flask) -> None:
         decision = g.get("decision_id")
         if decision:
             response.headers["X-Decision-Id"] = decision
+        if not log.isEnabledFor(logging.INFO):  # the record's fields cost more than the check
+            return response
         log.info("request", extra={
             "request_id": g.get("request_id"), "decision_id": decision, "method": request.method,
             "path": request.path, "status": response.status_code,

@@ -6,6 +6,10 @@ from typing import Any, Mapping
 from policy.facts import FACT_LISTS
 
 
+_REFERRING = {name: tuple(wf for wf in lst.fields if wf.ref is not None or (name, wf.name) == ("reports", "reporter"))
+              for name, lst in FACT_LISTS.items()}
+
+
 def reference_errors(facts: Mapping[str, list[dict[str, Any]]]) -> list[dict[str, str]]:
     """Every reference to an id not in the request, and every duplicated id, with its path."""
     errors: list[dict[str, str]] = []
@@ -22,8 +26,9 @@ def reference_errors(facts: Mapping[str, list[dict[str, Any]]]) -> list[dict[str
             seen.add(value)
         ids[name] = seen
     for name, lst in FACT_LISTS.items():
+        referring = _REFERRING[name]  # the fields that can name another fact (most fields cannot)
         for i, fact in enumerate(facts.get(name) or ()):
-            for wf in lst.fields:
+            for wf in referring:
                 target = wf.ref
                 if name == "reports" and wf.name == "reporter":
                     target = "groups" if fact.get("level") == "group" else "enterprises"

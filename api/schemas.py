@@ -203,7 +203,8 @@ class CitationRefSchema(Schema):
 
 
 class CitationSchema(CitationRefSchema):
-    label = fields.Nested(BilingualSchema, required=True)
+    label = fields.Nested(BilingualSchema, metadata={"description": "always there, except with ?citations=refs "
+                                                                    "(instrument and eid only; see provisions)"})
     status = fields.String(validate=validate.OneOf(["draft", "in_force", "repealed"]))
     text = fields.String(metadata={"description": "the provision's text as published (always there, except "
                                                   "with shared citation texts: see text_ref)"})
@@ -324,6 +325,10 @@ class EvaluateResponseSchema(Schema):
     truncated = fields.Nested(TruncatedSchema, metadata={"description": "not every violation found is returned"})
     citation_texts = fields.Dict(keys=fields.String(), values=fields.Nested(CitationTextSchema), metadata={
         "description": "shared citation texts (over 1,000 violations, or ?citations=shared), by text_ref"})
+    provisions = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(),
+                                                                      values=fields.Nested(CitationSchema)),
+                             metadata={"description": "?citations=refs: each cited provision once, "
+                                                      "provisions[instrument][eid], the whole citation"})
 
 
 class FieldErrorSchema(Schema):

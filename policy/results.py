@@ -102,6 +102,24 @@ def _show_explained(value: Any, vtype: str, node: E.Node) -> str:
     return text
 
 
+def cite_by_reference(violations: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Citations once per response (``?citations=refs``, for machine callers): each violation's
+    citations become ``{"instrument", "eid"}`` and the provisions they cite are returned once each,
+    ``{instrument: {eid: citation}}``, every entry the whole citation a default response carries
+    (label, legal status, verbatim text and translation), so replacing each reference by its entry
+    gives the default response back.  Where many violations cite the same provision (hundreds of
+    over-quota findings citing one paragraph), its text is then sent once, not hundreds of times."""
+    provisions: dict[str, dict[str, dict[str, Any]]] = {}
+    for violation in violations:
+        refs = []
+        for citation in violation["citations"]:
+            instrument, eid = citation["instrument"], citation["eid"]
+            provisions.setdefault(instrument, {}).setdefault(eid, citation)
+            refs.append({"instrument": instrument, "eid": eid})
+        violation["citations"] = refs
+    return provisions
+
+
 class _CompiledRule:
     """What rendering a rule's violations needs, prepared once per rule version.
 
@@ -121,6 +139,9 @@ class _CompiledRule:
         self.message = {lang: tuple((literal, name) for literal, name, _spec, _conv
                                     in string.Formatter().parse(rule.message[lang]))
                         for lang in ("zh", "en")}
+        # the details each language's message shows (only those are formatted for display)
+        self.message_fields = {lang: frozenset(name for _literal, name in parts if name is not None)
+                               for lang, parts in self.message.items()}
         self.consequences = tuple(
             (c.type, tuple((key, E.compile_py(node)) for key, node in c.values.items()),
              {"instrument": c.citation.instrument, "eid": c.citation.eid},
@@ -169,6 +190,17 @@ def _fact_refs(sources: Iterable[tuple[tuple[str, int], ...]]) -> list[dict[str,
     return [{"list": name, "index": index} for name, index in refs]
 
 
+_COMPILED_RULESETS: dict[str, tuple[Ruleset, dict[str, _CompiledRule]]] = {}
+
+
+def _compiled_rules(ruleset: Ruleset) -> dict[str, _CompiledRule]:
+    """Every rule's :class:`_CompiledRule` by id, built once per ruleset version (not per evaluation)."""
+    cached = _COMPILED_RULESETS.get(ruleset.digest)
+    if cached is None or cached[0] is not ruleset:
+        cached = _COMPILED_RULESETS[ruleset.digest] = (ruleset, {r.id: _compiled(ruleset, r) for r in ruleset.rules})
+    return cached[1]
+
+
 def violations(ruleset: Ruleset, matches: Iterable[MatchLike], instruments: Mapping[str, Instrument],
                enterprise_groups: Mapping[str, str | None] | None = None, as_of: int | None = None,
                limit: int | None = None, tally: dict[str, int] | None = None) -> list[dict[str, Any]]:
@@ -178,7 +210,7 @@ def violations(ruleset: Ruleset, matches: Iterable[MatchLike], instruments: Mapp
     of a request with tens of thousands of violations); ``tally``: counts every violation found, rendered
     or not, by severity (added to what it holds)."""
     params = ruleset.param_values
-    rules = {r.id: _compiled(ruleset, r) for r in ruleset.rules}
+    rules = _compiled_rules(ruleset)
     grouped: dict[tuple, list[MatchLike]] = {}
     for m in matches:
         compiled = rules[m.rule]
@@ -232,7 +264,8 @@ def _violation(ruleset: Ruleset, compiled: _CompiledRule, subject_type: str, sub
     details = {k: _json_value(v, types.get(k, "")) for k, v in details_raw.items() if v is not None}
     message = {}
     for lang in ("zh", "en"):
-        values = {k: display_value(v, types.get(k, ""), lang) for k, v in details_raw.items()}
+        shown = compiled.message_fields[lang]
+        values = {k: display_value(v, types.get(k, ""), lang) for k, v in details_raw.items() if k in shown}
         values["subject"] = subject
         values["period"] = str(_json_value(period, types.get("period", ""))) if period is not None \
             else UNKNOWN_TEXT[lang]

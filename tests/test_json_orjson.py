@@ -143,3 +143,14 @@ def test_deep_nesting_is_read_as_the_standard_library_reads_it():
 def test_provider_dumps_is_flasks_for_any_arguments(app, kwargs):
     value = {"b": [1, 2.5, "稀土", None], "a": {"x": True}}
     assert app.json.dumps(value, **kwargs) == stdlib_provider(app).dumps(value, **kwargs)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=-(10 ** 25), max_value=10 ** 25) | st.text(string.digits, min_size=15, max_size=25),
+                max_size=6), st.booleans())
+def test_long_digit_runs_are_read_as_the_standard_library_reads_them(items, as_bytes):
+    """Integers around and beyond 64 bits (orjson reads those as floats) and digit runs in strings."""
+    text = json.dumps(items)
+    data = text.encode() if as_bytes else text
+    got = jsonio.loads(data)
+    assert got == json.loads(text) and [type(v) for v in got] == [type(v) for v in json.loads(text)]
