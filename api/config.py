@@ -40,7 +40,8 @@ import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from policy.instruments import INSTRUMENTS_DIR
 from policy.registry import RULESETS_DIR

@@ -64,7 +64,7 @@ RETRY_MIN, RETRY_MAX = 0.2, float(setting("REPOLICY_DECISION_LOG_RETRY_MAX", "5"
 SHUTDOWN_SECONDS = float(setting("REPOLICY_DECISION_LOG_SHUTDOWN_SECONDS", "5"))
 SCAN_SECONDS = 2.0  # durable mode: how often a writer looks for spool segments a crash left behind
 
-_instances: "weakref.WeakSet[DecisionLog]" = weakref.WeakSet()
+_instances: weakref.WeakSet[DecisionLog] = weakref.WeakSet()
 
 
 def canonical_digest(body: Any) -> str:
@@ -203,7 +203,7 @@ class DecisionLog:
             if self.mode != "off":
                 self.unrecorded += 1
             return None
-        row = {"decision_id": result["decision_id"], "at": dt.datetime.now(dt.timezone.utc), "caller": caller,
+        row = {"decision_id": result["decision_id"], "at": dt.datetime.now(dt.UTC), "caller": caller,
                "as_of": result["as_of"], "_body": request_body, "_result": result, "_full": self.mode == "full"}
         if self.durable:
             ticket = Ticket()

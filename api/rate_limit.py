@@ -8,7 +8,7 @@ workers x the limit in all).  Over the limit: ``429`` with ``Retry-After``.  Emp
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Flask, current_app, g, request
 from flask_limiter import Limiter

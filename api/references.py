@@ -1,7 +1,8 @@
 """Checks across lists that a schema cannot express: ids named must exist, ids must be unique."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from policy.facts import FACT_LISTS
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate
 

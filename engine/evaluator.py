@@ -4,7 +4,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from engine.compiler import AS_OF_FIELD, CONTEXT_KIND, SENTINEL_RULE, CompiledRuleset, Unit, compile_ruleset
 from engine.durable_driver import DurableRuleset, fact_ids, new_session_id
@@ -50,7 +51,7 @@ class Engine:
         for _, handle in self._units + self._large_units:
             handle.close()
 
-    def evaluate(self, request_facts: "Mapping[str, Any] | RequestFacts", as_of: dt.date) -> Outcome:
+    def evaluate(self, request_facts: Mapping[str, Any] | RequestFacts, as_of: dt.date) -> Outcome:
         prep = prepare(self.ruleset, request_facts, as_of, self.compiled.guards)
         return Outcome(self.match(prep), prep.warnings)
 

@@ -16,7 +16,8 @@ import time
 import weakref
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from engine.evaluator import Engine
 from engine.prepare import RequestFacts
@@ -178,13 +179,13 @@ class Runtime:
         return self._registry
 
     @classmethod
-    def from_directories(cls, rulesets_dir: Path, instruments_dir: Path) -> "Runtime":
+    def from_directories(cls, rulesets_dir: Path, instruments_dir: Path) -> Runtime:
         """The shipped rulesets only, no store (as files say: status from the YAML)."""
         instruments = load_instruments(instruments_dir)
         return cls(instruments, Registry(load_directory(rulesets_dir, instruments)))
 
     @classmethod
-    def with_store(cls, rulesets_dir: Path, instruments_dir: Path, database_url: str) -> "Runtime":
+    def with_store(cls, rulesets_dir: Path, instruments_dir: Path, database_url: str) -> Runtime:
         """Seed the store with the shipped rulesets (idempotent by digest), then load what it holds."""
         instruments = load_instruments(instruments_dir)
         shipped = load_directory(rulesets_dir, instruments)
@@ -194,7 +195,7 @@ class Runtime:
         return runtime
 
     @classmethod
-    def awaiting_store(cls, rulesets_dir: Path, instruments_dir: Path, database_url: str) -> "Runtime":
+    def awaiting_store(cls, rulesets_dir: Path, instruments_dir: Path, database_url: str) -> Runtime:
         """The shipped rulesets now, and the store once it answers (a database down at start-up).
 
         Each poll tries the database; when it answers it is seeded, its versions are loaded, and the
@@ -216,7 +217,7 @@ class Runtime:
             callback(store)
         return True
 
-    def with_candidate(self, candidate: Ruleset, activate: bool = False) -> "Runtime":
+    def with_candidate(self, candidate: Ruleset, activate: bool = False) -> Runtime:
         """A store-less runtime seeing the current versions plus ``candidate`` (for its tests and previews).
 
         With ``activate``, the candidate is active and the active versions of its ruleset whose periods
@@ -292,7 +293,7 @@ class Runtime:
             current[inst.id] = inst
         return current
 
-    def start_polling(self, interval: float, also: "Callable[[], Any] | None" = None) -> None:
+    def start_polling(self, interval: float, also: Callable[[], Any] | None = None) -> None:
         """Poll the store in a daemon thread of this process (threads do not survive a fork).
 
         ``also`` runs after each poll (e.g. purging decisions past their retention period).

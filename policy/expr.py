@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Union
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from policy.functions import FUNCTIONS, UnknownValue, parse_date
 
@@ -59,41 +60,41 @@ class AsOf:
 
 @dataclass(frozen=True)
 class Neg:
-    operand: "Node"
+    operand: Node
 
 
 @dataclass(frozen=True)
 class Not:
-    operand: "Node"
+    operand: Node
 
 
 @dataclass(frozen=True)
 class Arith:
     op: str  # + - * /
-    left: "Node"
-    right: "Node"
+    left: Node
+    right: Node
 
 
 @dataclass(frozen=True)
 class Compare:
     op: str  # == != < <= > >=
-    left: "Node"
-    right: "Node"
+    left: Node
+    right: Node
 
 
 @dataclass(frozen=True)
 class BoolOp:
     op: str  # and | or
-    operands: tuple["Node", ...]
+    operands: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Call:
     func: str
-    args: tuple["Node", ...]
+    args: tuple[Node, ...]
 
 
-Node = Union[Const, FieldRef, ParamRef, AsOf, Neg, Not, Arith, Compare, BoolOp, Call]
+Node = Const | FieldRef | ParamRef | AsOf | Neg | Not | Arith | Compare | BoolOp | Call
 
 _CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 _ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
@@ -126,7 +127,7 @@ def parse(text: str, scope: Scope) -> Node:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         raise ExprError(f"cannot read the condition: {exc.msg}", exc.offset or 1,
-                        "write comparisons like `a.field > 100`, join them with `and` / `or`")
+                        "write comparisons like `a.field > 100`, join them with `and` / `or`") from exc
     node = _Builder(scope, source).build(tree.body)
     return node
 
@@ -635,7 +636,7 @@ def conjuncts(node: Node) -> list[Node]:
 
 
 def explain(node: Node, facts: Bindings, params: Mapping[str, Any], as_of: int | None = None,
-            show: Callable[[Any, str, Node], str] = lambda v, t, n: str(v), scope: "Scope | None" = None) -> str:
+            show: Callable[[Any, str, Node], str] = lambda v, t, n: str(v), scope: Scope | None = None) -> str:
     """The condition written out with the values it compared, e.g.
     ``quota.amount_t_reo (5,000) < produced.amount_t_reo (5,320)``; unknown values show as ``?``."""
     def value(n: Node) -> str:

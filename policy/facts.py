@@ -20,7 +20,7 @@ fact and no condition on it can hold.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from collections.abc import Mapping
 
 ACTIVITIES = ("mining", "smelting_separation", "comprehensive_utilization")
 # An enterprise may also carry on activities outside total-quantity control that the Regulation (2024)

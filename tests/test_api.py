@@ -6,7 +6,7 @@ import json
 import jsonschema
 import pytest
 
-from conftest import example
+from helpers import example
 
 EXAMPLES = ["over-quota", "over-quota-draft", "compliant-group", "late-report-and-small-smelter"]
 

@@ -27,10 +27,9 @@ from hypothesis import given, settings, strategies as st
 from sqlalchemy import create_engine, text
 
 from api.decision_log import DecisionLog
-from conftest import example
+from helpers import example, load, logged_ids as logged_id_list, wait_until, workers_of
 from policy.store import Store
 from servers import Server
-from test_faults import logged_ids as logged_id_list, wait_until
 
 
 def logged_ids(url: str) -> set[str]:
@@ -132,12 +131,26 @@ def default_server(tmp_path_factory):
     server.stop()
 
 
+def sockets_held(server: Server) -> int:
+    """Sockets open in ``server``'s workers (each connection a worker has accepted is one)."""
+    held = 0
+    for pid in workers_of(server):
+        fds = Path(f"/proc/{pid}/fd")
+        for fd in fds.iterdir():
+            try:
+                held += os.readlink(fd).startswith("socket:")
+            except OSError:
+                pass  # closed meanwhile
+    return held
+
+
 def test_eight_stalled_clients_do_not_stop_the_service(default_server):
     server = default_server
+    before = sockets_held(server)
     stalled = [stalled_client(server.port) for _ in range(8)]
     idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(4)]  # connected, silent
     try:
-        time.sleep(0.5)  # every stalled request is being read by now
+        assert wait_until(lambda: sockets_held(server) >= before + 12)  # the workers hold every connection
         for _ in range(4):  # enough to reach both workers
             t0 = time.monotonic()
             status, body = server.request("GET", "/healthz", timeout=2)
@@ -182,35 +195,6 @@ def pg():
     server = Postgres()
     yield server
     server.stop()
-
-
-def workers_of(server: Server) -> list[int]:
-    pid = server.proc.pid
-    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
-def load(server: Server, seconds: float, answered: list[str], during=None) -> None:
-    """4 clients evaluating for ``seconds``; the decision ids answered 200 go to ``answered``;
-    ``during`` runs once, a second in."""
-    stop = time.monotonic() + seconds
-
-    def client() -> None:
-        while time.monotonic() < stop:
-            try:
-                status, body = server.request("POST", "/v1/evaluate", example("over-quota"),
-                                              {"Content-Type": "application/json"})
-            except OSError:
-                continue  # its worker was killed: no answer, nothing owed
-            if status == 200:
-                answered.append(body["decision_id"])
-    threads = [threading.Thread(target=client) for _ in range(4)]
-    for t in threads:
-        t.start()
-    if during is not None:
-        time.sleep(1)
-        during()
-    for t in threads:
-        t.join()
 
 
 def test_sigkill_of_a_worker_under_load_loses_no_answered_decision(pg, tmp_path):
@@ -277,7 +261,7 @@ def without_citation_texts(violations: list[dict]) -> list[dict]:
 
 def test_an_amplifying_request_is_bounded_marked_and_logged_compressed(tmp_path):
     from api.evaluate import request_as_of, validate_request
-    from conftest import TOKENS, token_config
+    from helpers import TOKENS, token_config
     from engine.service import Runtime
     from policy.instruments import INSTRUMENTS_DIR
     from policy.registry import RULESETS_DIR
@@ -328,7 +312,7 @@ def test_an_amplifying_request_is_bounded_marked_and_logged_compressed(tmp_path)
 
 def test_the_rate_limit_is_per_caller(tmp_path):
     from api import create_app
-    from conftest import token_config
+    from helpers import token_config
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "OPEN_EVALUATE": True,
                       "TOKENS": token_config(), "RATE_LIMIT": "3/minute"})
     client = app.test_client()
@@ -405,7 +389,7 @@ def test_evaluation_slots_are_served_in_arrival_order():
         t = threading.Thread(target=request, args=(n,))
         t.start()
         waiting.append(t)
-        time.sleep(0.05)  # each is queued before the next arrives
+        assert wait_until(lambda: len(slots._waiters) == n + 1)  # each is queued before the next arrives
     slots.release()
     request(6)  # arrives last (after the release): must not overtake the queue
     for t in waiting:

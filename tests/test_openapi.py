@@ -8,7 +8,7 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
 
-from conftest import example, token_config
+from helpers import example, token_config
 
 
 @pytest.fixture(scope="module")
