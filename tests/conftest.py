@@ -33,11 +33,12 @@ from policy.registry import RULESETS_DIR, load_directory  # noqa: E402
 # Under pytest-xdist the example database is off: workers would write the same directory at once, and
 # a failing example is printed (with its seed) in the report anyway.
 _IN_WORKER = "PYTEST_XDIST_WORKER" in os.environ
-settings.register_profile("default", **({"database": None} if _IN_WORKER else {}))
+_DATABASE = {"database": None} if _IN_WORKER else {}
 settings.register_profile("long", max_examples=2000, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-                          **({"database": None} if _IN_WORKER else {}))
-settings.load_profile("default")
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture], **_DATABASE)
+if _IN_WORKER:
+    settings.register_profile("xdist-worker", database=None)
+    settings.load_profile("xdist-worker")  # --hypothesis-profile, if given, is loaded after this
 
 
 # ---------------------------------------------------------------------------------------------- tiers
@@ -82,6 +83,7 @@ def _tiers(item: pytest.Item) -> set[str]:
     return {_STARTS[n] for n in names if n in _STARTS}
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m selects by the markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark each test with its tier: what it (or its fixtures) starts, or ``unit``."""
     for item in items:
