@@ -351,16 +351,9 @@ def evaluate_many(server, n: int, expected: list) -> list[str]:
         return list(pool.map(one, range(n)))
 
 
-def server_log(tmp_path, server) -> list[dict]:
-    """The JSON lines ``server`` has written to its log so far (a line being written is left out)."""
-    text = (tmp_path / f"server-{server.port}.log").read_text()
-    text = text[:text.rfind("\n") + 1]
-    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-
-
-def outage_warnings(tmp_path, server) -> list[dict]:
+def outage_warnings(server) -> list[dict]:
     """The decision log's outage warnings in ``server``'s log: one per worker at most."""
-    return [entry for entry in server_log(tmp_path, server)
+    return [entry for entry in server.log_entries()
             if entry["message"].startswith("decision log database unavailable")]
 
 
@@ -375,7 +368,7 @@ def test_postgres_stopped_mid_run_loses_no_decision(pg, tmp_path, expected_keys)
         for _ in range(4):
             ids += evaluate_many(server, 8, expected_keys)  # evaluation does not need the database
         # the writers find the database gone (and go on retrying while the test runs)
-        assert wait_until(lambda: outage_warnings(tmp_path, server), 10)
+        assert wait_until(lambda: outage_warnings(server), 10)
 
         def reports_outage() -> bool:
             status, ready = server.request("GET", "/readyz")
@@ -402,8 +395,8 @@ def test_postgres_stopped_mid_run_loses_no_decision(pg, tmp_path, expected_keys)
         assert wait_until(ready_again, 5)
     finally:
         server.stop()
-    outage = outage_warnings(tmp_path, server)
-    lines = server_log(tmp_path, server)
+    outage = outage_warnings(server)
+    lines = server.log_entries()
     assert 1 <= len(outage) <= 2 and all(entry["level"] == "WARNING" for entry in outage)  # one per worker at most
     assert not [entry for entry in outage if "INSERT" in entry["message"]]  # no SQL, no enterprise data
     assert not [entry for entry in lines if entry["level"] == "ERROR"]
@@ -416,7 +409,7 @@ def test_graceful_stop_writes_the_queue(pg, tmp_path, expected_keys):
         before = set(logged_ids(pg.url))
         pg.halt()
         ids = evaluate_many(server, 12, expected_keys)
-        assert wait_until(lambda: outage_warnings(tmp_path, server))  # a writer failed and is backing off
+        assert wait_until(lambda: outage_warnings(server))  # a writer failed and is backing off
         pg.start()
     finally:
         server.stop()  # SIGTERM: each worker writes its queue on the way out

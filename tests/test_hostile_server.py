@@ -41,11 +41,6 @@ def result_of(decision_id: str) -> dict:
             "rulesets": [{"id": "notice", "version": "2021", "digest": "sha256:x"}]}
 
 
-def server_log(tmp_path: Path, server: Server) -> list[dict]:
-    lines = (tmp_path / f"server-{server.port}.log").read_text().splitlines()
-    return [json.loads(line) for line in lines if line.startswith("{")]
-
-
 # ---------------------------------------------------------------------------------------------- quarantine
 
 @pytest.mark.parametrize("durable", [True, False], ids=["durable", "async"])
@@ -105,7 +100,7 @@ def test_a_poisoned_decision_does_not_stop_the_others_being_written(tmp_path):
     finally:
         server.stop()
     if poisoned:
-        errors = [e for e in server_log(tmp_path, server) if e["level"] == "ERROR"]
+        errors = [e for e in server.log_entries() if e["level"] == "ERROR"]
         assert any(poisoned in e["message"] and "quarantined" in e["message"] for e in errors), errors
         kept = list(Path(url[len("sqlite:///"):] + ".spool").glob("quarantine-*.jsonl"))
         assert poisoned in "".join(f.read_text() for f in kept)
