@@ -6,7 +6,8 @@ nor the blueprints.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from api.config import Settings
 
 
-def create_app(config: Mapping[str, Any] | None = None, settings: "Settings | None" = None) -> "Flask":
+def create_app(config: Mapping[str, Any] | None = None, settings: Settings | None = None) -> Flask:
     """The Flask application (:func:`api.app.create_app`)."""
     from api.app import create_app as build
     return build(config, settings)

@@ -7,7 +7,8 @@ every issue listed), and registers the endpoints.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import logging
 

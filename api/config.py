@@ -22,7 +22,8 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from policy.instruments import INSTRUMENTS_DIR
 from policy.registry import RULESETS_DIR
@@ -149,7 +150,7 @@ class Settings:
         """The Flask app config these settings make (every setting, under its config key)."""
         return {config_key(f): getattr(self, f.name) for f in FIELDS.values()}
 
-    def replace(self, values: Mapping[str, Any], source: str = "the caller") -> "Settings":
+    def replace(self, values: Mapping[str, Any], source: str = "the caller") -> Settings:
         """A copy with ``values`` (by setting name) applied, each checked against its type."""
         return dataclasses.replace(self, **{name: _converted(name, value, source) for name, value in values.items()})
 

@@ -25,7 +25,8 @@ import logging
 import socket
 import threading
 import time
-from typing import Any, Callable, Iterable
+from typing import Any
+from collections.abc import Callable, Iterable
 
 from gunicorn.workers.gthread import TConn, ThreadWorker
 

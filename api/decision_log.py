@@ -74,7 +74,7 @@ RETRY_MIN, RETRY_MAX = 0.2, 5.0  # seconds of backoff
 SHUTDOWN_SECONDS = 5.0
 SCAN_SECONDS = 2.0  # durable mode: how often a writer looks for spool segments a crash left behind
 
-_instances: "weakref.WeakSet[DecisionLog]" = weakref.WeakSet()
+_instances: weakref.WeakSet[DecisionLog] = weakref.WeakSet()
 
 __all__ = ["DecisionLog", "DecisionNotRecorded", "Ticket", "close_all", "canonical_digest"]
 
@@ -171,7 +171,7 @@ class DecisionLog:
             if self.mode != "off":
                 self.unrecorded += 1
             return None
-        row = queued(decision_id=result["decision_id"], at=dt.datetime.now(dt.timezone.utc), caller=caller,
+        row = queued(decision_id=result["decision_id"], at=dt.datetime.now(dt.UTC), caller=caller,
                      result=result, keep_input=self.mode == "full", body=request_body, body_bytes=body_bytes,
                      response_bytes=response_bytes)
         if self.durable:

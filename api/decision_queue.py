@@ -8,7 +8,8 @@ so a decision is never invisible between the queue and the database.
 from __future__ import annotations
 
 import collections
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 
 class DecisionQueue:

@@ -16,7 +16,8 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from policy.store import IntegrityError, InterfaceError, OperationalError
 

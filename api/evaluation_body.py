@@ -4,7 +4,8 @@ as the contract's violations (``docs/contract-evaluate-v1.md``).
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
 
 from engine.prepare import RequestFacts
 from policy import results
@@ -29,7 +30,7 @@ def fact_years(facts: Mapping[str, list[dict[str, Any]]]) -> set[int]:
     return years
 
 
-def evaluation_body(runtime: "Runtime", facts: Mapping[str, list[dict[str, Any]]], as_of: dt.date,
+def evaluation_body(runtime: Runtime, facts: Mapping[str, list[dict[str, Any]]], as_of: dt.date,
                     pins: list[str] | None = None, decision_id: str | None = None,
                     max_violations: int | None = None) -> dict[str, Any]:
     """Evaluate validated facts with ``runtime``'s snapshot and engines; the response body of the contract.

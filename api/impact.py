@@ -37,7 +37,8 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from flask import current_app, g, jsonify, request
 from flask_smorest import Blueprint
@@ -106,7 +107,7 @@ class VersionSet:
     sources: tuple[tuple[str, str], ...]  # (ref, YAML source)
 
     @classmethod
-    def of(cls, runtime: Runtime, ruleset_id: str) -> "VersionSet":
+    def of(cls, runtime: Runtime, ruleset_id: str) -> VersionSet:
         return cls(tuple((rs.ref, rs.source) for rs in runtime.registry.active() if rs.id == ruleset_id))
 
     @staticmethod
@@ -337,14 +338,14 @@ def get_impact(job_id: str):
         raise ApiError(404, "not_found", f"no impact job {job_id}")
     updated = row["updated_at"]
     if updated.tzinfo is None:  # SQLite keeps no zone; the store writes UTC
-        updated = updated.replace(tzinfo=dt.timezone.utc)
-    created = row["created_at"] if row["created_at"].tzinfo else row["created_at"].replace(tzinfo=dt.timezone.utc)
+        updated = updated.replace(tzinfo=dt.UTC)
+    created = row["created_at"] if row["created_at"].tzinfo else row["created_at"].replace(tzinfo=dt.UTC)
     body: dict[str, Any] = {
         "job_id": job_id, "status": row["status"], "candidate": row["candidate"], "actor": row["actor"],
         "total": row["total"], "done": row["done"], "created_at": created.isoformat(),
         "updated_at": updated.isoformat()}
     if row["status"] in ("queued", "running"):
-        body["stale"] = (dt.datetime.now(dt.timezone.utc) - updated).total_seconds() > STALE_SECONDS
+        body["stale"] = (dt.datetime.now(dt.UTC) - updated).total_seconds() > STALE_SECONDS
     if row["result"] is not None:
         body["result"] = json.loads(row["result"])
     if row["error"] is not None:

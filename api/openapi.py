@@ -19,7 +19,8 @@ checks that every /v1 rule of the application is in the document and that the do
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
+from collections.abc import Callable, Iterable, Mapping
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, send_from_directory
 from flask_smorest import Api

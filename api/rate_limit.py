@@ -9,7 +9,8 @@ workers x the limit in all).  Over the limit: ``429`` with ``Retry-After``.  Emp
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from flask import Flask, current_app, g, request
 from flask_limiter import Limiter

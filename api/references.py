@@ -1,7 +1,8 @@
 """Checks across lists that a schema cannot express: ids named must exist, ids must be unique."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from policy.facts import FACT_LISTS
 
@@ -25,7 +26,7 @@ def reference_errors(facts: Mapping[str, list[dict[str, Any]]]) -> list[dict[str
                                "message": f"duplicate id {value!r} in {name}"})
             seen.add(value)
         ids[name] = seen
-    for name, lst in FACT_LISTS.items():
+    for name in FACT_LISTS:
         referring = _REFERRING[name]  # the fields that can name another fact (most fields cannot)
         for i, fact in enumerate(facts.get(name) or ()):
             for wf in referring:

@@ -12,13 +12,14 @@ import logging
 import os
 import threading
 import weakref
-from typing import Any, Callable, Collection
+from typing import Any
+from collections.abc import Callable, Collection
 
 from api.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-_running: "weakref.WeakSet[RegistryPoller]" = weakref.WeakSet()
+_running: weakref.WeakSet[RegistryPoller] = weakref.WeakSet()
 _last = [0]  # the serial of the newest poller
 
 

@@ -12,7 +12,8 @@ response so nothing is cut silently (docs/contract-evaluate-v1.md, "Large respon
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 CITATION_MODES = ("inline", "shared")
 

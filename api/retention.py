@@ -31,7 +31,7 @@ class Retention:
             self.store = store
 
     def cutoff(self, now: dt.datetime | None = None) -> dt.datetime:
-        return (now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(days=float(self.days or 0))
+        return (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=float(self.days or 0))
 
     def maybe_purge(self) -> int:
         """Purge if the period is set and the last purge is over ``every_s`` ago; the rows deleted."""

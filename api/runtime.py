@@ -14,7 +14,8 @@ import logging
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from api.evaluation_body import evaluation_body
 from api.operations import OutageLog, describe_error
@@ -65,14 +66,14 @@ class Runtime:
         return self._registry
 
     @classmethod
-    def from_directories(cls, rulesets_dir: Path, instruments_dir: Path, layout: Layout = Layout()) -> "Runtime":
+    def from_directories(cls, rulesets_dir: Path, instruments_dir: Path, layout: Layout = Layout()) -> Runtime:
         """The shipped rulesets only, no store (as files say: status from the YAML)."""
         instruments = load_instruments(instruments_dir)
         return cls(instruments, Registry(load_directory(rulesets_dir, instruments)), layout=layout)
 
     @classmethod
     def with_store(cls, rulesets_dir: Path, instruments_dir: Path, database_url: str,
-                   layout: Layout = Layout()) -> "Runtime":
+                   layout: Layout = Layout()) -> Runtime:
         """Seed the store with the shipped rulesets (idempotent by digest), then load what it holds."""
         instruments = load_instruments(instruments_dir)
         shipped = load_directory(rulesets_dir, instruments)
@@ -83,7 +84,7 @@ class Runtime:
 
     @classmethod
     def awaiting_store(cls, rulesets_dir: Path, instruments_dir: Path, database_url: str,
-                       layout: Layout = Layout()) -> "Runtime":
+                       layout: Layout = Layout()) -> Runtime:
         """The shipped rulesets now, and the store once it answers (a database down at start-up).
 
         Each poll tries the database; when it answers it is seeded, its versions are loaded, and the
@@ -105,7 +106,7 @@ class Runtime:
             callback(store)
         return True
 
-    def with_candidate(self, candidate: Ruleset, activate: bool = False) -> "Runtime":
+    def with_candidate(self, candidate: Ruleset, activate: bool = False) -> Runtime:
         """A store-less runtime seeing the current versions plus ``candidate`` (for its tests and previews).
 
         With ``activate``, the candidate is active and the active versions of its ruleset whose periods

@@ -110,7 +110,7 @@ def exercising(scenarios: list[Scenario], ref: str, rule: Rule) -> tuple[list[Sc
     return fires, holds
 
 
-def never_fired(ruleset: Ruleset, outcomes: list["ScenarioResult"]) -> list[str]:
+def never_fired(ruleset: Ruleset, outcomes: list[ScenarioResult]) -> list[str]:
     """The ids of the ruleset's rules that fire in none of the passing scenarios that run it.
 
     A rule checked only by scenarios where nothing happens is untested: a rule that can never fire

@@ -9,7 +9,8 @@ are errors.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 

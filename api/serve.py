@@ -62,7 +62,7 @@ def _child_exit(server, worker) -> None:
 
 
 class _Server(BaseApplication):
-    def __init__(self, options: dict, settings: "Settings"):
+    def __init__(self, options: dict, settings: Settings):
         self.options, self.settings = options, settings
         super().__init__()
 

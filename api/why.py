@@ -8,7 +8,8 @@ the match that produced it (the one among its facts that sorts first, as the vio
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from engine.prepare import RequestFacts
 from policy import plain, results

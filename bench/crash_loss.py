@@ -17,9 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from helpers import load, logged_ids, workers_of  # noqa: E402
 from servers import Server  # noqa: E402
-from test_faults import logged_ids  # noqa: E402
-from test_hostile_server import load, workers_of  # noqa: E402
 
 
 def run(mode: str, seconds: float) -> tuple[int, int]:

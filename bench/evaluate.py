@@ -47,7 +47,8 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent

@@ -22,7 +22,8 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 
 def _timed(fn: Callable[[], Any], repeats: int) -> float:
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(path))
     import evaluate as bench  # the bench requests and the reduced shipped rulesets
     from engine.prepare import RequestFacts
-    from engine.service import fact_years
+    from api.evaluation_body import fact_years
     from policy import expr as E
     from policy import results
     from policy.force import Timing

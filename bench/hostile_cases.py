@@ -18,7 +18,7 @@ import threading
 root = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(root, "tests"))
 from servers import Server  # noqa: E402
-from conftest import token_config, auth  # noqa: E402
+from helpers import auth, token_config  # noqa: E402
 tmp = tempfile.mkdtemp()
 s = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp}/r.db", "REPOLICY_TOKENS": token_config(),
             "REPOLICY_SECRET_KEY_FILE": f"{tmp}/k", "LOG_DIR": tmp, "REPOLICY_LOG_LEVEL": "WARNING"}, workers=2, threads=1)

@@ -50,7 +50,7 @@ def decision_rows(n: int, rulesets: str, seed: int = 20211231):
     from policy.ids import new_id
     rng = random.Random(seed)
     template = small_request()
-    start = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     for i in range(n):
         facts = json.loads(json.dumps(template))
         capacity = rng.randint(500, 5000)

@@ -26,7 +26,8 @@ more than 0.000001 over), which the rounding to 6 decimals makes equivalent here
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import peers_common as pc
 

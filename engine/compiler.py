@@ -42,7 +42,8 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from policy import expr as E
 from policy.analysis import analyse

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from engine.compiler import (AS_OF_FIELD, CONTEXT_KIND, SENTINEL_RULE, CompiledRuleset, Unit, Unless,
                              compile_ruleset)
@@ -68,7 +69,7 @@ class Engine:
         for _, handle in self._units + self._large_units:
             handle.close()
 
-    def evaluate(self, request_facts: "Mapping[str, Any] | RequestFacts", as_of: dt.date,
+    def evaluate(self, request_facts: Mapping[str, Any] | RequestFacts, as_of: dt.date,
                  layout: Layout | None = None) -> Outcome:
         """The rule matches in the request; ``layout`` overrides the engine's for this call."""
         prep = prepare(self.ruleset, request_facts, as_of, self.compiled.guards)

@@ -21,7 +21,8 @@ import datetime as dt
 import threading
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
+from collections.abc import Callable, Iterable, Mapping
 
 from policy import expr as E
 from policy.analysis import analyse
@@ -293,7 +294,7 @@ def _guard(alternatives: tuple[dict[str, Any], ...]) -> _Guard:
     return guard
 
 
-def prepare(ruleset: Ruleset, request: "RequestFacts | Mapping[str, Iterable[Mapping[str, Any]]]",
+def prepare(ruleset: Ruleset, request: RequestFacts | Mapping[str, Iterable[Mapping[str, Any]]],
             as_of: dt.date, guards: Mapping[str, tuple[dict[str, Any], ...]] | None = None) -> Prepared:
     """Prepare the request's facts for one ruleset (see module docstring).
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from engine.prepare import RequestFacts, excluded, prepare
 from policy import expr as E

@@ -23,7 +23,7 @@ fact and no condition on it can hold.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from collections.abc import Mapping
 
 from policy.wire_types import ConditionField, WireField, wire_type
 

@@ -38,7 +38,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from policy.facts import FACT_LISTS
 from policy.instruments import Instrument

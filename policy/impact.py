@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 FindingKey = tuple[str, str, str, str, str, str]
 
@@ -47,7 +48,7 @@ def finding_line(finding: dict[str, Any]) -> str:
             + (f" ({details})" if details else ""))
 
 
-def compare(before: Iterable[dict[str, Any]], after: Iterable[dict[str, Any]]) -> "Change":
+def compare(before: Iterable[dict[str, Any]], after: Iterable[dict[str, Any]]) -> Change:
     """Findings only in ``after`` (added), only in ``before`` (removed), and restated: the same rule, subject
     and period on both sides, once each, with other details (e.g. a raised threshold quoted in them)."""
     b = {finding_key(v) for v in before}
@@ -106,7 +107,7 @@ class ImpactTally:
                              "restated": [{"before": finding_json(old), "after": finding_json(new)}
                                           for old, new in change.restated]})
 
-    def merge(self, other: "ImpactTally") -> None:
+    def merge(self, other: ImpactTally) -> None:
         self.examined += other.examined
         self.skipped_pinned += other.skipped_pinned
         for mine, theirs in ((self.added_by_rule, other.added_by_rule), (self.removed_by_rule, other.removed_by_rule),

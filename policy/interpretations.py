@@ -11,7 +11,8 @@ readings it depends on, is rendered with the violation in ``policy.results``.)
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from policy.force import binding
 from policy.instruments import Instrument

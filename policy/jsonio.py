@@ -21,7 +21,8 @@ the same double.  Every other float is written alike (``0.1``, ``1e+16``,
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import orjson
 

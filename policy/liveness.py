@@ -17,7 +17,8 @@ and, as a warning, a computed field that no rule, derived list or other computed
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from policy import expr as E
 from policy.analysis import analyse

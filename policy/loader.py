@@ -13,7 +13,8 @@ import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from policy import expr as E
 from policy import liveness
@@ -563,7 +564,7 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
         if tmpl is None:
             continue
         try:
-            for _, fname, spec, conv in string.Formatter().parse(tmpl):
+            for _, fname, _spec, conv in string.Formatter().parse(tmpl):
                 if fname is None:
                     continue
                 if fname not in placeholders or conv:

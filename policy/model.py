@@ -8,7 +8,8 @@ citation resolving to a provision of a known instrument).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from policy.expr import Node
 from policy.yamlsource import Location
@@ -104,7 +105,7 @@ class Rule:
     title: Mapping[str, str]
     message: Mapping[str, str]
     severity: str
-    subject_type: "str | Node"  # a type, or a field giving it (e.g. a report's level)
+    subject_type: str | Node  # a type, or a field giving it (e.g. a report's level)
     subject_id: Node
     period: Node | None
     patterns: tuple[Pattern, ...]

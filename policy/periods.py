@@ -9,9 +9,8 @@ A period whose last day is before its first holds no day and overlaps nothing.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Union
 
-Day = Union[int, str, dt.date, None]
+Day = int | str | dt.date | None
 
 
 def day_number(day: Day) -> int | None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import string
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Protocol
+from collections.abc import Iterable, Mapping
 
 from policy import expr as E
 from policy.facts import ENUM_LABELS
@@ -168,7 +169,7 @@ def _compiled(ruleset: Ruleset, rule: Rule) -> _CompiledRule:
     return cached
 
 
-def _run(fn: "E.Compiled | None", bindings: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
+def _run(fn: E.Compiled | None, bindings: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
     """A compiled expression's value, None when unknown (as :func:`_evaluate`)."""
     if fn is None:
         return None

@@ -12,7 +12,8 @@ import base64
 import datetime as dt
 import zlib
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from sqlalchemy import (BigInteger, DateTime, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
                         Column, create_engine, event, insert, select, update)
@@ -205,13 +206,13 @@ class VersionConflict(ValueError):
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _utc(at: dt.datetime | None) -> dt.datetime | None:
     """A stored time with its time zone: SQLite gives back naive values of what was written in UTC."""
     if at is not None and at.tzinfo is None:
-        return at.replace(tzinfo=dt.timezone.utc)
+        return at.replace(tzinfo=dt.UTC)
     return at
 
 
@@ -382,7 +383,7 @@ class Store:
         input_digest, result, violations (rulesets/input/result as JSON text; large ones are stored
         compressed, see :func:`packed_text`)."""
         # SQLite keeps a time's wall clock and drops its zone: store UTC, which reading labels as UTC
-        items = [{**item, "at": item["at"].astimezone(dt.timezone.utc)}
+        items = [{**item, "at": item["at"].astimezone(dt.UTC)}
                  if isinstance(item.get("at"), dt.datetime) and item["at"].tzinfo is not None else item
                  for item in items]
         rows = [{**r, "input": packed_text(r["input"]), "result": packed_text(r["result"])} for r in items]
@@ -541,7 +542,7 @@ def _utc_text(at: dt.datetime | None) -> str:
     """ISO text with its zone (SQLite returns the UTC times the store wrote without one)."""
     if at is None:
         return ""
-    return (at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)).isoformat()
+    return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).isoformat()
 
 
 def count_decision_inputs(store: Store, limit: int | None) -> int:

@@ -8,7 +8,8 @@ response and durable_rules all fail on it, far from where it came in.  It is ref
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # In JSON text a surrogate can only come from a \\uD800-\\uDFFF escape (UTF-8 cannot encode one).

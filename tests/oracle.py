@@ -18,7 +18,8 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import itertools
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import chinese_calendar
 

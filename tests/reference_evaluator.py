@@ -9,7 +9,8 @@ disagree, the engine has hit one of durable_rules' defects.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from engine.evaluator import Match, Outcome
 from engine.prepare import Prepared, excluded, prepare

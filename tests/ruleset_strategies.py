@@ -93,7 +93,7 @@ def computed_fields(draw, cat: Catalogue) -> list[dict]:
     out = []
     for lst in draw(st.lists(st.sampled_from(sorted(FIRST)), max_size=3, unique=True)):
         x, previous = lst[0], None
-        for depth in range(draw(st.integers(1, 3))):
+        for _depth in range(draw(st.integers(1, 3))):
             name = f"c{len(out)}"
             if previous is None:
                 options = [(t, v) for t, vs in FIRST[lst].items() for v in vs]

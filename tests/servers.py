@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -36,7 +37,9 @@ class Server:
                 full_env.pop(var, None)
             else:
                 full_env[var] = str(value)
-        self.log = open(Path(env.get("LOG_DIR", "/tmp")) / f"server-{self.port}.log", "w")
+        # its own folder unless told (LOG_DIR): a port is reused by a later server, in this process or another
+        log_dir = env.get("LOG_DIR") or tempfile.mkdtemp(prefix="repolicy-server-")
+        self.log = open(Path(log_dir) / f"server-{self.port}.log", "w")
         self.proc = subprocess.Popen([sys.executable, "-m", "api.serve"], cwd=root, env=full_env,
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
@@ -71,6 +74,12 @@ class Server:
                 return resp.status, resp.read(), dict(resp.headers)
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read(), dict(exc.headers)
+
+    def log_entries(self) -> list[dict]:
+        """The JSON lines the server has logged so far (a line still being written is left out)."""
+        text = Path(self.log.name).read_text()
+        text = text[:text.rfind("\n") + 1]
+        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
     def stop(self) -> None:
         if self.proc.poll() is None:

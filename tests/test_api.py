@@ -6,9 +6,8 @@ import json
 import jsonschema
 import pytest
 
-from conftest import example
+from helpers import EXAMPLES, example
 
-EXAMPLES = ["over-quota", "over-quota-draft", "compliant-group", "late-report-and-small-smelter"]
 
 
 @pytest.mark.parametrize("name", EXAMPLES)

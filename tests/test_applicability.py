@@ -226,7 +226,7 @@ def test_the_evaluate_page_labels_findings_under_a_draft(client):
     import json
     import re
 
-    from conftest import example
+    from helpers import example
     page = client.get("/ui/evaluate").get_data(as_text=True)  # the form's CSRF token, bound to this session
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     body = example("over-quota-draft")
@@ -246,7 +246,7 @@ def test_the_evaluate_page_labels_findings_under_a_draft(client):
 
 def test_instruments_show_when_they_are_in_force(client):
     """GET /v1/instruments: in_force from the file's effective_from (or its date), null for a draft."""
-    from conftest import auth
+    from helpers import auth
     shown = {i["id"]: i["in_force"] for i in client.get("/v1/instruments", headers=auth("legal")).json["instruments"]}
     for iid, doc in INSTRUMENTS.items():
         if doc["status"] == "draft":

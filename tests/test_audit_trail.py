@@ -56,4 +56,4 @@ def test_audit_times_carry_their_time_zone(tmp_path):
     [entry] = store.audit()
     at = dt.datetime.fromisoformat(entry["at"])
     assert at.utcoffset() == dt.timedelta(0)
-    assert abs(dt.datetime.now(dt.timezone.utc) - at) < dt.timedelta(minutes=5)
+    assert abs(dt.datetime.now(dt.UTC) - at) < dt.timedelta(minutes=5)

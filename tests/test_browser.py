@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 from servers import Server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -13,8 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import auth, example, token_config
-from test_api import EXAMPLES
+from helpers import EXAMPLES, auth, example, token_config
 
 
 def _scenario_bodies() -> list[dict]:

@@ -8,7 +8,7 @@ import pytest
 
 from api import config as C
 from api.retention import Retention
-from conftest import example
+from helpers import example
 
 
 def settings_from(tmp_path, text: str, **environ: str) -> C.Settings:
@@ -109,7 +109,7 @@ def test_retention_deletes_only_decisions_older_than_the_period(tmp_path):
     from policy.store import decisions as table
     with store.engine.begin() as conn:
         conn.execute(update(table).where(table.c.decision_id.in_(ids[:2]))
-                     .values(at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=400)))
+                     .values(at=dt.datetime.now(dt.UTC) - dt.timedelta(days=400)))
     retention: Retention = app.extensions["repolicy_retention"]
     assert retention.maybe_purge() == 2
     assert retention.maybe_purge() == 0  # at most once per period of `every_s`

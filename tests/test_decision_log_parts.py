@@ -14,10 +14,10 @@ from sqlalchemy import create_engine
 from api.decision_encoding import queued, read_shape, table_row
 from api.decision_queue import DecisionQueue
 from api.decision_writer import Backoff, Quarantine, connection_trouble, insert
-from conftest import pg_unreachable_url
+from helpers import pg_unreachable_url
 from policy.store import Store
 
-AT = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+AT = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)  # what a body that parsed can hold
 json_values = st.recursive(st.none() | st.booleans() | st.integers(-10**15, 10**15) | text,
                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),

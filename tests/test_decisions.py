@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 
-from conftest import auth, example, token_config
-from test_registry import FLOOR_3000, SMELTER_2500
+from helpers import FLOOR_3000, SMELTER_2500, auth, example, token_config
 
 
 def make_app(tmp_path, **extra):
@@ -65,7 +64,7 @@ def test_database_down_keeps_evaluating_and_retries_the_log(tmp_path):
 
 def test_database_down_at_start_up_still_serves_the_shipped_rulesets(tmp_path):
     from api import create_app
-    from conftest import pg_unreachable_url
+    from helpers import pg_unreachable_url
     app = create_app({"DATABASE_URL": pg_unreachable_url(), "OPEN_EVALUATE": True})
     c = app.test_client()
     r = c.post("/v1/evaluate", json=example("over-quota"))

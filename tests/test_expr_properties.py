@@ -31,7 +31,7 @@ def leaves(kind: str):
     return st.one_of(st.booleans().map(lambda v: E.Const(v, "boolean")), st.just(E.FieldRef("x", "b")))
 
 
-@functools.lru_cache(maxsize=None)  # one strategy object per kind and depth, built once
+@functools.cache  # one strategy object per kind and depth, built once
 def typed(kind: str, depth: int = 3):
     if depth == 0:
         return leaves(kind)

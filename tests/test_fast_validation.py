@@ -9,7 +9,7 @@ import random
 from marshmallow import Schema, ValidationError
 
 from api.schemas import EvaluateRequestSchema, fast_load
-from conftest import example
+from helpers import example
 
 ODD_VALUES = [None, True, False, 0, -1, 1.5, float("1e308"), "", "x", "2021-13-01", "2021-02-30", "0000-01",
               "2021", "2021-03", "2021-03-01", [], {}, ["mining"], ["nope"], "mining", "E1", "G1", 10 ** 30,
@@ -39,7 +39,7 @@ def test_fast_path_never_disagrees_with_marshmallow():
     schema, rng = EvaluateRequestSchema(), random.Random(20211231)
     seeds = [example(n) for n in ("over-quota", "compliant-group", "late-report-and-small-smelter")]
     fast_taken = deferred = 0
-    for i in range(1500):
+    for _ in range(1500):
         body = _mutate(rng.choice(seeds), rng)
         fast = fast_load(copy.deepcopy(body))
         try:

@@ -11,7 +11,6 @@
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import threading
@@ -22,11 +21,10 @@ import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from api.decision_log import DecisionLog
-from conftest import example, token_config
+from helpers import SMELTER_2500, example, logged_ids, token_config, wait_until
 from api.runtime import Runtime
 from policy.instruments import INSTRUMENTS_DIR
 from policy.registry import RULESETS_DIR, Registry
-from test_registry import SMELTER_2500
 
 # ---------------------------------------------------------------------------------------------- fakes
 
@@ -40,10 +38,12 @@ class FakeStore:
         self.down = False
         self.lose_ack = 0  # commit, then fail as if the connection dropped before the acknowledgement
         self.gate: threading.Event | None = None  # when set, a write waits for it
+        self.attempts = 0  # writes tried, failed or not
 
     def record_decisions(self, items: list[dict]) -> None:
         if self.gate is not None:
             self.gate.wait(10)
+        self.attempts += 1
         if self.down:
             raise OperationalError("INSERT", {}, ConnectionRefusedError("database unavailable"))
         if any(r["decision_id"] in self.rows for r in items):
@@ -63,15 +63,6 @@ class FakeStore:
 def result(n: int) -> dict:
     return {"decision_id": f"d{n:05d}", "as_of": "2021-12-31", "violations": [], "summary": {},
             "rulesets": [{"id": "notice", "version": "2021", "digest": "sha256:x"}]}
-
-
-def wait_until(predicate, limit: float = 5.0) -> bool:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 # ---------------------------------------------------------------------------------------------- decision log
@@ -99,7 +90,7 @@ def test_database_down_rows_kept_retried_and_written_exactly_once(caplog):
     with caplog.at_level(logging.INFO, logger="api.decision_log"):
         for n in range(30):
             dlog.record({"facts": {}}, result(n), None)
-        time.sleep(1.0)  # several retries fail
+        assert wait_until(lambda: store.attempts >= 3)  # several retries fail
         assert dlog.pending == 30 and dlog.lost == 0 and store.rows == {}
         assert dlog.status() == {"decision_log_pending": 30, "decision_log_lost": 0, "decision_log_quarantined": 0,
                                  "decision_log_error": "database unavailable; records kept for retry"}
@@ -326,19 +317,6 @@ def expected_keys():
     return out
 
 
-def logged_ids(url: str) -> list[str]:
-    """Every decision id in the table (none before a server has created it)."""
-    from sqlalchemy import create_engine, inspect, text
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            if not inspect(conn).has_table("decisions"):
-                return []
-            return [r[0] for r in conn.execute(text("SELECT decision_id FROM decisions"))]
-    finally:
-        engine.dispose()
-
-
 def start_server(tmp_path, pg, expected: list, **env):
     """A 2 x 2 gunicorn server on ``pg``, warmed up: returns it and the decision ids of the warm-up, once written.
 
@@ -373,6 +351,12 @@ def evaluate_many(server, n: int, expected: list) -> list[str]:
         return list(pool.map(one, range(n)))
 
 
+def outage_warnings(server) -> list[dict]:
+    """The decision log's outage warnings in ``server``'s log: one per worker at most."""
+    return [entry for entry in server.log_entries()
+            if entry["message"].startswith("decision log database unavailable")]
+
+
 def test_postgres_stopped_mid_run_loses_no_decision(pg, tmp_path, expected_keys):
     before = set(logged_ids(pg.url))
     server, ids = start_server(tmp_path, pg, expected_keys, REPOLICY_DECISION_LOG_RETRY_MAX="0.5")
@@ -381,10 +365,10 @@ def test_postgres_stopped_mid_run_loses_no_decision(pg, tmp_path, expected_keys)
         assert wait_until(lambda: set(ids) <= set(logged_ids(pg.url)), 5)
 
         pg.halt()
-        down_since = time.monotonic()
-        while time.monotonic() - down_since < 2.5:  # long enough for several failed writes in each worker
+        for _ in range(4):
             ids += evaluate_many(server, 8, expected_keys)  # evaluation does not need the database
-            time.sleep(0.1)
+        # the writers find the database gone (and go on retrying while the test runs)
+        assert wait_until(lambda: outage_warnings(server), 10)
 
         def reports_outage() -> bool:
             status, ready = server.request("GET", "/readyz")
@@ -411,9 +395,8 @@ def test_postgres_stopped_mid_run_loses_no_decision(pg, tmp_path, expected_keys)
         assert wait_until(ready_again, 5)
     finally:
         server.stop()
-    text = (tmp_path / f"server-{server.port}.log").read_text()
-    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-    outage = [entry for entry in lines if entry["message"].startswith("decision log database unavailable")]
+    outage = outage_warnings(server)
+    lines = server.log_entries()
     assert 1 <= len(outage) <= 2 and all(entry["level"] == "WARNING" for entry in outage)  # one per worker at most
     assert not [entry for entry in outage if "INSERT" in entry["message"]]  # no SQL, no enterprise data
     assert not [entry for entry in lines if entry["level"] == "ERROR"]
@@ -426,7 +409,7 @@ def test_graceful_stop_writes_the_queue(pg, tmp_path, expected_keys):
         before = set(logged_ids(pg.url))
         pg.halt()
         ids = evaluate_many(server, 12, expected_keys)
-        time.sleep(1.0)  # the writer is now backing off
+        assert wait_until(lambda: outage_warnings(server))  # a writer failed and is backing off
         pg.start()
     finally:
         server.stop()  # SIGTERM: each worker writes its queue on the way out

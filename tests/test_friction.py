@@ -11,10 +11,9 @@ import yaml
 from click.testing import CliRunner
 
 from api.cli import main
-from conftest import ROOT, auth, log_in
+from helpers import NEW_NOTICE, ROOT, auth, log_in, ruleset_citing
 from policy.registry import RULESETS_DIR
 from policy.store import Store
-from test_instrument_publishing import NEW_NOTICE, ruleset_citing
 
 NOTICE = RULESETS_DIR / "notice" / "2021.yaml"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, token_config
+from helpers import ROOT, token_config
 
 GOLDEN = ROOT / "tests" / "golden"
 DECISION_ID = re.compile(rb'"decision_id":"[0-9a-f]+"')

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import ROOT, auth, example, token_config
+from helpers import ROOT, auth, example, token_config
 from servers import Server
 
 RULE = "/v1/rules/notice@2021/eligibility.smelter-ineligible"

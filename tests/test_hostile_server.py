@@ -27,10 +27,9 @@ from hypothesis import given, settings, strategies as st
 from sqlalchemy import create_engine, text
 
 from api.decision_log import DecisionLog
-from conftest import example
+from helpers import example, load, logged_ids as logged_id_list, wait_until, workers_of
 from policy.store import Store
 from servers import Server
-from test_faults import logged_ids as logged_id_list, wait_until
 
 
 def logged_ids(url: str) -> set[str]:
@@ -40,11 +39,6 @@ def logged_ids(url: str) -> set[str]:
 def result_of(decision_id: str) -> dict:
     return {"decision_id": decision_id, "as_of": "2021-12-31", "violations": [], "summary": {},
             "rulesets": [{"id": "notice", "version": "2021", "digest": "sha256:x"}]}
-
-
-def server_log(tmp_path: Path, server: Server) -> list[dict]:
-    lines = (tmp_path / f"server-{server.port}.log").read_text().splitlines()
-    return [json.loads(line) for line in lines if line.startswith("{")]
 
 
 # ---------------------------------------------------------------------------------------------- quarantine
@@ -106,7 +100,7 @@ def test_a_poisoned_decision_does_not_stop_the_others_being_written(tmp_path):
     finally:
         server.stop()
     if poisoned:
-        errors = [e for e in server_log(tmp_path, server) if e["level"] == "ERROR"]
+        errors = [e for e in server.log_entries() if e["level"] == "ERROR"]
         assert any(poisoned in e["message"] and "quarantined" in e["message"] for e in errors), errors
         kept = list(Path(url[len("sqlite:///"):] + ".spool").glob("quarantine-*.jsonl"))
         assert poisoned in "".join(f.read_text() for f in kept)
@@ -184,35 +178,6 @@ def pg():
     server.stop()
 
 
-def workers_of(server: Server) -> list[int]:
-    pid = server.proc.pid
-    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
-def load(server: Server, seconds: float, answered: list[str], during=None) -> None:
-    """4 clients evaluating for ``seconds``; the decision ids answered 200 go to ``answered``;
-    ``during`` runs once, a second in."""
-    stop = time.monotonic() + seconds
-
-    def client() -> None:
-        while time.monotonic() < stop:
-            try:
-                status, body = server.request("POST", "/v1/evaluate", example("over-quota"),
-                                              {"Content-Type": "application/json"})
-            except OSError:
-                continue  # its worker was killed: no answer, nothing owed
-            if status == 200:
-                answered.append(body["decision_id"])
-    threads = [threading.Thread(target=client) for _ in range(4)]
-    for t in threads:
-        t.start()
-    if during is not None:
-        time.sleep(1)
-        during()
-    for t in threads:
-        t.join()
-
-
 def test_sigkill_of_a_worker_under_load_loses_no_answered_decision(pg, tmp_path):
     env = {"REPOLICY_DATABASE_URL": pg.url, "REPOLICY_OPEN_EVALUATE": "1", "LOG_DIR": str(tmp_path),
            "REPOLICY_DECISION_SPOOL_DIR": str(tmp_path / "spool")}
@@ -277,7 +242,7 @@ def without_citation_texts(violations: list[dict]) -> list[dict]:
 
 def test_an_amplifying_request_is_bounded_marked_and_logged_compressed(tmp_path):
     from api.evaluate_input import request_as_of, validate_request
-    from conftest import TOKENS, token_config
+    from helpers import TOKENS, token_config
     from api.runtime import Runtime
     from policy.instruments import INSTRUMENTS_DIR
     from policy.registry import RULESETS_DIR
@@ -328,7 +293,7 @@ def test_an_amplifying_request_is_bounded_marked_and_logged_compressed(tmp_path)
 
 def test_the_rate_limit_is_per_caller(tmp_path):
     from api import create_app
-    from conftest import token_config
+    from helpers import token_config
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "OPEN_EVALUATE": True,
                       "TOKENS": token_config(), "RATE_LIMIT": "3/minute"})
     client = app.test_client()
@@ -405,7 +370,7 @@ def test_evaluation_slots_are_served_in_arrival_order():
         t = threading.Thread(target=request, args=(n,))
         t.start()
         waiting.append(t)
-        time.sleep(0.05)  # each is queued before the next arrives
+        assert wait_until(lambda: len(slots._waiters) == n + 1)  # each is queued before the next arrives
     slots.release()
     request(6)  # arrives last (after the release): must not overtake the queue
     for t in waiting:

@@ -6,9 +6,8 @@ import time
 
 import pytest
 
-from conftest import auth, token_config
+from helpers import FLOOR_3000, SMELTER_2500, auth, token_config
 from servers import Server
-from test_registry import FLOOR_3000, SMELTER_2500
 
 
 def refs_used(server: Server) -> set[str]:

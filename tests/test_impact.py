@@ -6,13 +6,11 @@ ineligible under a floor F exactly when c < F.
 """
 from __future__ import annotations
 
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import auth, example, token_config
-from test_registry import FLOOR_3000, NOTICE
+from helpers import FLOOR_3000, NOTICE, auth, example, token_config, wait_until
 
 RULE = "eligibility.smelter-ineligible"
 SAME_RULES = NOTICE.replace('version: "2021"', 'version: "2021-renamed"')
@@ -49,14 +47,13 @@ def run_job(client, candidate: str, limit: str = "all", reader=None) -> dict:
     r = client.post(f"/v1/rulesets/impact?limit={limit}", data=candidate, headers=auth("regulator"))
     assert r.status_code == 202, r.json
     assert r.headers["Location"] == f"/v1/rulesets/impact/{r.json['job_id']}"
-    deadline = time.monotonic() + 120
-    while True:
+
+    def finished() -> dict | None:
         state = (reader or client).get(r.headers["Location"], headers=auth("regulator")).json
-        if state["status"] in ("done", "failed") or time.monotonic() > deadline:
-            break
         assert 0 <= state["done"] <= state["total"] == r.json["total"]
-        time.sleep(0.1)
-    assert state["status"] == "done", state
+        return state if state["status"] in ("done", "failed") else None
+    state = wait_until(finished, 120, interval=0.1)
+    assert state and state["status"] == "done", state
     assert state["done"] == state["total"]
     return {**r.json, **state["result"]}
 
@@ -174,7 +171,7 @@ def test_a_finding_is_the_same_whatever_version_states_it(pair):
 def test_cli_follows_a_pooled_job_on_a_gunicorn_server(tmp_path):
     """Two gunicorn workers, the pool forced on: the CLI's JSON report is what the text implies."""
     import json
-    from test_regulator_flow import repolicy
+    from helpers import repolicy
     from servers import Server
     server = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "REPOLICY_DEV_MODE": "1",
                      "REPOLICY_OPEN_EVALUATE": "1", "LOG_DIR": str(tmp_path),
@@ -185,15 +182,16 @@ def test_cli_follows_a_pooled_job_on_a_gunicorn_server(tmp_path):
             status, _ = server.request("POST", "/v1/evaluate", smelter(n, cap))
             assert status == 200
         (tmp_path / "floor3000.yaml").write_text(FLOOR_3000, encoding="utf-8")
-        deadline = time.monotonic() + 10
-        while True:  # each worker's decision log writes within milliseconds
+        reports = []
+
+        def examined_all() -> bool:
             r = repolicy("impact", "floor3000.yaml", "--limit", "all", "--format", "json", server=server, cwd=tmp_path)
             assert r.returncode == 0, r.stdout + r.stderr
-            report = json.loads(r.stdout)
-            if report["decisions_examined"] == len(capacities) or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        assert report["decisions_examined"] == len(capacities)
+            reports.append(json.loads(r.stdout))
+            return reports[-1]["decisions_examined"] == len(capacities)
+        # each worker's decision log writes within milliseconds: the report examines them all once written
+        assert wait_until(examined_all, 10, interval=0.2), reports[-1]
+        report = reports[-1]
         assert (report["findings_added"], report["findings_removed"], report["findings_restated"]) == (2, 0, 2)
         assert report["candidate"] == "notice@2021-floor3000" and report["replaces"] == ["notice@2021"]
         for _ in range(4):  # whichever worker answers

@@ -11,44 +11,14 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import ROOT, auth, token_config, log_in
-from test_registry import app, client  # noqa: F401 - the fixtures: a fresh registry per test
+from helpers import NEW_NOTICE, ROOT, auth, log_in, ruleset_citing, token_config
 
-NEW_NOTICE = """\
-# A notice for a test year: two paragraphs, the second with two items.
-id: notice-test
-title: {zh: 关于下达测试年度稀土指标的通知, en: Notice issuing the test year's rare-earth quotas}
-short_title: {zh: 测试年度通知, en: Test-year notice}
-issuer: {zh: 工业和信息化部, en: Ministry of Industry and Information Technology}
-document_number: 工信部联原〔2099〕1号
-date: 2099-03-01
-status: in_force
-complete: true
-source: https://example.org/notice-test
-provisions:
-- eid: para_1
-  kind: paragraph
-  label: {zh: 通知第一条, en: Notice para. 1}
-  text: 任何单位和个人不得无指标和超指标生产。
-  text_en: No entity or individual may produce without or over quota.
-- eid: para_2
-  kind: paragraph
-  label: {zh: 通知第二条, en: Notice para. 2}
-  intro: 各稀土集团：
-  text: |-
-    各稀土集团：
-    按指标组织生产。
-    按时上报数据。
-  children:
-  - eid: para_2__item_1
-    kind: item
-    label: {zh: 通知第二条第（一）项, en: Notice para. 2(1)}
-    text: 按指标组织生产。
-  - eid: para_2__item_2
-    kind: item
-    label: {zh: 通知第二条第（二）项, en: Notice para. 2(2)}
-    text: 按时上报数据。
-"""
+
+@pytest.fixture(name="client")
+def registry_client(fresh_client):
+    """Every test here on a registry of its own."""
+    return fresh_client
+
 
 METADATA_ONLY = """\
 id: notice-meta
@@ -65,45 +35,6 @@ provisions:
 - eid: para_1
   kind: paragraph
   label: {zh: 通知第一条, en: Notice para. 1}
-"""
-
-
-def ruleset_citing(instrument: str, eid: str, version: str = "1") -> str:
-    """A one-rule ruleset citing ``instrument`` ``eid`` (the rule: production over the enterprise's quota)."""
-    return f"""\
-ruleset: test-notice
-version: "{version}"
-status: draft
-instrument: {instrument}
-title: {{zh: 测试规则集, en: Test ruleset}}
-derived:
-  production_totals:
-    from: production
-    group_by: [enterprise, year, activity]
-    sum: {{amount_t_reo: amount_t_reo}}
-  allocation_totals:
-    from: allocations
-    group_by: [enterprise, year, activity]
-    sum: {{amount_t_reo: amount_t_reo}}
-rules:
-  - id: quota.over-production
-    title: {{zh: 超指标生产, en: Production over quota}}
-    severity: serious
-    when:
-      - fact: production_totals
-        as: produced
-      - fact: allocation_totals
-        as: quota
-        where: >-
-          quota.enterprise == produced.enterprise and quota.year == produced.year
-          and quota.activity == produced.activity and quota.amount_t_reo < produced.amount_t_reo
-    subject: {{type: enterprise, id: produced.enterprise}}
-    period: produced.year
-    message:
-      zh: "{{subject}}超指标生产"
-      en: "{{subject}} produced over quota"
-    citations:
-      - {{instrument: {instrument}, eid: {eid}}}
 """
 
 

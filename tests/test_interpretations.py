@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from api.scenarios import Scenario, load_library
-from conftest import auth, token_config
+from helpers import auth, token_config
 from policy.registry import RULESETS_DIR
 
 NOTICE = (RULESETS_DIR / "notice" / "2021.yaml").read_text(encoding="utf-8")

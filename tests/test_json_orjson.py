@@ -14,7 +14,7 @@ import pytest
 from flask.json.provider import DefaultJSONProvider
 from hypothesis import given, settings, strategies as st
 
-from conftest import ROOT
+from helpers import ROOT
 from policy import jsonio
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.json"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from markupsafe import escape
 
-from conftest import auth
+from helpers import auth
 
 
 def test_instruments_and_structure(client):

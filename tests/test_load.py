@@ -14,8 +14,8 @@ import pytest
 from api.runtime import Runtime
 from policy.instruments import INSTRUMENTS_DIR
 from policy.registry import RULESETS_DIR
+from helpers import random_request
 from servers import Server
-from test_engine_correctness import random_request
 
 REQUESTS, CLIENTS = 1600, 8
 
@@ -37,7 +37,7 @@ def test_every_response_is_its_own_requests_answer(server):
     local = Runtime.from_directories(RULESETS_DIR, INSTRUMENTS_DIR)
     rng = random.Random(42)
     bodies = []
-    for i in range(40):
+    for _ in range(40):
         facts = random_request(rng, n_ent=rng.randint(1, 6))
         bodies.append({"as_of": "2022-01-31", "facts": facts})
     expected = [keys(local.evaluate(b["facts"], dt.date(2022, 1, 31))) for b in bodies]
@@ -78,6 +78,6 @@ def test_metrics_aggregate_all_workers(server):
     import urllib.request
     with urllib.request.urlopen(server.url + "/metrics", timeout=10) as resp:
         text = resp.read().decode()
-    line = next(l for l in text.splitlines()
-                if l.startswith('repolicy_http_requests_total{endpoint="/v1/evaluate",method="POST",status="200"}'))
+    line = next(ln for ln in text.splitlines()
+                if ln.startswith('repolicy_http_requests_total{endpoint="/v1/evaluate",method="POST",status="200"}'))
     assert float(line.split()[-1]) >= REQUESTS

@@ -8,8 +8,7 @@ import re
 import pytest
 
 from api.auth import token_digest
-from conftest import log_in
-from test_registry import FLOOR_3000
+from helpers import FLOOR_3000, log_in
 
 TOKENS = {"wang-reg": ("wang", "regulator"), "wang-legal": ("wang", "legal"), "li-legal": ("li", "legal")}
 

@@ -46,7 +46,7 @@ def _previous_release(url: str) -> None:
     """Make the database as the previous release did, and put rows in every table (plain SQL)."""
     engine = create_engine(url)
     dump = (DUMPS / f"{engine.dialect.name}.sql").read_text()
-    at = dt.datetime(2025, 3, 1, 8, 30, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2025, 3, 1, 8, 30, tzinfo=dt.UTC)
     with engine.begin() as conn:
         for statement in dump.split(";\n"):
             body = "\n".join(line for line in statement.splitlines() if not line.startswith("--")).strip()
@@ -114,7 +114,7 @@ def test_previous_release_database_keeps_its_rows(new_database):
     [version] = store.all_versions()
     assert (version.ref, version.status, version.effective_from, version.comment) == \
         ("notice@2021", "active", "2021-01-01", "首次发布")
-    assert version.created_at == dt.datetime(2025, 3, 1, 8, 30, tzinfo=dt.timezone.utc)
+    assert version.created_at == dt.datetime(2025, 3, 1, 8, 30, tzinfo=dt.UTC)
     assert [(a["action"], a["ruleset"]) for a in store.audit()] == [("publish", "notice@2021")]
     decision = store.decision("d-1")
     assert decision["input"] == {"facts": {"enterprises": [{"id": "E1", "名称": "稀土"}]}}

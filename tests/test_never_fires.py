@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from api.cli import main
-from conftest import auth
+from helpers import auth
 from policy.liveness import contradiction
 from policy.loader import RulesetInvalid
 from rules_helpers import HEADER, ruleset_from

@@ -12,7 +12,7 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
 
-from conftest import auth, example, token_config
+from helpers import auth, example, token_config
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import oracle
-from test_engine_correctness import engines  # noqa: F401 - fixture
-from test_engine_properties import requests
+from helpers import requests
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

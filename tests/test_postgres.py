@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import auth, token_config
+from helpers import FLOOR_3000, SMELTER_2500, auth, token_config
 from pg import Postgres
-from test_registry import FLOOR_3000, SMELTER_2500
 
 
 @pytest.fixture(scope="module")

@@ -3,31 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import auth, token_config
-from policy.registry import RULESETS_DIR
-
-NOTICE = (RULESETS_DIR / "notice" / "2021.yaml").read_text(encoding="utf-8")
-FLOOR_3000 = NOTICE.replace('version: "2021"', 'version: "2021-floor3000"').replace(
-    "    value: 2000\n    unit: t_reo_per_year", "    value: 3000\n    unit: t_reo_per_year")
-
-SMELTER_2500 = {"as_of": "2021-12-31", "facts": {
-    "groups": [{"id": "G1"}],
-    "enterprises": [{"id": "E2", "group": "G1", "activities": ["smelting_separation"], "banned_process": True,
-                     "separation_capacity_t_reo": 2500}],
-    "allocations": [{"enterprise": "E2", "group": "G1", "year": 2021, "activity": "smelting_separation",
-                     "amount_t_reo": 800}]}}
+from helpers import FLOOR_3000, SMELTER_2500, auth, token_config
 
 
-@pytest.fixture()
-def app(tmp_path):
-    from api import create_app
-    return create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "OPEN_EVALUATE": True,
-                       "TOKENS": token_config()})
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
+@pytest.fixture(name="client")
+def registry_client(fresh_client):
+    """Every test here on a registry of its own."""
+    return fresh_client
 
 
 def rules_fired(client, body) -> list[tuple[str, str]]:

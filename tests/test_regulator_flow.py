@@ -2,39 +2,22 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT, repolicy, wait_until
 from servers import Server
 
 DOC = (ROOT / "docs" / "regulators.md").read_text(encoding="utf-8")
 
 
-def repolicy(*args: str, server: Server | None = None, cwd: Path,
-             token: str = "dev-regulator") -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "REPOLICY_TOKEN": token}
-    if server:
-        env["REPOLICY_SERVER"] = server.url
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
-
-
 def settles(server: Server, body: dict, ok, limit: float = 5.0) -> bool:
     """Every worker shows the change within ``limit`` seconds (each polls the registry)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
+    def every_answer_ok() -> bool:
         results = [server.request("POST", "/v1/evaluate", body)[1] for _ in range(6)]
-        if all(ok([(v["ruleset"], v["rule"]) for v in r["violations"]]) for r in results):
-            return True
-        time.sleep(0.1)
-    return False
+        return all(ok([(v["ruleset"], v["rule"]) for v in r["violations"]]) for r in results)
+    return wait_until(every_answer_ok, limit, interval=0.1)
 
 
 @pytest.fixture()

@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
                                                response_headers_conformance, response_schema_conformance,
                                                status_code_conformance)
 
-from conftest import TOKENS, example, token_config
+from helpers import TOKENS, example, token_config
 
 # generated requests per operation and mode: the default run stays under a minute on an idle machine;
 # a deeper search: REPOLICY_SCHEMATHESIS_EXAMPLES=200

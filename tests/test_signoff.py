@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import auth, token_config
+from helpers import auth, token_config
 from policy.registry import RULESETS_DIR
 
 NOTICE = (RULESETS_DIR / "notice" / "2021.yaml").read_text(encoding="utf-8")

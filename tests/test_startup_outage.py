@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import example
+from helpers import example
 
 
 @pytest.fixture()

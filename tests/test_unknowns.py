@@ -80,7 +80,7 @@ def test_the_search_is_bounded(shipped):
 
 
 def test_explain_plain_writes_each_violation_out_with_its_values(client):
-    from conftest import example
+    from helpers import example
     r = client.post("/v1/evaluate?explain=plain,unknowns", json=example("over-quota"))
     assert r.status_code == 200 and "unknowns" in r.json
     over = [v for v in r.json["violations"] if v["rule"] == "quota.over-production"]
@@ -93,7 +93,7 @@ def test_explain_plain_writes_each_violation_out_with_its_values(client):
 def test_a_null_that_is_a_fact_is_known_not_missing(client):
     """`submitted_on: null` says the report was not submitted: the late rule cannot fire whatever is
     added, so it is not undecided, while the never-submitted rule fires on the same report."""
-    from conftest import example
+    from helpers import example
     body = explain(client, example("late-report-and-small-smelter"))
     assert any(v["rule"] == "reporting.group-monthly-missing" for v in body["violations"])
     late = [i for i in body["unknowns"]["items"] if i["rule"] == "reporting.group-monthly-late"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from policy.loader import RulesetInvalid, load_ruleset
 from policy.registry import RULESETS_DIR
@@ -25,8 +26,17 @@ def line_of(text: str, needle: str) -> int:
     raise AssertionError(needle)
 
 
-def test_shipped_rulesets_validate(shipped):
-    assert {"measures@draft", "notice@2021"} <= set(shipped)
+def test_every_ruleset_file_is_loaded_under_the_name_its_path_gives(shipped):
+    """Every YAML file under rulesets/ that holds rules is loaded (none skipped), as <id>@<version> from its
+    path rulesets/<id>/<version>.yaml, which its own `ruleset:` and `version:` repeat; nothing else is."""
+    on_disk = set()
+    for path in RULESETS_DIR.glob("*/*.yaml"):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(doc, dict) and "rules" in doc:
+            assert (doc["ruleset"], str(doc["version"])) == (path.parent.name, path.stem), path
+            on_disk.add(f"{path.parent.name}@{path.stem}")
+    assert set(shipped) == on_disk
+    assert {"measures@draft", "measures@2025", "notice@2021", "regulation@2024"} <= on_disk
 
 
 def test_fixture_is_valid(instruments):

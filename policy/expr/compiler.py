@@ -6,7 +6,8 @@ finding (computed fields over every fact of a list, violation details, explanati
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from policy.expr.interpret import kleene
 from policy.expr.node_types import (AsOf, Arith, Bindings, BoolOp, Call, Compare, Const, FieldRef, Neg, Node, Not,

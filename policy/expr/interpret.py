@@ -7,7 +7,8 @@ reference evaluator and the property tests compare against.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from policy.expr.node_types import (AsOf, Arith, Bindings, BoolOp, Call, Compare, Const, FieldRef, Neg, Node, Not,
                                     ParamRef)

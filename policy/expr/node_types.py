@@ -8,7 +8,8 @@ added without one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Union
+from typing import Any
+from collections.abc import Mapping
 
 
 class ExprError(ValueError):
@@ -45,41 +46,41 @@ class AsOf:
 
 @dataclass(frozen=True)
 class Neg:
-    operand: "Node"
+    operand: Node
 
 
 @dataclass(frozen=True)
 class Not:
-    operand: "Node"
+    operand: Node
 
 
 @dataclass(frozen=True)
 class Arith:
     op: str  # + - * /
-    left: "Node"
-    right: "Node"
+    left: Node
+    right: Node
 
 
 @dataclass(frozen=True)
 class Compare:
     op: str  # == != < <= > >=
-    left: "Node"
-    right: "Node"
+    left: Node
+    right: Node
 
 
 @dataclass(frozen=True)
 class BoolOp:
     op: str  # and | or
-    operands: tuple["Node", ...]
+    operands: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Call:
     func: str
-    args: tuple["Node", ...]
+    args: tuple[Node, ...]
 
 
-Node = Union[Const, FieldRef, ParamRef, AsOf, Neg, Not, Arith, Compare, BoolOp, Call]
+Node = Const | FieldRef | ParamRef | AsOf | Neg | Not | Arith | Compare | BoolOp | Call
 NODE_TYPES: tuple[type, ...] = (Const, FieldRef, ParamRef, AsOf, Neg, Not, Arith, Compare, BoolOp, Call)
 
 FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Mapping
+from collections.abc import Mapping
 
 from policy.expr.node_types import (AsOf, Arith, BoolOp, Call, Compare, Const, ExprError, FieldRef, Neg, Node, Not,
                                     ParamRef)
@@ -43,7 +43,7 @@ def parse(text: str, scope: Scope) -> Node:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         raise ExprError(f"cannot read the condition: {exc.msg}", exc.offset or 1,
-                        "write comparisons like `a.field > 100`, join them with `and` / `or`")
+                        "write comparisons like `a.field > 100`, join them with `and` / `or`") from exc
     node = _Builder(scope, source).build(tree.body)
     return node
 

@@ -10,7 +10,8 @@ tree was walked for every finding).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence, Union
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 from policy.expr.compiler import compile_py
 from policy.expr.node_types import (NODE_TYPES, AsOf, Arith, Bindings, BoolOp, Call, Compare, Const, FieldRef, Neg,
@@ -20,7 +21,7 @@ from policy.expr.visitor import Visitor, handles
 from policy.functions import UnknownValue
 
 ValueText = Callable[[Bindings, Mapping[str, Any], "int | None"], str]
-Part = Union[str, ValueText]
+Part = str | ValueText
 Show = Callable[[Any, str, Node], str]  # (value, condition-level type, node) -> text
 Explanation = Callable[[Bindings, Mapping[str, Any], "int | None"], str]
 
@@ -147,7 +148,7 @@ def _assemble(parts: list[Part]) -> Explanation:
         else:
             if p not in values:
                 values.append(p)
-            template.append("{%d}" % values.index(p))
+            template.append(f"{{{values.index(p)}}}")
     if not values:
         text = "".join(parts)  # type: ignore[arg-type]
         return lambda facts, params, as_of: text

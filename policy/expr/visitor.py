@@ -8,7 +8,8 @@ one walk and silently mishandled.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
+from collections.abc import Callable
 
 from policy.expr.node_types import NODE_TYPES
 

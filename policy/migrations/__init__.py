@@ -14,7 +14,7 @@ import fcntl
 import functools
 import logging
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 from alembic import command
 from alembic.config import Config
