@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from policy import expr as E
 from policy.analysis import analyse
+from policy.batches import BATCH_LISTS, batch_of, batch_values
 from policy.facts import FACT_LISTS, FactList
 from policy.functions import UnknownValue, parse_date
 from policy.model import Rule, Ruleset
@@ -298,7 +299,8 @@ def prepare(ruleset: Ruleset, request: "RequestFacts | Mapping[str, Iterable[Map
         lst = FACT_LISTS[name]
         normalised, spans = request.list(name)
         facts, sources = [], []
-        copy = name in computed_lists  # computed fields are per ruleset: do not touch the shared fact
+        # computed fields and batch figures are per ruleset: do not touch the shared fact
+        copy = name in computed_lists or (bool(ruleset.batches) and name in BATCH_LISTS)
         guard = (guards or {}).get(name)
         for index, (fact, span) in enumerate(zip(normalised, spans)):
             if _within(ruleset, lst, span) and (guard is None or _passes(fact, guard)):
@@ -306,6 +308,8 @@ def prepare(ruleset: Ruleset, request: "RequestFacts | Mapping[str, Iterable[Map
                 sources.append(((name, index),))
         prep.facts[name] = facts
         prep.sources[name] = sources
+    if ruleset.batches:
+        _add_batch_fields(ruleset, prep)
     params = ruleset.param_values
     for comp in need.computed_fields:
         field_name = comp.field
@@ -348,3 +352,15 @@ def prepare(ruleset: Ruleset, request: "RequestFacts | Mapping[str, Iterable[Map
         prep.facts[agg.name] = list(groups.values())
         prep.sources[agg.name] = [tuple(members[k]) for k in groups]
     return prep
+
+
+def _add_batch_fields(ruleset: Ruleset, prep: Prepared) -> None:
+    """Give each allocation and group quota naming one of the ruleset's batches that batch's figures."""
+    for name in BATCH_LISTS:
+        for fact in prep.facts.get(name, ()):
+            batch, warning = batch_of(ruleset.batches, fact)
+            if batch is not None:
+                values, warning = batch_values(batch, fact)
+                fact.update(values)
+            if warning is not None:
+                prep.add_warning(warning)
