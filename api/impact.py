@@ -51,6 +51,7 @@ from policy.impact import ImpactTally, compare
 from policy.ids import new_id
 from policy.instruments import Instrument
 from policy.loader import RulesetInvalid, load_ruleset
+from policy.model import Ruleset
 from policy.registry import Registry
 from policy.store import Store, count_decision_inputs, create_impact_job, decision_inputs, impact_job, \
     update_impact_job
@@ -284,6 +285,12 @@ def start_impact():
     except RulesetInvalid as exc:
         raise ApiError(422, "invalid_ruleset", f"{len(exc.issues)} problem(s) in the ruleset",
                        issues=[i.as_dict() for i in exc.issues]) from None
+    body = start_job(runtime, candidate, g.principal.name, limit)
+    return jsonify(body), 202, {"Location": body["location"]}
+
+
+def start_job(runtime: Runtime, candidate: Ruleset, actor: str, limit: int | None) -> dict[str, Any]:
+    """Record an impact job for a validated candidate and hand it to this process's runner (also for the pages)."""
     store = _store()
     current_app.extensions["repolicy_decisions"].flush()  # this process's queued decisions count too
     replaced = runtime.retired_by(candidate)
@@ -294,21 +301,25 @@ def start_impact():
     job_id = new_id()
     try:
         total = count_decision_inputs(store, limit)
-        create_impact_job(store, job_id, g.principal.name, candidate.ref, total)
+        create_impact_job(store, job_id, actor, candidate.ref, total)
     except SQLAlchemyError as exc:
         trial.engine(candidate).close()
         raise _unavailable(exc) from None
     runner().submit(ImpactJob(job_id, store, limit, total, runtime.instruments, before, after,
                               current_app.config["MAX_FACTS"], inline,
                               on_end=lambda: trial.engine(candidate).close()))
-    location = f"/v1/rulesets/impact/{job_id}"
-    return (jsonify({"job_id": job_id, "status": "queued", "candidate": candidate.ref, "replaces": replaced,
-                     "total": total, "location": location}), 202, {"Location": location})
+    return {"job_id": job_id, "status": "queued", "candidate": candidate.ref, "replaces": replaced,
+            "total": total, "location": f"/v1/rulesets/impact/{job_id}"}
 
 
 @bp.get("/v1/rulesets/impact/<job_id>")
 @require("regulator")
 def get_impact(job_id: str):
+    return jsonify(job_state(job_id))
+
+
+def job_state(job_id: str) -> dict[str, Any]:
+    """A job's status, progress and, when done, its report (404 when there is no such job)."""
     try:
         row = impact_job(_store(), job_id)
     except SQLAlchemyError as exc:
@@ -329,4 +340,4 @@ def get_impact(job_id: str):
         body["result"] = json.loads(row["result"])
     if row["error"] is not None:
         body["error"] = row["error"]
-    return jsonify(body)
+    return body
