@@ -17,6 +17,7 @@ from api.errors import ApiError
 from api.json_input import parse_json_text
 from api.query import comment_text
 from api.web_security import protect_unsafe_request, safe_next
+from api.charts import coverage_chart, coverage_counts, group_charts, production_charts
 from api.drafts import activate, draft_page, publish_edit
 from api.rule_view import find_rule, interpretation_register, rule_view, sign_off
 from api.why import why
@@ -129,8 +130,24 @@ def coverage_page(instrument_id: str):
     review_counts: dict[str, int] = {}
     for state in reviews.values():
         review_counts[state["status"]] = review_counts.get(state["status"], 0) + 1
+    chart = coverage_chart(inst.short_title["zh"], coverage_counts(cov, _interpreted(cov), reviews))
     return _page("coverage.html", title="coverage", inst=inst, cov=cov, counts=counts, reviews=reviews,
-                 review_counts=review_counts, coverage_label=lambda code: COVERAGE_LABELS[code][_lang()])
+                 review_counts=review_counts, coverage_label=lambda code: COVERAGE_LABELS[code][_lang()],
+                 chart=chart)
+
+
+def _interpreted(cov) -> set[str]:
+    """The implementing rules ("ref rule-id") that record an interpretation of the text they apply."""
+    registry = current_app.extensions["repolicy"].registry
+    out = set()
+    for item in {item for c in cov.values() for item in c.implemented_by}:
+        ref, _, rule_id = item.partition(" ")
+        try:
+            if registry.get(ref).rule(rule_id).interpretations:
+                out.add(item)
+        except LookupError:  # a parameter or a responsibility clause, not a rule
+            continue
+    return out
 
 
 def _reviews(cov) -> dict[str, dict]:
@@ -274,6 +291,7 @@ def evaluate():
     from api.evaluate import explain_unknowns, request_as_of, validate_request
     runtime = current_app.extensions["repolicy"]
     text, result, errors, unknowns, reasons = request.form.get("request", ""), None, None, None, {}
+    charts: list = []
     upload = request.files.get("file")
     if upload is not None and upload.filename:
         text = upload.read().decode("utf-8", errors="replace")
@@ -287,10 +305,11 @@ def evaluate():
             result = runtime.evaluate(data["facts"], as_of, data.get("rulesets"))
             unknowns = explain_unknowns(runtime, data["facts"], as_of, result["rulesets"])
             reasons = why(runtime, data["facts"], as_of, result)
+            charts = production_charts(data["facts"]) + group_charts(data["facts"])
         except ApiError as exc:
             errors = exc.errors or [{"path": "$", "message": exc.message}]
         except (ValueError, LookupError) as exc:
             errors = [{"path": "$", "message": str(exc)}]
     page = _page("evaluate.html", title="evaluate", request_text=text, result=result, errors=errors,
-                 unknowns=unknowns, reasons=reasons)
+                 unknowns=unknowns, reasons=reasons, charts=charts)
     return page, 400 if errors else 200

@@ -199,3 +199,32 @@ def test_regulator_changes_a_parameter_on_the_rule_page_through_sign_off_to_acti
                                                           "rule-parameter-form.png"]
     finally:
         server.stop()
+
+
+def test_charts_are_drawn_inline_within_the_content_security_policy(browser, server, tmp_path):
+    """The evaluate page draws each enterprise's cumulative production against its quota (the month it crossed
+    marked) and each group's allocations against its quota; the coverage page its counts.  The browser reports
+    no CSP violation.  Screenshots go to the test's temporary folder."""
+    page = browser.new_context().new_page()
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(f"{server.url}/ui/evaluate")
+    page.fill("#request", (ROOT / "examples" / "over-quota.json").read_text(encoding="utf-8"))
+    page.click("#run")
+    page.wait_for_selector("#charts")
+    production = page.locator("#chart-production-E1-2021 svg")
+    assert production.is_visible() and production.bounding_box()["width"] > 300
+    assert "2021-11 超出指标 / over quota" in production.inner_html()
+    production.screenshot(path=str(tmp_path / "chart-production-E1-2021.png"))
+    page.locator("#chart-group-G1-2021 svg").screenshot(path=str(tmp_path / "chart-group-G1-2021.png"))
+    page.goto(f"{server.url}/ui/coverage/notice-2021")
+    if "/ui/login" in page.url:
+        page.fill("#token", "dev-legal")
+        page.click("#login")
+        page.wait_for_url("**/ui/coverage/**")
+    chart = page.locator("#coverage-chart svg")
+    assert chart.is_visible() and "缺口 / gap" in chart.inner_html()
+    chart.screenshot(path=str(tmp_path / "chart-coverage-notice-2021.png"))
+    assert refused == []
+    assert all((tmp_path / name).stat().st_size > 1000 for name in
+               ("chart-production-E1-2021.png", "chart-group-G1-2021.png", "chart-coverage-notice-2021.png"))
