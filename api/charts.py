@@ -154,8 +154,11 @@ def coverage_counts(cov: Mapping[str, Any], interpreted: set[str], reviews: Mapp
     return counts
 
 
-def coverage_chart(title: str, counts: Mapping[str, int]) -> str:
-    rows = [{"what": label, "n": counts[code], "order": i} for i, (code, label) in enumerate(COVERAGE_BARS)]
+def coverage_chart(title: str, counts: Mapping[str, int], lang: str = "zh") -> str:
+    """The counts as bars.  The statuses are in the page's language only (the Chinese page shows no English status
+    words, as its table); the title and axis stay bilingual."""
+    rows = [{"what": label.split(" / ")[lang == "en"], "n": counts[code], "order": i}
+            for i, (code, label) in enumerate(COVERAGE_BARS)]
     chart = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
         y=alt.Y("what:N", title=None, sort=alt.EncodingSortField("order"), axis=alt.Axis(labelLimit=320)),
         x=alt.X("n:Q", title="条款数 / provisions"),

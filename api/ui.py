@@ -130,7 +130,7 @@ def coverage_page(instrument_id: str):
     review_counts: dict[str, int] = {}
     for state in reviews.values():
         review_counts[state["status"]] = review_counts.get(state["status"], 0) + 1
-    chart = coverage_chart(inst.short_title["zh"], coverage_counts(cov, _interpreted(cov), reviews))
+    chart = coverage_chart(inst.short_title["zh"], coverage_counts(cov, _interpreted(cov), reviews), _lang())
     return _page("coverage.html", title="coverage", inst=inst, cov=cov, counts=counts, reviews=reviews,
                  review_counts=review_counts, coverage_label=lambda code: COVERAGE_LABELS[code][_lang()],
                  chart=chart)

@@ -53,17 +53,18 @@ def test_text_from_the_request_is_escaped_in_the_svg():
 
 def test_the_coverage_chart_has_a_bar_per_count():
     counts = {code: i + 1 for i, (code, _) in enumerate(COVERAGE_BARS)}
-    svg = coverage_chart("通知", counts)
-    assert _csp_clean(svg)
-    for _, label in COVERAGE_BARS:
-        assert label in svg
+    for lang, shown in (("zh", 0), ("en", 1)):
+        svg = coverage_chart("通知", counts, lang)
+        assert _csp_clean(svg)
+        for _, label in COVERAGE_BARS:
+            assert f">{label.split(' / ')[shown]}</text>" in svg and label.split(" / ")[1 - shown] not in svg
 
 
 def test_the_pages_carry_the_charts(app):
     client = app.test_client()
     log_in(client, next(tok for tok, r in TOKENS.items() if r == "legal"))
     page = client.get("/ui/coverage/notice-2021").get_data(as_text=True)
-    assert 'id="coverage-chart"><svg' in page and "已记录解释 / interpretation recorded" in page
+    assert 'id="coverage-chart"><svg' in page and ">已记录解释</text>" in page
     form = client.get("/ui/evaluate").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
     body = (ROOT / "examples" / "over-quota.json").read_text(encoding="utf-8")
