@@ -54,6 +54,7 @@ from policy.impact import ImpactTally, compare
 from policy.ids import new_id
 from policy.instruments import Instrument
 from policy.loader import RulesetInvalid, load_ruleset
+from policy.model import Ruleset
 from policy.registry import Registry
 from policy.store import Store, count_decision_inputs, create_impact_job, decision_inputs, impact_job, \
     update_impact_job
@@ -300,6 +301,12 @@ def start_impact():
     except RulesetInvalid as exc:
         raise ApiError(422, "invalid_ruleset", f"{len(exc.issues)} problem(s) in the ruleset",
                        issues=[i.as_dict() for i in exc.issues]) from None
+    body = start_job(runtime, candidate, g.principal.name, limit)
+    return jsonify(body), 202, {"Location": body["location"]}
+
+
+def start_job(runtime: Runtime, candidate: Ruleset, actor: str, limit: int | None) -> dict[str, Any]:
+    """Record an impact job for a validated candidate and hand it to this process's runner (also for the pages)."""
     store = _store()
     current_app.extensions["repolicy_decisions"].flush()  # this process's queued decisions count too
     replaced = runtime.retired_by(candidate)
@@ -310,7 +317,7 @@ def start_impact():
     job_id = new_id()
     try:
         total = count_decision_inputs(store, limit)
-        create_impact_job(store, job_id, g.principal.name, candidate.ref, total)
+        create_impact_job(store, job_id, actor, candidate.ref, total)
     except SQLAlchemyError as exc:
         trial.engine(candidate).close()
         raise _unavailable(exc) from None
@@ -320,9 +327,8 @@ def start_impact():
                               inline_max=current_app.config["IMPACT_INLINE_MAX"],
                               workers=current_app.config["IMPACT_WORKERS"] or os.cpu_count() or 1,
                               layout=runtime.layout))
-    location = f"/v1/rulesets/impact/{job_id}"
-    return (jsonify({"job_id": job_id, "status": "queued", "candidate": candidate.ref, "replaces": replaced,
-                     "total": total, "location": location}), 202, {"Location": location})
+    return {"job_id": job_id, "status": "queued", "candidate": candidate.ref, "replaces": replaced,
+            "total": total, "location": f"/v1/rulesets/impact/{job_id}"}
 
 
 @bp.get("/v1/rulesets/impact/<name:job_id>")
@@ -330,6 +336,11 @@ def start_impact():
 @operation("regulator", errors={404: "No such job", 503: None})
 def get_impact(job_id: str):
     """An impact job: status, progress and, when done, what the candidate changes"""
+    return jsonify(job_state(job_id))
+
+
+def job_state(job_id: str) -> dict[str, Any]:
+    """A job's status, progress and, when done, its report (404 when there is no such job)."""
     try:
         row = impact_job(_store(), job_id)
     except SQLAlchemyError as exc:
@@ -350,4 +361,4 @@ def get_impact(job_id: str):
         body["result"] = json.loads(row["result"])
     if row["error"] is not None:
         body["error"] = row["error"]
-    return jsonify(body)
+    return body

@@ -175,7 +175,8 @@ def activate(rid: str, version: str):
                     "overridden": [rule for rule, _ in override[1]] if override else []})
 
 
-def sign_off_gate(runtime: Runtime, store, candidate: Ruleset, author: str) -> tuple[str, list] | None:
+def sign_off_gate(runtime: Runtime, store, candidate: Ruleset, author: str,
+                  override_reason: str | None = None) -> tuple[str, list] | None:
     """Maker-checker (``MAKER_CHECKER``): a version whose rules changed is activated only once each changed
     rule is signed off by a legal reviewer other than its publisher.  Rules whose meaning (rule digest) a
     version in force already had count as unchanged, so a rollback needs no new sign-off.
@@ -190,7 +191,7 @@ def sign_off_gate(runtime: Runtime, store, candidate: Ruleset, author: str) -> t
     unsigned = unsigned_changes(candidate, in_force_digests(in_force), store.approvals(candidate.id), author)
     if not unsigned:
         return None
-    reason = (request.args.get("override_reason") or "").strip()
+    reason = ((request.args.get("override_reason") if override_reason is None else override_reason) or "").strip()
     if not reason:
         raise ApiError(409, "sign_off_required",
                        f"{len(unsigned)} changed rule(s) of {candidate.ref} await sign-off by a legal reviewer "

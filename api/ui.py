@@ -17,12 +17,15 @@ from api.errors import ApiError
 from api.json_input import parse_json_text
 from api.query import comment_text
 from api.web_security import protect_unsafe_request, safe_next
+from api.charts import coverage_chart, coverage_counts, group_charts, production_charts
+from api.drafts import activate, draft_page, publish_edit
 from api.rule_view import find_rule, interpretation_register, rule_view, sign_off
 from api.why import why
 from policy.coverage import (STATUS_LABELS as COVERAGE_LABELS, coverage, load_not_a_violation, load_out_of_scope,
                              load_partly_implemented)
 from policy.diff import diff as ruleset_diff
-from policy.review import STATUS_LABELS, review_state, rule_digest
+from policy.param_edit import EditError, shown
+from policy.review import STATUS_LABELS, review_state, rule_dependencies, rule_digest
 
 bp = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates")
 bp.before_request(protect_unsafe_request)
@@ -127,8 +130,24 @@ def coverage_page(instrument_id: str):
     review_counts: dict[str, int] = {}
     for state in reviews.values():
         review_counts[state["status"]] = review_counts.get(state["status"], 0) + 1
+    chart = coverage_chart(inst.short_title["zh"], coverage_counts(cov, _interpreted(cov), reviews), _lang())
     return _page("coverage.html", title="coverage", inst=inst, cov=cov, counts=counts, reviews=reviews,
-                 review_counts=review_counts, coverage_label=lambda code: COVERAGE_LABELS[code][_lang()])
+                 review_counts=review_counts, coverage_label=lambda code: COVERAGE_LABELS[code][_lang()],
+                 chart=chart)
+
+
+def _interpreted(cov) -> set[str]:
+    """The implementing rules ("ref rule-id") that record an interpretation of the text they apply."""
+    registry = current_app.extensions["repolicy"].registry
+    out = set()
+    for item in {item for c in cov.values() for item in c.implemented_by}:
+        ref, _, rule_id = item.partition(" ")
+        try:
+            if registry.get(ref).rule(rule_id).interpretations:
+                out.add(item)
+        except LookupError:  # a parameter or a responsibility clause, not a rule
+            continue
+    return out
 
 
 def _reviews(cov) -> dict[str, dict]:
@@ -158,8 +177,75 @@ def _reviews(cov) -> dict[str, dict]:
 def rule(ref: str, rule_id: str):
     _reader()
     rs, r = find_rule(ref, rule_id)
+    return _rule_page(rs, r)
+
+
+def _rule_page(rs, r, edit_errors: list[str] | None = None, form: dict | None = None):
+    """The rule page; for a regulator with the form to change the parameters the rule reads."""
+    editable = [rs.parameters[n] for n in rule_dependencies(rs, r)["parameters"] if rs.parameters[n].value is not None]
     return _page("rule.html", title=r.title[_lang()], rs=rs, rule=r, view=rule_view(rs, r),
-                 can_approve=g.principal.role == "legal")
+                 can_approve=g.principal.role == "legal", can_edit=g.principal.role == "regulator",
+                 editable=[(p, (form or {}).get(f"param-{p.name}", shown(p))) for p in editable],
+                 edit_version=(form or {}).get("version", f"{rs.version}-rev"), edit_errors=edit_errors or [])
+
+
+def _regulator() -> None:
+    _reader()
+    if g.principal.role != "regulator":
+        raise ApiError(403, "forbidden", "only the regulator role changes and activates rulesets")
+
+
+@bp.post("/rules/<ref>/<rule_id>/parameters")
+def edit_parameters(ref: str, rule_id: str):
+    """The rule page's parameter form: a new draft version, then its page (CSRF and origin checked before)."""
+    _regulator()
+    rs, r = find_rule(ref, rule_id)
+    form = request.form.to_dict()
+    values = {k[len("param-"):]: v for k, v in form.items() if k.startswith("param-")}
+    try:
+        new, job_id = publish_edit(rs, form.get("version", "").strip(), values, g.principal.name,
+                                   comment_text(form.get("comment")))
+    except EditError as exc:
+        return _rule_page(rs, r, [str(exc)], form), 400
+    except ApiError as exc:
+        if exc.status != 422:
+            raise
+        details = [f"{i['file']}:{i['line']}:{i['column']}: {i['message']}" for i in exc.extra.get("issues", ())]
+        return _rule_page(rs, r, [exc.message, *details, *exc.extra.get("scenarios", ())], form), 422
+    return redirect(url_for("ui.draft", ref=new.ref, base=rs.ref, job=job_id, lang=_lang()))
+
+
+def _draft_versions(ref: str):
+    registry = current_app.extensions["repolicy"].registry
+    try:
+        return registry.get(request.args.get("base", "")), registry.get(ref)
+    except LookupError as exc:
+        raise ApiError(404, "not_found", f"no ruleset version {exc.args[0]}") from None
+
+
+@bp.get("/drafts/<ref>")
+def draft(ref: str, error: str | None = None):
+    """A draft made on a rule page: the change in words, the scenarios, the impact, sign-offs, activation."""
+    _reader()
+    old, new = _draft_versions(ref)
+    return _page("draft.html", title=new.ref, old=old, new=new, job=request.args.get("job", ""), error=error,
+                 can_activate=g.principal.role == "regulator", **draft_page(old, new, request.args.get("job")))
+
+
+@bp.post("/drafts/<ref>/activate")
+def activate_draft(ref: str):
+    _regulator()
+    _, new = _draft_versions(ref)
+    try:
+        activate(new, g.principal.name, comment_text(request.form.get("comment")),
+                 (request.form.get("override_reason") or "").strip())
+    except ApiError as exc:
+        if exc.status not in (400, 409):
+            raise
+        waiting = ", ".join(u["rule"] for u in exc.extra.get("rules", ()))
+        return draft(ref, f"{exc.message}" + (f": {waiting}" if waiting else "")), exc.status
+    return redirect(url_for("ui.draft", ref=ref, base=request.args.get("base"), job=request.args.get("job"),
+                            lang=_lang()) + "#activation")
 
 
 @bp.post("/rules/<ref>/<rule_id>/approve")
@@ -206,6 +292,7 @@ def evaluate():
     from api.evaluate_input import InvalidEvaluateRequest, request_as_of, validate_request
     runtime = current_app.extensions["repolicy"]
     text, result, errors, unknowns, reasons = request.form.get("request", ""), None, None, None, {}
+    charts: list = []
     upload = request.files.get("file")
     if upload is not None and upload.filename:
         text = upload.read().decode("utf-8", errors="replace")
@@ -219,10 +306,11 @@ def evaluate():
             result = runtime.evaluate(data["facts"], as_of, data.get("rulesets"))
             unknowns = explain_unknowns(runtime, data["facts"], as_of, result["rulesets"])
             reasons = why(runtime, data["facts"], as_of, result)
+            charts = production_charts(data["facts"]) + group_charts(data["facts"])
         except (ApiError, InvalidEvaluateRequest) as exc:
             errors = exc.errors or [{"path": "$", "message": exc.message}]
         except (ValueError, LookupError) as exc:
             errors = [{"path": "$", "message": str(exc)}]
     page = _page("evaluate.html", title="evaluate", request_text=text, result=result, errors=errors,
-                 unknowns=unknowns, reasons=reasons)
+                 unknowns=unknowns, reasons=reasons, charts=charts)
     return page, 400 if errors else 200

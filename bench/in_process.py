@@ -34,7 +34,8 @@ root, calls, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 sys.path[:0] = [root, root + "/bench"]
 from evaluate import AS_OF, small_request
 from api import create_app
-from api.evaluate import compact_json, validate_request
+from api.evaluate import compact_json
+from api.evaluate_input import validate_request
 from api.json_input import parse_json_text
 from engine.prepare import RequestFacts
 from policy import results

@@ -47,6 +47,7 @@ from collections.abc import Callable
 
 from policy import expr as E
 from policy.analysis import analyse
+from policy.batches import BATCH_FIELDS, BATCH_LISTS
 from policy.model import Pattern, Rule, Ruleset
 
 RULES_PER_UNIT = 100  # rules per unit: 256 identical rules worked, 300 failed (error 108); docs/engine.md
@@ -430,6 +431,8 @@ def _guards(ruleset: Ruleset) -> dict[str, tuple[dict[str, Any], ...]]:
     """
     sources = {a.source for a in ruleset.aggregates.values()}
     computed = analyse(ruleset).computed_names  # not on the raw fact yet when the guards run
+    if ruleset.batches:  # nor are a batch's figures (policy.batches)
+        computed = {**computed, **{name: computed.get(name, frozenset()) | set(BATCH_FIELDS) for name in BATCH_LISTS}}
     per_list: dict[str, list[dict[str, Any]]] = {}
     unguarded: set[str] = set()
     for rule in ruleset.rules:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from policy import expr as E
 from policy.analysis import analyse
+from policy.batches import BATCH_LISTS, batch_of, batch_values
 from policy.facts import FACT_LISTS, FactList
 from policy.functions import UnknownValue, parse_date
 from policy.model import Rule, Ruleset
@@ -310,7 +311,8 @@ def prepare(ruleset: Ruleset, request: RequestFacts | Mapping[str, Iterable[Mapp
         lst = FACT_LISTS[name]
         normalised, spans = request.list(name)
         facts, sources = [], []
-        copy = name in computed_lists  # computed fields are per ruleset: do not touch the shared fact
+        # computed fields and batch figures are per ruleset: do not touch the shared fact
+        copy = name in computed_lists or (bool(ruleset.batches) and name in BATCH_LISTS)
         alternatives = (guards or {}).get(name)
         passes = _guard(alternatives).passes if alternatives is not None else None
         within: dict[Any, bool] = {}  # per distinct span (requests repeat a few periods)
@@ -323,6 +325,8 @@ def prepare(ruleset: Ruleset, request: RequestFacts | Mapping[str, Iterable[Mapp
                 sources.append(((name, index),))
         prep.facts[name] = facts
         prep.sources[name] = sources
+    if ruleset.batches:
+        _add_batch_fields(ruleset, prep)
     params = ruleset.param_values
     for comp in need.computed_fields:
         field_name = comp.field
@@ -365,3 +369,15 @@ def prepare(ruleset: Ruleset, request: RequestFacts | Mapping[str, Iterable[Mapp
         prep.facts[agg.name] = list(groups.values())
         prep.sources[agg.name] = [tuple(members[k]) for k in groups]
     return prep
+
+
+def _add_batch_fields(ruleset: Ruleset, prep: Prepared) -> None:
+    """Give each allocation and group quota naming one of the ruleset's batches that batch's figures."""
+    for name in BATCH_LISTS:
+        for fact in prep.facts.get(name, ()):
+            batch, warning = batch_of(ruleset.batches, fact)
+            if batch is not None:
+                values, warning = batch_values(batch, fact)
+                fact.update(values)
+            if warning is not None:
+                prep.add_warning(warning)

@@ -53,6 +53,9 @@ def ruleset_citations(rs: Ruleset) -> Iterable[tuple[Citation, str]]:
     for p in rs.parameters.values():
         for c in p.citations:
             yield c, f"{rs.ref} parameter {p.name}"
+    for b in rs.batches.values():  # a batch's figures (notice, date, deadline, totals) come from its citations
+        for c in b.citations:
+            yield c, f"{rs.ref} batch {b.id}"
     if rs.responsibility:
         yield rs.responsibility.citation, f"{rs.ref} responsibility"
 

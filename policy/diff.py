@@ -62,6 +62,7 @@ def diff(old: Ruleset, new: Ruleset) -> list[str]:
                 lines.append(f"Parameter changed: {name} {_param_value(a)} -> {_param_value(b)} {b.unit or ''}".rstrip())
             if a.citations != b.citations:
                 lines.append(f"Parameter {name} citations: {_cites(a.citations)} -> {_cites(b.citations)}")
+    lines += _batch_changes(old, new)
     for name in sorted(set(old.aggregates) | set(new.aggregates)):
         if old.aggregates.get(name) != new.aggregates.get(name):
             verb = "added" if name not in old.aggregates else "removed" if name not in new.aggregates else "changed"
@@ -87,3 +88,28 @@ def diff(old: Ruleset, new: Ruleset) -> list[str]:
             if a[part] != b[part]:
                 lines.append(f"Rule {rid}: {part} changed:\n    before: {a[part]}\n    after:  {b[part]}")
     return lines
+
+
+def _batch_view(batch: Any) -> dict[str, str]:
+    return {"notice": str(batch.notice), "issued_on": _day(batch.issued_on) if batch.issued_on else "not set",
+            "split_working_days": str(batch.split_working_days) if batch.split_working_days is not None else "not set",
+            "totals": ", ".join(f"{k} {v}" for k, v in sorted(batch.totals.items())) or "none",
+            "citations": _cites(batch.citations)}
+
+
+def _batch_changes(old: Ruleset, new: Ruleset) -> list[str]:
+    """Batches added, removed, and each changed figure of a batch (its notice, date, deadline, totals, citations)."""
+    lines = []
+    for bid in sorted(set(old.batches) | set(new.batches)):
+        a, b = old.batches.get(bid), new.batches.get(bid)
+        if a is None:
+            view = _batch_view(b)
+            lines.append(f"Batch added: {bid} ({view['notice']}, issued {view['issued_on']}, "
+                         f"{view['split_working_days']} working days to split)")
+        elif b is None:
+            lines.append(f"Batch removed: {bid}")
+        else:
+            va, vb = _batch_view(a), _batch_view(b)
+            lines += [f"Batch {bid} {key}: {va[key]} -> {vb[key]}" for key in va if va[key] != vb[key]]
+    return lines
+

@@ -140,6 +140,8 @@ _LISTS: tuple[FactList, ...] = (
         _n("amount_t_reo", required=True),
         WireField("issued_on", "date", nullable=True, flag="issued"),
         WireField("filed_on", "date", nullable=True, flag="filed"),
+        # extension: the batch of the year's quota it splits, and the notice that issued that batch (ruleset `batches`)
+        _id("batch"), _s("notice", max_length=200),
     ), {"zh": "指标分解", "en": "allocations"}, time_field="year"),
     FactList("production", (
         _id("enterprise", required=True, ref="enterprises"),
@@ -189,6 +191,7 @@ _LISTS: tuple[FactList, ...] = (
         WireField("activity", "enum", required=True, enum=ACTIVITIES),
         WireField("ore_type", "enum", enum=ORE_TYPES),
         _n("amount_t_reo", required=True),
+        _id("batch"), _s("notice", max_length=200),  # extension: as on allocations
     ), {"zh": "集团指标", "en": "group quotas"}, time_field="year"),
 )
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 
 from policy import expr as E
 from policy import liveness
+from policy.batches import BATCH_FIELDS, BATCH_LISTS, parse_batches
 from policy.facts import FACT_LISTS, RESERVED_FIELDS
 from policy.functions import parse_date
 from policy.instruments import Instrument
@@ -196,7 +197,7 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
         raise RulesetInvalid(ch.issues)
     ch.keys(top, "the ruleset", ("ruleset", "version", "title", "instrument", "rules"),
             ("status", "effective", "reads_facts_from", "parameters", "derived", "computed", "description",
-             "scenarios", "responsibility"))
+             "scenarios", "responsibility", "batches"))
 
     rid, version = top.get("ruleset"), top.get("version")
     if not isinstance(rid, str) or not ID_RE.match(rid):
@@ -237,6 +238,10 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
     }
     always: dict[str, set[str]] = {name: {f.name for f in lst.condition_fields.values() if f.always_present}
                                    for name, lst in FACT_LISTS.items()}
+    batches, batch_warnings = parse_batches(ch, top)
+    if batches:  # a fact naming one of them carries its figures (never "always": the batch may be unnamed)
+        for name in BATCH_LISTS:
+            fact_fields[name].update(BATCH_FIELDS)
     computed = _computed(ch, top, fact_fields, param_types)
     aggregates = _aggregates(ch, top, fact_fields, always, param_types)
     rules = _rules(ch, top, fact_fields, always, param_types)
@@ -265,7 +270,7 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
         parameters=parameters, aggregates=aggregates, computed=tuple(computed), rules=tuple(rules),
         fact_fields=fact_fields, source=source, digest=_digest(source), path=path, description=description,
         extra={"scenarios": top.get("scenarios")} if "scenarios" in top else {},
-        responsibility=responsibility, reads_facts_from=reads_from,
+        responsibility=responsibility, reads_facts_from=reads_from, batches=batches,
     )
     # Rules that can never fire are refused; computed fields nobody reads are only warned about.
     errors, warnings = liveness.problems(ruleset, ch.computed_at)
@@ -275,6 +280,8 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
         raise RulesetInvalid(ch.issues)
     ruleset.extra["warnings"] = [Issue(path, loc.line, loc.column, message, rule_id, hint)
                                  for loc, message, rule_id, hint in warnings]
+    ruleset.extra["warnings"] += [Issue(path, loc.line, loc.column, message, None, hint)
+                                  for loc, message, hint in batch_warnings]
     return ruleset
 
 

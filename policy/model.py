@@ -39,6 +39,25 @@ class Parameter:
 
 
 @dataclass(frozen=True)
+class Batch:
+    """One batch of a year's quotas, issued by its own notice with its own split deadline.
+
+    The quotas of a year come in batches (2023: first batch 工信部联原〔2023〕23号, ten working
+    days to split; third batch 〔2023〕245号 of 2023-12-14, three working days): an allocation or a
+    group quota naming its ``batch`` is judged against that batch's figures (:mod:`policy.batches`).
+    """
+
+    id: str
+    label: Mapping[str, str]
+    notice: str | None  # the document number of the notice that issued it
+    issued_on: int | None  # day number; None: not known, so its split deadline is unknown
+    split_working_days: int | None
+    totals: Mapping[str, float]  # activity -> t REO: the annual totals the notice states
+    citations: tuple[Citation, ...]
+    note: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
 class Aggregate:
     """A derived fact list: sums and counts of a list grouped by keys."""
 
@@ -192,6 +211,7 @@ class Ruleset:
     # first day of the facts the ruleset reads when earlier than ``effective_from`` (an annual quota counts the
     # months of its year before the entry into force); None: the effective period bounds the facts read too
     reads_facts_from: int | None = None
+    batches: Mapping[str, Batch] = field(default_factory=dict)  # batch id -> its notice, dates and totals
 
     @property
     def ref(self) -> str:

@@ -19,6 +19,7 @@ import yaml
 
 from policy import expr as E
 from policy.analysis import computed_behind
+from policy.batches import BATCH_FIELDS, BATCH_LISTS
 from policy.model import Rule, Ruleset
 
 APPROVED, UNREVIEWED, CHANGED = "approved", "unreviewed", "changed_since_approval"
@@ -79,8 +80,20 @@ def _rule_digest(ruleset: Ruleset, rule: Rule, doc: Mapping[str, Any]) -> str:
         "computed": computed,
         "responsibility": doc.get("responsibility"),
     }
+    if ruleset.batches and _reads_batches(ruleset, rule, deps):  # a batch's deadline changes what the rule finds
+        content["batches"] = doc.get("batches")
     text = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _reads_batches(ruleset: Ruleset, rule: Rule, deps: Mapping[str, list[str]]) -> bool:
+    """Whether the rule reads a batch's figures: directly, through a computed field, or from a derived list of a batch list."""
+    nodes = [n for p in rule.patterns if p.where is not None for n in E.nodes(p.where)]
+    nodes += [n for v in rule.details.values() for n in E.nodes(v)]
+    nodes += [n for c in ruleset.computed if f"{c.list}.{c.field}" in deps["computed"] for n in E.nodes(c.value)]
+    if any(isinstance(n, E.FieldRef) and n.name in BATCH_FIELDS for n in nodes):
+        return True
+    return any(ruleset.aggregates[name].source in BATCH_LISTS for name in deps["derived"])
 
 
 def review_state(ruleset: Ruleset, rule: Rule, approvals: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

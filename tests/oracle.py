@@ -142,6 +142,26 @@ FUNCTIONS = {
 }
 
 
+def _batch_fields(batches: Mapping[str, Any], fact: Mapping[str, Any]) -> dict[str, Any]:
+    """The named batch's figures: by `batch`, else by the `notice` of exactly one batch; none if they disagree."""
+    if fact.get("batch") is not None:
+        batch = batches.get(fact["batch"])
+        if batch is None or (fact.get("notice") is not None and batch.notice is not None
+                             and fact["notice"] != batch.notice):
+            return {}
+    else:
+        named = [b for b in batches.values() if fact.get("notice") is not None and b.notice == fact["notice"]]
+        if len(named) != 1:
+            return {}
+        batch = named[0]
+    out = {"batch_notice": batch.notice, "batch_issued_on": batch.issued_on,
+           "batch_split_working_days": batch.split_working_days,
+           "batch_total_t_reo": batch.totals.get(fact.get("activity"))}
+    if batch.issued_on is not None and batch.split_working_days is not None:
+        out["batch_split_due"] = _add_working_days(batch.issued_on, batch.split_working_days)
+    return {k: v for k, v in out.items() if v is not None and v is not UNKNOWN}
+
+
 # ---------------------------------------------------------------- three-valued expressions
 def value(node: Any, env: Mapping[str, Mapping[str, Any]], params: Mapping[str, Any], as_of: int | None) -> Any:
     """The node's value, or UNKNOWN; ``and``/``or``/``not`` in Kleene's three-valued logic."""
@@ -236,6 +256,9 @@ def facts_of(ruleset: Any, request: Mapping[str, list], day: int) -> dict[str, l
     for name, items in request.items():
         lists[name] = [(normalise(name, raw), ((name, i),)) for i, raw in enumerate(items or ())
                        if judged(ruleset, name, raw)]
+    for name in ("allocations", "group_quotas"):  # a batch's figures (docs/rules.md, batches), restated
+        for fact, _ in lists.get(name, ()):
+            fact.update(_batch_fields(ruleset.batches, fact))
     for comp in ruleset.computed:  # in file order: a later one may read an earlier one
         for fact, _ in lists.get(comp.list, ()):
             computed = value(comp.value, {comp.alias: fact}, params, None)

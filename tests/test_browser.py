@@ -131,3 +131,100 @@ def test_reviewer_uploads_facts_and_sees_what_was_left_undecided(browser, server
     item = page.locator('li[data-rule="eligibility.mine-ineligible"]')
     assert "facts.enterprises[0].mining_license" in item.inner_text()
     page.screenshot(path=str(SHOTS / "evaluate-unknowns.png"), full_page=True)
+
+
+def test_regulator_changes_a_parameter_on_the_rule_page_through_sign_off_to_activation(browser, tmp_path_factory):
+    """A regulator raises the capacity floor on the rule's page; the draft's page shows the change in words, the
+    scenarios run on it and the impact on the recorded decisions; a legal reviewer signs the rule off; the
+    regulator activates it.  Screenshots go to the test's temporary folder."""
+    tmp = tmp_path_factory.mktemp("edit")
+    shots = tmp / "screenshots"
+    shots.mkdir()
+    server = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp / 'r.db'}", "REPOLICY_DEV_MODE": "1",
+                     "REPOLICY_OPEN_EVALUATE": "1", "LOG_DIR": str(tmp), "REPOLICY_LOG_LEVEL": "WARNING"}, workers=1)
+    try:
+        request = {"as_of": "2021-12-31", "facts": {
+            "groups": [{"id": "G1", "designated": True}],
+            "enterprises": [{"id": "E2", "group": "G1", "activities": ["smelting_separation"],
+                             "banned_process": True, "separation_capacity_t_reo": 2500}],
+            "allocations": [{"enterprise": "E2", "group": "G1", "year": 2021, "activity": "smelting_separation",
+                             "amount_t_reo": 800}]}}
+        assert server.request("POST", "/v1/evaluate", request)[1]["violations"] == []  # recorded: compliant at 2,000 t
+
+        regulator = browser.new_context().new_page()
+        regulator.goto(f"{server.url}/ui/rules/notice@2021/eligibility.smelter-ineligible")
+        regulator.fill("#token", "dev-regulator")
+        regulator.click("#login")
+        regulator.wait_for_url("**/ui/rules/**")
+        assert regulator.input_value("#param-capacity_floor_t_reo") == "2000"
+        regulator.fill("#param-capacity_floor_t_reo", "3000")
+        regulator.fill("#edit-version", "2021-floor3000")
+        regulator.fill("#edit-comment", "产能下限提高到3000吨 / floor raised to 3,000 t")
+        regulator.locator("#edit-form").screenshot(path=str(shots / "rule-parameter-form.png"))
+        regulator.click("#edit-submit")
+        regulator.wait_for_url("**/ui/drafts/notice@2021-floor3000**")
+        assert "capacity_floor_t_reo 2000 -> 3000" in regulator.locator("#changes").inner_text()
+        assert "2000吨" in regulator.locator("#stale-texts").inner_text()  # texts that still say 2,000 t
+        assert "未通过 0" in regulator.locator("#scenario-counts").inner_text()  # 3,000 t changes no library scenario
+        for _ in range(60):  # the impact job runs in the background: reload until it is done
+            if regulator.locator("#impact-counts").count():
+                break
+            regulator.wait_for_timeout(500)
+            regulator.reload()
+        assert "结论改变 1" in regulator.locator("#impact-counts").inner_text()
+        regulator.click("#activate")  # too early: the changed rule awaits a legal reviewer
+        assert "eligibility.smelter-ineligible" in regulator.locator("#activation-error").inner_text()
+        regulator.screenshot(path=str(shots / "draft-awaiting-sign-off.png"), full_page=True)
+
+        legal = browser.new_context().new_page()
+        legal.goto(f"{server.url}/ui/rules/notice@2021-floor3000/eligibility.smelter-ineligible")
+        legal.fill("#token", "dev-legal")
+        legal.click("#login")
+        legal.wait_for_url("**/ui/rules/**")
+        assert legal.locator("#edit-form").count() == 0  # only a regulator changes parameters
+        legal.fill("#approve-comment", "3,000 t as para 3(2) now reads")
+        legal.click("#approve")
+        legal.wait_for_selector("#approvals")
+
+        regulator.goto(f"{server.url}/ui/drafts/notice@2021-floor3000?base=notice@2021")
+        assert regulator.locator("#draft-rules").inner_text().count("已审核") == 1
+        regulator.fill("#activate-comment", "in force")
+        regulator.click("#activate")
+        regulator.wait_for_selector("#draft-status")
+        assert regulator.locator("#draft-status").inner_text() == "active"
+        regulator.screenshot(path=str(shots / "draft-activated.png"), full_page=True)
+        found = server.request("POST", "/v1/evaluate", request)[1]["violations"]
+        assert [(v["ruleset"], v["rule"]) for v in found] == [("notice@2021-floor3000", "eligibility.smelter-ineligible")]
+        assert sorted(p.name for p in shots.iterdir()) == ["draft-activated.png", "draft-awaiting-sign-off.png",
+                                                          "rule-parameter-form.png"]
+    finally:
+        server.stop()
+
+
+def test_charts_are_drawn_inline_within_the_content_security_policy(browser, server, tmp_path):
+    """The evaluate page draws each enterprise's cumulative production against its quota (the month it crossed
+    marked) and each group's allocations against its quota; the coverage page its counts.  The browser reports
+    no CSP violation.  Screenshots go to the test's temporary folder."""
+    page = browser.new_context().new_page()
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(f"{server.url}/ui/evaluate")
+    page.fill("#request", (ROOT / "examples" / "over-quota.json").read_text(encoding="utf-8"))
+    page.click("#run")
+    page.wait_for_selector("#charts")
+    production = page.locator("#chart-production-E1-2021 svg")
+    assert production.is_visible() and production.bounding_box()["width"] > 300
+    assert "2021-11 超出指标 / over quota" in production.inner_html()
+    production.screenshot(path=str(tmp_path / "chart-production-E1-2021.png"))
+    page.locator("#chart-group-G1-2021 svg").screenshot(path=str(tmp_path / "chart-group-G1-2021.png"))
+    page.goto(f"{server.url}/ui/coverage/notice-2021")
+    if "/ui/login" in page.url:
+        page.fill("#token", "dev-legal")
+        page.click("#login")
+        page.wait_for_url("**/ui/coverage/**")
+    chart = page.locator("#coverage-chart svg")
+    assert chart.is_visible() and ">缺口</text>" in chart.inner_html()
+    chart.screenshot(path=str(tmp_path / "chart-coverage-notice-2021.png"))
+    assert refused == []
+    assert all((tmp_path / name).stat().st_size > 1000 for name in
+               ("chart-production-E1-2021.png", "chart-group-G1-2021.png", "chart-coverage-notice-2021.png"))

@@ -1,0 +1,242 @@
+"""Quota batches: each split judged against its own batch's deadline (policy/batches.py, docs/rules.md §2).
+
+The expectations below are computed here from the official calendar (chinese_calendar) and the batch table
+written in this file, sharing nothing with the engine but the request; the engine is also compared with the
+independent oracle (tests/oracle.py).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import chinese_calendar
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import oracle
+from engine import Engine
+from api.runtime import Runtime
+from policy.loader import RulesetInvalid
+from policy.registry import Registry
+from rules_helpers import ruleset_from
+
+HEADER = """\
+ruleset: batched
+version: "1"
+instrument: notice-2023-1
+title: {zh: 分批测试, en: batches under test}
+effective: {from: "2023-01-01", to: "2023-12-31"}
+"""
+
+# Two batches with dates of this test's own choosing (the first batch's real date is not at hand).
+FIRST = ("b1", "第一批文号", dt.date(2023, 3, 24), 10)
+THIRD = ("b3", "工信部联原〔2023〕245号", dt.date(2023, 12, 14), 3)
+BATCHES = f"""\
+batches:
+  {FIRST[0]}:
+    label: {{zh: 第一批, en: first batch}}
+    notice: {FIRST[1]}
+    issued_on: "{FIRST[2].isoformat()}"
+    split_working_days: {FIRST[3]}
+    totals: {{mining: 120000}}
+    citations: [{{instrument: notice-2023-1, eid: para_2}}]
+  {THIRD[0]}:
+    label: {{zh: 第三批, en: third batch}}
+    notice: {THIRD[1]}
+    issued_on: "{THIRD[2].isoformat()}"
+    split_working_days: {THIRD[3]}
+    totals: {{mining: 255000, smelting_separation: 243850}}
+    citations: [{{instrument: notice-2023-3, eid: para_2}}]
+"""
+RULES = """\
+rules:
+  - id: split.late
+    title: {zh: 逾期分解, en: split late}
+    severity: minor
+    when:
+      - fact: allocations
+        as: a
+        where: a.issued_on > a.batch_split_due
+    subject: {type: group, id: a.group}
+    period: a.year
+    details: {due_on: a.batch_split_due, notice: a.batch_notice}
+    message: {zh: "{subject}逾期", en: "{subject} late"}
+    citations: [{instrument: notice-2023-3, eid: para_2}]
+  - id: group.over-batch-total
+    title: {zh: 超过该批全年总量, en: over the batch's annual total}
+    severity: minor
+    when:
+      - fact: group_quotas
+        as: q
+        where: q.amount_t_reo > q.batch_total_t_reo
+    subject: {type: group, id: q.group}
+    period: q.year
+    details: {total: q.batch_total_t_reo}
+    message: {zh: "{subject}超过", en: "{subject} over"}
+    citations: [{instrument: notice-2023-3, eid: para_1}]
+"""
+
+
+@pytest.fixture(scope="module")
+def batched(instruments):
+    return ruleset_from(BATCHES + RULES, instruments, header=HEADER)
+
+
+@pytest.fixture(scope="module")
+def runtime(instruments, batched):
+    return Runtime(instruments, Registry([batched]))
+
+
+def _deadline(issued: dt.date, days: int) -> dt.date:
+    """The days-th official working day after ``issued`` (docs/rules.md §6), from the calendar directly."""
+    d = issued
+    while days:
+        d += dt.timedelta(days=1)
+        days -= chinese_calendar.is_workday(d)
+    return d
+
+
+def test_the_third_batch_deadline_is_three_working_days_after_14_december_2023():
+    assert _deadline(dt.date(2023, 12, 14), 3) == dt.date(2023, 12, 19)
+
+
+def test_batches_are_read_with_their_figures(batched):
+    b = batched.batches["b3"]
+    assert (b.notice, dt.date.fromordinal(b.issued_on), b.split_working_days) == THIRD[1:]
+    assert dict(b.totals) == {"mining": 255000, "smelting_separation": 243850}
+    assert [c.eid for c in b.citations] == ["para_2"]
+
+
+def test_a_ruleset_without_batches_has_no_batch_fields(instruments):
+    with pytest.raises(RulesetInvalid) as exc:
+        ruleset_from(RULES, instruments, header=HEADER)
+    assert "batch_split_due" in str(exc.value)
+
+
+@pytest.mark.parametrize("batch, message", [
+    ('  "B 1":\n    label: {zh: 一, en: one}\n    issued_on: "2023-01-01"\n    split_working_days: 3\n'
+     '    citations: [{instrument: notice-2023-1, eid: para_2}]\n', "batch id 'B 1'"),
+    ('  b1:\n    label: {zh: 一, en: one}\n    issued_on: "2023-02-30"\n    split_working_days: 3\n'
+     '    citations: [{instrument: notice-2023-1, eid: para_2}]\n', "`issued_on` must be a date"),
+    ('  b1:\n    label: {zh: 一, en: one}\n    issued_on: "2023-01-01"\n    split_working_days: 2.5\n'
+     '    citations: [{instrument: notice-2023-1, eid: para_2}]\n', "`split_working_days` must be a whole number"),
+    ('  b1:\n    label: {zh: 一, en: one}\n    issued_on: "2023-01-01"\n    split_working_days: 3\n'
+     '    totals: {smelting: 5}\n    citations: [{instrument: notice-2023-1, eid: para_2}]\n', "unknown activity"),
+    ('  b1:\n    label: {zh: 一, en: one}\n    issued_on: "2023-01-01"\n    split_working_days: 3\n'
+     '    citations: [{instrument: notice-2023-1, eid: para_9}]\n', "has no provision 'para_9'"),
+    ('  b1:\n    label: {zh: 一, en: one}\n    issued_on: "2023-01-01"\n    split_working_days: 3\n', "lacks `citations`"),
+    ('  b1:\n    label: {zh: 一, en: one}\n    notice: N1\n    issued_on: "2023-01-01"\n    split_working_days: 3\n'
+     '    citations: [{instrument: notice-2023-1, eid: para_2}]\n'
+     '  b2:\n    label: {zh: 二, en: two}\n    notice: N1\n    issued_on: "2023-02-01"\n    split_working_days: 3\n'
+     '    citations: [{instrument: notice-2023-1, eid: para_2}]\n', "name the same notice N1"),
+])
+def test_bad_batches_are_refused_with_their_line(instruments, batch, message):
+    with pytest.raises(RulesetInvalid) as exc:
+        ruleset_from("batches:\n" + batch + RULES, instruments, header=HEADER)
+    issues = [i for i in exc.value.issues if message in i.message]
+    assert issues, [i.message for i in exc.value.issues]
+    assert all(i.file == "test.yaml" and i.line > HEADER.count("\n") for i in issues)
+
+
+def test_a_batch_without_its_date_is_a_warning_and_judges_nothing(instruments):
+    body = BATCHES.replace(f'issued_on: "{THIRD[2].isoformat()}"', "issued_on: null")
+    rs = ruleset_from(body + RULES, instruments, header=HEADER)
+    assert any("has no issue date" in w.message for w in rs.extra["warnings"])
+    facts = {"groups": [{"id": "G1"}], "enterprises": [{"id": "E1"}],
+             "allocations": [{"enterprise": "E1", "group": "G1", "year": 2023, "activity": "mining",
+                              "amount_t_reo": 1, "batch": "b3", "issued_on": "2023-12-29"}]}
+    assert Runtime(instruments, Registry([rs])).evaluate(facts, dt.date(2023, 12, 31), ["batched@1"])["violations"] == []
+
+
+@pytest.mark.parametrize("allocation, code", [
+    ({"batch": "b9"}, "batch_not_defined"),
+    ({"notice": "未知文号"}, "batch_not_defined"),
+    ({"batch": "b3", "notice": FIRST[1]}, "batch_notice_mismatch"),
+])
+def test_a_batch_that_cannot_be_told_is_a_warning_not_a_finding(runtime, allocation, code):
+    facts = {"groups": [{"id": "G1"}], "enterprises": [{"id": "E1"}],
+             "allocations": [{"enterprise": "E1", "group": "G1", "year": 2023, "activity": "mining",
+                              "amount_t_reo": 1, "issued_on": "2023-12-29", **allocation}]}
+    response = runtime.evaluate(facts, dt.date(2023, 12, 31), ["batched@1"])
+    assert response["violations"] == []
+    assert [w["code"] for w in response["warnings"] if w["code"].startswith("batch")] == [code]
+
+
+def test_requests_without_batches_get_no_batch_warning(runtime):
+    facts = {"groups": [{"id": "G1"}], "enterprises": [{"id": "E1"}],
+             "allocations": [{"enterprise": "E1", "group": "G1", "year": 2023, "activity": "mining",
+                              "amount_t_reo": 1, "issued_on": "2023-12-29"}]}
+    response = runtime.evaluate(facts, dt.date(2023, 12, 31), ["batched@1"])
+    assert response["violations"] == [] and not [w for w in response.get("warnings", ()) if "batch" in w["code"]]
+
+
+NAMES = {FIRST[0]: FIRST, THIRD[0]: THIRD}
+NOTICES = {FIRST[1]: FIRST, THIRD[1]: THIRD}
+
+
+def _expected_batch(allocation: dict):
+    """The batch an allocation names: by id, else by its notice; none when unknown or contradictory."""
+    by_id, by_notice = NAMES.get(allocation.get("batch")), NOTICES.get(allocation.get("notice"))
+    if "batch" in allocation:
+        if by_id is None or ("notice" in allocation and by_notice is not by_id):
+            return None
+        return by_id
+    return by_notice
+
+
+allocations = st.lists(st.fixed_dictionaries(
+    {"day": st.integers(0, 364), "activity": st.sampled_from(["mining", "smelting_separation"])},
+    optional={"batch": st.sampled_from(["b1", "b3", "b9"]),
+              "notice": st.sampled_from([FIRST[1], THIRD[1], "其他文号"])}), max_size=6)
+quotas = st.lists(st.fixed_dictionaries(
+    {"amount": st.integers(0, 300000), "activity": st.sampled_from(["mining", "smelting_separation"])},
+    optional={"batch": st.sampled_from(["b1", "b3"])}), max_size=4)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(drawn=allocations, drawn_quotas=quotas)
+def test_each_split_is_judged_by_its_own_batch(batched, runtime, drawn, drawn_quotas):
+    facts: dict = {"groups": [], "enterprises": [{"id": "E1"}], "allocations": [], "group_quotas": []}
+    late, over = set(), set()
+    for i, a in enumerate(drawn):
+        group, issued = f"G{i}", dt.date(2023, 1, 1) + dt.timedelta(days=a["day"])
+        facts["groups"].append({"id": group})
+        facts["allocations"].append({"enterprise": "E1", "group": group, "year": 2023, "activity": a["activity"],
+                                     "amount_t_reo": 1, "issued_on": issued.isoformat(),
+                                     **{k: a[k] for k in ("batch", "notice") if k in a}})
+        batch = _expected_batch(a)
+        if batch is not None and issued > _deadline(batch[2], batch[3]):
+            late.add(group)
+    for i, q in enumerate(drawn_quotas):
+        group = f"Q{i}"
+        facts["groups"].append({"id": group})
+        facts["group_quotas"].append({"group": group, "year": 2023, "activity": q["activity"],
+                                      "amount_t_reo": q["amount"], **({"batch": q["batch"]} if "batch" in q else {})})
+        totals = {"b1": {"mining": 120000}, "b3": {"mining": 255000, "smelting_separation": 243850}}
+        total = totals.get(q.get("batch"), {}).get(q["activity"])
+        if total is not None and q["amount"] > total:
+            over.add(group)
+    found = runtime.evaluate(facts, dt.date(2023, 12, 31), ["batched@1"])["violations"]
+    assert {v["subject"]["id"] for v in found if v["rule"] == "split.late"} == late
+    assert {v["subject"]["id"] for v in found if v["rule"] == "group.over-batch-total"} == over
+    engine = Engine(batched)
+    try:
+        got = oracle.engine_matches(engine.evaluate(facts, dt.date(2023, 12, 31)).matches)
+    finally:
+        engine.close()
+    assert got == oracle.matches(batched, facts, dt.date(2023, 12, 31))
+
+
+def test_changing_a_batch_s_deadline_needs_a_new_sign_off(instruments, batched):
+    from policy.review import rule_digest
+    longer = ruleset_from(BATCHES.replace(f"split_working_days: {THIRD[3]}", "split_working_days: 30") + RULES,
+                          instruments, header=HEADER)
+    assert rule_digest(longer, longer.rule("split.late")) != rule_digest(batched, batched.rule("split.late"))
+
+
+def test_the_diff_says_what_changed_in_a_batch(instruments, batched):
+    from policy.diff import diff
+    longer = ruleset_from(BATCHES.replace(f"split_working_days: {THIRD[3]}", "split_working_days: 30") + RULES,
+                          instruments, header=HEADER)
+    assert "Batch b3 split_working_days: 3 -> 30" in diff(batched, longer)
+    assert not [line for line in diff(batched, batched) if line.startswith("Batch")]
