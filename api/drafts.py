@@ -18,7 +18,8 @@ from policy.store import SQLAlchemyError
 
 from api.errors import ApiError
 from api.impact import job_state, start_job
-from api.ruleset_versions import own_scenario_failures, sign_off_gate
+from api.ruleset_versions import _runtime, own_scenario_failures, sign_off_gate
+from api.ruleset_versions import _store as registry_store
 from api.rule_view import rule_review, scenario_library
 from api.scenarios import describe, run_scenario
 from engine import Engine
@@ -33,15 +34,8 @@ from policy.store import VersionConflict
 MAX_SCENARIOS_SHOWN = 200
 
 
-def _runtime():
-    return current_app.extensions["repolicy"]
-
-
 def _store():
-    store = _runtime().store
-    if store is None:
-        raise ApiError(503, "unavailable", "drafts need the registry database, which is not configured")
-    return store
+    return registry_store(_runtime())  # 503 when the instance has no registry database
 
 
 def publish_edit(base: Ruleset, version: str, values: Mapping[str, str], author: str,

@@ -69,7 +69,7 @@ def stop_pollers_of_test():
 
 # What a test (or a fixture it uses, or a function of its module either calls) names to start a process,
 # and the tier that puts it in.
-_STARTS = {"Server": "server", "Postgres": "postgres", "sync_playwright": "browser"}
+_STARTS = {"Server": "server", "dev_server": "server", "Postgres": "postgres", "sync_playwright": "browser"}
 TIERS = ("server", "postgres", "browser")
 
 

@@ -376,3 +376,12 @@ def requests(draw):
     facts = {"groups": groups, "enterprises": enterprises, "allocations": allocations, "production": production,
              "reports": reports, "flow_entries": flows, "penalties": penalties, "group_quotas": group_quotas}
     return facts, dt.date(year + 1, 2, 15)
+
+
+def dev_server(tmp_path: Path, workers: int | None = None):
+    """``repolicy-serve`` in development mode on a registry of its own (logs in ``tmp_path``), evaluation
+    open and hot reload every half second: the server the regulators' guides assume. Stop it after use."""
+    from servers import Server
+    settings = {"REPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "REPOLICY_DEV_MODE": "1",
+                "REPOLICY_OPEN_EVALUATE": "1", "REPOLICY_RELOAD_INTERVAL": "0.5", "LOG_DIR": str(tmp_path)}
+    return Server(settings) if workers is None else Server(settings, workers=workers)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from helpers import ROOT, repolicy, wait_until
+from helpers import ROOT, dev_server, repolicy, wait_until
 from servers import Server
 
 DOC = (ROOT / "docs" / "regulators.md").read_text(encoding="utf-8")
@@ -22,8 +22,7 @@ def settles(server: Server, body: dict, ok, limit: float = 5.0) -> bool:
 
 @pytest.fixture()
 def server(tmp_path):
-    s = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "REPOLICY_DEV_MODE": "1",
-                "REPOLICY_OPEN_EVALUATE": "1", "REPOLICY_RELOAD_INTERVAL": "0.5", "LOG_DIR": str(tmp_path)})
+    s = dev_server(tmp_path)
     yield s
     s.stop()
 

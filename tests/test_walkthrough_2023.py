@@ -10,8 +10,7 @@ import subprocess
 
 import pytest
 
-from helpers import ROOT
-from servers import Server
+from helpers import ROOT, dev_server
 
 DOC = (ROOT / "docs" / "regulators.md").read_text(encoding="utf-8")
 SECTION = DOC[DOC.index("## Walkthrough: the 2023 third-batch notice"):]
@@ -30,9 +29,7 @@ def _shown(output: str) -> list[str]:
 
 @pytest.fixture()
 def server(tmp_path):
-    s = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "REPOLICY_DEV_MODE": "1",
-                "REPOLICY_OPEN_EVALUATE": "1", "REPOLICY_RELOAD_INTERVAL": "0.5", "LOG_DIR": str(tmp_path)},
-               workers=1)
+    s = dev_server(tmp_path, workers=1)
     yield s
     s.stop()
 
