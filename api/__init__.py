@@ -4,6 +4,7 @@
 use, so the command line and the scenario runner, which live in this package too, load neither Flask
 nor the blueprints.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -18,4 +19,5 @@ if TYPE_CHECKING:
 def create_app(config: Mapping[str, Any] | None = None, settings: Settings | None = None) -> Flask:
     """The Flask application (:func:`api.app.create_app`)."""
     from api.app import create_app as build
+
     return build(config, settings)

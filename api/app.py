@@ -4,6 +4,7 @@
 compiles them (a shipped ruleset that does not validate stops start-up with
 every issue listed), and registers the endpoints.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -57,23 +58,30 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     if runtime is None:
         url = app.config["DATABASE_URL"]
         if url.startswith("sqlite:///"):
-            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
         try:
             runtime = Runtime.with_store(app.config["RULESETS_DIR"], app.config["INSTRUMENTS_DIR"], url, layout)
         except SQLAlchemyError as exc:
             # The registry database is down: serve the shipped rulesets rather than nothing, try the database
             # at every poll, and queue decisions until it answers; /readyz says so meanwhile.
-            log.error("registry database unavailable at start-up (%s); serving the shipped rulesets until it "
-                      "answers", describe_error(exc))
+            log.error(
+                "registry database unavailable at start-up (%s); serving the shipped rulesets until it answers",
+                describe_error(exc),
+            )
             runtime = Runtime.awaiting_store(app.config["RULESETS_DIR"], app.config["INSTRUMENTS_DIR"], url, layout)
             runtime.last_refresh_error = f"database unavailable at start-up: {type(exc).__name__}"
     app.extensions["repolicy"] = runtime
     app.extensions["repolicy_tokens"] = load_tokens(app.config)
     decisions = app.extensions["repolicy_decisions"] = DecisionLog(
-        runtime.store, app.config["DECISION_LOG"], max_pending=settings.decision_log_max_pending,
-        retry_max=settings.decision_log_retry_max, shutdown_seconds=settings.decision_log_shutdown_seconds,
-        awaiting=runtime.pending_url is not None, spool_dir=spool_dir(app.config),
-        durable=app.config["DECISION_LOG_COMMIT"] == "durable")
+        runtime.store,
+        app.config["DECISION_LOG"],
+        max_pending=settings.decision_log_max_pending,
+        retry_max=settings.decision_log_retry_max,
+        shutdown_seconds=settings.decision_log_shutdown_seconds,
+        awaiting=runtime.pending_url is not None,
+        spool_dir=spool_dir(app.config),
+        durable=app.config["DECISION_LOG_COMMIT"] == "durable",
+    )
     if decisions.durable:
         decisions.replay_spool(at_start=True)  # what a crash left (before gunicorn forks its workers)
     retention = app.extensions["repolicy_retention"] = Retention(runtime.store, app.config["DECISION_RETENTION_DAYS"])
@@ -95,10 +103,12 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     app.register_blueprint(ui_bp)
 
     # (the decision log's own writer retries its writes; the poller only purges old decisions)
-    poller = app.extensions["repolicy_poller"] = RegistryPoller(runtime, app.config["RELOAD_INTERVAL"],
-                                                                also=retention.maybe_purge)
+    poller = app.extensions["repolicy_poller"] = RegistryPoller(
+        runtime, app.config["RELOAD_INTERVAL"], also=retention.maybe_purge
+    )
 
     @app.before_request
     def _poll_registry() -> None:  # one poller per process, started in the worker that serves
         poller.start()
+
     return app

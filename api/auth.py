@@ -13,6 +13,7 @@ also accept a login session (api.web_security): a signed cookie that holds the
 principal's name and a keyed fingerprint of its token's digest (never the
 token), so that removing or changing a token ends its sessions.
 """
+
 from __future__ import annotations
 
 import functools
@@ -62,8 +63,10 @@ def load_tokens(config: dict) -> list[tuple[str, str, str]]:
     if config.get("TOKENS_FILE"):
         tokens += parse_tokens(Path(config["TOKENS_FILE"]).read_text(encoding="utf-8"))
     if config.get("DEV_MODE"):
-        log.warning("DEVELOPMENT MODE: the well-known tokens %s are accepted; never use this in production",
-                    ", ".join(DEV_TOKENS))
+        log.warning(
+            "DEVELOPMENT MODE: the well-known tokens %s are accepted; never use this in production",
+            ", ".join(DEV_TOKENS),
+        )
         tokens += [(name, role, token_digest(name)) for name, role in DEV_TOKENS.items()]
     return tokens
 
@@ -116,6 +119,7 @@ def authenticate(session_ok: bool = False) -> Principal | None:
 
 def require(*roles: str, open_if: str | None = None) -> Callable:
     """Endpoint decorator: a token with one of ``roles`` (or none if config ``open_if`` is true)."""
+
     def wrap(view: Callable) -> Callable:
         @functools.wraps(view)
         def inner(*args, **kwargs):
@@ -124,10 +128,16 @@ def require(*roles: str, open_if: str | None = None) -> Callable:
             if open_if and current_app.config.get(open_if):
                 return view(*args, **kwargs)
             if principal is None:
-                raise ApiError(401, "unauthorized", "a bearer token is required",
-                               headers={"WWW-Authenticate": 'Bearer realm="repolicy"'})
+                raise ApiError(
+                    401,
+                    "unauthorized",
+                    "a bearer token is required",
+                    headers={"WWW-Authenticate": 'Bearer realm="repolicy"'},
+                )
             if principal.role not in roles:
                 raise ApiError(403, "forbidden", f"role {principal.role!r} may not do this; needs {' or '.join(roles)}")
             return view(*args, **kwargs)
+
         return inner
+
     return wrap

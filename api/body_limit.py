@@ -6,6 +6,7 @@ rest was whitespace).  This WSGI middleware reads such a body itself, up to the 
 is a JSON 413 (and the connection is closed, so the rest is not read); within it, the application sees an
 ordinary body with its ``Content-Length``.
 """
+
 from __future__ import annotations
 
 import io
@@ -31,11 +32,13 @@ class ChunkedBodyLimit:
         limit = self.limit()
         body = _read_at_most(environ["wsgi.input"], None if limit is None else limit + 1)
         if limit is not None and len(body) > limit:
-            payload = json.dumps(error_body("payload_too_large", f"request body over the limit of {limit} bytes"
-                                                                 " (sent chunked)")).encode("utf-8")
-            start_response("413 Request Entity Too Large", [("Content-Type", "application/json"),
-                                                             ("Content-Length", str(len(payload))),
-                                                             ("Connection", "close")])
+            payload = json.dumps(
+                error_body("payload_too_large", f"request body over the limit of {limit} bytes (sent chunked)")
+            ).encode("utf-8")
+            start_response(
+                "413 Request Entity Too Large",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(payload))), ("Connection", "close")],
+            )
             return [payload]
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))

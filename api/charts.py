@@ -12,6 +12,7 @@ the numbers behind them are in the page's tables and the response.
 - :func:`coverage_chart`: an instrument's provisions implemented, out of scope, partly implemented, gaps,
   with an interpretation recorded, and signed off.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,8 +41,9 @@ def _svg(chart: alt.TopLevelMixin) -> str:
     return vl_convert.vegalite_to_svg(chart.to_json())
 
 
-def cumulative_by_month(production: Iterable[Mapping[str, Any]], allocations: Iterable[Mapping[str, Any]]
-                        ) -> dict[tuple[str, int], list[dict[str, Any]]]:
+def cumulative_by_month(
+    production: Iterable[Mapping[str, Any]], allocations: Iterable[Mapping[str, Any]]
+) -> dict[tuple[str, int], list[dict[str, Any]]]:
     """Per (enterprise, year): one series per activity, each month's cumulative amount, the year's quota and the
     first month the cumulative amount went over it (``crossed``, None if never or no quota)."""
     monthly: dict[tuple[str, int, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -59,8 +61,7 @@ def cumulative_by_month(production: Iterable[Mapping[str, Any]], allocations: It
             points.append({"month": month, "cumulative_t_reo": total})
             if crossed is None and quota is not None and total > quota:
                 crossed = month
-        out[enterprise, year].append({"activity": activity, "points": points, "quota_t_reo": quota,
-                                      "crossed": crossed})
+        out[enterprise, year].append({"activity": activity, "points": points, "quota_t_reo": quota, "crossed": crossed})
     return dict(out)
 
 
@@ -69,32 +70,64 @@ def production_charts(facts: Mapping[str, Any]) -> list[dict[str, Any]]:
     series = cumulative_by_month(facts.get("production") or (), facts.get("allocations") or ())
     charts = []
     for (enterprise, year), lines in list(series.items())[:MAX_CHARTS]:
-        rows = [{"month": p["month"], "t": p["cumulative_t_reo"], "activity": _activity(s["activity"])}
-                for s in lines for p in s["points"]]
-        quotas = [{"t": s["quota_t_reo"], "activity": _activity(s["activity"]),
-                   "label": f"年度指标 / annual quota {s['quota_t_reo']:,.0f} t"}
-                  for s in lines if s["quota_t_reo"] is not None]
-        crossings = [{"month": s["crossed"], "t": next(p["cumulative_t_reo"] for p in s["points"] if p["month"] == s["crossed"]),
-                      "label": f"{s['crossed']} 超出指标 / over quota"} for s in lines if s["crossed"]]
+        rows = [
+            {"month": p["month"], "t": p["cumulative_t_reo"], "activity": _activity(s["activity"])}
+            for s in lines
+            for p in s["points"]
+        ]
+        quotas = [
+            {
+                "t": s["quota_t_reo"],
+                "activity": _activity(s["activity"]),
+                "label": f"年度指标 / annual quota {s['quota_t_reo']:,.0f} t",
+            }
+            for s in lines
+            if s["quota_t_reo"] is not None
+        ]
+        crossings = [
+            {
+                "month": s["crossed"],
+                "t": next(p["cumulative_t_reo"] for p in s["points"] if p["month"] == s["crossed"]),
+                "label": f"{s['crossed']} 超出指标 / over quota",
+            }
+            for s in lines
+            if s["crossed"]
+        ]
         x = alt.X("month:O", title="月份 / month")
         y = alt.Y("t:Q", title="累计产量（吨REO）/ cumulative production (t REO)")
         colour = alt.Color("activity:N", title="生产活动 / activity")
         layers = [alt.Chart(alt.Data(values=rows)).mark_line(point=True).encode(x=x, y=y, color=colour)]
         if quotas:
-            layers.append(alt.Chart(alt.Data(values=quotas)).mark_rule(strokeDash=[6, 4], color=QUOTA_COLOUR)
-                          .encode(y="t:Q"))
-            layers.append(alt.Chart(alt.Data(values=quotas)).mark_text(align="left", dx=4, dy=-6, color=QUOTA_COLOUR)
-                          .encode(y="t:Q", text="label:N", x=alt.value(0)))
+            layers.append(
+                alt.Chart(alt.Data(values=quotas)).mark_rule(strokeDash=[6, 4], color=QUOTA_COLOUR).encode(y="t:Q")
+            )
+            layers.append(
+                alt.Chart(alt.Data(values=quotas))
+                .mark_text(align="left", dx=4, dy=-6, color=QUOTA_COLOUR)
+                .encode(y="t:Q", text="label:N", x=alt.value(0))
+            )
         if crossings:
-            layers.append(alt.Chart(alt.Data(values=crossings)).mark_point(size=160, color=OVER_COLOUR, filled=False,
-                                                                           strokeWidth=2).encode(x=x, y="t:Q"))
-            layers.append(alt.Chart(alt.Data(values=crossings)).mark_text(align="right", dx=-8, dy=-10,
-                                                                          color=OVER_COLOUR)
-                          .encode(x=x, y="t:Q", text="label:N"))
+            layers.append(
+                alt.Chart(alt.Data(values=crossings))
+                .mark_point(size=160, color=OVER_COLOUR, filled=False, strokeWidth=2)
+                .encode(x=x, y="t:Q")
+            )
+            layers.append(
+                alt.Chart(alt.Data(values=crossings))
+                .mark_text(align="right", dx=-8, dy=-10, color=OVER_COLOUR)
+                .encode(x=x, y="t:Q", text="label:N")
+            )
         title = f"{enterprise} {year}年累计产量与年度指标 / cumulative production against the annual quota"
         chart = alt.layer(*layers).properties(title=title, width=WIDTH, height=HEIGHT)
-        charts.append({"id": f"production-{enterprise}-{year}", "enterprise": enterprise, "year": year,
-                       "crossed": {s["activity"]: s["crossed"] for s in lines}, "svg": _svg(chart)})
+        charts.append(
+            {
+                "id": f"production-{enterprise}-{year}",
+                "enterprise": enterprise,
+                "year": year,
+                "crossed": {s["activity"]: s["crossed"] for s in lines},
+                "svg": _svg(chart),
+            }
+        )
     return charts
 
 
@@ -104,7 +137,8 @@ def group_charts(facts: Mapping[str, Any]) -> list[dict[str, Any]]:
     for a in facts.get("allocations") or ():
         if a.get("group"):
             allocated[a["group"], int(a["year"])].append(
-                {"activity": _activity(a["activity"]), "enterprise": a["enterprise"], "t": a["amount_t_reo"]})
+                {"activity": _activity(a["activity"]), "enterprise": a["enterprise"], "t": a["amount_t_reo"]}
+            )
     quotas: dict[tuple[str, int], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for q in facts.get("group_quotas") or ():
         quotas[q["group"], int(q["year"])][_activity(q["activity"])] += q["amount_t_reo"]
@@ -114,15 +148,25 @@ def group_charts(facts: Mapping[str, Any]) -> list[dict[str, Any]]:
         x = alt.X("activity:N", title="生产活动 / activity")
         layers = []
         if allocated.get(key):
-            layers.append(alt.Chart(alt.Data(values=allocated[key])).mark_bar(size=40).encode(
-                x=x, y=alt.Y("sum(t):Q", title="吨REO / t REO"),
-                color=alt.Color("enterprise:N", title="分配给 / allocated to")))
+            layers.append(
+                alt.Chart(alt.Data(values=allocated[key]))
+                .mark_bar(size=40)
+                .encode(
+                    x=x,
+                    y=alt.Y("sum(t):Q", title="吨REO / t REO"),
+                    color=alt.Color("enterprise:N", title="分配给 / allocated to"),
+                )
+            )
         rows = [{"activity": k, "t": v, "label": f"集团指标 / group quota {v:,.0f}"} for k, v in quotas[key].items()]
         if rows:
-            layers.append(alt.Chart(alt.Data(values=rows)).mark_tick(size=60, thickness=3, color=OVER_COLOUR)
-                          .encode(x=x, y="t:Q"))
-            layers.append(alt.Chart(alt.Data(values=rows)).mark_text(dy=-8, color=OVER_COLOUR)
-                          .encode(x=x, y="t:Q", text="label:N"))
+            layers.append(
+                alt.Chart(alt.Data(values=rows)).mark_tick(size=60, thickness=3, color=OVER_COLOUR).encode(x=x, y="t:Q")
+            )
+            layers.append(
+                alt.Chart(alt.Data(values=rows))
+                .mark_text(dy=-8, color=OVER_COLOUR)
+                .encode(x=x, y="t:Q", text="label:N")
+            )
         title = f"{group} {year}年分解指标与集团指标 / allocations against the group's quota"
         chart = alt.layer(*layers).properties(title=title, width=WIDTH // 2 + 60, height=HEIGHT)
         charts.append({"id": f"group-{group}-{year}", "group": group, "year": year, "svg": _svg(chart)})
@@ -140,8 +184,9 @@ COVERAGE_BARS = (
 )
 
 
-def coverage_counts(cov: Mapping[str, Any], interpreted: set[str], reviews: Mapping[str, Mapping[str, Any]]
-                    ) -> dict[str, int]:
+def coverage_counts(
+    cov: Mapping[str, Any], interpreted: set[str], reviews: Mapping[str, Mapping[str, Any]]
+) -> dict[str, int]:
     """Provisions per coverage status, with an interpretation recorded by a rule implementing them, and whose
     implementing rules are all signed off (only rules have a sign-off: parameters and clauses are not counted)."""
     counts = {code: 0 for code, _ in COVERAGE_BARS}
@@ -158,11 +203,18 @@ def coverage_counts(cov: Mapping[str, Any], interpreted: set[str], reviews: Mapp
 def coverage_chart(title: str, counts: Mapping[str, int], lang: str = "zh") -> str:
     """The counts as bars.  The statuses are in the page's language only (the Chinese page shows no English status
     words, as its table); the title and axis stay bilingual."""
-    rows = [{"what": label.split(" / ")[lang == "en"], "n": counts[code], "order": i}
-            for i, (code, label) in enumerate(COVERAGE_BARS)]
-    chart = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
-        y=alt.Y("what:N", title=None, sort=alt.EncodingSortField("order"), axis=alt.Axis(labelLimit=320)),
-        x=alt.X("n:Q", title="条款数 / provisions"),
-        color=alt.Color("what:N", legend=None, scale=alt.Scale(scheme="tableau10")))
+    rows = [
+        {"what": label.split(" / ")[lang == "en"], "n": counts[code], "order": i}
+        for i, (code, label) in enumerate(COVERAGE_BARS)
+    ]
+    chart = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_bar()
+        .encode(
+            y=alt.Y("what:N", title=None, sort=alt.EncodingSortField("order"), axis=alt.Axis(labelLimit=320)),
+            x=alt.X("n:Q", title="条款数 / provisions"),
+            color=alt.Color("what:N", legend=None, scale=alt.Scale(scheme="tableau10")),
+        )
+    )
     text = chart.mark_text(align="left", dx=3, color="black").encode(text="n:Q", color=alt.value("black"))
     return _svg((chart + text).properties(title=f"{title}：覆盖情况 / coverage", width=WIDTH, height=7 * 22))

@@ -16,6 +16,7 @@
 The server commands read --server (REPOLICY_SERVER, default http://127.0.0.1:8080)
 and --token (REPOLICY_TOKEN).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,15 @@ from pathlib import Path
 
 import click
 
-from policy.instruments import (INSTRUMENTS_DIR, InstrumentError, error_line, load_instrument_text,
-                                load_instruments, looks_like_instrument, problem)
+from policy.instruments import (
+    INSTRUMENTS_DIR,
+    InstrumentError,
+    error_line,
+    load_instrument_text,
+    load_instruments,
+    looks_like_instrument,
+    problem,
+)
 from policy.loader import RulesetInvalid, load_ruleset_file
 from policy.registry import RULESETS_DIR, load_directory, ruleset_files
 from policy.yamlsource import YamlSourceError
@@ -50,8 +58,13 @@ def _files(paths: tuple[str, ...]) -> list[Path]:
 
 
 @click.group()
-@click.option("--instruments", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=INSTRUMENTS_DIR, show_default=True, help="folder of instrument YAML files")
+@click.option(
+    "--instruments",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=INSTRUMENTS_DIR,
+    show_default=True,
+    help="folder of instrument YAML files",
+)
 @click.pass_context
 def main(ctx: click.Context, instruments: Path) -> None:
     """Validate, test, compare and publish rulesets and the law's texts (instruments).
@@ -87,8 +100,10 @@ def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
             click.echo(f"  {path}:{line}:{column}: {problem(exc)}" + (f" (hint: {exc.hint})" if exc.hint else ""))
             continue
         instruments[inst.id] = inst
-        click.echo(f"OK   {path}: instrument {inst.id} ({inst.status}), {len(inst.provisions)} provisions"
-                   + ("" if inst.text_available else ", metadata only (text not available)"))
+        click.echo(
+            f"OK   {path}: instrument {inst.id} ({inst.status}), {len(inst.provisions)} provisions"
+            + ("" if inst.text_available else ", metadata only (text not available)")
+        )
     for path in [p for p in files if not looks_like_instrument(texts[p])]:
         try:
             rs = load_ruleset_file(path, instruments)
@@ -106,8 +121,14 @@ def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
 @main.command()
 @click.argument("ruleset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("scenario_files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--rulesets", "rulesets_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=RULESETS_DIR, show_default=True, help="the other rulesets in force beside it")
+@click.option(
+    "--rulesets",
+    "rulesets_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=RULESETS_DIR,
+    show_default=True,
+    help="the other rulesets in force beside it",
+)
 @click.pass_context
 def test(ctx: click.Context, ruleset: Path, scenario_files: tuple[Path, ...], rulesets_dir: Path) -> None:
     """Run scenarios (the ruleset's own, a sibling NAME.scenarios.yaml, and any given) against RULESET."""
@@ -124,7 +145,9 @@ def test(ctx: click.Context, ruleset: Path, scenario_files: tuple[Path, ...], ru
     others = [r for r in load_directory(rulesets_dir, instruments) if r.ref != candidate.ref]
     runtime = Runtime(instruments, Registry(others + [candidate]))
     try:
-        scenarios = scenarios_from(candidate.extra["scenarios"], str(ruleset)) if candidate.extra.get("scenarios") else []
+        scenarios = (
+            scenarios_from(candidate.extra["scenarios"], str(ruleset)) if candidate.extra.get("scenarios") else []
+        )
     except YamlSourceError as exc:
         click.echo(f"FAIL {exc.message}")
         sys.exit(1)
@@ -145,9 +168,11 @@ def test(ctx: click.Context, ruleset: Path, scenario_files: tuple[Path, ...], ru
     failed = len(outcomes) - passed
     silent = never_fired(candidate, outcomes)
     if silent:
-        click.echo(f"warning: {len(silent)} of {len(candidate.rules)} rules fire in no passing scenario: "
-                   f"{', '.join(silent)} (a rule tested only where nothing happens is untested: add a "
-                   f"scenario, quoting the law, where it fires)")
+        click.echo(
+            f"warning: {len(silent)} of {len(candidate.rules)} rules fire in no passing scenario: "
+            f"{', '.join(silent)} (a rule tested only where nothing happens is untested: add a "
+            f"scenario, quoting the law, where it fires)"
+        )
     click.echo(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
@@ -174,21 +199,37 @@ def diff(ctx: click.Context, old: Path, new: Path) -> None:
 
 @main.command()
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--rulesets", "rulesets_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=RULESETS_DIR, show_default=True)
+@click.option(
+    "--rulesets",
+    "rulesets_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=RULESETS_DIR,
+    show_default=True,
+)
 @click.option("--instrument", "only", default=None, help="one instrument id")
-@click.option("--coverage", "coverage_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="the out-of-scope and partly-implemented notes  [default: rulesets/coverage.yaml]")
+@click.option(
+    "--coverage",
+    "coverage_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="the out-of-scope and partly-implemented notes  [default: rulesets/coverage.yaml]",
+)
 @click.pass_context
-def coverage(ctx: click.Context, files: tuple[Path, ...], rulesets_dir: Path, only: str | None,
-             coverage_file: Path | None) -> None:
+def coverage(
+    ctx: click.Context, files: tuple[Path, ...], rulesets_dir: Path, only: str | None, coverage_file: Path | None
+) -> None:
     """Every provision: the rules implementing it (wholly or partly), or why it is out of scope.
 
     FILES are rulesets (and instrument texts) not yet published, counted as if they were: a new notice's
     ruleset shows which of its provisions it leaves uncovered.  Exits 1 when a provision is a gap.
     """
-    from policy.coverage import (COVERAGE_FILE, coverage as compute, load_not_a_violation, load_out_of_scope,
-                                 load_partly_implemented)
+    from policy.coverage import (
+        COVERAGE_FILE,
+        coverage as compute,
+        load_not_a_violation,
+        load_out_of_scope,
+        load_partly_implemented,
+    )
 
     instruments = dict(_instruments(ctx.obj["instruments_dir"]))
     texts = {path: path.read_text(encoding="utf-8", errors="replace") for path in files}
@@ -217,14 +258,17 @@ def coverage(ctx: click.Context, files: tuple[Path, ...], rulesets_dir: Path, on
     for inst_id in [only] if only else sorted(instruments):
         inst = instruments[inst_id]
         click.echo(f"{inst_id} ({inst.status}): {inst.title['zh']}")
-        for eid, cov in compute(inst, rulesets, out_of_scope.get(inst_id, {}), partly.get(inst_id, {}),
-                                not_duties.get(inst_id)).items():
+        for eid, cov in compute(
+            inst, rulesets, out_of_scope.get(inst_id, {}), partly.get(inst_id, {}), not_duties.get(inst_id)
+        ).items():
             label = inst.provisions[eid].label["en"]
             if cov.status == "implemented":
                 click.echo(f"  {eid:<22} {label:<14} implemented by {'; '.join(cov.implemented_by)}")
             elif cov.status == "partly_implemented":
-                click.echo(f"  {eid:<22} {label:<14} partly implemented by {'; '.join(cov.implemented_by)}; "
-                           f"not implemented: {cov.partly['en']}")
+                click.echo(
+                    f"  {eid:<22} {label:<14} partly implemented by {'; '.join(cov.implemented_by)}; "
+                    f"not implemented: {cov.partly['en']}"
+                )
             elif cov.status == "implemented_through_children":
                 click.echo(f"  {eid:<22} {label:<14} implemented through its paragraphs/items")
             elif cov.status == "out_of_scope":
@@ -243,10 +287,22 @@ def coverage(ctx: click.Context, files: tuple[Path, ...], rulesets_dir: Path, on
 @main.command("new-notice")
 @click.option("--from", "from_ref", required=True, help="last year's version, e.g. notice@2021")
 @click.option("--year", type=int, required=True, help="the new quota year, e.g. 2022")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("work"),
-              show_default=True, help="folder to write the draft into")
-@click.option("--rulesets", "rulesets_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=RULESETS_DIR, show_default=True, help="where last year's version and scenarios are")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("work"),
+    show_default=True,
+    help="folder to write the draft into",
+)
+@click.option(
+    "--rulesets",
+    "rulesets_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=RULESETS_DIR,
+    show_default=True,
+    help="where last year's version and scenarios are",
+)
 @click.pass_context
 def new_notice(ctx: click.Context, from_ref: str, year: int, out_dir: Path, rulesets_dir: Path) -> None:
     """Draft next year's notice from last year's: ruleset, instrument skeleton, scenarios moved on.
@@ -263,37 +319,60 @@ def new_notice(ctx: click.Context, from_ref: str, year: int, out_dir: Path, rule
         sys.exit(1)
     source = rulesets[from_ref]
     scenario_dir = rulesets_dir / "scenarios"
-    texts = {str(p.relative_to(rulesets_dir.parent)) if p.is_relative_to(rulesets_dir.parent) else str(p):
-             p.read_text(encoding="utf-8") for p in sorted(scenario_dir.glob("*.yaml"))}
+    texts = {
+        str(p.relative_to(rulesets_dir.parent)) if p.is_relative_to(rulesets_dir.parent) else str(p): p.read_text(
+            encoding="utf-8"
+        )
+        for p in sorted(scenario_dir.glob("*.yaml"))
+    }
     try:
         draft = draft_next_year(source, instruments[source.instrument], texts, year, out_dir)
     except ValueError as exc:
         click.echo(str(exc))
         sys.exit(1)
     click.echo(f"wrote {draft.ruleset} ({draft.ref}, draft)")
-    click.echo(f"wrote {draft.instrument} (instrument {draft.instrument_id}: structure of {source.instrument}, "
-               f"no text yet)")
+    click.echo(
+        f"wrote {draft.instrument} (instrument {draft.instrument_id}: structure of {source.instrument}, no text yet)"
+    )
     for path in draft.scenarios:
         click.echo(f"wrote {path}")
     click.echo(f"{len(draft.unset)} parameter(s) to set from the new notice:")
     for p in draft.unset:
         click.echo(f"  {p.name} (cites {', '.join(p.cites)}; {source.version}: {p.previous})")
-    click.echo(f"next: enter the notice's text in {draft.instrument}, set the parameters, then "
-               f"repolicy validate {draft.instrument} {draft.ruleset}")
+    click.echo(
+        f"next: enter the notice's text in {draft.instrument}, set the parameters, then "
+        f"repolicy validate {draft.instrument} {draft.ruleset}"
+    )
 
 
 def _server_options(f):
-    f = click.option("--server", envvar="REPOLICY_SERVER", default="http://127.0.0.1:8080", show_default=True,
-                     show_envvar=True, help="the server's address")(f)
-    f = click.option("--token", envvar="REPOLICY_TOKEN", required=True, show_envvar=True,
-                     help="bearer token (regulator; legal for approve)")(f)
+    f = click.option(
+        "--server",
+        envvar="REPOLICY_SERVER",
+        default="http://127.0.0.1:8080",
+        show_default=True,
+        show_envvar=True,
+        help="the server's address",
+    )(f)
+    f = click.option(
+        "--token",
+        envvar="REPOLICY_TOKEN",
+        required=True,
+        show_envvar=True,
+        help="bearer token (regulator; legal for approve)",
+    )(f)
     return f
 
 
-def _call(server: str, token: str, method: str, path: str, body: bytes = b"",
-          content_type: str = "application/yaml") -> dict:
-    req = urllib.request.Request(server.rstrip("/") + path, data=body, method=method,
-                                 headers={"Authorization": f"Bearer {token}", "Content-Type": content_type})
+def _call(
+    server: str, token: str, method: str, path: str, body: bytes = b"", content_type: str = "application/yaml"
+) -> dict:
+    req = urllib.request.Request(
+        server.rstrip("/") + path,
+        data=body,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
+    )
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
             return json.loads(resp.read() or b"{}")
@@ -301,9 +380,12 @@ def _call(server: str, token: str, method: str, path: str, body: bytes = b"",
         payload = json.loads(exc.read() or b"{}")
         click.echo(f"{exc.code}: {payload.get('message', '')}")
         for issue in payload.get("issues", []):
-            click.echo(f"  {issue['file']}:{issue['line']}:{issue['column']}"
-                       + (f" [rule {issue['rule']}]" if issue.get("rule") else "")
-                       + f": {issue['message']}" + (f" (hint: {issue['hint']})" if issue.get("hint") else ""))
+            click.echo(
+                f"  {issue['file']}:{issue['line']}:{issue['column']}"
+                + (f" [rule {issue['rule']}]" if issue.get("rule") else "")
+                + f": {issue['message']}"
+                + (f" (hint: {issue['hint']})" if issue.get("hint") else "")
+            )
         for failure in payload.get("scenarios", []):
             click.echo(failure)
         for rule in payload.get("rules", []):
@@ -328,13 +410,17 @@ def publish(file: Path, activate: bool, comment: str, server: str, token: str) -
     if looks_like_instrument(body.decode("utf-8", errors="replace")):
         query = urlencode({"file": str(file), "comment": comment})
         result = _call(server, token, "POST", f"/v1/instruments?{query}", body)
-        click.echo(f"{'published' if result.get('created') else 'already published'}: instrument "
-                   f"{result['id']} revision {result['revision']} ({result['status']}) {result['digest']}")
+        click.echo(
+            f"{'published' if result.get('created') else 'already published'}: instrument "
+            f"{result['id']} revision {result['revision']} ({result['status']}) {result['digest']}"
+        )
         return
     query = urlencode({"file": str(file), "activate": "true" if activate else "false", "comment": comment})
     result = _call(server, token, "POST", f"/v1/rulesets?{query}", body)
-    click.echo(f"{'published' if result.get('created') else 'already published'}: "
-               f"{result['id']}@{result['version']} ({result['status']}) {result['digest']}")
+    click.echo(
+        f"{'published' if result.get('created') else 'already published'}: "
+        f"{result['id']}@{result['version']} ({result['status']}) {result['digest']}"
+    )
     for w in result.get("warnings", []):
         click.echo(f"  warning: {w['file']}:{w['line']}:{w['column']}: {w['message']}")
 
@@ -342,9 +428,12 @@ def publish(file: Path, activate: bool, comment: str, server: str, token: str) -
 @main.command()
 @click.argument("ref")
 @click.option("--comment", default="", help="recorded in the audit log")
-@click.option("--override-reason", default="",
-              help="emergency only: activate although changed rules are not signed off yet (audited, shown on "
-                   "the rule pages until signed)")
+@click.option(
+    "--override-reason",
+    default="",
+    help="emergency only: activate although changed rules are not signed off yet (audited, shown on "
+    "the rule pages until signed)",
+)
 @_server_options
 def activate(ref: str, comment: str, override_reason: str, server: str, token: str) -> None:
     """Make ID@VERSION active (activating an older version is a rollback).
@@ -357,7 +446,9 @@ def activate(ref: str, comment: str, override_reason: str, server: str, token: s
     rid, _, version = ref.partition("@")
     query = urlencode({"comment": comment, **({"override_reason": override_reason} if override_reason else {})})
     result = _call(server, token, "POST", f"/v1/rulesets/{quote(rid)}/{quote(version)}/activate?{query}")
-    click.echo(f"activated {result['activated']}" + (f"; retired {', '.join(result['retired'])}" if result["retired"] else ""))
+    click.echo(
+        f"activated {result['activated']}" + (f"; retired {', '.join(result['retired'])}" if result["retired"] else "")
+    )
     if result.get("overridden"):
         click.echo(f"WITHOUT SIGN-OFF (override): {', '.join(result['overridden'])}")
 
@@ -373,15 +464,17 @@ def approve(ref: str, rules: tuple[str, ...], comment: str, server: str, token: 
 
     body = json.dumps({"comment": comment} if comment else {}).encode()
     for rule in rules:
-        result = _call(server, token, "POST", f"/v1/rules/{quote(ref)}/{quote(rule)}/approvals", body,
-                       "application/json")
+        result = _call(
+            server, token, "POST", f"/v1/rules/{quote(ref)}/{quote(rule)}/approvals", body, "application/json"
+        )
         click.echo(f"signed off {rule} in {ref} ({result['review']['status']})")
 
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--limit", default="200", show_default=True,
-              help="how many recent decisions to re-evaluate (a number, or 'all')")
+@click.option(
+    "--limit", default="200", show_default=True, help="how many recent decisions to re-evaluate (a number, or 'all')"
+)
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_server_options
 def impact(file: Path, limit: str, output: str, server: str, token: str) -> None:
@@ -392,11 +485,17 @@ def impact(file: Path, limit: str, output: str, server: str, token: str) -> None
     import time
     from urllib.parse import quote, urlencode
 
-    job = _call(server, token, "POST", f"/v1/rulesets/impact?{urlencode({'limit': limit, 'file': str(file)})}",
-                file.read_bytes())
+    job = _call(
+        server,
+        token,
+        "POST",
+        f"/v1/rulesets/impact?{urlencode({'limit': limit, 'file': str(file)})}",
+        file.read_bytes(),
+    )
     state = job
-    with click.progressbar(length=max(job["total"], 1), label=f"{job['candidate']}: re-evaluating",
-                           file=sys.stderr, show_pos=True) as bar:
+    with click.progressbar(
+        length=max(job["total"], 1), label=f"{job['candidate']}: re-evaluating", file=sys.stderr, show_pos=True
+    ) as bar:
         shown = 0
         while state["status"] not in ("done", "failed"):
             time.sleep(0.3)
@@ -404,14 +503,12 @@ def impact(file: Path, limit: str, output: str, server: str, token: str) -> None
             bar.update(state["done"] - shown)
             shown = state["done"]
             if state.get("stale"):
-                click.echo(f"\nthe job {job['job_id']} stopped making progress (its server process stopped?)",
-                           err=True)
+                click.echo(f"\nthe job {job['job_id']} stopped making progress (its server process stopped?)", err=True)
                 sys.exit(1)
     if state["status"] == "failed":
         click.echo(f"the impact job failed: {state.get('error')}", err=True)
         sys.exit(1)
-    report = {"job_id": job["job_id"], "candidate": job["candidate"], "replaces": job["replaces"],
-              **state["result"]}
+    report = {"job_id": job["job_id"], "candidate": job["candidate"], "replaces": job["replaces"], **state["result"]}
     if output == "json":
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
@@ -428,9 +525,11 @@ def _print_impact(report: dict) -> None:
     from policy.impact import finding_line
 
     replaces = f" in place of {', '.join(report['replaces'])}" if report["replaces"] else ""
-    click.echo(f"{report['candidate']}{replaces}: {report['decisions_examined']} decision(s) examined, "
-               f"{report['decisions_changed']} would change; findings +{report['findings_added']} "
-               f"-{report['findings_removed']} ~{report['findings_restated']}")
+    click.echo(
+        f"{report['candidate']}{replaces}: {report['decisions_examined']} decision(s) examined, "
+        f"{report['decisions_changed']} would change; findings +{report['findings_added']} "
+        f"-{report['findings_removed']} ~{report['findings_restated']}"
+    )
     if report["decisions_skipped_pinned"]:
         click.echo(f"{report['decisions_skipped_pinned']} pinned decision(s) skipped (activation does not affect them)")
     for row in report["by_rule"]:

@@ -16,6 +16,7 @@ So clients still sending, or slow to read their answer, hold only connection thr
 at full speed for the others, and ``/healthz`` answers.  Behind a reverse proxy that buffers requests
 (nginx's default) all this is redundant but harmless.
 """
+
 from __future__ import annotations
 
 import collections
@@ -104,9 +105,11 @@ def release_slot(environ: dict[str, Any]) -> None:
 
 def _json_response(start_response: Callable, status: str, code: str, message: str) -> Iterable[bytes]:
     import json
+
     data = json.dumps(error_body(code, message)).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
-                            ("Connection", "close")])
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Connection", "close")]
+    )
     return [data]
 
 
@@ -178,8 +181,12 @@ class BufferedRequests:
         if not (length.isdigit() and int(length) > self.max_body):  # over the limit: the app answers 413 unread
             body = self._buffer(environ)
             if body is None:
-                return _json_response(start_response, "408 Request Timeout", "request_timeout",
-                                      f"the request body did not arrive within {self.read_timeout:g} s")
+                return _json_response(
+                    start_response,
+                    "408 Request Timeout",
+                    "request_timeout",
+                    f"the request body did not arrive within {self.read_timeout:g} s",
+                )
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))  # a chunked body over the limit is then refused (413)
             environ.pop("HTTP_TRANSFER_ENCODING", None)
@@ -190,6 +197,7 @@ class BufferedRequests:
             if not released.is_set():
                 released.set()
                 self.slots.release()
+
         environ[SLOT_KEY] = release
         try:
             return self.app(environ, start_response)

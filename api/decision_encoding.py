@@ -8,6 +8,7 @@ replay of an old caller) the objects are serialised here, with orjson (:mod:`pol
 input's digest is that of its canonical JSON (sorted keys), as every decision logged before the bytes
 were kept.  Either way, reading a row (:func:`read_shape`, and the store) parses the same JSON texts.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,12 +32,29 @@ def bytes_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def queued(*, decision_id: str, at: dt.datetime, caller: str | None, result: dict[str, Any], keep_input: bool,
-           body: Any = None, body_bytes: bytes | None = None, response_bytes: bytes | None = None) -> dict[str, Any]:
+def queued(
+    *,
+    decision_id: str,
+    at: dt.datetime,
+    caller: str | None,
+    result: dict[str, Any],
+    keep_input: bool,
+    body: Any = None,
+    body_bytes: bytes | None = None,
+    response_bytes: bytes | None = None,
+) -> dict[str, Any]:
     """A decision as the request path queues it: cheap to make (no serialising, no digest)."""
-    return {"decision_id": decision_id, "at": at, "caller": caller, "as_of": result["as_of"], "_body": body,
-            "_body_bytes": body_bytes, QUEUED_MARK: result, "_response_bytes": response_bytes,
-            "_full": keep_input}
+    return {
+        "decision_id": decision_id,
+        "at": at,
+        "caller": caller,
+        "as_of": result["as_of"],
+        "_body": body,
+        "_body_bytes": body_bytes,
+        QUEUED_MARK: result,
+        "_response_bytes": response_bytes,
+        "_full": keep_input,
+    }
 
 
 def _text(obj: Any) -> str:
@@ -60,7 +78,10 @@ def table_row(row: dict[str, Any]) -> dict[str, Any]:
         input_text = _text(row["_body"]) if row["_full"] else None
         digest = canonical_digest(row["_body"])
     return {
-        "decision_id": row["decision_id"], "at": row["at"], "caller": row["caller"], "as_of": row["as_of"],
+        "decision_id": row["decision_id"],
+        "at": row["at"],
+        "caller": row["caller"],
+        "as_of": row["as_of"],
         "rulesets": _text([{k: r[k] for k in ("id", "version", "digest")} for r in result["rulesets"]]),
         "input": input_text,
         "input_digest": digest,
@@ -72,11 +93,17 @@ def table_row(row: dict[str, Any]) -> dict[str, Any]:
 def read_shape(row: dict[str, Any]) -> dict[str, Any]:
     """A queued decision or table row in the shape ``GET /v1/decisions/{id}`` gives (as the store reads it)."""
     row = table_row(row)
-    return {"decision_id": row["decision_id"], "at": row["at"].isoformat(), "caller": row["caller"],
-            "as_of": row["as_of"], "rulesets": jsonio.loads(row["rulesets"]),
-            "input": jsonio.loads(row["input"]) if row["input"] is not None else None,
-            "input_digest": row["input_digest"], "result": jsonio.loads(row["result"]),
-            "violations": row["violations"]}
+    return {
+        "decision_id": row["decision_id"],
+        "at": row["at"].isoformat(),
+        "caller": row["caller"],
+        "as_of": row["as_of"],
+        "rulesets": jsonio.loads(row["rulesets"]),
+        "input": jsonio.loads(row["input"]) if row["input"] is not None else None,
+        "input_digest": row["input_digest"],
+        "result": jsonio.loads(row["result"]),
+        "violations": row["violations"],
+    }
 
 
 def escaped(value: Any) -> str:

@@ -46,6 +46,7 @@ creates the app in its master and forks workers, and a thread does not
 survive a fork.  A child forgets the rows queued in its parent (the parent
 writes them), so a row is never written twice.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -111,9 +112,17 @@ class DecisionLog:
     """Queue of decision rows and the background writer that moves them to the store; in durable mode
     also the spool thread that puts each decision on disk before its answer is sent."""
 
-    def __init__(self, store: Store | None, mode: str = "full", max_pending: int = MAX_PENDING,
-                 retry_max: float = RETRY_MAX, awaiting: bool = False, spool_dir: Path | None = None,
-                 durable: bool = False, shutdown_seconds: float = SHUTDOWN_SECONDS):
+    def __init__(
+        self,
+        store: Store | None,
+        mode: str = "full",
+        max_pending: int = MAX_PENDING,
+        retry_max: float = RETRY_MAX,
+        awaiting: bool = False,
+        spool_dir: Path | None = None,
+        durable: bool = False,
+        shutdown_seconds: float = SHUTDOWN_SECONDS,
+    ):
         if mode not in ("full", "digest", "off"):
             raise ValueError(f"DECISION_LOG must be full, digest or off, not {mode!r}")
         if durable and spool_dir is None:
@@ -136,8 +145,9 @@ class DecisionLog:
         if self.awaiting:
             log.warning("decision log: database unavailable at start-up; decisions are queued until it answers")
         elif self.store is None and mode != "off":
-            log.warning("decision log: no database (unavailable at start-up?): decisions are not recorded; "
-                        "/readyz counts them")
+            log.warning(
+                "decision log: no database (unavailable at start-up?): decisions are not recorded; /readyz counts them"
+            )
         self._lost_logged_at = 0.0
         self._init_threading()
         _instances.add(self)
@@ -158,8 +168,15 @@ class DecisionLog:
         self._last_scan = time.monotonic()
 
     # ------------------------------------------------------------------ request path
-    def record(self, request_body: Any, result: dict[str, Any], caller: str | None, *,
-               body_bytes: bytes | None = None, response_bytes: bytes | None = None) -> Ticket | None:
+    def record(
+        self,
+        request_body: Any,
+        result: dict[str, Any],
+        caller: str | None,
+        *,
+        body_bytes: bytes | None = None,
+        response_bytes: bytes | None = None,
+    ) -> Ticket | None:
         """Queue one decision for writing; never waits on the database.  Durable mode: returns the ticket
         to wait on before answering (the decision is on disk once it is done).
 
@@ -171,9 +188,16 @@ class DecisionLog:
             if self.mode != "off":
                 self.unrecorded += 1
             return None
-        row = queued(decision_id=result["decision_id"], at=dt.datetime.now(dt.UTC), caller=caller,
-                     result=result, keep_input=self.mode == "full", body=request_body, body_bytes=body_bytes,
-                     response_bytes=response_bytes)
+        row = queued(
+            decision_id=result["decision_id"],
+            at=dt.datetime.now(dt.UTC),
+            caller=caller,
+            result=result,
+            keep_input=self.mode == "full",
+            body=request_body,
+            body_bytes=body_bytes,
+            response_bytes=response_bytes,
+        )
         if self.durable:
             ticket = Ticket()
             with self._cond:
@@ -213,8 +237,11 @@ class DecisionLog:
 
     def status(self) -> dict[str, Any]:
         """What ``/readyz`` shows: rows waiting, rows lost, and the outage if the writes fail."""
-        body: dict[str, Any] = {"decision_log_pending": self.pending, "decision_log_lost": self.lost,
-                                "decision_log_quarantined": self.quarantine.count}
+        body: dict[str, Any] = {
+            "decision_log_pending": self.pending,
+            "decision_log_lost": self.lost,
+            "decision_log_quarantined": self.quarantine.count,
+        }
         if self.durable:
             body["decision_log_commit"] = "durable"
             if self.spool_only:
@@ -259,8 +286,9 @@ class DecisionLog:
         backoff = Backoff(RETRY_MIN, self.retry_max)
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._queue.waiting or self._closing,
-                                    timeout=SCAN_SECONDS if self.durable else None)
+                self._cond.wait_for(
+                    lambda: self._queue.waiting or self._closing, timeout=SCAN_SECONDS if self.durable else None
+                )
                 if self._closing:
                     return  # close() writes the rest
             if self.durable and time.monotonic() - self._last_scan >= SCAN_SECONDS:
@@ -343,8 +371,11 @@ class DecisionLog:
             try:
                 self._spool(batch)
             except Exception as exc:  # never dies; the answers waiting on these are refused (503)
-                log.exception("decision spool: writing %d decision(s) failed: %s", len(batch),
-                              ", ".join(row["decision_id"] for row, _ in batch))
+                log.exception(
+                    "decision spool: writing %d decision(s) failed: %s",
+                    len(batch),
+                    ", ".join(row["decision_id"] for row, _ in batch),
+                )
                 for _, ticket in batch:
                     if not ticket.is_done:
                         ticket.done(exc)
@@ -400,15 +431,23 @@ class DecisionLog:
             now = time.monotonic()
             if now - self._lost_logged_at >= 60 or self.spool_only == len(lost):
                 self._lost_logged_at = now
-                log.warning("decision log: %d record(s) in all kept on disk only (database unavailable, over "
-                            "%d pending); replayed from the spool later", self.spool_only, self.max_pending)
+                log.warning(
+                    "decision log: %d record(s) in all kept on disk only (database unavailable, over "
+                    "%d pending); replayed from the spool later",
+                    self.spool_only,
+                    self.max_pending,
+                )
             return
         self.lost += len(lost)
         now = time.monotonic()
         if now - self._lost_logged_at >= 60 or self.lost == len(lost):
             self._lost_logged_at = now
-            log.error("decision log: %d record(s) lost in all (database unavailable, over %d pending); "
-                      "latest lost: %s", self.lost, self.max_pending, ", ".join(lost[-5:]))
+            log.error(
+                "decision log: %d record(s) lost in all (database unavailable, over %d pending); latest lost: %s",
+                self.lost,
+                self.max_pending,
+                ", ".join(lost[-5:]),
+            )
 
     # ------------------------------------------------------------------ shutdown
     def close(self, timeout: float | None = None) -> bool:
@@ -439,13 +478,19 @@ class DecisionLog:
                         self.lost += len(left)
                 if on_disk:
                     self._close_segment()
-                    log.warning("decision log: %d record(s) could not be written before exit (database "
-                                "unavailable); kept in the spool, replayed at the next start: %s",
-                                len(left), ", ".join(left))
+                    log.warning(
+                        "decision log: %d record(s) could not be written before exit (database "
+                        "unavailable); kept in the spool, replayed at the next start: %s",
+                        len(left),
+                        ", ".join(left),
+                    )
                     return False
 
-                log.error("decision log: %d record(s) could not be written before exit (database unavailable): %s",
-                          len(left), ", ".join(left))
+                log.error(
+                    "decision log: %d record(s) could not be written before exit (database unavailable): %s",
+                    len(left),
+                    ", ".join(left),
+                )
                 return False
             time.sleep(min(RETRY_MIN, max(0.0, deadline - time.monotonic())))
         self._close_segment()
@@ -468,6 +513,7 @@ def close_all(timeout: float | None = None) -> None:
 
 def _count_quarantined() -> None:
     from api.metrics import observe_quarantined
+
     observe_quarantined()
 
 

@@ -5,6 +5,7 @@ the queue, the spool hand-over and shutdown), so the queue alone is a plain data
 A batch taken for writing stays "in flight" (still counted and findable) until it is written or put back,
 so a decision is never invisible between the queue and the database.
 """
+
 from __future__ import annotations
 
 import collections

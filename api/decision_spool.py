@@ -13,6 +13,7 @@ seconds (a worker killed with SIGKILL: its lock went with it).  Replaying a row 
 harmless (the decision id is the key), so a segment may be replayed by anyone who can lock it.  A torn
 last line (a crash during a write that was never acknowledged) is skipped.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -116,8 +117,11 @@ def _rows(fd: int, path: Path) -> Iterator[dict[str, Any]]:
     with os.fdopen(os.dup(fd), "rb") as f:
         for number, line in enumerate(f, 1):
             if not line.endswith(b"\n"):
-                log.warning("decision spool: %s ends with an incomplete line (a write cut by a crash, never "
-                            "acknowledged); skipped", path.name)
+                log.warning(
+                    "decision spool: %s ends with an incomplete line (a write cut by a crash, never "
+                    "acknowledged); skipped",
+                    path.name,
+                )
                 return
             try:
                 yield _decoded(line)
@@ -126,8 +130,9 @@ def _rows(fd: int, path: Path) -> Iterator[dict[str, Any]]:
                 raise
 
 
-def replay(folder: Path, write: Callable[[list[dict[str, Any]]], None], at_start: bool = False,
-           batch_rows: int = 500) -> int:
+def replay(
+    folder: Path, write: Callable[[list[dict[str, Any]]], None], at_start: bool = False, batch_rows: int = 500
+) -> int:
     """Write the rows of every replayable segment in ``folder`` with ``write`` (which must accept rows
     already in the database), deleting each segment once written; returns the rows replayed.  A segment
     another process holds, or whose rows ``write`` refuses (an exception), stays for a later replay."""

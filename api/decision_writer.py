@@ -9,6 +9,7 @@ quarantine where a record that cannot be stored is kept aside so that it never s
   (escaped so that any text can be stored, fsynced) to ``quarantine-<pid>.jsonl`` in its folder.
 - :func:`insert` writes one batch: one transaction, else row by row.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,9 @@ log = logging.getLogger("api.decision_log")
 def connection_trouble(exc: BaseException) -> bool:
     """The database could not be reached or dropped the connection (retry later), as opposed to
     refusing these rows (quarantine the one refused, write the others)."""
-    return (isinstance(exc, (OperationalError, InterfaceError, OSError))
-            or bool(getattr(exc, "connection_invalidated", False)))
+    return isinstance(exc, (OperationalError, InterfaceError, OSError)) or bool(
+        getattr(exc, "connection_invalidated", False)
+    )
 
 
 class Backoff:
@@ -61,9 +63,12 @@ class Quarantine:
         self._on_kept()
         where = "memory only (no spool folder)"
         if self.folder is not None:
-            entry = {"decision_id": row.get("decision_id"), "at": str(row.get("at")),
-                     "error": f"{type(exc).__name__}: {exc}"[:2000], "record": json.loads(escaped(
-                         {k: v for k, v in row.items() if k not in ("decision_id", "at")}))}
+            entry = {
+                "decision_id": row.get("decision_id"),
+                "at": str(row.get("at")),
+                "error": f"{type(exc).__name__}: {exc}"[:2000],
+                "record": json.loads(escaped({k: v for k, v in row.items() if k not in ("decision_id", "at")})),
+            }
             path = self.folder / f"quarantine-{os.getpid()}.jsonl"
             try:
                 self.folder.mkdir(parents=True, exist_ok=True)
@@ -74,9 +79,14 @@ class Quarantine:
                 where = str(path)
             except Exception as write_error:
                 where = f"nowhere: {write_error}"
-        log.error("decision log: record %s cannot be written (%s: %s); quarantined in %s",
-                  row.get("decision_id"), type(exc).__name__, str(exc)[:300], where,
-                  extra={"decision_id": row.get("decision_id")})
+        log.error(
+            "decision log: record %s cannot be written (%s: %s); quarantined in %s",
+            row.get("decision_id"),
+            type(exc).__name__,
+            str(exc)[:300],
+            where,
+            extra={"decision_id": row.get("decision_id")},
+        )
         return self.folder is not None and not where.startswith(("memory", "nowhere"))
 
 

@@ -13,6 +13,7 @@ looked up in the queue first, then in the store.  (Another worker process's
 queued decision becomes visible once that worker's writer has written it,
 normally within milliseconds.)
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -55,16 +56,21 @@ def _decision(decision_id: str) -> dict:
         try:
             d = store.decision(decision_id)
         except SQLAlchemyError as exc:
-            raise ApiError(503, "database_unavailable",
-                           f"the decision database is unavailable ({type(exc).__name__}); try again later") from None
+            raise ApiError(
+                503,
+                "database_unavailable",
+                f"the decision database is unavailable ({type(exc).__name__}); try again later",
+            ) from None
     if d is None:
         raise ApiError(404, "not_found", f"no decision {decision_id}")
     return d
 
 
 def violation_keys(result: dict) -> set[str]:
-    return {f"{v['ruleset']} {v['rule']} {v['subject']['type']}:{v['subject']['id']} {v.get('period', '')}".strip()
-            for v in result["violations"]}
+    return {
+        f"{v['ruleset']} {v['rule']} {v['subject']['type']}:{v['subject']['id']} {v.get('period', '')}".strip()
+        for v in result["violations"]
+    }
 
 
 @bp.get("/v1/decisions/<name:decision_id>")
@@ -77,14 +83,22 @@ def get_decision(decision_id: str):
 
 @bp.post("/v1/decisions/<name:decision_id>/replay")
 @bp.alt_response(200, schema=ReplaySchema, success=True, description="The replay and whether it is identical")
-@operation("legal", "regulator", errors={
-    404: "No such decision", 409: "Only the input's digest was logged, or a version used is missing or changed",
-    503: None})
+@operation(
+    "legal",
+    "regulator",
+    errors={
+        404: "No such decision",
+        409: "Only the input's digest was logged, or a version used is missing or changed",
+        503: None,
+    },
+)
 def replay(decision_id: str):
     """Replay a decision with the exact versions recorded (pinned, digests checked)"""
     d = _decision(decision_id)
     if d["input"] is None:
-        raise ApiError(409, "input_not_kept", "only the input's digest was logged for this decision; it cannot be replayed")
+        raise ApiError(
+            409, "input_not_kept", "only the input's digest was logged for this decision; it cannot be replayed"
+        )
     runtime = _runtime()
     pins = []
     for rs in d["rulesets"]:
@@ -98,17 +112,26 @@ def replay(decision_id: str):
         pins.append(ref)
     facts = d["input"]["facts"]
     from api.evaluate import checked_request
+
     data = checked_request(d["input"], current_app.config["MAX_FACTS"])
-    again = runtime.evaluate(data["facts"], dt.date.fromisoformat(d["as_of"]), pins,
-                             max_violations=current_app.config["MAX_VIOLATIONS"])
+    again = runtime.evaluate(
+        data["facts"], dt.date.fromisoformat(d["as_of"]), pins, max_violations=current_app.config["MAX_VIOLATIONS"]
+    )
     original = d["result"]
     if "citation_texts" in original:  # answered with shared citation texts: compare like with like
         share_citations(again)
     elif "provisions" in original:  # answered with ?citations=refs
         results.cite_by_reference(again["violations"])
-    same = (original["violations"] == again["violations"] and original["summary"] == again["summary"])
-    return jsonify({"decision_id": decision_id, "identical": same, "rulesets": pins,
-                    "added": sorted(violation_keys(again) - violation_keys(original)),
-                    "removed": sorted(violation_keys(original) - violation_keys(again)),
-                    "replay": {k: again[k] for k in ("violations", "summary")}, "facts_digest": d["input_digest"],
-                    "facts_count": sum(len(v) for v in facts.values())})
+    same = original["violations"] == again["violations"] and original["summary"] == again["summary"]
+    return jsonify(
+        {
+            "decision_id": decision_id,
+            "identical": same,
+            "rulesets": pins,
+            "added": sorted(violation_keys(again) - violation_keys(original)),
+            "removed": sorted(violation_keys(original) - violation_keys(again)),
+            "replay": {k: again[k] for k in ("violations", "summary")},
+            "facts_digest": d["input_digest"],
+            "facts_count": sum(len(v) for v in facts.values()),
+        }
+    )

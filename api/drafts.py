@@ -7,6 +7,7 @@ words, the scenario library re-run against it (every scenario pinned to the vers
 to the draft instead), the impact preview on the recorded decisions (a job, :mod:`api.impact`), the legal
 sign-off of each changed rule (maker-checker, on the rule pages) and the activation form.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,8 +39,9 @@ def _store():
     return registry_store(_runtime())  # 503 when the instance has no registry database
 
 
-def publish_edit(base: Ruleset, version: str, values: Mapping[str, str], author: str,
-                 comment: str | None) -> tuple[Ruleset, str]:
+def publish_edit(
+    base: Ruleset, version: str, values: Mapping[str, str], author: str, comment: str | None
+) -> tuple[Ruleset, str]:
     """The new draft version (stored) and the id of its impact preview over every recorded decision.
 
     EditError says what is wrong with the form; ApiError (422) carries the validator's issues or the failing
@@ -61,13 +63,18 @@ def publish_edit(base: Ruleset, version: str, values: Mapping[str, str], author:
     try:
         candidate = load_ruleset(source, display, runtime.instruments)
     except RulesetInvalid as exc:
-        raise ApiError(422, "invalid_ruleset", f"{len(exc.issues)} problem(s) in the edited ruleset",
-                       issues=[i.as_dict() for i in exc.issues]) from None
+        raise ApiError(
+            422,
+            "invalid_ruleset",
+            f"{len(exc.issues)} problem(s) in the edited ruleset",
+            issues=[i.as_dict() for i in exc.issues],
+        ) from None
     Engine(candidate).close()  # it compiles and loads into the engine
     failures = own_scenario_failures(runtime, candidate, display)
     if failures:
-        raise ApiError(422, "scenarios_failed", f"{len(failures)} of the ruleset's own scenarios failed",
-                       scenarios=failures)
+        raise ApiError(
+            422, "scenarios_failed", f"{len(failures)} of the ruleset's own scenarios failed", scenarios=failures
+        )
     record = version_record(candidate, author=author, comment=comment)
     record["status"] = "draft"
     try:
@@ -79,8 +86,11 @@ def publish_edit(base: Ruleset, version: str, values: Mapping[str, str], author:
 
 
 def parameter_changes(old: Ruleset, new: Ruleset) -> list[Change]:
-    return [Change(name, shown(p), shown(new.parameters[name])) for name, p in old.parameters.items()
-            if name in new.parameters and p.value != new.parameters[name].value]
+    return [
+        Change(name, shown(p), shown(new.parameters[name]))
+        for name, p in old.parameters.items()
+        if name in new.parameters and p.value != new.parameters[name].value
+    ]
 
 
 def scenario_runs(old: Ruleset, new: Ruleset) -> list[dict[str, Any]]:
@@ -91,8 +101,11 @@ def scenario_runs(old: Ruleset, new: Ruleset) -> list[dict[str, Any]]:
         pins = s.body.get("rulesets") or []
         if old.ref not in pins:
             continue
-        moved = dataclasses.replace(s, body={**s.body, "rulesets": [new.ref if p == old.ref else p for p in pins]},
-                                    expect=[e for e in s.expect if e.get("ruleset") in (None, old.ref)])
+        moved = dataclasses.replace(
+            s,
+            body={**s.body, "rulesets": [new.ref if p == old.ref else p for p in pins]},
+            expect=[e for e in s.expect if e.get("ruleset") in (None, old.ref)],
+        )
         outcome = run_scenario(runtime, moved, current_app.config["MAX_FACTS"])
         text = describe(dataclasses.replace(outcome, scenario=dataclasses.replace(s, file=_shown_file(s.file))))
         out.append({"passed": outcome.passed, "text": text, "name": s.name})
@@ -109,8 +122,11 @@ def _shown_file(path: str) -> str:
 def changed_rules(old: Ruleset, new: Ruleset) -> list[dict[str, Any]]:
     """The rules whose meaning changed (rule digest), each with its sign-off state in the draft."""
     before = {r.id: rule_digest(old, r) for r in old.rules}
-    return [{"id": r.id, "title": r.title, "review": rule_review(new, r)} for r in new.rules
-            if before.get(r.id) != rule_digest(new, r)]
+    return [
+        {"id": r.id, "title": r.title, "review": rule_review(new, r)}
+        for r in new.rules
+        if before.get(r.id) != rule_digest(new, r)
+    ]
 
 
 def impact(job_id: str | None) -> dict[str, Any] | None:
@@ -125,9 +141,14 @@ def impact(job_id: str | None) -> dict[str, Any] | None:
 def draft_page(old: Ruleset, new: Ruleset, job_id: str | None) -> dict[str, Any]:
     """Everything the draft's page shows."""
     changes = parameter_changes(old, new)
-    return {"lines": diff(old, new), "texts": figures_in_texts(new.source, changes),
-            "scenarios": scenario_runs(old, new), "rules": changed_rules(old, new), "impact": impact(job_id),
-            "status": _runtime().registry.status(new.ref)}
+    return {
+        "lines": diff(old, new),
+        "texts": figures_in_texts(new.source, changes),
+        "scenarios": scenario_runs(old, new),
+        "rules": changed_rules(old, new),
+        "impact": impact(job_id),
+        "status": _runtime().registry.status(new.ref),
+    }
 
 
 def activate(ruleset: Ruleset, actor: str, comment: str | None, override_reason: str | None) -> list[str]:

@@ -5,6 +5,7 @@ A 500 carries the request id and, for an evaluation, the decision id (also
 in ``X-Decision-Id``), and the traceback is logged with both, so an operator
 can find the failed request from what the caller received.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,8 +21,15 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error the API reports to the caller with a status code."""
 
-    def __init__(self, status: int, code: str, message: str, errors: list[dict] | None = None,
-                 headers: dict[str, str] | None = None, **extra):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        errors: list[dict] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra,
+    ):
         super().__init__(message)
         self.status, self.code, self.message, self.errors, self.extra = status, code, message, errors, extra
         self.headers = headers or {}
@@ -43,7 +51,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
-            exc.code or 500, (exc.name or "error").lower().replace(" ", "_"))
+            exc.code or 500, (exc.name or "error").lower().replace(" ", "_")
+        )
         message = exc.description or exc.name
         if exc.code == 413:
             message = f"request body over the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"
@@ -62,6 +71,12 @@ def register_error_handlers(app: Flask) -> None:
             decision_id = g.decision_id = new_id()
         if decision_id is not None:
             ids["decision_id"] = decision_id
-        log.exception("unexpected error on %s %s (request %s, decision %s)", request.method, request.path,
-                      ids["request_id"], decision_id, extra={**ids, "path": request.path})
+        log.exception(
+            "unexpected error on %s %s (request %s, decision %s)",
+            request.method,
+            request.path,
+            ids["request_id"],
+            decision_id,
+            extra={**ids, "path": request.path},
+        )
         return jsonify(error_body("internal_error", "the service failed on this request", **ids)), 500

@@ -1,4 +1,5 @@
 """POST /v1/evaluate and GET /healthz."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,46 +50,76 @@ CITATION_OPTIONS = (*CITATION_MODES, "refs")
 
 @bp.post("/v1/evaluate")
 @bp.alt_response(200, schema=EvaluateResponseSchema, success=True, description="Violations found (possibly none)")
-@operation("caller", "regulator", "legal", open_if="OPEN_EVALUATE", errors={
-    400: "Malformed facts, an unknown ruleset pin or query value: every error with its path "
-         "(facts.production.3.period, rulesets.0, ?explain)",
-    413: "Body over the limit, or more facts than MAX_FACTS", 429: None,
-    503: "The decision could not be recorded (durable decision log): it is not given without its record"},
-    parameters=[query("explain", "unknowns: also list the rules that missing facts kept from deciding, with the "
-                                 "request fields that were missing; plain: each violation also gets "
-                                 "explanation_plain, its conditions in plain Chinese and English with the values "
-                                 "compared; both: comma-separated",
-                      comma_separated(EXPLAIN_OPTIONS)),
-                query("citations", "shared: each provision's text once, in citation_texts, referred to by text_ref "
-                                   "(the default above 1,000 violations); inline: in every citation "
-                                   "(docs/contract-evaluate-v1.md, large responses); refs: each citation by "
-                                   "instrument and eid only, each provision once in provisions[instrument][eid]",
-                      {"type": "string", "enum": list(CITATION_OPTIONS)})],
-    request_body=request_content(JSON, EvaluateRequestSchema, "The facts, optionally as_of and ruleset pins"))
+@operation(
+    "caller",
+    "regulator",
+    "legal",
+    open_if="OPEN_EVALUATE",
+    errors={
+        400: "Malformed facts, an unknown ruleset pin or query value: every error with its path "
+        "(facts.production.3.period, rulesets.0, ?explain)",
+        413: "Body over the limit, or more facts than MAX_FACTS",
+        429: None,
+        503: "The decision could not be recorded (durable decision log): it is not given without its record",
+    },
+    parameters=[
+        query(
+            "explain",
+            "unknowns: also list the rules that missing facts kept from deciding, with the "
+            "request fields that were missing; plain: each violation also gets "
+            "explanation_plain, its conditions in plain Chinese and English with the values "
+            "compared; both: comma-separated",
+            comma_separated(EXPLAIN_OPTIONS),
+        ),
+        query(
+            "citations",
+            "shared: each provision's text once, in citation_texts, referred to by text_ref "
+            "(the default above 1,000 violations); inline: in every citation "
+            "(docs/contract-evaluate-v1.md, large responses); refs: each citation by "
+            "instrument and eid only, each provision once in provisions[instrument][eid]",
+            {"type": "string", "enum": list(CITATION_OPTIONS)},
+        ),
+    ],
+    request_body=request_content(JSON, EvaluateRequestSchema, "The facts, optionally as_of and ruleset pins"),
+)
 @per_caller
 def evaluate():
     """Evaluate facts; returns violations with verbatim citations"""
     received = request.get_data()  # kept: the decision log stores and digests these bytes (read once)
     body = parse_json_body()
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request", "the body must be a JSON object",
-                       [{"path": "$", "message": "must be an object"}])
+        raise ApiError(
+            400, "invalid_request", "the body must be a JSON object", [{"path": "$", "message": "must be an object"}]
+        )
     explain = explain_options(request.args.get("explain"))
     citations = request.args.get("citations")
     if citations is not None and citations not in CITATION_OPTIONS:
-        raise ApiError(400, "invalid_request", f"citations takes {', '.join(CITATION_OPTIONS)}",
-                       [{"path": "?citations", "message": f"unknown value {citations!r}"}])
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"citations takes {', '.join(CITATION_OPTIONS)}",
+            [{"path": "?citations", "message": f"unknown value {citations!r}"}],
+        )
     data = checked_request(body, current_app.config["MAX_FACTS"])
     as_of = request_as_of(data)
     runtime = current_app.extensions["repolicy"]
     g.decision_id = new_id()  # named before evaluating, so a failure's 500 carries it
     try:
-        result = runtime.evaluate(data["facts"], as_of, data.get("rulesets"), decision_id=g.decision_id,
-                                  max_violations=current_app.config["MAX_VIOLATIONS"])
+        result = runtime.evaluate(
+            data["facts"],
+            as_of,
+            data.get("rulesets"),
+            decision_id=g.decision_id,
+            max_violations=current_app.config["MAX_VIOLATIONS"],
+        )
     except UnknownRuleset as exc:
         idx = data["rulesets"].index(str(exc.args[0]))
-        raise ApiError(400, "invalid_request", f"unknown ruleset {exc.args[0]}",
-                       [{"path": f"rulesets.{idx}", "message": f"no ruleset version {exc.args[0]}"}]) from None
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"unknown ruleset {exc.args[0]}",
+            [{"path": f"rulesets.{idx}", "message": f"no ruleset version {exc.args[0]}"}],
+        ) from None
     if "plain" in explain:
         for i, text in why(runtime, data["facts"], as_of, result).items():
             result["violations"][i]["explanation_plain"] = text
@@ -101,15 +132,19 @@ def evaluate():
     encoded = encode_bounded(result, compact_json, current_app.config["MAX_RESPONSE_BYTES"])
     principal = getattr(g, "principal", None)
     observe_evaluation(result)
-    ticket = current_app.extensions["repolicy_decisions"].record(body, result, principal.name if principal else None,
-                                                                 body_bytes=received, response_bytes=encoded)
+    ticket = current_app.extensions["repolicy_decisions"].record(
+        body, result, principal.name if principal else None, body_bytes=received, response_bytes=encoded
+    )
     if ticket is not None:  # durable decision log: answer only once the decision is on disk
         release_slot(request.environ)  # others evaluate meanwhile (and join the same disk write)
         try:
             ticket.wait(current_app.config["DECISION_LOG_DURABLE_TIMEOUT"])
         except DecisionNotRecorded as exc:
-            raise ApiError(503, "decision_not_recorded", f"the decision could not be recorded ({exc}); "
-                           "it is not given without its record: try again") from None
+            raise ApiError(
+                503,
+                "decision_not_recorded",
+                f"the decision could not be recorded ({exc}); it is not given without its record: try again",
+            ) from None
     return current_app.response_class(encoded + b"\n", mimetype="application/json")
 
 
@@ -120,9 +155,17 @@ def explain_options(value: str | None) -> set[str]:
     chosen = {v.strip() for v in value.split(",")}
     wrong = sorted(chosen - set(EXPLAIN_OPTIONS))
     if wrong:
-        raise ApiError(400, "invalid_request", f"explain takes {' and/or '.join(EXPLAIN_OPTIONS)}",
-                       [{"path": "?explain", "message": f"unknown value {', '.join(map(repr, wrong))}; "
-                                                        f"use {', '.join(EXPLAIN_OPTIONS)}"}])
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"explain takes {' and/or '.join(EXPLAIN_OPTIONS)}",
+            [
+                {
+                    "path": "?explain",
+                    "message": f"unknown value {', '.join(map(repr, wrong))}; use {', '.join(EXPLAIN_OPTIONS)}",
+                }
+            ],
+        )
     return chosen
 
 
@@ -145,8 +188,9 @@ def explain_unknowns(runtime, facts: dict, as_of: dt.date, used: list[dict]) -> 
 
 @bp.post("/v1/echo")
 @bp.alt_response(200, schema={"type": "object"}, success=True, description="The body as sent")
-@operation(errors={404: "Not enabled (the default)"},
-           request_body=request_content(JSON, {"type": "object"}, "Any JSON"))
+@operation(
+    errors={404: "Not enabled (the default)"}, request_body=request_content(JSON, {"type": "object"}, "Any JSON")
+)
 def echo():
     """Benchmark baseline only (config ECHO_ENDPOINT): returns the body, to compare HTTP overhead"""
     if not current_app.config.get("ECHO_ENDPOINT"):

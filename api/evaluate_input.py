@@ -4,6 +4,7 @@
 A body that fails raises :class:`InvalidEvaluateRequest`, a plain exception; the HTTP edge
 (:mod:`api.evaluate`) turns it into the contract's 400 or 413.
 """
+
 from __future__ import annotations
 
 import datetime as dt

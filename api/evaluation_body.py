@@ -1,6 +1,7 @@
 """The evaluate response body: the versions chosen for a request, what their engines found, rendered
 as the contract's violations (``docs/contract-evaluate-v1.md``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,9 +31,14 @@ def fact_years(facts: Mapping[str, list[dict[str, Any]]]) -> set[int]:
     return years
 
 
-def evaluation_body(runtime: Runtime, facts: Mapping[str, list[dict[str, Any]]], as_of: dt.date,
-                    pins: list[str] | None = None, decision_id: str | None = None,
-                    max_violations: int | None = None) -> dict[str, Any]:
+def evaluation_body(
+    runtime: Runtime,
+    facts: Mapping[str, list[dict[str, Any]]],
+    as_of: dt.date,
+    pins: list[str] | None = None,
+    decision_id: str | None = None,
+    max_violations: int | None = None,
+) -> dict[str, Any]:
     """Evaluate validated facts with ``runtime``'s snapshot and engines; the response body of the contract.
 
     ``max_violations``: at most that many violations are rendered and returned, the first in the
@@ -60,8 +66,11 @@ def evaluation_body(runtime: Runtime, facts: Mapping[str, list[dict[str, Any]]],
         timing = Timing(rs, runtime.instruments.get(rs.instrument), as_of, rs.ref in pinned)
         matches = [m for m in outcome.matches if timing.admits(m.rule, m.bindings)]
         found_before = sum(tally.values())
-        violations.extend(results.violations(rs, matches, runtime.instruments, groups, as_of.toordinal(),
-                                             limit=max_violations, tally=tally))
+        violations.extend(
+            results.violations(
+                rs, matches, runtime.instruments, groups, as_of.toordinal(), limit=max_violations, tally=tally
+            )
+        )
         if not binding(rs):
             non_binding += sum(tally.values()) - found_before
         for w in outcome.warnings:
@@ -69,8 +78,16 @@ def evaluation_body(runtime: Runtime, facts: Mapping[str, list[dict[str, Any]]],
                 warnings.append(w)
         # "status" is the legal status of the instrument the version encodes (draft / in_force),
         # "lifecycle" the version's state in the registry (draft / active / retired).
-        used.append({"id": rs.id, "version": rs.version, "status": rs.instrument_status, "digest": rs.digest,
-                     "instrument": rs.instrument, "lifecycle": registry.status(rs.ref)})
+        used.append(
+            {
+                "id": rs.id,
+                "version": rs.version,
+                "status": rs.instrument_status,
+                "digest": rs.digest,
+                "instrument": rs.instrument,
+                "lifecycle": registry.status(rs.ref),
+            }
+        )
     violations = results.sort_violations(violations)[:max_violations]
     found = sum(tally.values())
     body: dict[str, Any] = {
@@ -81,8 +98,11 @@ def evaluation_body(runtime: Runtime, facts: Mapping[str, list[dict[str, Any]]],
         "summary": results.summary(violations, tally, non_binding),
     }
     if found > len(violations):
-        body["truncated"] = {"violations_returned": len(violations), "violations_found": found,
-                             "reason": "max_violations"}
+        body["truncated"] = {
+            "violations_returned": len(violations),
+            "violations_found": found,
+            "reason": "max_violations",
+        }
     if warnings:
         body["warnings"] = warnings
     return body

@@ -26,6 +26,7 @@ decision log's writer, the registry poller) and durable_rules handles bound to
 threads, which a fork would copy half-held; each spawned process instead
 compiles the few ruleset versions it needs from their YAML text.
 """
+
 from __future__ import annotations
 
 import concurrent.futures as cf
@@ -56,8 +57,7 @@ from policy.instruments import Instrument
 from policy.loader import RulesetInvalid, load_ruleset
 from policy.model import Ruleset
 from policy.registry import Registry
-from policy.store import Store, count_decision_inputs, create_impact_job, decision_inputs, impact_job, \
-    update_impact_job
+from policy.store import Store, count_decision_inputs, create_impact_job, decision_inputs, impact_job, update_impact_job
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class Comparer:
 
     def compare_rows(self, rows: Iterable[Row]) -> ImpactTally:
         from api.evaluate_input import validate_request
+
         tally = ImpactTally()
         for decision_id, at, as_of_text, input_text in rows:
             try:
@@ -115,8 +116,11 @@ class VersionSet:
     def compiled(runtime: Runtime, ruleset_id: str) -> Runtime:
         """The same active versions in this process, sharing ``runtime``'s compiled engines (no recompiling)."""
         rulesets = [rs for rs in runtime.registry.active() if rs.id == ruleset_id]
-        return Runtime(runtime.instruments, Registry(rulesets, {rs.ref: "active" for rs in rulesets}),
-                       engines={rs.ref: runtime.engine(rs) for rs in rulesets})
+        return Runtime(
+            runtime.instruments,
+            Registry(rulesets, {rs.ref: "active" for rs in rulesets}),
+            engines={rs.ref: runtime.engine(rs) for rs in rulesets},
+        )
 
     def runtime(self, instruments: Mapping[str, Instrument], layout: Layout) -> Runtime:
         """Parsed and compiled in this process (a worker process)."""
@@ -127,8 +131,9 @@ class VersionSet:
 _worker_comparer: Comparer | None = None
 
 
-def _init_worker(instruments: Mapping[str, Instrument], before: VersionSet, after: VersionSet, max_facts: int,
-                 layout: Layout) -> None:
+def _init_worker(
+    instruments: Mapping[str, Instrument], before: VersionSet, after: VersionSet, max_facts: int, layout: Layout
+) -> None:
     """Runs once in each worker process: compile the two version sets."""
     global _worker_comparer
     _worker_comparer = Comparer(before.runtime(instruments, layout), after.runtime(instruments, layout), max_facts)
@@ -189,8 +194,13 @@ class JobRunner:
             tally = self._compare(job)
             report = tally.report()
             report["seconds"] = round(time.monotonic() - started, 3)
-            update_impact_job(job.store, job.job_id, status="done", done=tally.examined + tally.skipped_pinned
-                              + len(tally.not_evaluated), result=json.dumps(report, ensure_ascii=False))
+            update_impact_job(
+                job.store,
+                job.job_id,
+                status="done",
+                done=tally.examined + tally.skipped_pinned + len(tally.not_evaluated),
+                result=json.dumps(report, ensure_ascii=False),
+            )
         except Exception as exc:
             log.exception("impact job %s failed", job.job_id)
             try:
@@ -208,8 +218,9 @@ class JobRunner:
             now = time.monotonic()
             if force or now - last[0] >= PROGRESS_EVERY:
                 last[0] = now
-                update_impact_job(job.store, job.job_id, done=tally.examined + tally.skipped_pinned
-                                  + len(tally.not_evaluated))
+                update_impact_job(
+                    job.store, job.job_id, done=tally.examined + tally.skipped_pinned + len(tally.not_evaluated)
+                )
                 self._touch_queued()
 
         pages = decision_inputs(job.store, job.limit, page=PAGE)
@@ -219,9 +230,12 @@ class JobRunner:
                 progress()
             return tally
         context = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=job.workers, mp_context=context, initializer=_init_worker,
-                                    initargs=(dict(job.instruments), job.before, job.after, job.max_facts,
-                                              job.layout)) as pool:
+        with cf.ProcessPoolExecutor(
+            max_workers=job.workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(dict(job.instruments), job.before, job.after, job.max_facts, job.layout),
+        ) as pool:
             running: set[cf.Future] = set()
             for rows in pages:
                 running.add(pool.submit(_compare_in_worker, rows))
@@ -262,8 +276,9 @@ def _store() -> Store:
 
 
 def _unavailable(exc: SQLAlchemyError) -> ApiError:
-    return ApiError(503, "database_unavailable",
-                    f"the registry database is unavailable ({type(exc).__name__}); try again later")
+    return ApiError(
+        503, "database_unavailable", f"the registry database is unavailable ({type(exc).__name__}); try again later"
+    )
 
 
 MAX_DECISIONS = 10**12  # no cap of its own beyond what the store holds: `all` is the usual way to ask for everything
@@ -276,31 +291,59 @@ def _limit() -> int | None:
     try:
         return int_arg("limit", 200, 1, MAX_DECISIONS)
     except ApiError:
-        raise ApiError(400, "invalid_request", "limit is a positive integer or 'all'",
-                       [{"path": "?limit", "message": "a positive integer or 'all'"}]) from None
+        raise ApiError(
+            400,
+            "invalid_request",
+            "limit is a positive integer or 'all'",
+            [{"path": "?limit", "message": "a positive integer or 'all'"}],
+        ) from None
 
 
 @bp.post("/v1/rulesets/impact")
-@bp.alt_response(202, schema=ImpactAcceptedSchema, success=True, description="Accepted: the job's id and Location",
-                 headers={"Location": {"description": "the job", "schema": {"type": "string"}}})
-@operation("regulator", errors={400: "?limit is not a positive integer or all",
-                                422: "The candidate does not validate (issues with file, line, column, rule)",
-                                503: None},
-           parameters=[query("limit", "the newest N logged decisions, or all (default 200)",
-                             {"oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_DECISIONS},
-                                        {"type": "string", "enum": ["all"]}]}),
-                       query("file", "the file name quoted in issues (default: request body)")],
-           request_body=request_content(YAML, {"type": "string"}, "The candidate ruleset file"))
+@bp.alt_response(
+    202,
+    schema=ImpactAcceptedSchema,
+    success=True,
+    description="Accepted: the job's id and Location",
+    headers={"Location": {"description": "the job", "schema": {"type": "string"}}},
+)
+@operation(
+    "regulator",
+    errors={
+        400: "?limit is not a positive integer or all",
+        422: "The candidate does not validate (issues with file, line, column, rule)",
+        503: None,
+    },
+    parameters=[
+        query(
+            "limit",
+            "the newest N logged decisions, or all (default 200)",
+            {
+                "oneOf": [
+                    {"type": "integer", "minimum": 1, "maximum": MAX_DECISIONS},
+                    {"type": "string", "enum": ["all"]},
+                ]
+            },
+        ),
+        query("file", "the file name quoted in issues (default: request body)"),
+    ],
+    request_body=request_content(YAML, {"type": "string"}, "The candidate ruleset file"),
+)
 def start_impact():
     """Start an impact preview of a candidate version (a job)"""
     runtime = _runtime()
     limit = _limit()
     try:
-        candidate = load_ruleset(request.get_data(cache=False), request.args.get("file", "request body"),
-                                 runtime.instruments)
+        candidate = load_ruleset(
+            request.get_data(cache=False), request.args.get("file", "request body"), runtime.instruments
+        )
     except RulesetInvalid as exc:
-        raise ApiError(422, "invalid_ruleset", f"{len(exc.issues)} problem(s) in the ruleset",
-                       issues=[i.as_dict() for i in exc.issues]) from None
+        raise ApiError(
+            422,
+            "invalid_ruleset",
+            f"{len(exc.issues)} problem(s) in the ruleset",
+            issues=[i.as_dict() for i in exc.issues],
+        ) from None
     body = start_job(runtime, candidate, g.principal.name, limit)
     return jsonify(body), 202, {"Location": body["location"]}
 
@@ -312,8 +355,11 @@ def start_job(runtime: Runtime, candidate: Ruleset, actor: str, limit: int | Non
     replaced = runtime.retired_by(candidate)
     trial = runtime.with_candidate(candidate, activate=True)
     before, after = VersionSet.of(runtime, candidate.id), VersionSet.of(trial, candidate.id)
-    inline = Comparer(VersionSet.compiled(runtime, candidate.id), VersionSet.compiled(trial, candidate.id),
-                      current_app.config["MAX_FACTS"])
+    inline = Comparer(
+        VersionSet.compiled(runtime, candidate.id),
+        VersionSet.compiled(trial, candidate.id),
+        current_app.config["MAX_FACTS"],
+    )
     job_id = new_id()
     try:
         total = count_decision_inputs(store, limit)
@@ -321,14 +367,31 @@ def start_job(runtime: Runtime, candidate: Ruleset, actor: str, limit: int | Non
     except SQLAlchemyError as exc:
         trial.engine(candidate).close()
         raise _unavailable(exc) from None
-    runner().submit(ImpactJob(job_id, store, limit, total, runtime.instruments, before, after,
-                              current_app.config["MAX_FACTS"], inline,
-                              on_end=lambda: trial.engine(candidate).close(),
-                              inline_max=current_app.config["IMPACT_INLINE_MAX"],
-                              workers=current_app.config["IMPACT_WORKERS"] or os.cpu_count() or 1,
-                              layout=runtime.layout))
-    return {"job_id": job_id, "status": "queued", "candidate": candidate.ref, "replaces": replaced,
-            "total": total, "location": f"/v1/rulesets/impact/{job_id}"}
+    runner().submit(
+        ImpactJob(
+            job_id,
+            store,
+            limit,
+            total,
+            runtime.instruments,
+            before,
+            after,
+            current_app.config["MAX_FACTS"],
+            inline,
+            on_end=lambda: trial.engine(candidate).close(),
+            inline_max=current_app.config["IMPACT_INLINE_MAX"],
+            workers=current_app.config["IMPACT_WORKERS"] or os.cpu_count() or 1,
+            layout=runtime.layout,
+        )
+    )
+    return {
+        "job_id": job_id,
+        "status": "queued",
+        "candidate": candidate.ref,
+        "replaces": replaced,
+        "total": total,
+        "location": f"/v1/rulesets/impact/{job_id}",
+    }
 
 
 @bp.get("/v1/rulesets/impact/<name:job_id>")
@@ -352,9 +415,15 @@ def job_state(job_id: str) -> dict[str, Any]:
         updated = updated.replace(tzinfo=dt.UTC)
     created = row["created_at"] if row["created_at"].tzinfo else row["created_at"].replace(tzinfo=dt.UTC)
     body: dict[str, Any] = {
-        "job_id": job_id, "status": row["status"], "candidate": row["candidate"], "actor": row["actor"],
-        "total": row["total"], "done": row["done"], "created_at": created.isoformat(),
-        "updated_at": updated.isoformat()}
+        "job_id": job_id,
+        "status": row["status"],
+        "candidate": row["candidate"],
+        "actor": row["actor"],
+        "total": row["total"],
+        "done": row["done"],
+        "created_at": created.isoformat(),
+        "updated_at": updated.isoformat(),
+    }
     if row["status"] in ("queued", "running"):
         body["stale"] = (dt.datetime.now(dt.UTC) - updated).total_seconds() > STALE_SECONDS
     if row["result"] is not None:

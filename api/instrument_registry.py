@@ -10,6 +10,7 @@
   ever published, the text of each (``?format=yaml`` for the file as sent).  Revisions are never
   changed or removed, so the text a ruleset or decision cited stays readable after a correction.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,7 +27,7 @@ from policy.instruments import Instrument, InstrumentError, error_line, load_ins
 from policy.model import Ruleset
 
 bp = Blueprint("instrument_registry", __name__, description="Publishing the law's texts, revision by revision")
-MAX_REVISION = 2 ** 31 - 1  # revision numbers are INTEGER columns (32-bit in PostgreSQL): beyond, no route (404)
+MAX_REVISION = 2**31 - 1  # revision numbers are INTEGER columns (32-bit in PostgreSQL): beyond, no route (404)
 
 
 def orphaned_citations(instrument: Instrument, rulesets: list[Ruleset]) -> list[dict]:
@@ -38,22 +39,34 @@ def orphaned_citations(instrument: Instrument, rulesets: list[Ruleset]) -> list[
                 continue
             named = by.split(" ")[1] if " " in by else None  # "ref rule-id [(consequence)]", "ref parameter x"
             rule = next((r for r in rs.rules if r.id == named), None)
-            issues.append({"file": f"registry:{rs.ref}", "line": rule.location.line if rule else 1, "column": 1,
-                           "rule": rule.id if rule else None,
-                           "message": f"{by} cites {instrument.id} {citation.eid}, which this text lacks",
-                           "hint": "keep the provision, or first publish and activate a ruleset version that "
-                                   "no longer cites it"})
+            issues.append(
+                {
+                    "file": f"registry:{rs.ref}",
+                    "line": rule.location.line if rule else 1,
+                    "column": 1,
+                    "rule": rule.id if rule else None,
+                    "message": f"{by} cites {instrument.id} {citation.eid}, which this text lacks",
+                    "hint": "keep the provision, or first publish and activate a ruleset version that "
+                    "no longer cites it",
+                }
+            )
     return issues
 
 
 @bp.post("/v1/instruments")
 @bp.alt_response(201, schema=PublishedRevisionSchema, success=True, description="Stored as the next revision")
 @bp.alt_response(200, schema=PublishedRevisionSchema, success=True, description="The newest revision has this text")
-@operation("regulator", errors={
-    400: "Invalid comment", 422: "Does not validate (issues with file, line, column), or drops a "
-                                           "provision a registered ruleset version cites", 503: None},
+@operation(
+    "regulator",
+    errors={
+        400: "Invalid comment",
+        422: "Does not validate (issues with file, line, column), or drops a "
+        "provision a registered ruleset version cites",
+        503: None,
+    },
     parameters=[COMMENT, query("file", "the file name quoted in issues (default: request body)")],
-    request_body=request_content(YAML, {"type": "string"}, "The instrument's text (docs/instruments.md)"))
+    request_body=request_content(YAML, {"type": "string"}, "The instrument's text (docs/instruments.md)"),
+)
 def publish_instrument():
     """Publish an instrument's text as its next revision"""
     runtime = _runtime()
@@ -65,19 +78,32 @@ def publish_instrument():
         inst = load_instrument_text(raw, file)
     except InstrumentError as exc:
         line, column = error_line(exc, text)
-        raise ApiError(422, "invalid_instrument", "the instrument does not validate",
-                       issues=[{"file": file, "line": line, "column": column, "rule": None,
-                                "message": problem(exc), "hint": exc.hint}]) from None
+        raise ApiError(
+            422,
+            "invalid_instrument",
+            "the instrument does not validate",
+            issues=[
+                {"file": file, "line": line, "column": column, "rule": None, "message": problem(exc), "hint": exc.hint}
+            ],
+        ) from None
     runtime.refresh()  # another instance may have published rulesets citing it meanwhile
     orphaned = orphaned_citations(inst, runtime.registry.all())
     if orphaned:
-        raise ApiError(422, "citations_orphaned",
-                       f"{len(orphaned)} citation(s) of registered ruleset versions would lose their provision",
-                       issues=orphaned)
+        raise ApiError(
+            422,
+            "citations_orphaned",
+            f"{len(orphaned)} citation(s) of registered ruleset versions would lose their provision",
+            issues=orphaned,
+        )
     row, created = store.add_instrument_revision(
-        instrument_id=inst.id, legal_status=inst.status, text_available=inst.text_available, source=text,
-        digest="sha256:" + hashlib.sha256(raw).hexdigest(), author=g.principal.name,
-        comment=request.args.get("comment") or None)
+        instrument_id=inst.id,
+        legal_status=inst.status,
+        text_available=inst.text_available,
+        source=text,
+        digest="sha256:" + hashlib.sha256(raw).hexdigest(),
+        author=g.principal.name,
+        comment=request.args.get("comment") or None,
+    )
     runtime.refresh()
     return jsonify({**row.as_json(), "created": created}), 201 if created else 200
 
@@ -95,7 +121,9 @@ def revisions(instrument_id: str):
 
 @bp.get(f"/v1/instruments/<name:instrument_id>/revisions/<int(min=1, max={MAX_REVISION}):revision>")
 @bp.alt_response(200, schema=RevisionSourceSchema, success=True, description="The revision with its text")
-@bp.alt_response(200, schema={"type": "string"}, content_type=YAML, success=True, description="The revision with its text")
+@bp.alt_response(
+    200, schema={"type": "string"}, content_type=YAML, success=True, description="The revision with its text"
+)
 @operation("legal", "regulator", errors={404: "No such revision", 503: None}, parameters=[FORMAT])
 def revision(instrument_id: str, revision: int):
     """One revision of an instrument, with its text"""

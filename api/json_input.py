@@ -5,6 +5,7 @@ not JSON, ``NaN``/``Infinity``, nesting deeper than the parser's recursion limit
 ``json`` raises ``RecursionError``, which is not a ``ValueError``), and text holding a lone surrogate
 (see policy.text: it would fail later in the database, the decision log or the engine).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,16 +26,22 @@ def parse_json_text(text: str) -> Any:
     try:
         value = jsonio.loads(text, parse_constant=_reject_constant)
     except RecursionError:
-        raise ApiError(400, "invalid_request", "JSON nested too deeply",
-                       [{"path": "$", "message": "nesting too deep"}]) from None
+        raise ApiError(
+            400, "invalid_request", "JSON nested too deeply", [{"path": "$", "message": "nesting too deep"}]
+        ) from None
     except ValueError as exc:
-        raise ApiError(400, "invalid_request", f"body is not valid JSON: {exc}",
-                       [{"path": "$", "message": str(exc)}]) from None
+        raise ApiError(
+            400, "invalid_request", f"body is not valid JSON: {exc}", [{"path": "$", "message": str(exc)}]
+        ) from None
     if SURROGATE_ESCAPE.search(text):  # only then can a string hold a surrogate: the walk is skipped otherwise
         paths = list(surrogate_paths(value))
         if paths:
-            raise ApiError(400, "invalid_request", f"{len(paths)} text value(s) with a lone surrogate",
-                           [{"path": p, "message": SURROGATE_MESSAGE} for p in sorted(paths)])
+            raise ApiError(
+                400,
+                "invalid_request",
+                f"{len(paths)} text value(s) with a lone surrogate",
+                [{"path": p, "message": SURROGATE_MESSAGE} for p in sorted(paths)],
+            )
     return value
 
 
@@ -46,11 +53,14 @@ def parse_json_body(required: bool = True) -> Any:
     if not raw.strip():
         if not required:
             return None
-        raise ApiError(400, "invalid_request", "empty body: send a JSON object",
-                       [{"path": "$", "message": "required"}])
+        raise ApiError(400, "invalid_request", "empty body: send a JSON object", [{"path": "$", "message": "required"}])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ApiError(400, "invalid_request", "body is not UTF-8",
-                       [{"path": "$", "message": f"invalid UTF-8 at byte {exc.start}"}]) from None
+        raise ApiError(
+            400,
+            "invalid_request",
+            "body is not UTF-8",
+            [{"path": "$", "message": f"invalid UTF-8 at byte {exc.start}"}],
+        ) from None
     return parse_json_text(text)

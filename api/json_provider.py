@@ -9,6 +9,7 @@ setting orjson cannot honour is on (``sort_keys``, ``ensure_ascii``, the
 indented debug output, extra ``json.dumps`` arguments) it hands over to
 Flask's own provider.
 """
+
 from __future__ import annotations
 
 from typing import Any

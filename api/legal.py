@@ -11,6 +11,7 @@
 - ``GET|POST /v1/rules/<ruleset>@<version>/<rule>/approvals``: sign-offs (POST: ``legal`` role only).
 Reading needs the ``legal`` or ``regulator`` role.
 """
+
 from __future__ import annotations
 
 from flask import current_app, g, jsonify
@@ -21,8 +22,16 @@ from api.json_input import parse_json_body
 from api.openapi import JSON, operation, request_content
 from api.query import comment_text
 from api.rule_view import find_rule, interpretation_register, rule_review, rule_view, sign_off
-from api.schemas import ApprovalRequestSchema, ApprovalSchema, InstrumentDetailSchema, InstrumentListSchema, InterpretationsSchema, \
-    ProvisionSchema, ReviewSchema, RuleViewSchema
+from api.schemas import (
+    ApprovalRequestSchema,
+    ApprovalSchema,
+    InstrumentDetailSchema,
+    InstrumentListSchema,
+    InterpretationsSchema,
+    ProvisionSchema,
+    ReviewSchema,
+    RuleViewSchema,
+)
 from policy.coverage import coverage, load_not_a_violation, load_out_of_scope
 from policy.text import printable_key
 from policy.model import Citation
@@ -46,17 +55,30 @@ def _instrument(instrument_id: str):
 def _force(inst) -> dict | None:
     """The period the instrument is law ({from, to}, open ends null), or null for a draft never in force."""
     force = inst.in_force()
-    return None if force is None else {"from": force[0] and force[0].isoformat(), "to": force[1] and force[1].isoformat()}
+    return (
+        None if force is None else {"from": force[0] and force[0].isoformat(), "to": force[1] and force[1].isoformat()}
+    )
 
 
 def _meta(inst) -> dict:
     day = lambda d: d.isoformat() if d else None  # noqa: E731
-    return {"id": inst.id, "title": dict(inst.title), "short_title": dict(inst.short_title),
-            "issuer": dict(inst.issuer), "document_number": inst.document_number, "date": day(inst.date),
-            "published": day(inst.published), "effective_from": day(inst.effective_from), "status": inst.status,
-            "in_force": _force(inst),
-            "complete": inst.complete, "notes": dict(inst.notes) if inst.notes else None,
-            "text_available": inst.text_available, "revision": inst.revision, "digest": inst.digest}
+    return {
+        "id": inst.id,
+        "title": dict(inst.title),
+        "short_title": dict(inst.short_title),
+        "issuer": dict(inst.issuer),
+        "document_number": inst.document_number,
+        "date": day(inst.date),
+        "published": day(inst.published),
+        "effective_from": day(inst.effective_from),
+        "status": inst.status,
+        "in_force": _force(inst),
+        "complete": inst.complete,
+        "notes": dict(inst.notes) if inst.notes else None,
+        "text_available": inst.text_available,
+        "revision": inst.revision,
+        "digest": inst.digest,
+    }
 
 
 @bp.get("/v1/instruments")
@@ -73,9 +95,17 @@ def instruments():
 def instrument(instrument_id: str):
     """One instrument with its provisions' structure"""
     inst = _instrument(instrument_id)
-    provisions = [{"eid": p.eid, "kind": p.kind, "label": dict(p.label),
-                   "heading": dict(p.heading) if p.heading else None, "parent": p.parent,
-                   "children": list(p.children)} for p in inst.provisions.values()]
+    provisions = [
+        {
+            "eid": p.eid,
+            "kind": p.kind,
+            "label": dict(p.label),
+            "heading": dict(p.heading) if p.heading else None,
+            "parent": p.parent,
+            "children": list(p.children),
+        }
+        for p in inst.provisions.values()
+    ]
     return jsonify({**_meta(inst), "provisions": provisions})
 
 
@@ -89,18 +119,36 @@ def provision(instrument_id: str, eid: str):
         raise ApiError(404, "not_found", f"{instrument_id} has no provision {eid}")
     p = inst.provisions[eid]
     registry = _runtime().registry
-    cov = coverage(inst, registry.all(), load_out_of_scope().get(instrument_id, {}),
-                   not_a_violation=load_not_a_violation().get(instrument_id))[eid]
+    cov = coverage(
+        inst,
+        registry.all(),
+        load_out_of_scope().get(instrument_id, {}),
+        not_a_violation=load_not_a_violation().get(instrument_id),
+    )[eid]
     implemented = []
     for item in cov.implemented_by:
         ref, _, rest = item.partition(" ")
         implemented.append({"ruleset": ref, "status": registry.status(ref), "by": rest})
     text = citation_json(Citation(inst.id, eid), _runtime().instruments)  # says so when it is not available
-    return jsonify({"instrument": inst.id, "instrument_status": inst.status, "eid": p.eid, "kind": p.kind,
-                    "label": dict(p.label), "heading": dict(p.heading) if p.heading else None, "text": text["text"],
-                    "text_en": text.get("text_en"), "text_available": inst.text_available, "parent": p.parent, "children": list(p.children),
-                    "coverage": cov.status, "implemented_by": implemented, "out_of_scope": cov.out_of_scope,
-                    "not_a_violation": cov.not_a_violation})
+    return jsonify(
+        {
+            "instrument": inst.id,
+            "instrument_status": inst.status,
+            "eid": p.eid,
+            "kind": p.kind,
+            "label": dict(p.label),
+            "heading": dict(p.heading) if p.heading else None,
+            "text": text["text"],
+            "text_en": text.get("text_en"),
+            "text_available": inst.text_available,
+            "parent": p.parent,
+            "children": list(p.children),
+            "coverage": cov.status,
+            "implemented_by": implemented,
+            "out_of_scope": cov.out_of_scope,
+            "not_a_violation": cov.not_a_violation,
+        }
+    )
 
 
 @bp.get("/v1/instruments/<name:instrument_id>/interpretations")
@@ -131,9 +179,15 @@ def approvals(ref: str, rule_id: str):
 
 @bp.post("/v1/rules/<name:ref>/<name:rule_id>/approvals")
 @bp.alt_response(201, schema=ApprovalSchema, success=True, description="Signed off")
-@operation("legal", errors={400: "Not a JSON object with an optional comment text: every error with its path",
-                            **NO_RULE, 503: "No registry database, or it is unreachable"},
-           request_body=request_content(JSON, ApprovalRequestSchema, "An optional comment", required=False))
+@operation(
+    "legal",
+    errors={
+        400: "Not a JSON object with an optional comment text: every error with its path",
+        **NO_RULE,
+        503: "No registry database, or it is unreachable",
+    },
+    request_body=request_content(JSON, ApprovalRequestSchema, "An optional comment", required=False),
+)
 def approve(ref: str, rule_id: str):
     """Sign off a rule as it stands in this version
 
@@ -143,12 +197,20 @@ def approve(ref: str, rule_id: str):
     if body is None:
         body = {}
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request", "the body is a JSON object with an optional `comment` text",
-                       [{"path": "$", "message": "must be an object"}])
+        raise ApiError(
+            400,
+            "invalid_request",
+            "the body is a JSON object with an optional `comment` text",
+            [{"path": "$", "message": "must be an object"}],
+        )
     unknown = sorted(printable_key(k) for k in body if k != "comment")
     if unknown:
-        raise ApiError(400, "invalid_request", "the body is a JSON object with an optional `comment` text",
-                       [{"path": k, "message": "unknown field"} for k in unknown])
+        raise ApiError(
+            400,
+            "invalid_request",
+            "the body is a JSON object with an optional `comment` text",
+            [{"path": k, "message": "unknown field"} for k in unknown],
+        )
     comment = comment_text(body.get("comment"))
     approval = sign_off(rs, r, g.principal.name, comment)
     return jsonify({"approval": approval, "review": rule_review(rs, r)}), 201

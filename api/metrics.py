@@ -4,6 +4,7 @@ ruleset versions loaded.  ``GET /metrics`` in the Prometheus text format.
 Under gunicorn every worker is a process: ``api.serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` before the
 app is imported, and ``/metrics`` then aggregates all workers (prometheus_client's multiprocess mode).
 """
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,16 @@ import time
 from flask import Flask, Response, g, request
 from types import SimpleNamespace
 
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
-                               generate_latest, multiprocess, values)
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
 
 _metrics: SimpleNamespace | None = None
 _lock = threading.Lock()
@@ -33,14 +42,24 @@ def _m() -> SimpleNamespace:
             values.ValueClass = values.get_value_class()
         _metrics = SimpleNamespace(
             requests=Counter("repolicy_http_requests_total", "HTTP requests", ["endpoint", "method", "status"]),
-            latency=Histogram("repolicy_http_request_seconds", "HTTP request latency", ["endpoint"],
-                              buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10)),
+            latency=Histogram(
+                "repolicy_http_request_seconds",
+                "HTTP request latency",
+                ["endpoint"],
+                buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10),
+            ),
             evaluations=Counter("repolicy_evaluations_total", "Evaluations", ["outcome"]),
             violations=Counter("repolicy_violations_total", "Violations found", ["ruleset", "rule", "severity"]),
-            rulesets=Gauge("repolicy_ruleset_versions_loaded", "Ruleset versions compiled in this process",
-                           ["status"], multiprocess_mode="livemax"),
-            quarantined=Counter("repolicy_decision_log_quarantined_total",
-                                "Decision records that could not be written, kept aside in the quarantine file"),
+            rulesets=Gauge(
+                "repolicy_ruleset_versions_loaded",
+                "Ruleset versions compiled in this process",
+                ["status"],
+                multiprocess_mode="livemax",
+            ),
+            quarantined=Counter(
+                "repolicy_decision_log_quarantined_total",
+                "Decision records that could not be written, kept aside in the quarantine file",
+            ),
         )
     return _metrics
 
@@ -86,7 +105,6 @@ def install(app: Flask) -> None:
             multiprocess.MultiProcessCollector(registry)
             return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
-
 
 
 def observe_quarantined() -> None:

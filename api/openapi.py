@@ -16,6 +16,7 @@ flask-smorest's own error handler (another error body) is not installed: every e
 own body): the views keep their validation and its 400s with ``errors[].path``.  tests/test_openapi.py
 checks that every /v1 rule of the application is in the document and that the document is valid OpenAPI 3.
 """
+
 from __future__ import annotations
 
 import re
@@ -42,7 +43,7 @@ BEARER_OR_NONE = [{}, {"bearer": []}]  # open evaluation (OPEN_EVALUATE): no tok
 # What each error status means, as the service answers it (api/errors.py); an operation may say more.
 ERRORS: dict[int, str] = {
     400: "Invalid request: every error with its path in errors[].path (a body field such as "
-         "facts.production.3.period, or a query parameter such as ?limit)",
+    "facts.production.3.period, or a query parameter such as ?limit)",
     401: "A bearer token is required (WWW-Authenticate: Bearer)",
     403: "The token's role may not do this",
     404: "Not found",
@@ -58,8 +59,13 @@ _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
 def query(name: str, description: str, schema: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """An optional query parameter (a string unless ``schema`` says otherwise)."""
-    return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": dict(schema or {"type": "string"})}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": dict(schema or {"type": "string"}),
+    }
 
 
 def comma_separated(options: Iterable[str]) -> dict[str, str]:
@@ -69,15 +75,21 @@ def comma_separated(options: Iterable[str]) -> dict[str, str]:
     return {"type": "string", "pattern": rf"^\s*{one}\s*(,\s*{one}\s*)*$"}
 
 
-def request_content(content_type: str, schema: type[Schema] | Mapping[str, Any], description: str,
-         required: bool = True) -> dict[str, Any]:
+def request_content(
+    content_type: str, schema: type[Schema] | Mapping[str, Any], description: str, required: bool = True
+) -> dict[str, Any]:
     """A request body: a marshmallow schema (documented, by reference; the view validates) or a JSON schema."""
     return {"required": required, "description": description, "content": {content_type: {"schema": schema}}}
 
 
-def operation(*roles: str, open_if: str | None = None, errors: Mapping[int, str | None] | None = None,
-              parameters: Iterable[Mapping[str, Any]] = (), request_body: Mapping[str, Any] | None = None,
-              alternatives: Mapping[int, Mapping[str, Any]] | None = None) -> Callable:
+def operation(
+    *roles: str,
+    open_if: str | None = None,
+    errors: Mapping[int, str | None] | None = None,
+    parameters: Iterable[Mapping[str, Any]] = (),
+    request_body: Mapping[str, Any] | None = None,
+    alternatives: Mapping[int, Mapping[str, Any]] | None = None,
+) -> Callable:
     """A view's access check and its documentation in one decorator (below the route, above the view).
 
     ``roles``: the token roles admitted (``api.auth.require``; none: a public operation);
@@ -88,16 +100,20 @@ def operation(*roles: str, open_if: str | None = None, errors: Mapping[int, str 
         statuses = {401: None, 403: None, **statuses}
     if request_body is not None:  # any body: read within the time limit, refused over the size limit
         statuses = {408: None, 413: None, **statuses}
-    responses: dict[str, Any] = {str(status): {"description": text or ERRORS[status],
-                                               "content": {JSON: {"schema": _ERROR_REF}}}
-                                 for status, text in sorted(statuses.items())}
+    responses: dict[str, Any] = {
+        str(status): {"description": text or ERRORS[status], "content": {JSON: {"schema": _ERROR_REF}}}
+        for status, text in sorted(statuses.items())
+    }
     for status, extra in (alternatives or {}).items():
         responses[str(status)] = extra
     doc: dict[str, Any] = {"responses": responses}
     doc["security"] = (BEARER_OR_NONE if open_if else BEARER) if roles else []
     doc["x-roles"] = list(roles)  # machine-readable: which token roles the operation admits
-    who = (f"Roles: {', '.join(roles)}" + (f" (or no token at all when {open_if} is on)." if open_if else ".")
-           if roles else "No token needed.")
+    who = (
+        f"Roles: {', '.join(roles)}" + (f" (or no token at all when {open_if} is on)." if open_if else ".")
+        if roles
+        else "No token needed."
+    )
     params = [dict(p) for p in parameters]
     if params:
         doc["parameters"] = params
@@ -108,6 +124,7 @@ def operation(*roles: str, open_if: str | None = None, errors: Mapping[int, str 
         said = load_info_from_docstring(view.__doc__ or "").get("description")
         guarded = require(*roles, open_if=open_if)(view) if roles else view
         return ApiBlueprint.doc(description=f"{said}\n\n{who}" if said else who, **doc)(guarded)
+
     return decorate
 
 
@@ -133,10 +150,16 @@ class ServiceApi(Api):
 
 
 def _spec_kwargs() -> dict[str, Any]:
-    return {"title": "Rare-earth quota policy service", "version": "1.0.0", "openapi_version": "3.0.3",
-            "info": {"description": "Evaluates facts against versioned rulesets encoding China's rare-earth "
-                                    "quota law; every violation cites the provision it breaches, verbatim. "
-                                    "This document is generated from the service's routes (flask-smorest)."}}
+    return {
+        "title": "Rare-earth quota policy service",
+        "version": "1.0.0",
+        "openapi_version": "3.0.3",
+        "info": {
+            "description": "Evaluates facts against versioned rulesets encoding China's rare-earth "
+            "quota law; every violation cites the provision it breaches, verbatim. "
+            "This document is generated from the service's routes (flask-smorest)."
+        },
+    }
 
 
 def install(app: Flask) -> ServiceApi:
@@ -145,8 +168,13 @@ def install(app: Flask) -> ServiceApi:
     api.init_app(app)
     app.url_map.converters["name"] = NameConverter
     api.register_converter(NameConverter, lambda _: {"type": "string", "pattern": r"^[^\x00]+$"})
-    for field_cls, oa_type in ((S.StrictInteger, "integer"), (S.StrictNumber, "number"), (S.StrictBoolean, "boolean"),
-                               (S.StrictString, "string"), (S.DateText, "string")):
+    for field_cls, oa_type in (
+        (S.StrictInteger, "integer"),
+        (S.StrictNumber, "number"),
+        (S.StrictBoolean, "boolean"),
+        (S.StrictString, "string"),
+        (S.DateText, "string"),
+    ):
         api.register_field(field_cls, oa_type, None)
     spec = api.spec
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
@@ -154,9 +182,22 @@ def install(app: Flask) -> ServiceApi:
     spec.components.schema("EvaluateResponse", schema=S.EvaluateResponseSchema)
     # "Error" (S.ErrorSchema) is registered by the Api itself, as its ERROR_SCHEMA
     metrics_rule = next(r for r in app.url_map.iter_rules() if r.rule == "/metrics")  # api.metrics, on the app
-    spec.path(rule=metrics_rule, operations={"get": {
-        "summary": "Prometheus metrics", "tags": ["operations"], "security": [], "responses": {
-            "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}})
+    spec.path(
+        rule=metrics_rule,
+        operations={
+            "get": {
+                "summary": "Prometheus metrics",
+                "tags": ["operations"],
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+    )
     app.extensions["repolicy_openapi"] = api
     app.register_blueprint(bp)
     return api
@@ -175,6 +216,7 @@ def docs() -> Response:
 @bp.get("/docs/static/<path:name>")
 def docs_static(name: str):
     import swagger_ui_bundle
+
     return send_from_directory(swagger_ui_bundle.swagger_ui_path, name)
 
 

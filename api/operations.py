@@ -2,6 +2,7 @@
 
 Used by the registry poller (:mod:`api.runtime`) and the decision log alike.
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,8 +33,9 @@ class OutageLog:
     and the first success afterwards is one INFO line with the outage's length.
     """
 
-    def __init__(self, logger: logging.Logger, what: str, repeat_every: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, logger: logging.Logger, what: str, repeat_every: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ):
         self.logger, self.what, self.repeat_every, self.clock = logger, what, repeat_every, clock
         self.since: float | None = None
         self._last_logged = 0.0
@@ -53,8 +55,9 @@ class OutageLog:
                 self.logger.warning("%s unavailable: %s%s", self.what, error, detail)
             elif now - self._last_logged >= self.repeat_every:
                 self._last_logged = now
-                self.logger.warning("%s still unavailable after %.0f s: %s%s", self.what, now - self.since,
-                                    error, detail)
+                self.logger.warning(
+                    "%s still unavailable after %.0f s: %s%s", self.what, now - self.since, error, detail
+                )
             else:
                 self.logger.debug("%s still unavailable: %s%s", self.what, error, detail)
 

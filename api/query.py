@@ -4,6 +4,7 @@ its path (``?limit``, ``comment``), never clamped, truncated or ignored.
 ``int("-1")``, ``int(" 5")``, ``int("1_000")`` and ``int("٣")`` all succeed in Python; a paging parameter
 takes only ASCII digits, within a stated range (``limit=-1`` once returned every row past the cap).
 """
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,12 @@ def int_arg(name: str, default: int, minimum: int, maximum: int) -> int:
     if text is None:
         return default
     if not _DIGITS.fullmatch(text) or not minimum <= int(text) <= maximum:
-        raise ApiError(400, "invalid_request", f"{name} is an integer from {minimum} to {maximum}",
-                       [{"path": f"?{name}", "message": f"must be an integer from {minimum} to {maximum}"}])
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"{name} is an integer from {minimum} to {maximum}",
+            [{"path": f"?{name}", "message": f"must be an integer from {minimum} to {maximum}"}],
+        )
     return int(text)
 
 

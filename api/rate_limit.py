@@ -6,6 +6,7 @@ behind a proxy that address is the proxy's unless gunicorn is told to trust its 
 Counts are kept in each worker's memory, so the limit holds per worker (a caller may get up to
 workers x the limit in all).  Over the limit: ``429`` with ``Retry-After``.  Empty: no limit.
 """
+
 from __future__ import annotations
 
 import functools
@@ -36,4 +37,5 @@ def per_caller(view: Callable) -> Callable:
     @functools.wraps(view)
     def inner(*args: Any, **kwargs: Any) -> Any:
         return (limited if current_app.config["RATE_LIMIT"] else view)(*args, **kwargs)
+
     return inner

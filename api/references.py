@@ -1,4 +1,5 @@
 """Checks across lists that a schema cannot express: ids named must exist, ids must be unique."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -7,8 +8,10 @@ from collections.abc import Mapping
 from policy.facts import FACT_LISTS
 
 
-_REFERRING = {name: tuple(wf for wf in lst.fields if wf.ref is not None or (name, wf.name) == ("reports", "reporter"))
-              for name, lst in FACT_LISTS.items()}
+_REFERRING = {
+    name: tuple(wf for wf in lst.fields if wf.ref is not None or (name, wf.name) == ("reports", "reporter"))
+    for name, lst in FACT_LISTS.items()
+}
 
 
 def reference_errors(facts: Mapping[str, list[dict[str, Any]]]) -> list[dict[str, str]]:
@@ -22,8 +25,9 @@ def reference_errors(facts: Mapping[str, list[dict[str, Any]]]) -> list[dict[str
         for i, fact in enumerate(facts.get(name) or ()):
             value = fact[lst.identity]
             if value in seen:
-                errors.append({"path": f"facts.{name}.{i}.{lst.identity}",
-                               "message": f"duplicate id {value!r} in {name}"})
+                errors.append(
+                    {"path": f"facts.{name}.{i}.{lst.identity}", "message": f"duplicate id {value!r} in {name}"}
+                )
             seen.add(value)
         ids[name] = seen
     for name in FACT_LISTS:
@@ -37,6 +41,10 @@ def reference_errors(facts: Mapping[str, list[dict[str, Any]]]) -> list[dict[str
                 if target is None or value is None:
                     continue
                 if value not in ids.get(target, ()):
-                    errors.append({"path": f"facts.{name}.{i}.{wf.name}",
-                                   "message": f"{value!r} is not the id of any of the request's {target}"})
+                    errors.append(
+                        {
+                            "path": f"facts.{name}.{i}.{wf.name}",
+                            "message": f"{value!r} is not the id of any of the request's {target}",
+                        }
+                    )
     return errors

@@ -5,6 +5,7 @@ first request).  It stops when told, and waits for its thread: :meth:`RegistryPo
 app's poller (``app.extensions["repolicy_poller"]``), which the tests' fixtures call for every app they
 make, and :func:`stop_all` at interpreter exit as a backstop.
 """
+
 from __future__ import annotations
 
 import atexit

@@ -10,6 +10,7 @@ response so nothing is cut silently (docs/contract-evaluate-v1.md, "Large respon
 - the encoded response is at most ``MAX_RESPONSE_BYTES``: beyond, violations are dropped from the end
   (the least severe, in the contract's order) until it fits, and ``truncated`` says so.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -46,9 +47,12 @@ def encode_bounded(result: dict[str, Any], encode: Callable[[dict[str, Any]], st
     violations = result["violations"]
     while len(data) > max_bytes and violations:
         keep = int(len(violations) * max_bytes * 0.9 / len(data))  # sizes are roughly per violation
-        violations = result["violations"] = violations[:min(keep, len(violations) - 1)]
-        result["truncated"] = {"violations_returned": len(violations), "violations_found": found,
-                               "reason": "max_response_bytes"}
+        violations = result["violations"] = violations[: min(keep, len(violations) - 1)]
+        result["truncated"] = {
+            "violations_returned": len(violations),
+            "violations_found": found,
+            "reason": "max_response_bytes",
+        }
         data = encode(result).encode("utf-8")
     return data
 

@@ -6,6 +6,7 @@ to the archive period the authority applies to enterprise data, Measures Art. 13
 each process purges from its registry poller; the delete is idempotent, so
 several workers doing it is harmless.  Each purge is logged with its count.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -6,6 +6,7 @@ provisions it cites with their text, the readings it chose where a text is open
 citations, its consequences, the scenarios that exercise it (where it fires,
 and where it must not), and its sign-off state.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -54,8 +55,14 @@ def sign_off(rs: Ruleset, rule: Rule, reviewer: str, comment: str | None) -> dic
     if store is None:
         raise ApiError(503, "unavailable", "sign-offs need the registry database, which is not configured")
     try:
-        return store.record_approval(ruleset_id=rs.id, version=rs.version, rule_id=rule.id,
-                                     rule_digest=rule_digest(rs, rule), reviewer=reviewer, comment=comment)
+        return store.record_approval(
+            ruleset_id=rs.id,
+            version=rs.version,
+            rule_id=rule.id,
+            rule_digest=rule_digest(rs, rule),
+            reviewer=reviewer,
+            comment=comment,
+        )
     except SQLAlchemyError as exc:
         raise ApiError(503, "unavailable", f"registry database unreachable: {type(exc).__name__}") from None
 
@@ -77,15 +84,21 @@ def scenario_library() -> list[Scenario]:
     """The shipped scenario library, read once per process."""
     ext = current_app.extensions
     if "repolicy_scenarios" not in ext:
-        ext["repolicy_scenarios"] = load_library(current_app.config.get("SCENARIOS_DIR") or
-                                                 current_app.config["RULESETS_DIR"] / "scenarios")
+        ext["repolicy_scenarios"] = load_library(
+            current_app.config.get("SCENARIOS_DIR") or current_app.config["RULESETS_DIR"] / "scenarios"
+        )
     return ext["repolicy_scenarios"]
 
 
 def _scenario_json(s: Scenario) -> dict[str, Any]:
-    return {"name": s.name, "file": s.file.rsplit("rulesets/", 1)[-1], "line": s.line,
-            "source": s.source, "as_of": s.body.get("as_of"),
-            "expect": [{k: e[k] for k in ("rule", "subject", "period") if k in e} for e in s.expect]}
+    return {
+        "name": s.name,
+        "file": s.file.rsplit("rulesets/", 1)[-1],
+        "line": s.line,
+        "source": s.source,
+        "as_of": s.body.get("as_of"),
+        "expect": [{k: e[k] for k in ("rule", "subject", "period") if k in e} for e in s.expect],
+    }
 
 
 def rule_scenarios(rs: Ruleset, rule: Rule) -> dict[str, list[dict[str, Any]]]:
@@ -119,6 +132,8 @@ def interpretation_register(instrument_id: str) -> list[dict[str, Any]]:
     registry = runtime.registry
     versions = [(rs, registry.status(rs.ref)) for rs in registry.all() if registry.status(rs.ref) != "retired"]
     return register(instrument_id, versions, runtime.instruments)
+
+
 def parameter_value(p: Parameter) -> Any:
     """A parameter's value as written in the ruleset: a date as YYYY-MM-DD, not the day number it is kept as."""
     return from_day(p.value).isoformat() if p.type == "date" and isinstance(p.value, int) else p.value
@@ -129,26 +144,57 @@ def rule_view(rs: Ruleset, rule: Rule) -> dict[str, Any]:
     deps = rule_dependencies(rs, rule)
     when = plain.render_patterns(rs, rule, "zh"), plain.render_patterns(rs, rule, "en")
     return {
-        "ruleset": rs.ref, "ruleset_status": runtime.registry.status(rs.ref), "digest": rs.digest,
+        "ruleset": rs.ref,
+        "ruleset_status": runtime.registry.status(rs.ref),
+        "digest": rs.digest,
         "instrument_status": rs.instrument_status,
-        "id": rule.id, "title": dict(rule.title), "description": dict(rule.description) if rule.description else None,
-        "severity": rule.severity, "yaml": rule_source(rs.source, rs.rules, rule),
+        "id": rule.id,
+        "title": dict(rule.title),
+        "description": dict(rule.description) if rule.description else None,
+        "severity": rule.severity,
+        "yaml": rule_source(rs.source, rs.rules, rule),
         "plain": plain.render_rule(rs, rule),
-        "when": [{"fact": p.fact, "as": p.alias, "absent": p.negated,
-                  "condition": E.to_text(p.where) if p.where is not None else None,
-                  "plain": {"zh": when[0][i], "en": when[1][i]}} for i, p in enumerate(rule.patterns)],
+        "when": [
+            {
+                "fact": p.fact,
+                "as": p.alias,
+                "absent": p.negated,
+                "condition": E.to_text(p.where) if p.where is not None else None,
+                "plain": {"zh": when[0][i], "en": when[1][i]},
+            }
+            for i, p in enumerate(rule.patterns)
+        ],
         "citations": [citation_json(c, runtime.instruments) for c in rule.citations],
         "interpretations": rule_interpretations(rule, runtime.instruments),
-        "parameters": [{"name": n, "value": parameter_value(rs.parameters[n]), "type": rs.parameters[n].type,
-                        "unit": rs.parameters[n].unit,
-                        "label": dict(rs.parameters[n].label),
-                        "citations": [citation_json(c, runtime.instruments) for c in rs.parameters[n].citations]}
-                       for n in deps["parameters"]],
-        "computed": [{"field": c.field, "list": c.list, "value": E.to_text(c.value),
-                      "description": dict(c.description) if c.description else None}
-                     for c in rs.computed if f"{c.list}.{c.field}" in deps["computed"]],
-        "consequences": [{"type": c.type, "description": dict(c.description) if c.description else None,
-                          "citation": citation_json(c.citation, runtime.instruments)} for c in rule.consequences],
+        "parameters": [
+            {
+                "name": n,
+                "value": parameter_value(rs.parameters[n]),
+                "type": rs.parameters[n].type,
+                "unit": rs.parameters[n].unit,
+                "label": dict(rs.parameters[n].label),
+                "citations": [citation_json(c, runtime.instruments) for c in rs.parameters[n].citations],
+            }
+            for n in deps["parameters"]
+        ],
+        "computed": [
+            {
+                "field": c.field,
+                "list": c.list,
+                "value": E.to_text(c.value),
+                "description": dict(c.description) if c.description else None,
+            }
+            for c in rs.computed
+            if f"{c.list}.{c.field}" in deps["computed"]
+        ],
+        "consequences": [
+            {
+                "type": c.type,
+                "description": dict(c.description) if c.description else None,
+                "citation": citation_json(c.citation, runtime.instruments),
+            }
+            for c in rule.consequences
+        ],
         "scenarios": rule_scenarios(rs, rule),
         "review": rule_review(rs, rule),
     }

@@ -13,6 +13,7 @@
 - ``GET /v1/audit?after=ID&limit=N`` (legal, regulator): the append-only log, ``limit`` 1 to 1000
   (default 100), entries after id ``after`` (default 0); other values are a 400.
 """
+
 from __future__ import annotations
 
 from flask import Response, current_app, g, jsonify, request
@@ -33,13 +34,17 @@ from policy.store import VersionConflict
 from policy.yamlsource import YamlSourceError
 
 bp = Blueprint("registry", __name__, description="Ruleset versions: publishing, activating, the audit trail")
-MAX_ENTRY_ID = 2 ** 31 - 1  # audit entry ids are INTEGER columns (32-bit in PostgreSQL, which refuses more)
+MAX_ENTRY_ID = 2**31 - 1  # audit entry ids are INTEGER columns (32-bit in PostgreSQL, which refuses more)
 FORMAT = query("format", "yaml: the file as published (application/yaml); any other value or none: JSON")
-COMMENT = query("comment", "why (audited; at most 2,000 characters, no control characters)",
-                {"type": "string", "maxLength": 2000})
-OVERRIDE = query("override_reason", "maker-checker (MAKER_CHECKER): activate rules awaiting sign-off, in an "
-                                    "emergency, for this reason (audited; at most 2,000 characters)",
-                 {"type": "string", "maxLength": 2000})
+COMMENT = query(
+    "comment", "why (audited; at most 2,000 characters, no control characters)", {"type": "string", "maxLength": 2000}
+)
+OVERRIDE = query(
+    "override_reason",
+    "maker-checker (MAKER_CHECKER): activate rules awaiting sign-off, in an "
+    "emergency, for this reason (audited; at most 2,000 characters)",
+    {"type": "string", "maxLength": 2000},
+)
 
 
 def _runtime() -> Runtime:
@@ -53,10 +58,18 @@ def _store(runtime: Runtime):
 
 
 def _version_json(row, include_source: bool = False) -> dict:
-    out = {"id": row.ruleset_id, "version": row.version, "status": row.status, "instrument": row.instrument,
-           "legal_status": row.legal_status, "effective": {"from": row.effective_from, "to": row.effective_to},
-           "digest": row.digest, "author": row.author,
-           "created_at": row.created_at.isoformat() if row.created_at else None, "comment": row.comment}
+    out = {
+        "id": row.ruleset_id,
+        "version": row.version,
+        "status": row.status,
+        "instrument": row.instrument,
+        "legal_status": row.legal_status,
+        "effective": {"from": row.effective_from, "to": row.effective_to},
+        "digest": row.digest,
+        "author": row.author,
+        "created_at": row.created_at.isoformat() if row.created_at else None,
+        "comment": row.comment,
+    }
     if include_source:
         out["source"] = row.source
     return out
@@ -72,7 +85,9 @@ def list_versions():
 
 @bp.get("/v1/rulesets/<name:rid>/<name:version>")
 @bp.alt_response(200, schema=VersionSourceSchema, success=True, description="The version with its YAML")
-@bp.alt_response(200, schema={"type": "string"}, content_type=YAML, success=True, description="The version with its YAML")
+@bp.alt_response(
+    200, schema={"type": "string"}, content_type=YAML, success=True, description="The version with its YAML"
+)
 @operation("legal", "regulator", errors={404: "No such version", 503: None}, parameters=[FORMAT])
 def get_version(rid: str, version: str):
     """One version with its YAML"""
@@ -87,14 +102,24 @@ def get_version(rid: str, version: str):
 @bp.post("/v1/rulesets")
 @bp.alt_response(201, schema=PublishedVersionSchema, success=True, description="Stored")
 @bp.alt_response(200, schema=PublishedVersionSchema, success=True, description="Already stored with this text")
-@operation("regulator", errors={
-    400: "Invalid comment or override_reason", 409: "The version exists with other content, or (with "
-    "?activate=true and MAKER_CHECKER) rules await sign-off: listed in rules",
-    422: "Does not validate (issues with file, line, column, rule), does not compile, or its own scenarios "
-         "fail (scenarios)", 503: None},
-    parameters=[query("activate", "true, 1 or yes: active at once (versions it overlaps are retired)"),
-                COMMENT, query("file", "the file name quoted in issues (default: request body)"), OVERRIDE],
-    request_body=request_content(YAML, {"type": "string"}, "The ruleset file (docs/rules.md)"))
+@operation(
+    "regulator",
+    errors={
+        400: "Invalid comment or override_reason",
+        409: "The version exists with other content, or (with "
+        "?activate=true and MAKER_CHECKER) rules await sign-off: listed in rules",
+        422: "Does not validate (issues with file, line, column, rule), does not compile, or its own scenarios "
+        "fail (scenarios)",
+        503: None,
+    },
+    parameters=[
+        query("activate", "true, 1 or yes: active at once (versions it overlaps are retired)"),
+        COMMENT,
+        query("file", "the file name quoted in issues (default: request body)"),
+        OVERRIDE,
+    ],
+    request_body=request_content(YAML, {"type": "string"}, "The ruleset file (docs/rules.md)"),
+)
 def publish():
     """Publish a version: validated, compiled, its own scenarios run"""
     runtime = _runtime()
@@ -106,16 +131,21 @@ def publish():
     try:
         candidate = load_ruleset(raw, file, runtime.instruments)
     except RulesetInvalid as exc:
-        raise ApiError(422, "invalid_ruleset", f"{len(exc.issues)} problem(s) in the ruleset",
-                       issues=[i.as_dict() for i in exc.issues]) from None
+        raise ApiError(
+            422,
+            "invalid_ruleset",
+            f"{len(exc.issues)} problem(s) in the ruleset",
+            issues=[i.as_dict() for i in exc.issues],
+        ) from None
     try:
         Engine(candidate).close()  # it must compile and load into the engine
     except Exception as exc:  # pragma: no cover - validation should have caught it
         raise ApiError(422, "invalid_ruleset", f"the engine refused the ruleset: {exc}") from None
     failures = own_scenario_failures(runtime, candidate, file)
     if failures:
-        raise ApiError(422, "scenarios_failed", f"{len(failures)} of the ruleset's own scenarios failed",
-                       scenarios=failures)
+        raise ApiError(
+            422, "scenarios_failed", f"{len(failures)} of the ruleset's own scenarios failed", scenarios=failures
+        )
     activate = request.args.get("activate", "").lower() in ("1", "true", "yes")
     override = sign_off_gate(runtime, store, candidate, g.principal.name) if activate else None
     record = version_record(candidate, author=g.principal.name, comment=comment)
@@ -128,9 +158,16 @@ def publish():
         store.activate(candidate.id, candidate.version, g.principal.name, request.args.get("comment"), override)
     runtime.refresh()
     status = 201 if created else 200
-    return jsonify({"id": candidate.id, "version": candidate.version, "digest": candidate.digest,
-                    "status": runtime.registry.status(candidate.ref), "created": created,
-                    "warnings": [w.as_dict() for w in candidate.extra.get("warnings", ())]}), status
+    return jsonify(
+        {
+            "id": candidate.id,
+            "version": candidate.version,
+            "digest": candidate.digest,
+            "status": runtime.registry.status(candidate.ref),
+            "created": created,
+            "warnings": [w.as_dict() for w in candidate.extra.get("warnings", ())],
+        }
+    ), status
 
 
 def own_scenario_failures(runtime: Runtime, candidate, file: str) -> list[str]:
@@ -151,10 +188,17 @@ def own_scenario_failures(runtime: Runtime, candidate, file: str) -> list[str]:
 
 @bp.post("/v1/rulesets/<name:rid>/<name:version>/activate")
 @bp.alt_response(200, schema=ActivatedSchema, success=True, description="Activated")
-@operation("regulator", errors={400: "Invalid comment or override_reason", 404: "No such version",
-                                409: "Rules await sign-off (MAKER_CHECKER): listed in rules",
-                                422: "The version cannot be served", 503: None},
-           parameters=[COMMENT, OVERRIDE])
+@operation(
+    "regulator",
+    errors={
+        400: "Invalid comment or override_reason",
+        404: "No such version",
+        409: "Rules await sign-off (MAKER_CHECKER): listed in rules",
+        422: "The version cannot be served",
+        503: None,
+    },
+    parameters=[COMMENT, OVERRIDE],
+)
 def activate(rid: str, version: str):
     """Activate a version; also the way to roll back"""
     runtime = _runtime()
@@ -171,12 +215,18 @@ def activate(rid: str, version: str):
     override = sign_off_gate(runtime, store, runtime.registry.get(f"{rid}@{version}"), row.author)
     retired = store.activate(rid, version, g.principal.name, comment, override)
     runtime.refresh()
-    return jsonify({"activated": f"{rid}@{version}", "retired": retired,
-                    "overridden": [rule for rule, _ in override[1]] if override else []})
+    return jsonify(
+        {
+            "activated": f"{rid}@{version}",
+            "retired": retired,
+            "overridden": [rule for rule, _ in override[1]] if override else [],
+        }
+    )
 
 
-def sign_off_gate(runtime: Runtime, store, candidate: Ruleset, author: str,
-                  override_reason: str | None = None) -> tuple[str, list] | None:
+def sign_off_gate(
+    runtime: Runtime, store, candidate: Ruleset, author: str, override_reason: str | None = None
+) -> tuple[str, list] | None:
     """Maker-checker (``MAKER_CHECKER``): a version whose rules changed is activated only once each changed
     rule is signed off by a legal reviewer other than its publisher.  Rules whose meaning (rule digest) a
     version in force already had count as unchanged, so a rollback needs no new sign-off.
@@ -193,22 +243,38 @@ def sign_off_gate(runtime: Runtime, store, candidate: Ruleset, author: str,
         return None
     reason = ((request.args.get("override_reason") if override_reason is None else override_reason) or "").strip()
     if not reason:
-        raise ApiError(409, "sign_off_required",
-                       f"{len(unsigned)} changed rule(s) of {candidate.ref} await sign-off by a legal reviewer "
-                       f"other than {author}; in an emergency a regulator may activate with override_reason",
-                       rules=unsigned)
+        raise ApiError(
+            409,
+            "sign_off_required",
+            f"{len(unsigned)} changed rule(s) of {candidate.ref} await sign-off by a legal reviewer "
+            f"other than {author}; in an emergency a regulator may activate with override_reason",
+            rules=unsigned,
+        )
     if len(reason) > 2000:
-        raise ApiError(400, "invalid_request", "override_reason too long",
-                       [{"path": "override_reason", "message": "at most 2000 characters"}])
+        raise ApiError(
+            400,
+            "invalid_request",
+            "override_reason too long",
+            [{"path": "override_reason", "message": "at most 2000 characters"}],
+        )
     return reason, [(u["rule"], u["rule_digest"]) for u in unsigned]
 
 
 @bp.get("/v1/audit")
 @bp.alt_response(200, schema=AuditSchema, success=True, description="Entries, oldest first")
-@operation("legal", "regulator", errors={400: "?after or ?limit out of range", 503: None}, parameters=[
-    query("after", "entries with an id after this one", {"type": "integer", "minimum": 0, "maximum": MAX_ENTRY_ID,
-                                                         "default": 0}),
-    query("limit", "at most this many entries", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})])
+@operation(
+    "legal",
+    "regulator",
+    errors={400: "?after or ?limit out of range", 503: None},
+    parameters=[
+        query(
+            "after",
+            "entries with an id after this one",
+            {"type": "integer", "minimum": 0, "maximum": MAX_ENTRY_ID, "default": 0},
+        ),
+        query("limit", "at most this many entries", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+    ],
+)
 def audit():
     """The append-only audit log"""
     after = int_arg("after", 0, 0, MAX_ENTRY_ID)

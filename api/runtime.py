@@ -7,6 +7,7 @@ rulesets created before a fork keep working in each child, each with its own
 C heap).  Evaluation reads it from many threads; :class:`api.reload.RegistryPoller`
 refreshes it from the registry database.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,8 +42,14 @@ class Runtime:
     engines are kept (any version can still be pinned) and never rebuilt.
     """
 
-    def __init__(self, instruments: Mapping[str, Instrument], registry: Registry, store: Store | None = None,
-                 engines: Mapping[str, Engine] | None = None, layout: Layout = Layout()):
+    def __init__(
+        self,
+        instruments: Mapping[str, Instrument],
+        registry: Registry,
+        store: Store | None = None,
+        engines: Mapping[str, Engine] | None = None,
+        layout: Layout = Layout(),
+    ):
         self.instruments = instruments
         self.layout = layout  # given to every engine compiled here (the settings' partitioning)
         self._file_instruments = dict(instruments)  # the shipped files; published revisions override them
@@ -72,8 +79,9 @@ class Runtime:
         return cls(instruments, Registry(load_directory(rulesets_dir, instruments)), layout=layout)
 
     @classmethod
-    def with_store(cls, rulesets_dir: Path, instruments_dir: Path, database_url: str,
-                   layout: Layout = Layout()) -> Runtime:
+    def with_store(
+        cls, rulesets_dir: Path, instruments_dir: Path, database_url: str, layout: Layout = Layout()
+    ) -> Runtime:
         """Seed the store with the shipped rulesets (idempotent by digest), then load what it holds."""
         instruments = load_instruments(instruments_dir)
         shipped = load_directory(rulesets_dir, instruments)
@@ -83,8 +91,9 @@ class Runtime:
         return runtime
 
     @classmethod
-    def awaiting_store(cls, rulesets_dir: Path, instruments_dir: Path, database_url: str,
-                       layout: Layout = Layout()) -> Runtime:
+    def awaiting_store(
+        cls, rulesets_dir: Path, instruments_dir: Path, database_url: str, layout: Layout = Layout()
+    ) -> Runtime:
         """The shipped rulesets now, and the store once it answers (a database down at start-up).
 
         Each poll tries the database; when it answers it is seeded, its versions are loaded, and the
@@ -124,8 +133,11 @@ class Runtime:
 
     def retired_by(self, candidate: Ruleset) -> list[str]:
         """The active versions activating ``candidate`` would retire: same ruleset, overlapping period."""
-        return [r.ref for r in self._registry.active()
-                if r.id == candidate.id and r.ref != candidate.ref and periods_overlap(r, candidate)]
+        return [
+            r.ref
+            for r in self._registry.active()
+            if r.id == candidate.id and r.ref != candidate.ref and periods_overlap(r, candidate)
+        ]
 
     def engine(self, ruleset: Ruleset) -> Engine:
         eng = self._engines.get(ruleset.ref)
@@ -174,11 +186,11 @@ class Runtime:
                 try:
                     inst = load_instrument_text(row.source, f"registry:{row.instrument_id}#{row.revision}")
                 except InstrumentError as exc:  # validated at publication; kept out rather than served wrong
-                    log.error("instrument revision %s#%d does not load, not served: %s", row.instrument_id,
-                              row.revision, exc)
+                    log.error(
+                        "instrument revision %s#%d does not load, not served: %s", row.instrument_id, row.revision, exc
+                    )
                     continue
-                inst = self._parsed_instruments[row.digest] = replace(inst, revision=row.revision,
-                                                                      digest=row.digest)
+                inst = self._parsed_instruments[row.digest] = replace(inst, revision=row.revision, digest=row.digest)
             current[inst.id] = inst
         return current
 
@@ -199,8 +211,13 @@ class Runtime:
             self.last_refresh_error = None
             self.registry_outage.succeeded()
 
-    def evaluate(self, facts: Mapping[str, list[dict[str, Any]]], as_of: dt.date,
-                 pins: list[str] | None = None, decision_id: str | None = None,
-                 max_violations: int | None = None) -> dict[str, Any]:
+    def evaluate(
+        self,
+        facts: Mapping[str, list[dict[str, Any]]],
+        as_of: dt.date,
+        pins: list[str] | None = None,
+        decision_id: str | None = None,
+        max_violations: int | None = None,
+    ) -> dict[str, Any]:
         """The response body of the contract for validated facts (:func:`api.evaluation_body.evaluation_body`)."""
         return evaluation_body(self, facts, as_of, pins, decision_id, max_violations)

@@ -16,6 +16,7 @@ of (rule, subject, period) (``ruleset`` may be given to tell rulesets apart);
 ``eids`` listed must be among the violation's citations.  Facts are checked
 exactly as the API checks them.  Run: ``python -m api.scenarios FILE...``.
 """
+
 from __future__ import annotations
 
 import sys
@@ -86,8 +87,16 @@ def scenarios_from(items: list, file: str) -> list[Scenario]:
         if not isinstance(item, dict) or "facts" not in item or "expect" not in item:
             raise YamlSourceError(f"{file}:{line}: a scenario needs `facts` and `expect`")
         body = {k: _plain(item[k]) for k in ("as_of", "rulesets", "facts") if k in item}
-        out.append(Scenario(str(item.get("name", f"#{i + 1}")), file, line, body,
-                            _plain(item["expect"]) or [], _plain(item.get("source"))))
+        out.append(
+            Scenario(
+                str(item.get("name", f"#{i + 1}")),
+                file,
+                line,
+                body,
+                _plain(item["expect"]) or [],
+                _plain(item.get("source")),
+            )
+        )
     return out
 
 
@@ -116,16 +125,25 @@ def never_fired(ruleset: Ruleset, outcomes: list[ScenarioResult]) -> list[str]:
     A rule checked only by scenarios where nothing happens is untested: a rule that can never fire
     passes them all.
     """
-    fired = {e["rule"] for o in outcomes if o.passed and ruleset.ref in (o.scenario.body.get("rulesets") or [ruleset.ref])
-             for e in o.scenario.expect if e.get("ruleset", ruleset.ref) == ruleset.ref}
+    fired = {
+        e["rule"]
+        for o in outcomes
+        if o.passed and ruleset.ref in (o.scenario.body.get("rulesets") or [ruleset.ref])
+        for e in o.scenario.expect
+        if e.get("ruleset", ruleset.ref) == ruleset.ref
+    }
     return [r.id for r in ruleset.rules if r.id not in fired]
 
 
 def _key(v: dict[str, Any], with_ruleset: bool) -> tuple:
     subject = v["subject"]["id"] if isinstance(v.get("subject"), dict) else v.get("subject")
     period = v.get("period")
-    return (v.get("ruleset") if with_ruleset else None, v["rule"], str(subject),
-            None if period is None else str(period))
+    return (
+        v.get("ruleset") if with_ruleset else None,
+        v["rule"],
+        str(subject),
+        None if period is None else str(period),
+    )
 
 
 def run_scenario(runtime: Runtime, scenario: Scenario, max_facts: int = 100_000) -> ScenarioResult:
@@ -133,8 +151,9 @@ def run_scenario(runtime: Runtime, scenario: Scenario, max_facts: int = 100_000)
     try:
         data = validate_request(scenario.body, max_facts)
     except InvalidEvaluateRequest as exc:
-        outcome.problems.append(f"request rejected: {exc.message}: " +
-                                "; ".join(f"{e['path']}: {e['message']}" for e in exc.errors or []))
+        outcome.problems.append(
+            f"request rejected: {exc.message}: " + "; ".join(f"{e['path']}: {e['message']}" for e in exc.errors or [])
+        )
         return outcome
     as_of = request_as_of(data)
     try:
@@ -169,8 +188,13 @@ def describe(outcome: ScenarioResult) -> str:
 
 @click.command(help="Run scenario files against the rulesets")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--rulesets-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=RULESETS_DIR, show_default=True, help="folder of ruleset YAML files")
+@click.option(
+    "--rulesets-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=RULESETS_DIR,
+    show_default=True,
+    help="folder of ruleset YAML files",
+)
 def main(files: tuple[Path, ...], rulesets_dir: Path) -> None:
     runtime = Runtime.from_directories(rulesets_dir, INSTRUMENTS_DIR)
     passed = failed = 0

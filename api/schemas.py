@@ -6,6 +6,7 @@ can never disagree about a field.  Types are strict: ``"5000"`` is not a
 number, ``1`` is not a boolean, NaN and Infinity are refused, unknown fields
 are errors.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,9 +17,20 @@ from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 
 from policy.facts import FACT_LISTS, FactList, WireField
 from policy.wire_types import wire_type
+
 # re-exported: the OpenAPI maps the strict fields, and these names were defined here before policy.wire_values
-from policy.wire_values import (DATE_RE, MAX_NUMBER, MONTH_RE, PERIOD_RE, YEARS, DateText,  # noqa: F401
-                                StrictBoolean, StrictInteger, StrictNumber, StrictString)
+from policy.wire_values import (  # noqa: F401 - the old names of the moved constants and fields, kept
+    DATE_RE,
+    MAX_NUMBER,
+    MONTH_RE,
+    PERIOD_RE,
+    YEARS,
+    DateText,
+    StrictBoolean,
+    StrictInteger,
+    StrictNumber,
+    StrictString,
+)
 from policy.wire_values import is_date as _is_date
 
 PIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*@[A-Za-z0-9._-]+$")
@@ -204,14 +216,24 @@ class CitationRefSchema(Schema):
 
 
 class CitationSchema(CitationRefSchema):
-    label = fields.Nested(BilingualSchema, metadata={"description": "always there, except with ?citations=refs "
-                                                                    "(instrument and eid only; see provisions)"})
+    label = fields.Nested(
+        BilingualSchema,
+        metadata={"description": "always there, except with ?citations=refs (instrument and eid only; see provisions)"},
+    )
     status = fields.String(validate=validate.OneOf(["draft", "in_force", "repealed"]))
-    text = fields.String(metadata={"description": "the provision's text as published (always there, except "
-                                                  "with shared citation texts: see text_ref)"})
+    text = fields.String(
+        metadata={
+            "description": "the provision's text as published (always there, except "
+            "with shared citation texts: see text_ref)"
+        }
+    )
     text_en = fields.String(metadata={"description": "unofficial English translation"})
-    text_ref = fields.String(metadata={"description": "shared citation texts (large responses, ?citations=shared): "
-                                                      "the key of this provision's text in citation_texts"})
+    text_ref = fields.String(
+        metadata={
+            "description": "shared citation texts (large responses, ?citations=shared): "
+            "the key of this provision's text in citation_texts"
+        }
+    )
 
 
 class CitationTextSchema(Schema):
@@ -262,8 +284,9 @@ class InterpretationNoteSchema(Schema):
 class ViolationSchema(Schema):
     rule = fields.String(required=True)
     ruleset = fields.String(metadata={"description": "id@version of the ruleset that found it"})
-    binding = fields.Boolean(metadata={
-        "description": "false when the ruleset encodes a draft never in force (applied only when pinned)"})
+    binding = fields.Boolean(
+        metadata={"description": "false when the ruleset encodes a draft never in force (applied only when pinned)"}
+    )
     title = fields.Nested(BilingualSchema, required=True)
     severity = fields.String(required=True, validate=validate.OneOf(["critical", "serious", "major", "minor"]))
     subject = fields.Nested(SubjectSchema, required=True)
@@ -271,15 +294,23 @@ class ViolationSchema(Schema):
     message = fields.Nested(BilingualSchema, required=True)
     details = fields.Dict()
     explanation = fields.String(metadata={"description": "the conditions with the values they compared"})
-    explanation_plain = fields.Nested(BilingualSchema, metadata={
-        "description": "?explain=plain: the conditions in plain Chinese and English with the values compared"})
+    explanation_plain = fields.Nested(
+        BilingualSchema,
+        metadata={
+            "description": "?explain=plain: the conditions in plain Chinese and English with the values compared"
+        },
+    )
     facts = fields.List(fields.Nested(FactRefSchema), required=True)
     citations = fields.List(fields.Nested(CitationSchema), required=True, validate=validate.Length(min=1))
     consequences = fields.List(fields.Nested(ConsequenceSchema))
     responsible = fields.List(fields.Nested(ResponsibleSchema))
-    interpretations = fields.List(fields.Nested(InterpretationNoteSchema), metadata={
-        "description": "the readings of open provisions the rule applies (its recorded interpretations); "
-                       "absent when it records none"})
+    interpretations = fields.List(
+        fields.Nested(InterpretationNoteSchema),
+        metadata={
+            "description": "the readings of open provisions the rule applies (its recorded interpretations); "
+            "absent when it records none"
+        },
+    )
 
 
 class SummarySchema(Schema):
@@ -324,12 +355,18 @@ class EvaluateResponseSchema(Schema):
     warnings = fields.List(fields.Nested(WarningSchema))
     unknowns = fields.Nested(UnknownsSchema)
     truncated = fields.Nested(TruncatedSchema, metadata={"description": "not every violation found is returned"})
-    citation_texts = fields.Dict(keys=fields.String(), values=fields.Nested(CitationTextSchema), metadata={
-        "description": "shared citation texts (over 1,000 violations, or ?citations=shared), by text_ref"})
-    provisions = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(),
-                                                                      values=fields.Nested(CitationSchema)),
-                             metadata={"description": "?citations=refs: each cited provision once, "
-                                                      "provisions[instrument][eid], the whole citation"})
+    citation_texts = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(CitationTextSchema),
+        metadata={"description": "shared citation texts (over 1,000 violations, or ?citations=shared), by text_ref"},
+    )
+    provisions = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(keys=fields.String(), values=fields.Nested(CitationSchema)),
+        metadata={
+            "description": "?citations=refs: each cited provision once, provisions[instrument][eid], the whole citation"
+        },
+    )
 
 
 class FieldErrorSchema(Schema):
@@ -429,8 +466,9 @@ class PublishedVersionSchema(Schema):
 class ActivatedSchema(Schema):
     activated = fields.String(required=True)
     retired = fields.List(fields.String(), required=True)
-    overridden = fields.List(fields.String(), required=True,
-                             metadata={"description": "rules activated without sign-off (override_reason)"})
+    overridden = fields.List(
+        fields.String(), required=True, metadata={"description": "rules activated without sign-off (override_reason)"}
+    )
 
 
 class AuditEntrySchema(Schema):
@@ -483,8 +521,11 @@ class DecisionSchema(Schema):
     caller = fields.String(required=True, allow_none=True)
     as_of = fields.String(required=True)
     rulesets = fields.List(fields.Nested(RulesetDigestSchema), required=True)
-    input = fields.Dict(required=True, allow_none=True,
-                        metadata={"description": "the request body, or null where only its digest was logged"})
+    input = fields.Dict(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the request body, or null where only its digest was logged"},
+    )
     input_digest = fields.String(required=True)
     result = fields.Dict(required=True, metadata={"description": "the response given (EvaluateResponse)"})
     violations = fields.Integer(required=True)
@@ -536,8 +577,12 @@ class InstrumentSchema(Schema):
     published = fields.String(required=True, allow_none=True)
     effective_from = fields.String(required=True, allow_none=True)
     status = fields.String(required=True)
-    in_force = fields.Nested(PeriodSchema, required=True, allow_none=True,
-                             metadata={"description": "the period it is law; null for a draft never in force"})
+    in_force = fields.Nested(
+        PeriodSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "the period it is law; null for a draft never in force"},
+    )
     complete = fields.Boolean(required=True)
     notes = fields.Dict(required=True, allow_none=True)
     text_available = fields.Boolean(required=True)

@@ -10,6 +10,7 @@ rulesets are validated and compiled once and a bad ruleset stops start-up.
 Each worker writes its queued decision-log rows when it stops (``worker_exit``),
 so a graceful stop (SIGTERM, or gunicorn's max-requests recycling) loses none.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 def _worker_exit(server, worker) -> None:
     """In the worker, after its last request: write the decisions still queued (atexit would too, later)."""
     from api.decision_log import close_all
+
     close_all()
 
 
@@ -48,8 +50,12 @@ def _post_request(worker, req, environ, resp) -> None:
     if ceiling and worker.alive:
         rss = _resident_bytes()
         if rss > ceiling:
-            worker.log.warning("worker %s holds %d MB, over the ceiling of %d MB: restarting it after its "
-                               "current requests", os.getpid(), rss >> 20, ceiling >> 20)
+            worker.log.warning(
+                "worker %s holds %d MB, over the ceiling of %d MB: restarting it after its current requests",
+                os.getpid(),
+                rss >> 20,
+                ceiling >> 20,
+            )
             worker.alive = False
 
 
@@ -58,6 +64,7 @@ _MEMORY_CEILING = 0  # bytes; set by main() from the worker_max_memory_mb settin
 
 def _child_exit(server, worker) -> None:
     from prometheus_client import multiprocess
+
     multiprocess.mark_process_dead(worker.pid)
 
 
@@ -73,11 +80,13 @@ class _Server(BaseApplication):
     def load(self):
         from api import create_app  # after PROMETHEUS_MULTIPROC_DIR is set (see main)
         from api.connections import BufferedRequests
+
         settings = self.settings
         # the production server: activation waits for legal sign-off unless configured otherwise
         app = create_app({"MAKER_CHECKER": settings.maker_checker is not False}, settings)
-        app.wsgi_app = BufferedRequests(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"], settings.read_timeout,
-                                        settings.evaluation_slots)
+        app.wsgi_app = BufferedRequests(
+            app.wsgi_app, app.config["MAX_CONTENT_LENGTH"], settings.read_timeout, settings.evaluation_slots
+        )
         return app
 
 
@@ -92,6 +101,7 @@ def main() -> None:
     from api.config import load_settings
     from api.connections import set_read_timeout
     from api.logs import configure
+
     settings = load_settings()  # once: the app, the workers and gunicorn's options all use these
     configure(settings.log_level)
     set_read_timeout(settings.read_timeout)  # before the fork: the workers inherit it

@@ -6,6 +6,7 @@ known), through ``gunicorn.util.write_error``, whatever the worker class; :func:
 function with one writing ``{"error", "message"}`` JSON.  Called when the app is created, so it holds in
 the gunicorn master and in every worker forked from it.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,10 +18,13 @@ from api.errors import error_body
 def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
     """Same contract as ``gunicorn.util.write_error``: a complete response on ``sock``, then close."""
     from gunicorn import util
+
     code = re.sub(r"[^a-z0-9]+", "_", reason.lower()).strip("_") or "error"
     body = json.dumps(error_body(code, mesg or reason)).encode("utf-8")  # ensure_ascii: any text is safe
-    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nX-Content-Type-Options: nosniff\r\n\r\n")
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nX-Content-Type-Options: nosniff\r\n\r\n"
+    )
     util.write_nonblock(sock, head.encode("latin-1", "replace") + body)
 
 

@@ -1,6 +1,7 @@
 """The registry database made ready for a process: the shipped rulesets seeded into it, and its
 connections forgotten by forked children (gunicorn workers).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,12 +18,23 @@ log = logging.getLogger(__name__)
 
 def version_record(rs: Ruleset, author: str, comment: str | None = None) -> dict[str, Any]:
     """The store row of a validated ruleset version."""
+
     def day(n: int | None) -> str | None:
         return dt.date.fromordinal(n).isoformat() if n else None
-    return {"ruleset_id": rs.id, "version": rs.version, "status": rs.status, "instrument": rs.instrument,
-            "legal_status": rs.instrument_status, "effective_from": day(rs.effective_from),
-            "effective_to": day(rs.effective_to), "source": rs.source, "digest": rs.digest,
-            "author": author, "comment": comment}
+
+    return {
+        "ruleset_id": rs.id,
+        "version": rs.version,
+        "status": rs.status,
+        "instrument": rs.instrument,
+        "legal_status": rs.instrument_status,
+        "effective_from": day(rs.effective_from),
+        "effective_to": day(rs.effective_to),
+        "source": rs.source,
+        "digest": rs.digest,
+        "author": author,
+        "comment": comment,
+    }
 
 
 def forget_connections_after_fork(store: Store) -> None:
@@ -39,6 +51,7 @@ def forget_connections_after_fork(store: Store) -> None:
         alive = ref()
         if alive is not None:
             alive.engine.dispose(close=False)
+
     os.register_at_fork(after_in_child=forget)
 
 

@@ -5,6 +5,7 @@ English with ``?lang=en``.  Pages need a ``legal`` or ``regulator`` token (enter
 starts a signed, expiring session; ``POST /ui/logout`` ends it); the evaluate page follows the evaluate
 endpoint's rule.  Every form carries a CSRF token and every POST is checked to come from this site
 (api.web_security)."""
+
 from __future__ import annotations
 
 import difflib
@@ -21,8 +22,13 @@ from api.charts import coverage_chart, coverage_counts, group_charts, production
 from api.drafts import activate, draft_page, publish_edit
 from api.rule_view import find_rule, interpretation_register, rule_view, sign_off
 from api.why import why
-from policy.coverage import (STATUS_LABELS as COVERAGE_LABELS, coverage, load_not_a_violation, load_out_of_scope,
-                             load_partly_implemented)
+from policy.coverage import (
+    STATUS_LABELS as COVERAGE_LABELS,
+    coverage,
+    load_not_a_violation,
+    load_out_of_scope,
+    load_partly_implemented,
+)
 from policy.diff import diff as ruleset_diff
 from policy.param_edit import EditError, shown
 from policy.review import STATUS_LABELS, review_state, rule_dependencies, rule_digest
@@ -39,9 +45,14 @@ def _lang() -> str:
 
 def _page(template: str, **context):
     lang = _lang()
-    return render_template(template, lang=lang, t=lambda zh, en: en if lang == "en" else zh,
-                           status_label=lambda s: STATUS.get(s, (s, s))[lang == "en"],
-                           review_label=lambda s: STATUS_LABELS.get(s, {"zh": s, "en": s})[lang], **context)
+    return render_template(
+        template,
+        lang=lang,
+        t=lambda zh, en: en if lang == "en" else zh,
+        status_label=lambda s: STATUS.get(s, (s, s))[lang == "en"],
+        review_label=lambda s: STATUS_LABELS.get(s, {"zh": s, "en": s})[lang],
+        **context,
+    )
 
 
 def _reader() -> None:
@@ -97,17 +108,26 @@ def _instrument_coverage(instrument_id: str):
     inst = runtime.instruments.get(instrument_id)
     if inst is None:
         raise ApiError(404, "not_found", f"no instrument {instrument_id}")
-    return inst, coverage(inst, runtime.registry.all(), load_out_of_scope().get(instrument_id, {}),
-                          load_partly_implemented().get(instrument_id, {}),
-                          not_a_violation=load_not_a_violation().get(instrument_id))
+    return inst, coverage(
+        inst,
+        runtime.registry.all(),
+        load_out_of_scope().get(instrument_id, {}),
+        load_partly_implemented().get(instrument_id, {}),
+        not_a_violation=load_not_a_violation().get(instrument_id),
+    )
 
 
 @bp.get("/instruments/<instrument_id>")
 def instrument(instrument_id: str):
     _reader()
     inst, cov = _instrument_coverage(instrument_id)
-    return _page("instrument.html", title=inst.short_title[_lang()], inst=inst,
-                 provisions=list(inst.provisions.values()), cov=cov)
+    return _page(
+        "instrument.html",
+        title=inst.short_title[_lang()],
+        inst=inst,
+        provisions=list(inst.provisions.values()),
+        cov=cov,
+    )
 
 
 @bp.get("/instruments/<instrument_id>/interpretations")
@@ -131,9 +151,17 @@ def coverage_page(instrument_id: str):
     for state in reviews.values():
         review_counts[state["status"]] = review_counts.get(state["status"], 0) + 1
     chart = coverage_chart(inst.short_title["zh"], coverage_counts(cov, _interpreted(cov), reviews), _lang())
-    return _page("coverage.html", title="coverage", inst=inst, cov=cov, counts=counts, reviews=reviews,
-                 review_counts=review_counts, coverage_label=lambda code: COVERAGE_LABELS[code][_lang()],
-                 chart=chart)
+    return _page(
+        "coverage.html",
+        title="coverage",
+        inst=inst,
+        cov=cov,
+        counts=counts,
+        reviews=reviews,
+        review_counts=review_counts,
+        coverage_label=lambda code: COVERAGE_LABELS[code][_lang()],
+        chart=chart,
+    )
 
 
 def _interpreted(cov) -> set[str]:
@@ -183,10 +211,18 @@ def rule(ref: str, rule_id: str):
 def _rule_page(rs, r, edit_errors: list[str] | None = None, form: dict | None = None):
     """The rule page; for a regulator with the form to change the parameters the rule reads."""
     editable = [rs.parameters[n] for n in rule_dependencies(rs, r)["parameters"] if rs.parameters[n].value is not None]
-    return _page("rule.html", title=r.title[_lang()], rs=rs, rule=r, view=rule_view(rs, r),
-                 can_approve=g.principal.role == "legal", can_edit=g.principal.role == "regulator",
-                 editable=[(p, (form or {}).get(f"param-{p.name}", shown(p))) for p in editable],
-                 edit_version=(form or {}).get("version", f"{rs.version}-rev"), edit_errors=edit_errors or [])
+    return _page(
+        "rule.html",
+        title=r.title[_lang()],
+        rs=rs,
+        rule=r,
+        view=rule_view(rs, r),
+        can_approve=g.principal.role == "legal",
+        can_edit=g.principal.role == "regulator",
+        editable=[(p, (form or {}).get(f"param-{p.name}", shown(p))) for p in editable],
+        edit_version=(form or {}).get("version", f"{rs.version}-rev"),
+        edit_errors=edit_errors or [],
+    )
 
 
 def _regulator() -> None:
@@ -201,10 +237,11 @@ def edit_parameters(ref: str, rule_id: str):
     _regulator()
     rs, r = find_rule(ref, rule_id)
     form = request.form.to_dict()
-    values = {k[len("param-"):]: v for k, v in form.items() if k.startswith("param-")}
+    values = {k[len("param-") :]: v for k, v in form.items() if k.startswith("param-")}
     try:
-        new, job_id = publish_edit(rs, form.get("version", "").strip(), values, g.principal.name,
-                                   comment_text(form.get("comment")))
+        new, job_id = publish_edit(
+            rs, form.get("version", "").strip(), values, g.principal.name, comment_text(form.get("comment"))
+        )
     except EditError as exc:
         return _rule_page(rs, r, [str(exc)], form), 400
     except ApiError as exc:
@@ -228,8 +265,16 @@ def draft(ref: str, error: str | None = None):
     """A draft made on a rule page: the change in words, the scenarios, the impact, sign-offs, activation."""
     _reader()
     old, new = _draft_versions(ref)
-    return _page("draft.html", title=new.ref, old=old, new=new, job=request.args.get("job", ""), error=error,
-                 can_activate=g.principal.role == "regulator", **draft_page(old, new, request.args.get("job")))
+    return _page(
+        "draft.html",
+        title=new.ref,
+        old=old,
+        new=new,
+        job=request.args.get("job", ""),
+        error=error,
+        can_activate=g.principal.role == "regulator",
+        **draft_page(old, new, request.args.get("job")),
+    )
 
 
 @bp.post("/drafts/<ref>/activate")
@@ -237,15 +282,21 @@ def activate_draft(ref: str):
     _regulator()
     _, new = _draft_versions(ref)
     try:
-        activate(new, g.principal.name, comment_text(request.form.get("comment")),
-                 (request.form.get("override_reason") or "").strip())
+        activate(
+            new,
+            g.principal.name,
+            comment_text(request.form.get("comment")),
+            (request.form.get("override_reason") or "").strip(),
+        )
     except ApiError as exc:
         if exc.status not in (400, 409):
             raise
         waiting = ", ".join(u["rule"] for u in exc.extra.get("rules", ()))
         return draft(ref, f"{exc.message}" + (f": {waiting}" if waiting else "")), exc.status
-    return redirect(url_for("ui.draft", ref=ref, base=request.args.get("base"), job=request.args.get("job"),
-                            lang=_lang()) + "#activation")
+    return redirect(
+        url_for("ui.draft", ref=ref, base=request.args.get("base"), job=request.args.get("job"), lang=_lang())
+        + "#activation"
+    )
 
 
 @bp.post("/rules/<ref>/<rule_id>/approve")
@@ -274,11 +325,21 @@ def version_diff():
         except LookupError as exc:
             raise ApiError(404, "not_found", f"no ruleset version {exc.args[0]}") from None
         old_rules = {r.id: r for r in old.rules}
-        changed = [r for r in new.rules if r.id not in old_rules
-                   or rule_digest(old, old_rules[r.id]) != rule_digest(new, r)]
-        context.update(compared=True, old=old, new=new, lines=ruleset_diff(old, new), changed_rules=changed,
-                       yaml_lines=list(difflib.unified_diff(old.source.splitlines(), new.source.splitlines(),
-                                                            old.ref, new.ref, n=2, lineterm="")))
+        changed = [
+            r for r in new.rules if r.id not in old_rules or rule_digest(old, old_rules[r.id]) != rule_digest(new, r)
+        ]
+        context.update(
+            compared=True,
+            old=old,
+            new=new,
+            lines=ruleset_diff(old, new),
+            changed_rules=changed,
+            yaml_lines=list(
+                difflib.unified_diff(
+                    old.source.splitlines(), new.source.splitlines(), old.ref, new.ref, n=2, lineterm=""
+                )
+            ),
+        )
     return _page("diff.html", title="diff", **context)
 
 
@@ -290,6 +351,7 @@ def evaluate():
             raise _Login()
     from api.evaluate import explain_unknowns
     from api.evaluate_input import InvalidEvaluateRequest, request_as_of, validate_request
+
     runtime = current_app.extensions["repolicy"]
     text, result, errors, unknowns, reasons = request.form.get("request", ""), None, None, None, {}
     charts: list = []
@@ -311,6 +373,14 @@ def evaluate():
             errors = exc.errors or [{"path": "$", "message": exc.message}]
         except (ValueError, LookupError) as exc:
             errors = [{"path": "$", "message": str(exc)}]
-    page = _page("evaluate.html", title="evaluate", request_text=text, result=result, errors=errors,
-                 unknowns=unknowns, reasons=reasons, charts=charts)
+    page = _page(
+        "evaluate.html",
+        title="evaluate",
+        request_text=text,
+        result=result,
+        errors=errors,
+        unknowns=unknowns,
+        reasons=reasons,
+        charts=charts,
+    )
     return page, 400 if errors else 200

@@ -19,6 +19,7 @@ gunicorn master before the workers fork, so all workers share the key; the file 
 restarts and across servers that share it.  If the file can be neither read nor created, a random key is
 used for this process (sessions end when it stops) and a warning is logged.
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,11 +45,14 @@ log = logging.getLogger(__name__)
 csrf = CSRFProtect()
 
 SESSION_COOKIE = "repolicy_session"
-PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'")
+PAGE_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 # Swagger UI (/docs) sets styles from its script and draws icons from data: URLs; still no inline script.
-DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 OTHER_CSP = "default-src 'none'; frame-ancestors 'none'"
 MIN_SECRET_CHARS = 32
 
@@ -63,8 +67,12 @@ def load_secret_key(config: dict[str, Any]) -> str:
     try:
         return _read_or_create(path)
     except OSError as exc:
-        log.warning("secret key file %s unusable (%s): a random key for this process only; page logins end "
-                    "when it stops (set REPOLICY_SECRET_KEY or a writable REPOLICY_SECRET_KEY_FILE)", path, exc)
+        log.warning(
+            "secret key file %s unusable (%s): a random key for this process only; page logins end "
+            "when it stops (set REPOLICY_SECRET_KEY or a writable REPOLICY_SECRET_KEY_FILE)",
+            path,
+            exc,
+        )
         return secrets.token_hex(32)
 
 
@@ -109,8 +117,11 @@ def _same_origin(url: str) -> bool:
     """``url`` (an Origin or a Referer) has this request's scheme, host and port."""
     try:
         theirs, ours = urlsplit(url), urlsplit(request.host_url)
-        return (theirs.scheme, theirs.hostname, theirs.port or _default_port(theirs.scheme)) == \
-            (ours.scheme, ours.hostname, ours.port or _default_port(ours.scheme))
+        return (theirs.scheme, theirs.hostname, theirs.port or _default_port(theirs.scheme)) == (
+            ours.scheme,
+            ours.hostname,
+            ours.port or _default_port(ours.scheme),
+        )
     except ValueError:  # an unparsable port or host
         return False
 
@@ -162,8 +173,11 @@ def safe_next(target: str | None, default: str) -> str:
     return target
 
 
-_COMMON_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
-                   ("Referrer-Policy", "same-origin"))
+_COMMON_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+)
 
 
 def _security_headers(response: Response) -> Response:
@@ -181,8 +195,11 @@ def install(app: Flask) -> None:
     app.secret_key = load_secret_key(app.config)
     hours = float(app.config["SESSION_HOURS"])
     app.config.update(
-        SESSION_COOKIE_NAME=SESSION_COOKIE, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=hours), SESSION_REFRESH_EACH_REQUEST=False,
+        SESSION_COOKIE_NAME=SESSION_COOKIE,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=hours),
+        SESSION_REFRESH_EACH_REQUEST=False,
         WTF_CSRF_CHECK_DEFAULT=False,  # the API is bearer-token only; the pages call protect_unsafe_request
         WTF_CSRF_TIME_LIMIT=None,  # a token lives as long as its session (SESSION_HOURS)
     )
@@ -195,6 +212,8 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):
-        body = error_body("csrf_failed", f"the form's CSRF token was refused ({exc.description}); "
-                                         "reload the page and send the form again")
+        body = error_body(
+            "csrf_failed",
+            f"the form's CSRF token was refused ({exc.description}); reload the page and send the form again",
+        )
         return current_app.json.response(body), 400

@@ -5,6 +5,7 @@ condition language; writing out every violation in both languages costs about 0.
 not done for API callers.  Here the rulesets used are matched again and each violation is paired with
 the match that produced it (the one among its facts that sorts first, as the violation's own values do).
 """
+
 from __future__ import annotations
 
 import datetime as dt

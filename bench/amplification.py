@@ -8,6 +8,7 @@ temporary folder), then reports the seconds to answer, the response's size, the 
 memory (VmHWM) and memory after the request (VmRSS), and the bytes the decision took in the database.
 ``--compare`` runs an older tree (e.g. a ``git archive`` of it) first, side by side.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,11 @@ def many_enterprises(n: int) -> dict:
     facts = base["facts"]
     out: dict = {"groups": facts["groups"]}
     for key in ("enterprises", "allocations", "production", "reports"):
-        out[key] = [{**item, **{ref: f"E{i}" for ref in ("id", "enterprise", "reporter") if ref in item}}
-                    for i in range(n) for item in facts[key]]
+        out[key] = [
+            {**item, **{ref: f"E{i}" for ref in ("id", "enterprise", "reporter") if ref in item}}
+            for i in range(n)
+            for item in facts[key]
+        ]
     return {**base, "facts": out}
 
 
@@ -46,13 +50,24 @@ def status_kb(pid: int, field: str) -> int:
 def run(root: Path, body: bytes) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="repolicy-amp-"))
     db = tmp / "r.db"
-    server = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{db}", "REPOLICY_OPEN_EVALUATE": "1",
-                     "REPOLICY_LOG_LEVEL": "WARNING", "LOG_DIR": str(tmp)}, workers=1, threads=None, root=root)
+    server = Server(
+        {
+            "REPOLICY_DATABASE_URL": f"sqlite:///{db}",
+            "REPOLICY_OPEN_EVALUATE": "1",
+            "REPOLICY_LOG_LEVEL": "WARNING",
+            "LOG_DIR": str(tmp),
+        },
+        workers=1,
+        threads=None,
+        root=root,
+    )
     try:
         pid = int(Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()[0])
         rss_before = status_kb(pid, "VmRSS")
         t0 = time.perf_counter()
-        req = urllib.request.Request(server.url + "/v1/evaluate", data=body, headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            server.url + "/v1/evaluate", data=body, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=900) as resp:
                 status, answer = resp.status, resp.read()
@@ -60,16 +75,23 @@ def run(root: Path, body: bytes) -> dict:
             status, answer = exc.code, exc.read()
         seconds = time.perf_counter() - t0
         time.sleep(3)  # the decision log writes in the background
-        out = {"status": status, "seconds": seconds, "response_bytes": len(answer),
-               "rss_before_mb": rss_before / 1024, "peak_mb": status_kb(pid, "VmHWM") / 1024,
-               "rss_after_mb": status_kb(pid, "VmRSS") / 1024}
+        out = {
+            "status": status,
+            "seconds": seconds,
+            "response_bytes": len(answer),
+            "rss_before_mb": rss_before / 1024,
+            "peak_mb": status_kb(pid, "VmHWM") / 1024,
+            "rss_after_mb": status_kb(pid, "VmRSS") / 1024,
+        }
         parsed = json.loads(answer)
         out["violations_returned"] = len(parsed.get("violations", []))
         out["violations_found"] = parsed.get("summary", {}).get("violations")
     finally:
         server.stop()
     with sqlite3.connect(db) as conn:
-        out["db_bytes"] = conn.execute("SELECT COALESCE(SUM(LENGTH(input) + LENGTH(result)), 0) FROM decisions").fetchone()[0]
+        out["db_bytes"] = conn.execute(
+            "SELECT COALESCE(SUM(LENGTH(input) + LENGTH(result)), 0) FROM decisions"
+        ).fetchone()[0]
     return out
 
 
@@ -82,14 +104,21 @@ def main() -> int:
     body = json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode()
     facts = sum(len(v) for v in request["facts"].values())
     print(f"one request: {args.copies} enterprises, {facts:,} facts, {len(body) / 1e6:.1f} MB; 1 worker, defaults")
-    print("| tree | status | seconds | response MB | violations returned / found | worker MB before / peak / after "
-          "| decision in the database MB |")
+    print(
+        "| tree | status | seconds | response MB | violations returned / found | worker MB before / peak / after "
+        "| decision in the database MB |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for label, root in ([(f"tree {args.compare.name}", args.compare.resolve())] if args.compare else []) + [("this tree", ROOT)]:
+    for label, root in ([(f"tree {args.compare.name}", args.compare.resolve())] if args.compare else []) + [
+        ("this tree", ROOT)
+    ]:
         r = run(root, body)
-        print(f"| {label} | {r['status']} | {r['seconds']:.1f} | {r['response_bytes'] / 1e6:.1f} | "
-              f"{r['violations_returned']:,} / {r['violations_found']:,} | {r['rss_before_mb']:.0f} / "
-              f"{r['peak_mb']:.0f} / {r['rss_after_mb']:.0f} | {r['db_bytes'] / 1e6:.1f} |", flush=True)
+        print(
+            f"| {label} | {r['status']} | {r['seconds']:.1f} | {r['response_bytes'] / 1e6:.1f} | "
+            f"{r['violations_returned']:,} / {r['violations_found']:,} | {r['rss_before_mb']:.0f} / "
+            f"{r['peak_mb']:.0f} / {r['rss_after_mb']:.0f} | {r['db_bytes'] / 1e6:.1f} |",
+            flush=True,
+        )
     return 0
 
 

@@ -4,6 +4,7 @@ For each mode (``durable``, ``async``): a fresh server (2 workers, SQLite in a t
 evaluating; one worker is killed with SIGKILL a second in; then the server is given 15 s to write what it
 can, and the decisions answered 200 but not in the database are counted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,17 @@ from servers import Server  # noqa: E402
 def run(mode: str, seconds: float) -> tuple[int, int]:
     tmp = Path(tempfile.mkdtemp(prefix="repolicy-crash-"))
     url = f"sqlite:///{tmp / 'r.db'}"
-    server = Server({"REPOLICY_DATABASE_URL": url, "REPOLICY_OPEN_EVALUATE": "1", "LOG_DIR": str(tmp),
-                     "REPOLICY_LOG_LEVEL": "WARNING", "REPOLICY_DECISION_LOG_COMMIT": mode}, workers=2, threads=None)
+    server = Server(
+        {
+            "REPOLICY_DATABASE_URL": url,
+            "REPOLICY_OPEN_EVALUATE": "1",
+            "LOG_DIR": str(tmp),
+            "REPOLICY_LOG_LEVEL": "WARNING",
+            "REPOLICY_DECISION_LOG_COMMIT": mode,
+        },
+        workers=2,
+        threads=None,
+    )
     answered: list[str] = []
     try:
         load(server, seconds, answered, during=lambda: os.kill(workers_of(server)[0], signal.SIGKILL))

@@ -16,6 +16,7 @@ process (all its threads: the writer's work included), each the median of the ro
 ``off``.  On a shared machine the CPU figure is the steadier one: other processes' load stretches the wall
 clock, not this process's CPU time (the fsync wait of ``durable`` shows in the wall clock only).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,14 @@ CONFIGS = {
 
 def _app(name: str, folder: Path):
     from api import create_app
-    app = create_app({"DATABASE_URL": f"sqlite:///{folder / (name.replace(' ', '-').replace(',', '') + '.db')}",
-                      "OPEN_EVALUATE": True, **CONFIGS[name]})
+
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{folder / (name.replace(' ', '-').replace(',', '') + '.db')}",
+            "OPEN_EVALUATE": True,
+            **CONFIGS[name],
+        }
+    )
     if name.endswith("objects"):
         dlog = app.extensions["repolicy_decisions"]
         record = dlog.record
@@ -84,15 +91,21 @@ def main() -> int:
             wall[name].append(per_wall)
             cpu[name].append(per_cpu)
     off_wall, off_cpu = statistics.median(wall["off"]), statistics.median(cpu["off"])
-    print(f"bench-small: {len(body):,} bytes in, {len(sample.data):,} bytes out, "
-          f"{len(sample.json['violations'])} violations; {args.rounds} rounds of {args.requests} requests")
-    print("| decision log | requests/s wall (median, min-max) | vs off | requests per CPU second (median, "
-          "min-max) | vs off |")
+    print(
+        f"bench-small: {len(body):,} bytes in, {len(sample.data):,} bytes out, "
+        f"{len(sample.json['violations'])} violations; {args.rounds} rounds of {args.requests} requests"
+    )
+    print(
+        "| decision log | requests/s wall (median, min-max) | vs off | requests per CPU second (median, "
+        "min-max) | vs off |"
+    )
     print("| --- | ---: | ---: | ---: | ---: |")
     for name in CONFIGS:
         w, c = statistics.median(wall[name]), statistics.median(cpu[name])
-        print(f"| {name} | {w:,.0f} ({min(wall[name]):,.0f}-{max(wall[name]):,.0f}) | {w / off_wall:.2f} "
-              f"| {c:,.0f} ({min(cpu[name]):,.0f}-{max(cpu[name]):,.0f}) | {c / off_cpu:.2f} |")
+        print(
+            f"| {name} | {w:,.0f} ({min(wall[name]):,.0f}-{max(wall[name]):,.0f}) | {w / off_wall:.2f} "
+            f"| {c:,.0f} ({min(cpu[name]):,.0f}-{max(cpu[name]):,.0f}) | {c / off_cpu:.2f} |"
+        )
     for app in apps.values():
         app.extensions["repolicy_decisions"].close()
     return 0

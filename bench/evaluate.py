@@ -33,6 +33,7 @@ report late, group monthly report missing):
 Before timing, every implementation's result is reduced to a set of
 ``(rule, subject, period)`` and all must agree on both request sizes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -94,7 +95,9 @@ def bench_runtime() -> Runtime:
             # the bench measures the same rule shapes on one year of facts (2021); the draft's own period
             # starts in 2024 (it cites the 2024 Regulation), so this reduced copy is given the notice's year
             doc["effective"] = {"from": "2021-01-01", "to": "2021-12-31"}
-        rulesets.append(load_ruleset(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), f"bench:{rel}", instruments))
+        rulesets.append(
+            load_ruleset(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), f"bench:{rel}", instruments)
+        )
     return Runtime(instruments, Registry(rulesets))
 
 
@@ -112,11 +115,19 @@ def small_request() -> dict[str, list[dict[str, Any]]]:
     """1 group, a mine over quota, a smelter under the capacity floor, 10 group reports (1 late, 1 missing)."""
     production = []
     for m in range(1, 12):
-        production.append({"enterprise": "E1", "period": f"2021-{m:02d}", "activity": "mining",
-                           "ore_type": "rock", "amount_t_reo": 470 + 5 * (m % 4)})
+        production.append(
+            {
+                "enterprise": "E1",
+                "period": f"2021-{m:02d}",
+                "activity": "mining",
+                "ore_type": "rock",
+                "amount_t_reo": 470 + 5 * (m % 4),
+            }
+        )
     for m in range(1, 12):
-        production.append({"enterprise": "E2", "period": f"2021-{m:02d}", "activity": "smelting_separation",
-                           "amount_t_reo": 500.5})
+        production.append(
+            {"enterprise": "E2", "period": f"2021-{m:02d}", "activity": "smelting_separation", "amount_t_reo": 500.5}
+        )
     reports = []
     for m in range(1, 11):
         due = _due(2021, m)
@@ -125,21 +136,57 @@ def small_request() -> dict[str, list[dict[str, Any]]]:
             submitted = (due + dt.timedelta(days=9)).isoformat()  # late
         if m == 10:
             submitted = None  # missing (due 2021-11-10 < as_of)
-        reports.append({"reporter": "G1", "level": "group", "period": f"2021-{m:02d}", "recipient": "miit",
-                        "submitted_on": submitted})
+        reports.append(
+            {
+                "reporter": "G1",
+                "level": "group",
+                "period": f"2021-{m:02d}",
+                "recipient": "miit",
+                "submitted_on": submitted,
+            }
+        )
     return {
         "groups": [{"id": "G1", "name": "示例稀土集团", "designated": True}],
         "enterprises": [
-            {"id": "E1", "name": "示例矿山", "group": "G1", "activities": ["mining"], "designated": True,
-             "mining_license": True, "safety_license": True},
-            {"id": "E2", "name": "示例冶炼分离厂", "group": "G1", "activities": ["smelting_separation"],
-             "designated": True, "banned_process": True, "separation_capacity_t_reo": 1500},
+            {
+                "id": "E1",
+                "name": "示例矿山",
+                "group": "G1",
+                "activities": ["mining"],
+                "designated": True,
+                "mining_license": True,
+                "safety_license": True,
+            },
+            {
+                "id": "E2",
+                "name": "示例冶炼分离厂",
+                "group": "G1",
+                "activities": ["smelting_separation"],
+                "designated": True,
+                "banned_process": True,
+                "separation_capacity_t_reo": 1500,
+            },
         ],
         "allocations": [
-            {"enterprise": "E1", "group": "G1", "year": 2021, "activity": "mining", "ore_type": "rock",
-             "amount_t_reo": 5000, "issued_on": "2021-03-01", "filed_on": "2021-03-05"},
-            {"enterprise": "E2", "group": "G1", "year": 2021, "activity": "smelting_separation",
-             "amount_t_reo": 6000, "issued_on": "2021-03-01", "filed_on": "2021-03-05"},
+            {
+                "enterprise": "E1",
+                "group": "G1",
+                "year": 2021,
+                "activity": "mining",
+                "ore_type": "rock",
+                "amount_t_reo": 5000,
+                "issued_on": "2021-03-01",
+                "filed_on": "2021-03-05",
+            },
+            {
+                "enterprise": "E2",
+                "group": "G1",
+                "year": 2021,
+                "activity": "smelting_separation",
+                "amount_t_reo": 6000,
+                "issued_on": "2021-03-01",
+                "filed_on": "2021-03-05",
+            },
         ],
         "production": production,
         "reports": reports,
@@ -156,11 +203,19 @@ def large_request(seed: int = 20210824) -> dict[str, list[dict[str, Any]]]:
         eid, gid = f"E{i + 1:03d}", f"G{i // 100 + 1}"
         smelter = i % 3 == 0
         activity = "smelting_separation" if smelter else "mining"
-        ent: dict[str, Any] = {"id": eid, "name": f"企业{i + 1:03d}", "group": gid, "activities": [activity],
-                               "designated": True, "emissions_compliant": True, "traceability_system": True}
+        ent: dict[str, Any] = {
+            "id": eid,
+            "name": f"企业{i + 1:03d}",
+            "group": gid,
+            "activities": [activity],
+            "designated": True,
+            "emissions_compliant": True,
+            "traceability_system": True,
+        }
         if smelter:
-            ent["separation_capacity_t_reo"] = (rng.randrange(1000, 1990) if rng.random() < 0.12
-                                                else rng.randrange(2000, 20000))
+            ent["separation_capacity_t_reo"] = (
+                rng.randrange(1000, 1990) if rng.random() < 0.12 else rng.randrange(2000, 20000)
+            )
             # para 3(2) reads a backward process and a capacity under 2,000 t together: the small ones use one
             ent["banned_process"] = ent["separation_capacity_t_reo"] < 2000
         else:
@@ -178,14 +233,29 @@ def large_request(seed: int = 20210824) -> dict[str, list[dict[str, Any]]]:
             quota = total * (rng.uniform(0.6, 0.97) if draw < 0.45 else rng.uniform(1.03, 1.5))
             batches = [quota] if rng.random() < 0.75 else [quota * 0.6, quota * 0.4]
             for b, amount in enumerate(batches):
-                allocations.append({"enterprise": eid, "group": gid, "year": 2021, "activity": activity,
-                                    "amount_t_reo": round(amount, 1),
-                                    "issued_on": f"2021-0{3 + 4 * b}-01", "filed_on": f"2021-0{3 + 4 * b}-04"})
+                allocations.append(
+                    {
+                        "enterprise": eid,
+                        "group": gid,
+                        "year": 2021,
+                        "activity": activity,
+                        "amount_t_reo": round(amount, 1),
+                        "issued_on": f"2021-0{3 + 4 * b}-01",
+                        "filed_on": f"2021-0{3 + 4 * b}-04",
+                    }
+                )
         for m in range(1, 11):  # enterprise-level monthly reports: facts no rule here reads
-            reports.append({"reporter": eid, "level": "enterprise", "period": f"2021-{m:02d}",
-                            "recipient": "provincial_miit",
-                            "submitted_on": (dues[m] - dt.timedelta(days=rng.randrange(1, 6))).isoformat(),
-                            "reported_amount_t_reo": amounts[m - 1], "includes_traceability_data": True})
+            reports.append(
+                {
+                    "reporter": eid,
+                    "level": "enterprise",
+                    "period": f"2021-{m:02d}",
+                    "recipient": "provincial_miit",
+                    "submitted_on": (dues[m] - dt.timedelta(days=rng.randrange(1, 6))).isoformat(),
+                    "reported_amount_t_reo": amounts[m - 1],
+                    "includes_traceability_data": True,
+                }
+            )
     for g in groups:
         for m in range(1, 13):
             draw = rng.random()
@@ -197,10 +267,22 @@ def large_request(seed: int = 20210824) -> dict[str, list[dict[str, Any]]]:
                 submitted = (dues[m] + dt.timedelta(days=rng.randrange(1, 20))).isoformat()  # late
             else:
                 submitted = (dues[m] - dt.timedelta(days=rng.randrange(0, 5))).isoformat()
-            reports.append({"reporter": g["id"], "level": "group", "period": f"2021-{m:02d}",
-                            "recipient": "miit", "submitted_on": submitted})
-    return {"groups": groups, "enterprises": enterprises, "allocations": allocations,
-            "production": production, "reports": reports}
+            reports.append(
+                {
+                    "reporter": g["id"],
+                    "level": "group",
+                    "period": f"2021-{m:02d}",
+                    "recipient": "miit",
+                    "submitted_on": submitted,
+                }
+            )
+    return {
+        "groups": groups,
+        "enterprises": enterprises,
+        "allocations": allocations,
+        "production": production,
+        "reports": reports,
+    }
 
 
 # ------------------------------------------------------------ plain Python
@@ -234,12 +316,20 @@ def plain_python(facts: dict, as_of: dt.date) -> list[Violation]:
         elif round(q, 6) < round(amount, 6):
             out.append((OVER, key[0], key[1]))
     # notice@2021: 2021 facts only
-    small = {e["id"] for e in facts.get("enterprises", ())
-             if e.get("banned_process") is True
-             and e.get("separation_capacity_t_reo") is not None and e["separation_capacity_t_reo"] < 2000}
+    small = {
+        e["id"]
+        for e in facts.get("enterprises", ())
+        if e.get("banned_process") is True
+        and e.get("separation_capacity_t_reo") is not None
+        and e["separation_capacity_t_reo"] < 2000
+    }
     for a in facts.get("allocations", ()):  # the allocating group is the subject (para 2)
-        if (a["year"] == 2021 and a["activity"] == "smelting_separation" and a["enterprise"] in small
-                and a.get("group") is not None):
+        if (
+            a["year"] == 2021
+            and a["activity"] == "smelting_separation"
+            and a["enterprise"] in small
+            and a.get("group") is not None
+        ):
             out.append((SMELTER, a["group"], "2021"))
     cache: dict = {}
     today = as_of.toordinal()
@@ -287,28 +377,68 @@ _SENTINEL = {"all": [{"m": {"kind": "c"}}]}
 # Production without quota: alone in its ruleset, allocations ("a") asserted before totals ("t").
 BARE_NEGATION = {
     "_s": _SENTINEL,
-    "w": {"all": [
-        {"p": {"$and": [{"kind": "t"}, {"$gt": {"v": 0}}]}},
-        {"q$not": {"$and": [{"kind": "a"}, {"k": {"p": "k"}}, {"sid": {"p": "sid"}}]}},
-    ]},
+    "w": {
+        "all": [
+            {"p": {"$and": [{"kind": "t"}, {"$gt": {"v": 0}}]}},
+            {"q$not": {"$and": [{"kind": "a"}, {"k": {"p": "k"}}, {"sid": {"p": "sid"}}]}},
+        ]
+    },
 }
 # Everything else: over-production (totals "t" joined to quota totals "q"), the smelter rule
 # (enterprises "e" joined to allocations "a"), late and missing group reports ("r").
 BARE_MAIN = {
     "_s": _SENTINEL,
-    "o": {"all": [
-        {"p": {"kind": "t"}},
-        {"q": {"$and": [{"kind": "q"}, {"k": {"p": "k"}}, {"$lt": {"v": {"p": "v"}}}, {"sid": {"p": "sid"}}]}},
-    ]},
-    "s": {"all": [
-        {"e": {"$and": [{"kind": "e"}, {"ban": True}, {"$lt": {"cap": 2000}}]}},
-        {"a": {"$and": [{"kind": "q"}, {"y": 2021}, {"act": "smelting_separation"}, {"ent": {"e": "n"}},
-                        {"sid": {"e": "sid"}}]}},
-    ]},
-    "l": {"all": [{"r": {"$and": [{"kind": "r"}, {"lvl": "group"}, {"$gt": {"due": NOTICE_DAY}},
-                                  {"$gt": {"sub": {"$m": "due"}}}]}}]},
-    "m": {"all": [{"r": {"$and": [{"kind": "r"}, {"lvl": "group"}, {"subd": False}, {"$gt": {"due": NOTICE_DAY}},
-                                  {"$lt": {"due": {"$m": "ao"}}}]}}]},
+    "o": {
+        "all": [
+            {"p": {"kind": "t"}},
+            {"q": {"$and": [{"kind": "q"}, {"k": {"p": "k"}}, {"$lt": {"v": {"p": "v"}}}, {"sid": {"p": "sid"}}]}},
+        ]
+    },
+    "s": {
+        "all": [
+            {"e": {"$and": [{"kind": "e"}, {"ban": True}, {"$lt": {"cap": 2000}}]}},
+            {
+                "a": {
+                    "$and": [
+                        {"kind": "q"},
+                        {"y": 2021},
+                        {"act": "smelting_separation"},
+                        {"ent": {"e": "n"}},
+                        {"sid": {"e": "sid"}},
+                    ]
+                }
+            },
+        ]
+    },
+    "l": {
+        "all": [
+            {
+                "r": {
+                    "$and": [
+                        {"kind": "r"},
+                        {"lvl": "group"},
+                        {"$gt": {"due": NOTICE_DAY}},
+                        {"$gt": {"sub": {"$m": "due"}}},
+                    ]
+                }
+            }
+        ]
+    },
+    "m": {
+        "all": [
+            {
+                "r": {
+                    "$and": [
+                        {"kind": "r"},
+                        {"lvl": "group"},
+                        {"subd": False},
+                        {"$gt": {"due": NOTICE_DAY}},
+                        {"$lt": {"due": {"$m": "ao"}}},
+                    ]
+                }
+            }
+        ]
+    },
 }
 
 
@@ -352,14 +482,14 @@ class BareDurable:
         pkeys: dict[str, tuple[str, str]] = {}
         for p in facts.get("production", ()):
             year = p["period"][:4]
-            k = f'{p["enterprise"]}|{year}|{p["activity"]}'
+            k = f"{p['enterprise']}|{year}|{p['activity']}"
             produced[k] = produced.get(k, 0) + p["amount_t_reo"]
             pkeys[k] = (p["enterprise"], year)
         quota: dict[str, float] = {}
         qkeys: dict[str, dict] = {}
         alloc_facts = []
         for a in facts.get("allocations", ()):
-            k = f'{a["enterprise"]}|{a["year"]}|{a["activity"]}'
+            k = f"{a['enterprise']}|{a['year']}|{a['activity']}"
             quota[k] = quota.get(k, 0) + a["amount_t_reo"]
             if k not in qkeys:
                 qkeys[k] = a
@@ -374,8 +504,18 @@ class BareDurable:
         main = list(totals)
         for k, v in quota.items():
             a = qkeys[k]
-            main.append({"id": ids[n], "sid": sid, "kind": "q", "k": k, "v": round(v, 6),
-                         "ent": a["enterprise"], "act": a["activity"], "y": a["year"]})
+            main.append(
+                {
+                    "id": ids[n],
+                    "sid": sid,
+                    "kind": "q",
+                    "k": k,
+                    "v": round(v, 6),
+                    "ent": a["enterprise"],
+                    "act": a["activity"],
+                    "y": a["year"],
+                }
+            )
             meta.append((a.get("group") or "", str(a["year"])))  # the smelter rule's subject: the allocating group
             n += 1
         for e in facts.get("enterprises", ()):
@@ -504,7 +644,9 @@ def same_calendar_for_all(mode: str) -> Callable[[Callable[[Any], Any]], Callabl
         def evaluate(facts: Any) -> Any:
             _is_workday.cache_clear()
             return run(facts)
+
         return evaluate
+
     return afresh
 
 
@@ -559,8 +701,13 @@ def measure(fn: Callable[[], Any], target: float, repeats: int, first: float | N
         for _ in range(iters):
             fn()
         times.append((time.perf_counter() - t0) / iters)
-    return {"iters": iters, "repeats": repeats, "median": statistics.median(times),
-            "min": min(times), "max": max(times)}
+    return {
+        "iters": iters,
+        "repeats": repeats,
+        "median": statistics.median(times),
+        "min": min(times),
+        "max": max(times),
+    }
 
 
 def _fmt_latency(seconds: float) -> str:
@@ -579,17 +726,23 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="0.1 s per repeat, 3 repeats")
     ap.add_argument("--profile", action="store_true", help="also cProfile ours-full on the large request")
-    ap.add_argument("--calendar", choices=CALENDAR_MODES, default="memoised",
-                    help="workday look-ups cached across evaluations for every implementation (memoised, the "
-                         "default) or for none (per-evaluation)")
+    ap.add_argument(
+        "--calendar",
+        choices=CALENDAR_MODES,
+        default="memoised",
+        help="workday look-ups cached across evaluations for every implementation (memoised, the "
+        "default) or for none (per-evaluation)",
+    )
     args = ap.parse_args(argv)
     ours = same_calendar_for_all(args.calendar)
     target, repeats = (0.1, 3) if args.quick else (0.5, 5)
     started = time.perf_counter()
 
     print(f"holiday calendar: {args.calendar} for every implementation")
-    print(f"Python {platform.python_version()} ({platform.python_implementation()}), "
-          f"{platform.platform()}, {platform.machine()}, os.cpu_count()={os.cpu_count()}")
+    print(
+        f"Python {platform.python_version()} ({platform.python_implementation()}), "
+        f"{platform.platform()}, {platform.machine()}, os.cpu_count()={os.cpu_count()}"
+    )
 
     # One-time costs.
     t0 = time.perf_counter()
@@ -602,12 +755,18 @@ def main(argv: list[str] | None = None) -> int:
     t_engines = time.perf_counter() - t0
     bare = BareDurable()
     print("one-time costs:")
-    print(f"  bench_runtime (read YAML and instruments, validate, compile, load into durable_rules): "
-          f"{t_runtime * 1e3:.0f} ms")
-    print(f"  Engine(ruleset) for both rulesets (compile + create_ruleset of "
-          f"{sum(len(e.compiled.units) for _, e in engines)} durable rulesets): {t_engines * 1e3:.1f} ms")
-    print(f"  bare durable: create_ruleset x2 {bare.setup_seconds[1] * 1e3:.1f} ms, "
-          f"pool of 20,000 fact ids {bare.setup_seconds[0] * 1e3:.0f} ms")
+    print(
+        f"  bench_runtime (read YAML and instruments, validate, compile, load into durable_rules): "
+        f"{t_runtime * 1e3:.0f} ms"
+    )
+    print(
+        f"  Engine(ruleset) for both rulesets (compile + create_ruleset of "
+        f"{sum(len(e.compiled.units) for _, e in engines)} durable rulesets): {t_engines * 1e3:.1f} ms"
+    )
+    print(
+        f"  bare durable: create_ruleset x2 {bare.setup_seconds[1] * 1e3:.1f} ms, "
+        f"pool of 20,000 fact ids {bare.setup_seconds[0] * 1e3:.0f} ms"
+    )
 
     print("rulesets measured:")
     for rs in (measures, notice):
@@ -665,8 +824,10 @@ def main(argv: list[str] | None = None) -> int:
         bad = {name: v for name, v in found.items() if v != base}
         if bad:
             for name, v in bad.items():
-                print(f"  MISMATCH {size} {name}: missing {sorted(base - v)[:5]} extra {sorted(v - base)[:5]}",
-                      file=sys.stderr)
+                print(
+                    f"  MISMATCH {size} {name}: missing {sorted(base - v)[:5]} extra {sorted(v - base)[:5]}",
+                    file=sys.stderr,
+                )
             print("ABORT: the implementations disagree; no timing.", file=sys.stderr)
             return 1
         expected_counts[size] = (nfacts, len(base))
@@ -680,23 +841,31 @@ def main(argv: list[str] | None = None) -> int:
             r = measure(lambda: run(facts), target, repeats, first_call[(size, name)])
             r.update(size=size, impl=name)
             rows.append(r)
-            print(f"  timed {size:5s} {name:15s} {_fmt_latency(r['median']):>9s}  ({r['iters']} x {r['repeats']})",
-                  flush=True)
+            print(
+                f"  timed {size:5s} {name:15s} {_fmt_latency(r['median']):>9s}  ({r['iters']} x {r['repeats']})",
+                flush=True,
+            )
 
     med = {(r["size"], r["impl"]): r["median"] for r in rows}
-    header = ("| size | facts | violations | implementation | evals/s | median latency | spread "
-              "| x plain-python | x bare-durable | iterations x repeats |")
+    header = (
+        "| size | facts | violations | implementation | evals/s | median latency | spread "
+        "| x plain-python | x bare-durable | iterations x repeats |"
+    )
     print("\n" + header)
     print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         nfacts, nviol = expected_counts[r["size"]]
         m = r["median"]
         spread = (r["max"] - r["min"]) / m * 100
-        print(f"| {r['size']} | {nfacts:,} | {nviol} | {r['impl']} | {_fmt_rate(1 / m)} | {_fmt_latency(m)} "
-              f"| ±{spread / 2:.0f}% | {m / med[(r['size'], 'plain-python')]:.1f} "
-              f"| {m / med[(r['size'], 'bare-durable')]:.2f} | {r['iters']} x {r['repeats']} |")
-    print("\nspread = (max - min) / 2 / median over the repeats; x columns = median latency / "
-          "that implementation's median latency (higher is slower)")
+        print(
+            f"| {r['size']} | {nfacts:,} | {nviol} | {r['impl']} | {_fmt_rate(1 / m)} | {_fmt_latency(m)} "
+            f"| ±{spread / 2:.0f}% | {m / med[(r['size'], 'plain-python')]:.1f} "
+            f"| {m / med[(r['size'], 'bare-durable')]:.2f} | {r['iters']} x {r['repeats']} |"
+        )
+    print(
+        "\nspread = (max - min) / 2 / median over the repeats; x columns = median latency / "
+        "that implementation's median latency (higher is slower)"
+    )
     print("\ntarget: the engine at least as fast as every peer measured, on both request sizes")
     print("\n".join(target_verdicts(med, list(requests), list(peers))))
 
@@ -715,10 +884,12 @@ def main(argv: list[str] | None = None) -> int:
         for rs, eng in engines:
             prep = prepare(rs, facts, AS_OF)
             matches = eng.match(prep)
-            print(f"  {rs.ref}: prepare {stage(lambda: prepare(rs, facts, AS_OF)):.1f}, "
-                  f"match (serialise + durable + map back) {stage(lambda: eng.match(prep)):.1f}, "
-                  f"results.violations {stage(lambda: results.violations(rs, matches, runtime.instruments)):.1f}"
-                  f"  [{sum(len(v) for v in prep.facts.values()):,} prepared facts, {len(matches)} matches]")
+            print(
+                f"  {rs.ref}: prepare {stage(lambda: prepare(rs, facts, AS_OF)):.1f}, "
+                f"match (serialise + durable + map back) {stage(lambda: eng.match(prep)):.1f}, "
+                f"results.violations {stage(lambda: results.violations(rs, matches, runtime.instruments)):.1f}"
+                f"  [{sum(len(v) for v in prep.facts.values()):,} prepared facts, {len(matches)} matches]"
+            )
         prof = cProfile.Profile()
         prof.enable()
         for _ in range(5):

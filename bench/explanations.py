@@ -14,6 +14,7 @@ Stages (median of ``--repeats``, milliseconds):
 - ``explain (per call)``: ``policy.expr.explain`` per violation and condition, as shaping called it before;
 - ``explain (compiled)``: the compiled explanations shaping calls now (absent in a checkout without them).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,12 @@ def _timed(fn: Callable[[], Any], repeats: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent,
-                    help="the checkout to measure (default: this one)")
+    ap.add_argument(
+        "--root",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent,
+        help="the checkout to measure (default: this one)",
+    )
     ap.add_argument("--repeats", type=int, default=15)
     args = ap.parse_args(argv)
     for path in (args.root, args.root / "bench"):
@@ -73,8 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         grouped: dict[tuple, list] = {}
         for m in ms:
             c = results._compiled(rs, rs.rule(m.rule))
-            key = (m.rule, results._run(c.subject, m.bindings, rs.param_values),
-                   results._run(c.period, m.bindings, rs.param_values))
+            key = (
+                m.rule,
+                results._run(c.subject, m.bindings, rs.param_values),
+                results._run(c.period, m.bindings, rs.param_values),
+            )
             grouped.setdefault(key, []).append(m)
         for group in grouped.values():
             group.sort(key=results.lead_order)
@@ -89,14 +97,15 @@ def main(argv: list[str] | None = None) -> int:
         for params, c, m in leads:
             " and ".join(E.explain(w, m.bindings, params, day, show=show, scope=c.scope) for w in c.wheres)
 
-    print(f"large request: {sum(len(v) for v in facts.values())} facts, {shaping()} violations, "
-          f"{len(leads)} explained")
+    print(f"large request: {sum(len(v) for v in facts.values())} facts, {shaping()} violations, {len(leads)} explained")
     print(f"shaping            {_timed(shaping, args.repeats):8.1f} ms")
     print(f"explain (per call) {_timed(walk, args.repeats):8.1f} ms")
     if leads and hasattr(leads[0][1], "explanation"):
+
         def compiled() -> None:
             for params, c, m in leads:
                 c.explanation(m.bindings, params, day)
+
         print(f"explain (compiled) {_timed(compiled, args.repeats):8.1f} ms")
     return 0
 

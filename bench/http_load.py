@@ -12,6 +12,7 @@ after it; then the median of the rounds per variant.  Workers and threads are th
 (``repolicy-serve`` as ``bin/serve`` starts it) unless given.  Targets (issue 14, not asserted): evaluate
 at least 0.25 of the echo throughput, p99 under 20 ms at 8 connections.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,20 +46,30 @@ local f = io.open(os.getenv("BENCH_BODY"), "rb"); wrk.body = f:read("*a"); f:clo
 def run_wrk(url: str, body_file: str, duration: int, connections: int) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
         lua.write(WRK_LUA)
-    out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency",
-                          "-s", lua.name, url], capture_output=True, text=True,
-                         env={**os.environ, "BENCH_BODY": body_file}, timeout=duration + 60).stdout
+    out = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency", "-s", lua.name, url],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BENCH_BODY": body_file},
+        timeout=duration + 60,
+    ).stdout
     os.unlink(lua.name)
 
     def ms(label: str) -> float:
         m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)", out, re.M)
         value, unit = float(m.group(1)), m.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     requests = int(re.search(r"(\d+) requests in", out).group(1))
-    return {"rps": rps, "p50_ms": ms("50"), "p99_ms": ms("99"), "non_2xx": int(errors.group(1)) if errors else 0,
-            "requests": requests}
+    return {
+        "rps": rps,
+        "p50_ms": ms("50"),
+        "p99_ms": ms("99"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "requests": requests,
+    }
 
 
 def process_tree_cpu(pid: int) -> float:
@@ -106,14 +117,19 @@ def run_python(url: str, body: bytes, duration: int, connections: int) -> dict:
     for t in threads:
         t.join()
     latencies.sort()
-    return {"rps": len(latencies) / duration, "p50_ms": statistics.median(latencies) * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000, "non_2xx": errors[0]}
+    return {
+        "rps": len(latencies) / duration,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "non_2xx": errors[0],
+    }
 
 
 def stalled_probe(server: Server, body: bytes, stalled: int) -> dict:
     """Seconds /healthz and one evaluate take while ``stalled`` clients hold a connection each
     (headers announcing 1 MB, then one byte); None: no answer within 10 s."""
     import socket
+
     holders = []
     for _ in range(stalled):
         s = socket.create_connection(("127.0.0.1", server.port))
@@ -140,16 +156,28 @@ def run_tree(root: Path, args, body: bytes, env: dict[str, str]) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="repolicy-http-"))
     body_file = tmp / "body.json"
     body_file.write_bytes(body)
-    server = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp / 'r.db'}", "REPOLICY_OPEN_EVALUATE": "1",
-                     "REPOLICY_ECHO_ENDPOINT": "1", "REPOLICY_DECISION_LOG": env.pop("decision_log"),
-                     "REPOLICY_LOG_LEVEL": "WARNING", "LOG_DIR": str(tmp), **env},
-                    workers=args.workers, threads=args.threads, root=root)
+    server = Server(
+        {
+            "REPOLICY_DATABASE_URL": f"sqlite:///{tmp / 'r.db'}",
+            "REPOLICY_OPEN_EVALUATE": "1",
+            "REPOLICY_ECHO_ENDPOINT": "1",
+            "REPOLICY_DECISION_LOG": env.pop("decision_log"),
+            "REPOLICY_LOG_LEVEL": "WARNING",
+            "LOG_DIR": str(tmp),
+            **env,
+        },
+        workers=args.workers,
+        threads=args.threads,
+        root=root,
+    )
     results: dict = {}
     try:
         query = f"?citations={args.citations}" if args.citations else ""
         for name, path in (("echo", "/v1/echo"), ("evaluate", "/v1/evaluate" + query)):
             for _ in range(2):  # warm-up
-                urllib.request.urlopen(urllib.request.Request(server.url + path, data=body, method="POST"), timeout=10).read()
+                urllib.request.urlopen(
+                    urllib.request.Request(server.url + path, data=body, method="POST"), timeout=10
+                ).read()
             cpu0 = process_tree_cpu(server.proc.pid)
             if shutil.which("wrk"):
                 results[name] = run_wrk(server.url + path, str(body_file), args.duration, args.connections)
@@ -172,10 +200,18 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=None, help="default: the server's own")
     ap.add_argument("--decision-log", default="off", help="off, digest, full, or several (off,full): side by side")
     ap.add_argument("--citations", choices=["inline", "shared", "refs"], help="?citations= on every evaluate")
-    ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                    help="a server setting; repeat; 'A|B' in a value runs both, side by side")
-    ap.add_argument("--compare", type=Path, help="another source tree (e.g. `git archive` of an older commit) "
-                                                 "run side by side, alternating")
+    ap.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a server setting; repeat; 'A|B' in a value runs both, side by side",
+    )
+    ap.add_argument(
+        "--compare",
+        type=Path,
+        help="another source tree (e.g. `git archive` of an older commit) run side by side, alternating",
+    )
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--stalled", type=int, default=0, help="then time /healthz and evaluate with N stalled clients")
     args = ap.parse_args()
@@ -186,19 +222,29 @@ def main() -> int:
     modes = args.decision_log.split(",")
     if not set(modes) <= {"off", "digest", "full"}:
         ap.error("--decision-log takes off, digest and/or full")
-    variants = [(f"{label} log {mode}" if len(modes) > 1 else label, root, {**env, "decision_log": mode})
-                for label, root, env in variants for mode in modes]
+    variants = [
+        (f"{label} log {mode}" if len(modes) > 1 else label, root, {**env, "decision_log": mode})
+        for label, root, env in variants
+        for mode in modes
+    ]
     for setting in args.env:
         name, _, values = setting.partition("=")
-        variants = [(f"{label} {name}={v}" if "|" in values else label, root, {**env, name: v})
-                    for label, root, env in variants for v in values.split("|")]
+        variants = [
+            (f"{label} {name}={v}" if "|" in values else label, root, {**env, name: v})
+            for label, root, env in variants
+            for v in values.split("|")
+        ]
     tool = "wrk" if shutil.which("wrk") else "python client"
-    print(f"HTTP benchmark: {tool}, {args.connections} connections, {args.duration} s each, gunicorn "
-          f"{args.workers or 'default'} workers x {args.threads or 'default'} threads, body {len(body):,} bytes, "
-          f"decision log {args.decision_log}, {os.cpu_count()} CPUs (load generator on the same machine)")
-    print("| variant | round | endpoint | requests/s | p50 ms | p99 ms | non-2xx | server CPU ms/request "
-          "| evaluate / echo | load average before / after |"
-          + (f" with {args.stalled} stalled clients: healthz s / evaluate s |" if args.stalled else ""))
+    print(
+        f"HTTP benchmark: {tool}, {args.connections} connections, {args.duration} s each, gunicorn "
+        f"{args.workers or 'default'} workers x {args.threads or 'default'} threads, body {len(body):,} bytes, "
+        f"decision log {args.decision_log}, {os.cpu_count()} CPUs (load generator on the same machine)"
+    )
+    print(
+        "| variant | round | endpoint | requests/s | p50 ms | p99 ms | non-2xx | server CPU ms/request "
+        "| evaluate / echo | load average before / after |"
+        + (f" with {args.stalled} stalled clients: healthz s / evaluate s |" if args.stalled else "")
+    )
     print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |" + (" ---: |" if args.stalled else ""))
     summary: dict[str, list[tuple[float, float]]] = {}
     for round_ in range(1, args.rounds + 1):
@@ -212,16 +258,26 @@ def main() -> int:
             for name, r in results.items():
                 probe = ""
                 if stalled is not None:
-                    probe = " " + " / ".join("no answer in 10" if v is None else f"{v:.2f}"
-                                             for v in stalled.values()) + " |" if name == "evaluate" else " |"
-                print(f"| {label} | {round_} | {name} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} "
-                      f"| {r['non_2xx']} | {r['server_cpu_ms']:.2f} | {f'{ratio:.2f}' if name == 'evaluate' else ''} "
-                      f"| {load} |{probe}", flush=True)
+                    probe = (
+                        " "
+                        + " / ".join("no answer in 10" if v is None else f"{v:.2f}" for v in stalled.values())
+                        + " |"
+                        if name == "evaluate"
+                        else " |"
+                    )
+                print(
+                    f"| {label} | {round_} | {name} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} "
+                    f"| {r['non_2xx']} | {r['server_cpu_ms']:.2f} | {f'{ratio:.2f}' if name == 'evaluate' else ''} "
+                    f"| {load} |{probe}",
+                    flush=True,
+                )
     print("\n| variant | evaluate / echo, median of rounds | evaluate p99 ms, median | targets (>= 0.25, < 20 ms) |")
     print("| --- | ---: | ---: | --- |")
     for label, runs in summary.items():
         ratio, p99 = statistics.median(r for r, _ in runs), statistics.median(p for _, p in runs)
-        met = " and ".join(("ratio met" if ratio >= 0.25 else "ratio not met", "p99 met" if p99 < 20 else "p99 not met"))
+        met = " and ".join(
+            ("ratio met" if ratio >= 0.25 else "ratio not met", "p99 met" if p99 < 20 else "p99 not met")
+        )
         print(f"| {label} | {ratio:.2f} | {p99:.1f} | {met} |")
     return 0
 

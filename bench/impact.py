@@ -18,6 +18,7 @@ For each N, in a fresh process (so that peak memory is that N's):
 5. Peak resident memory: the serving process (``ru_maxrss`` of itself) and the largest pool process
    (``RUSAGE_CHILDREN``, after the pool has exited).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,7 +41,8 @@ from evaluate import small_request  # noqa: E402  (bench/evaluate.py)
 TOKEN = "bench-regulator-token"
 NOTICE = (ROOT / "rulesets" / "notice" / "2021.yaml").read_text(encoding="utf-8")
 FLOOR_3000 = NOTICE.replace('version: "2021"', 'version: "2021-floor3000"').replace(
-    "    value: 2000\n    unit: t_reo_per_year", "    value: 3000\n    unit: t_reo_per_year")
+    "    value: 2000\n    unit: t_reo_per_year", "    value: 3000\n    unit: t_reo_per_year"
+)
 assert FLOOR_3000 != NOTICE and "value: 3000" in FLOOR_3000
 
 
@@ -48,6 +50,7 @@ def decision_rows(n: int, rulesets: str, seed: int = 20211231):
     """(row, capacity) for n recorded decisions, newest last."""
     from api.decision_log import canonical_digest
     from policy.ids import new_id
+
     rng = random.Random(seed)
     template = small_request()
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -57,9 +60,17 @@ def decision_rows(n: int, rulesets: str, seed: int = 20211231):
         facts["enterprises"][1]["separation_capacity_t_reo"] = capacity
         facts["allocations"][0]["amount_t_reo"] = rng.randint(4000, 6000)
         body = {"as_of": "2021-12-31", "facts": facts}
-        row = {"decision_id": new_id(), "at": start + dt.timedelta(seconds=i), "caller": "bench",
-               "as_of": "2021-12-31", "rulesets": rulesets, "input": json.dumps(body, ensure_ascii=False),
-               "input_digest": canonical_digest(body), "result": '{"placeholder": true}', "violations": 0}
+        row = {
+            "decision_id": new_id(),
+            "at": start + dt.timedelta(seconds=i),
+            "caller": "bench",
+            "as_of": "2021-12-31",
+            "rulesets": rulesets,
+            "input": json.dumps(body, ensure_ascii=False),
+            "input_digest": canonical_digest(body),
+            "result": '{"placeholder": true}',
+            "violations": 0,
+        }
         yield row, capacity
 
 
@@ -74,8 +85,11 @@ def one(n: int, workers: int, db: Path, inline_max: int | None = None) -> dict:
     from api import create_app
     from api.auth import token_digest
 
-    config = {"DATABASE_URL": f"sqlite:///{db}", "TOKENS": f"bench:regulator:{token_digest(TOKEN)}",
-              "IMPACT_WORKERS": workers}
+    config = {
+        "DATABASE_URL": f"sqlite:///{db}",
+        "TOKENS": f"bench:regulator:{token_digest(TOKEN)}",
+        "IMPACT_WORKERS": workers,
+    }
     if inline_max is not None:
         config["IMPACT_INLINE_MAX"] = inline_max
     app = create_app(config)
@@ -115,25 +129,43 @@ def one(n: int, workers: int, db: Path, inline_max: int | None = None) -> dict:
 
     want_added = sum(2000 <= c < 3000 for c in capacities)
     want_restated = sum(c < 2000 for c in capacities)
-    ok = (report["decisions_examined"] == n and report["findings_added"] == want_added
-          and report["findings_restated"] == want_restated and report["findings_removed"] == 0
-          and report["decisions_changed"] == want_added + want_restated)
-    return {"n": n, "workers": workers if n > inline_max else 1, "generate_s": round(generated, 1),
-            "accept_s": round(accepted, 3), "job_s": round(seconds, 1), "per_decision_ms": round(1000 * seconds / n, 2),
-            "cpu_s": round(cpu, 1), "cpu_per_decision_ms": round(1000 * cpu / n, 2),
-            "changed": report["decisions_changed"], "added": report["findings_added"],
-            "restated": report["findings_restated"], "checked_against_text": ok,
-            "db_mb": round(db.stat().st_size / 2**20), "serving_rss_before_mb": round(rss_before / 1024),
-            "serving_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-            "pool_process_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)}
+    ok = (
+        report["decisions_examined"] == n
+        and report["findings_added"] == want_added
+        and report["findings_restated"] == want_restated
+        and report["findings_removed"] == 0
+        and report["decisions_changed"] == want_added + want_restated
+    )
+    return {
+        "n": n,
+        "workers": workers if n > inline_max else 1,
+        "generate_s": round(generated, 1),
+        "accept_s": round(accepted, 3),
+        "job_s": round(seconds, 1),
+        "per_decision_ms": round(1000 * seconds / n, 2),
+        "cpu_s": round(cpu, 1),
+        "cpu_per_decision_ms": round(1000 * cpu / n, 2),
+        "changed": report["decisions_changed"],
+        "added": report["findings_added"],
+        "restated": report["findings_restated"],
+        "checked_against_text": ok,
+        "db_mb": round(db.stat().st_size / 2**20),
+        "serving_rss_before_mb": round(rss_before / 1024),
+        "serving_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "pool_process_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--inline-max", type=int, default=None,
-                        help="run in the pool above this many decisions (default: the service's setting)")
+    parser.add_argument(
+        "--inline-max",
+        type=int,
+        default=None,
+        help="run in the pool above this many decisions (default: the service's setting)",
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child run for one N
     args = parser.parse_args(argv)
     if args.one:
@@ -143,8 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cpus: {os.cpu_count()}, workers: {args.workers}")
     for n in args.n:
         extra = [] if args.inline_max is None else ["--inline-max", str(args.inline_max)]
-        out = subprocess.run([sys.executable, __file__, "--one", str(n), "--workers", str(args.workers), *extra],
-                             capture_output=True, text=True, cwd=ROOT)
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", str(n), "--workers", str(args.workers), *extra],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
         if out.returncode:
             print(f"N={n}: failed\n{out.stderr[-3000:]}")
             return 1

@@ -16,6 +16,7 @@ time and of the process's CPU time (``time.process_time``: on a shared machine t
 other people's load than the wall time). The request is ``{"as_of": "2021-12-31", "facts": small}`` with
 the default ruleset selection, as ``bench/http_load.py`` sends it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -121,8 +122,13 @@ if profile:
 
 
 def run(root: Path, mode: str, args: argparse.Namespace, profile: str = "") -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(root), mode, str(args.calls), str(args.repeats), profile],
-                         capture_output=True, text=True, check=True, cwd=root)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(root), mode, str(args.calls), str(args.repeats), profile],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+    )
     if profile:
         print(out.stderr)
     return json.loads(out.stdout.splitlines()[-1])
@@ -141,19 +147,33 @@ def main(argv: list[str] | None = None) -> int:
     if args.stages:
         for label, root in trees:
             print(f"{label}, load average {os.getloadavg()[0]:.1f}:")
-            print(subprocess.run([sys.executable, "-c", STAGES, str(root), str(args.calls), str(args.repeats)],
-                                 capture_output=True, text=True, check=True, cwd=root).stdout)
+            print(
+                subprocess.run(
+                    [sys.executable, "-c", STAGES, str(root), str(args.calls), str(args.repeats)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    cwd=root,
+                ).stdout
+            )
         return 0
-    print(f"POST /v1/evaluate in process, small request; {args.repeats} runs of {args.calls} requests; "
-          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print("| tree | round | decision log | response bytes | wall ms/request (median) | runs | CPU ms/request (median) |")
+    print(
+        f"POST /v1/evaluate in process, small request; {args.repeats} runs of {args.calls} requests; "
+        f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+    )
+    print(
+        "| tree | round | decision log | response bytes | wall ms/request (median) | runs | CPU ms/request (median) |"
+    )
     print("| --- | ---: | --- | ---: | ---: | --- | ---: |")
     for round_ in range(1, args.rounds + 1):
         for label, root in trees:
             for mode in ("off", "full"):
                 r = run(root, mode, args)
-                print(f"| {label} | {round_} | {mode} | {r['bytes']:,} | {statistics.median(r['wall']):.2f} | "
-                      f"{' '.join(f'{x:.2f}' for x in r['wall'])} | {statistics.median(r['cpu']):.2f} |", flush=True)
+                print(
+                    f"| {label} | {round_} | {mode} | {r['bytes']:,} | {statistics.median(r['wall']):.2f} | "
+                    f"{' '.join(f'{x:.2f}' for x in r['wall'])} | {statistics.median(r['cpu']):.2f} |",
+                    flush=True,
+                )
     print(f"load average at the end {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if args.profile:
         run(ROOT, "off", args, args.profile)

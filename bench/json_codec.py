@@ -18,6 +18,7 @@ Both must give byte-identical responses (checked before timing).  Requests: the 
 ``large`` requests of ``bench/evaluate.py``.  Reported: the whole request through Flask's test client,
 and the response's JSON alone (``app.json.response(result)``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -82,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     target, repeats = (0.2, 3) if args.quick else (0.5, 7)
     db = Path(tempfile.mkdtemp(prefix="bench-json-")) / "r.db"
-    app = create_app({"DATABASE_URL": f"sqlite:///{db}", "OPEN_EVALUATE": True, "DECISION_LOG": "off",
-                      "RELOAD_INTERVAL": 3600.0})
+    app = create_app(
+        {"DATABASE_URL": f"sqlite:///{db}", "OPEN_EVALUATE": True, "DECISION_LOG": "off", "RELOAD_INTERVAL": 3600.0}
+    )
     client = app.test_client()
     runtime = app.extensions["repolicy"]
     print(f"{repeats} runs of ~{target} s per configuration and measure, alternating; median per call")
@@ -118,8 +120,11 @@ def main(argv: list[str] | None = None) -> int:
                     times.setdefault((measure, "stdlib"), []).append(seconds_per_call(fn, target))
         for measure in ("POST /v1/evaluate", "response JSON only"):
             a, b = (statistics.median(times[(measure, c)]) * 1e3 for c in ("stdlib", "orjson"))
-            print(f"| {size} | {sum(map(len, facts.values())):,} | {len(body):,} B | {len(ours):,} B | {measure} "
-                  f"| {a:.2f} ms | {b:.2f} ms | {b / a:.2f} |", flush=True)
+            print(
+                f"| {size} | {sum(map(len, facts.values())):,} | {len(body):,} B | {len(ours):,} B | {measure} "
+                f"| {a:.2f} ms | {b:.2f} ms | {b / a:.2f} |",
+                flush=True,
+            )
     return 0
 
 

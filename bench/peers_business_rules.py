@@ -23,6 +23,7 @@ total, allocation and report of the request (about 6,100 calls on the large requ
 Its numeric comparisons are Decimal with a tolerance of 1e-6 (``greater_than`` means
 more than 0.000001 over), which the rounding to 6 decimals makes equivalent here.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,14 +34,15 @@ import peers_common as pc
 
 from business_rules import run_all
 from business_rules.actions import BaseActions, rule_action
-from business_rules.variables import (BaseVariables, boolean_rule_variable, numeric_rule_variable,
-                                      string_rule_variable)
+from business_rules.variables import BaseVariables, boolean_rule_variable, numeric_rule_variable, string_rule_variable
 
 
 def _rule(conditions: list[tuple[str, str, Any]], action: str) -> dict[str, Any]:
     """A business-rules rule: all of the ``(variable, operator, value)`` conditions, then one action."""
-    return {"conditions": {"all": [{"name": n, "operator": o, "value": v} for n, o, v in conditions]},
-            "actions": [{"name": action, "params": {}}]}
+    return {
+        "conditions": {"all": [{"name": n, "operator": o, "value": v} for n, o, v in conditions]},
+        "actions": [{"name": action, "params": {}}],
+    }
 
 
 TOTAL_RULES = [
@@ -48,18 +50,39 @@ TOTAL_RULES = [
     _rule([("has_quota", "is_false", True), ("total_t", "greater_than", 0)], "without_quota"),
 ]
 ALLOCATION_RULES = [
-    _rule([("year", "equal_to", 2021), ("activity", "equal_to", "smelting_separation"),
-           ("banned_process", "is_true", True), ("group_known", "is_true", True),
-           ("capacity_known", "is_true", True), ("capacity_t", "less_than", pc.CAPACITY_FLOOR_T)],
-          "smelter_ineligible"),
+    _rule(
+        [
+            ("year", "equal_to", 2021),
+            ("activity", "equal_to", "smelting_separation"),
+            ("banned_process", "is_true", True),
+            ("group_known", "is_true", True),
+            ("capacity_known", "is_true", True),
+            ("capacity_t", "less_than", pc.CAPACITY_FLOOR_T),
+        ],
+        "smelter_ineligible",
+    ),
 ]
 REPORT_RULES = [
-    _rule([("level", "equal_to", "group"), ("due_known", "is_true", True),
-           ("days_due_after_notice", "greater_than", 0), ("submitted", "is_true", True),
-           ("days_late", "greater_than", 0)], "late"),
-    _rule([("level", "equal_to", "group"), ("due_known", "is_true", True),
-           ("days_due_after_notice", "greater_than", 0), ("submitted", "is_false", True),
-           ("days_due_before_as_of", "greater_than", 0)], "missing"),
+    _rule(
+        [
+            ("level", "equal_to", "group"),
+            ("due_known", "is_true", True),
+            ("days_due_after_notice", "greater_than", 0),
+            ("submitted", "is_true", True),
+            ("days_late", "greater_than", 0),
+        ],
+        "late",
+    ),
+    _rule(
+        [
+            ("level", "equal_to", "group"),
+            ("due_known", "is_true", True),
+            ("days_due_after_notice", "greater_than", 0),
+            ("submitted", "is_false", True),
+            ("days_due_before_as_of", "greater_than", 0),
+        ],
+        "missing",
+    ),
 ]
 
 
@@ -191,8 +214,9 @@ def evaluate(facts: pc.Facts, as_of: dt.date) -> list[pc.Violation]:
         run_all(TOTAL_RULES, TotalVariables(row, quota), ViolationActions(out, row["e"], row["y"]))
     enterprises = {e["id"]: e for e in facts.get("enterprises", ())}
     for a in facts.get("allocations", ()):
-        run_all(ALLOCATION_RULES, AllocationVariables(a, enterprises),
-                ViolationActions(out, a.get("group"), str(a["year"])))
+        run_all(
+            ALLOCATION_RULES, AllocationVariables(a, enterprises), ViolationActions(out, a.get("group"), str(a["year"]))
+        )
     dues = pc.group_report_dues(facts)
     for r in facts.get("reports", ()):
         run_all(REPORT_RULES, ReportVariables(r, dues, as_of), ViolationActions(out, r["reporter"], r["period"]))

@@ -7,6 +7,7 @@ computes them: sums over the whole request, due dates with ``chinese_calendar.is
 once per distinct month in the request (cache per evaluation, not across evaluations).
 Everything else, the comparisons, the joins and the filters, is left to each engine.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,12 +39,12 @@ def year_sums(facts: Facts) -> tuple[list[dict[str, Any]], dict[str, float]]:
     owner: dict[str, tuple[str, str]] = {}
     for p in facts.get("production", ()):
         year = p["period"][:4]
-        k = f'{p["enterprise"]}|{year}|{p["activity"]}'
+        k = f"{p['enterprise']}|{year}|{p['activity']}"
         produced[k] = produced.get(k, 0) + p["amount_t_reo"]
         owner[k] = (p["enterprise"], year)
     quota: dict[str, float] = {}
     for a in facts.get("allocations", ()):
-        k = f'{a["enterprise"]}|{a["year"]}|{a["activity"]}'
+        k = f"{a['enterprise']}|{a['year']}|{a['activity']}"
         quota[k] = quota.get(k, 0) + a["amount_t_reo"]
     rows = [{"k": k, "e": owner[k][0], "y": owner[k][1], "v": round(v, 6)} for k, v in produced.items()]
     return rows, {k: round(v, 6) for k, v in quota.items()}
@@ -71,8 +72,13 @@ def group_report_dues(facts: Facts) -> dict[str, dt.date]:
     dues: dict[str, dt.date] = {}
     for r in facts.get("reports", ()):
         period = r["period"]
-        if (r["level"] == "group" and len(period) == 7 and period.startswith("2021")
-                and "submitted_on" in r and period not in dues):
+        if (
+            r["level"] == "group"
+            and len(period) == 7
+            and period.startswith("2021")
+            and "submitted_on" in r
+            and period not in dues
+        ):
             dues[period] = monthly_due(int(period[:4]), int(period[5:]), cache)
     return dues
 

@@ -11,6 +11,7 @@ input as JSON text (regopy's way in) and queries the bundle's entry point ``benc
 regorus (the Rust Rego engine named in the issue) is not installable from the package
 index reachable here, so regopy stands for Rego.
 """
+
 from __future__ import annotations
 
 import datetime as dt

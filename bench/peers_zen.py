@@ -19,6 +19,7 @@ allocations and reports go in as they are, so ZEN converts every fact of the req
 One ``evaluate`` call per request (the arrays batched in one context): see ``README.md``
 for the one-call-per-enterprise alternative, which was measured slower.
 """
+
 from __future__ import annotations
 
 import datetime as dt

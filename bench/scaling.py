@@ -10,6 +10,7 @@ usage: python bench/scaling.py [--quick] [--cpu]
 ``--cpu`` times with the process's CPU time instead of the wall clock: on a shared, loaded machine the
 wall clock mostly measures the other processes (figures in bench/README.md say which clock).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -95,9 +96,11 @@ def main() -> int:
         runtime.evaluate(small, AS_OF)
     gc.collect()
     after_many = rss_mb()
-    print(f"RSS after {few:,} evaluations: {after_few:.1f} MB; after {many:,}: {after_many:.1f} MB "
-          f"({(after_many / after_few - 1) * 100:+.1f}%, target within 10%); "
-          f"{(clock() - t0) / (many - few) * 1e3:.2f} ms per small evaluation ({'CPU' if args.cpu else 'wall'})")
+    print(
+        f"RSS after {few:,} evaluations: {after_few:.1f} MB; after {many:,}: {after_many:.1f} MB "
+        f"({(after_many / after_few - 1) * 100:+.1f}%, target within 10%); "
+        f"{(clock() - t0) / (many - few) * 1e3:.2f} ms per small evaluation ({'CPU' if args.cpu else 'wall'})"
+    )
     return 0
 
 

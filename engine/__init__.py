@@ -6,6 +6,7 @@ is split into sessions, from the service's settings); ``engine.evaluate(facts, a
 the rule matches; ``engine.close()`` frees it.  Everything that works around
 durable_rules' defects stays inside this package.
 """
+
 from engine.durable_driver import EngineError
 from engine.evaluator import Engine, Layout, Match, Outcome
 

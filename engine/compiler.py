@@ -37,6 +37,7 @@ is dictated by defects of durable-rules 2.0.28 measured before this project
   ``or`` a comparison on a missing field is false in durable_rules, so a
   branch on an unknown field never holds while a known branch still can.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -215,7 +216,9 @@ def rule_variants(rule: Rule) -> list[Rule]:
         if p.where is None or not _mixed_or(E.push_not(p.where), p.alias):
             choices.append([p])
             continue
-        parts = [part[0] if len(part) == 1 else E.BoolOp("and", tuple(part)) for part in _disjuncts(E.push_not(p.where))]
+        parts = [
+            part[0] if len(part) == 1 else E.BoolOp("and", tuple(part)) for part in _disjuncts(E.push_not(p.where))
+        ]
         choices.append([replace(p, where=part) for part in parts])
     return [replace(rule, patterns=tuple(combo)) for combo in itertools.product(*choices)]
 
@@ -270,8 +273,12 @@ def partition_key(rule: Rule) -> dict[str, tuple[str, ...]] | None:
             if not (isinstance(part, E.Compare) and part.op == "=="):
                 continue
             iso = E.isolate(part, p.alias)
-            if iso is not None and isinstance(iso.left, E.FieldRef) and isinstance(iso.right, E.FieldRef) \
-                    and iso.right.alias == first.alias:
+            if (
+                iso is not None
+                and isinstance(iso.left, E.FieldRef)
+                and isinstance(iso.right, E.FieldRef)
+                and iso.right.alias == first.alias
+            ):
                 link.setdefault(iso.right.name, iso.left.name)
         links.append(link)
     common = sorted(set.intersection(*(set(link) for link in links)))
@@ -292,8 +299,13 @@ def unless_checks(rule: Rule) -> tuple[Unless, ...]:
         rest: list[E.Node] = []
         for part in _flatten_and(E.push_not(p.where)) if p.where is not None else ():
             iso = E.isolate(part, p.alias) if isinstance(part, E.Compare) and part.op == "==" else None
-            if iso is not None and isinstance(iso.left, E.FieldRef) and isinstance(iso.right, E.FieldRef) \
-                    and iso.left.alias == p.alias and iso.right.alias in bound:
+            if (
+                iso is not None
+                and isinstance(iso.left, E.FieldRef)
+                and isinstance(iso.right, E.FieldRef)
+                and iso.left.alias == p.alias
+                and iso.right.alias in bound
+            ):
                 key = (iso.left.name, iso.right.alias, iso.right.name)
                 if key not in keys:
                     keys.append(key)
@@ -332,8 +344,9 @@ def group_rules(rules: list[Rule]) -> list[list[Rule]]:
     counts: dict[str, int] = {}
     for rule in rules:
         own = _pattern_counts(rule)
-        if current and (len(current) >= RULES_PER_UNIT
-                        or any(counts.get(k, 0) + n > PATTERNS_PER_KIND for k, n in own.items())):
+        if current and (
+            len(current) >= RULES_PER_UNIT or any(counts.get(k, 0) + n > PATTERNS_PER_KIND for k, n in own.items())
+        ):
             groups.append(current)
             current, counts = [], {}
         current.append(rule)
@@ -370,8 +383,7 @@ def compile_ruleset(ruleset: Ruleset, name_prefix: str) -> CompiledRuleset:
                 if _uses_as_of(p):
                     as_of_kinds.add(p.fact)
         count[0] += 1
-        return Unit(f"{name_prefix}#{count[0] - 1}", definition, rule_ids, tuple(kinds), partition,
-                    frozenset(repeats))
+        return Unit(f"{name_prefix}#{count[0] - 1}", definition, rule_ids, tuple(kinds), partition, frozenset(repeats))
 
     def layout(split: bool) -> tuple[Unit, ...]:
         units: list[Unit] = []
@@ -401,9 +413,17 @@ def compile_ruleset(ruleset: Ruleset, name_prefix: str) -> CompiledRuleset:
     kinds = frozenset(k for u in units + large for k in u.kinds)
     fields = analyse(ruleset).condition_fields  # every field a condition or the subject reads
     unless = {rule.id: unless_checks(rule) for rule in ruleset.rules if rule.negative}
-    return CompiledRuleset(ruleset, units, frozenset(as_of_kinds), kinds,
-                           {k: fields[k] for k in kinds}, _guards(ruleset), large,
-                           {k: {f: prop(f) for f in sorted(fields[k])} for k in kinds}, unless)
+    return CompiledRuleset(
+        ruleset,
+        units,
+        frozenset(as_of_kinds),
+        kinds,
+        {k: fields[k] for k in kinds},
+        _guards(ruleset),
+        large,
+        {k: {f: prop(f) for f in sorted(fields[k])} for k in kinds},
+        unless,
+    )
 
 
 def _constant_tests(p: Pattern) -> dict[str, Any]:
@@ -441,5 +461,8 @@ def _guards(ruleset: Ruleset) -> dict[str, tuple[dict[str, Any], ...]]:
             if not tests:
                 unguarded.add(p.fact)
             per_list.setdefault(p.fact, []).append(tests)
-    return {name: tuple(tests) for name, tests in per_list.items()
-            if name not in unguarded and name not in sources and name not in ruleset.aggregates}
+    return {
+        name: tuple(tests)
+        for name, tests in per_list.items()
+        if name not in unguarded and name not in sources and name not in ruleset.aggregates
+    }

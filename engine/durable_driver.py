@@ -17,6 +17,7 @@ of its ``id`` and silently drops a fact whose hash is already present.  Facts
 get their ids from :func:`fact_ids`, a sequence of short strings whose hashes
 are pairwise distinct, so no fact is ever dropped (tested).
 """
+
 from __future__ import annotations
 
 import itertools

@@ -1,4 +1,5 @@
 """Evaluating prepared facts against a compiled ruleset with durable_rules."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -6,8 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from collections.abc import Mapping
 
-from engine.compiler import (AS_OF_FIELD, CONTEXT_KIND, SENTINEL_RULE, CompiledRuleset, Unit, Unless,
-                             compile_ruleset)
+from engine.compiler import AS_OF_FIELD, CONTEXT_KIND, SENTINEL_RULE, CompiledRuleset, Unit, Unless, compile_ruleset
 from engine.durable_driver import DurableRuleset, fact_ids, new_session_id
 from engine.prepare import Prepared, RequestFacts, SourceRef, prepare
 from policy import jsonio
@@ -69,8 +69,9 @@ class Engine:
         for _, handle in self._units + self._large_units:
             handle.close()
 
-    def evaluate(self, request_facts: Mapping[str, Any] | RequestFacts, as_of: dt.date,
-                 layout: Layout | None = None) -> Outcome:
+    def evaluate(
+        self, request_facts: Mapping[str, Any] | RequestFacts, as_of: dt.date, layout: Layout | None = None
+    ) -> Outcome:
         """The rule matches in the request; ``layout`` overrides the engine's for this call."""
         prep = prepare(self.ruleset, request_facts, as_of, self.compiled.guards)
         return Outcome(self.match(prep, layout or self.layout), prep.warnings)
@@ -193,8 +194,9 @@ class _Blockers:
         return False
 
 
-def _partitions(unit: Unit, prep: Prepared, rows: Mapping[str, list[dict[str, Any]]],
-                partition_facts: int) -> list[list[str]] | None:
+def _partitions(
+    unit: Unit, prep: Prepared, rows: Mapping[str, list[dict[str, Any]]], partition_facts: int
+) -> list[list[str]] | None:
     """The unit's facts split into sessions by the hash of their join-key values, or None for one session.
 
     Sound by :func:`engine.compiler.partition_key`: facts that can be bound

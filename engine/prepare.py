@@ -15,6 +15,7 @@ no notion of "unknown".  This step, in plain Python, gives it what it needs:
 Every prepared fact remembers which request facts it came from, so that a
 violation can point into the request's lists.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -106,6 +107,7 @@ def _normaliser(lst: FactList) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
             if handler is not None:
                 handler(out, value)
         return out
+
     return normalise_fact
 
 
@@ -227,8 +229,12 @@ def needs(ruleset: Ruleset) -> Needs:
         return cached
     reads = analyse(ruleset)
     result = _NEEDS[ruleset.digest] = Needs(
-        reads.lists, reads.aggregates, reads.computed, tuple(_ComputedField(c) for c in reads.computed),
-        tuple(E.compile_py(a.where) if a.where is not None else None for a in reads.aggregates))
+        reads.lists,
+        reads.aggregates,
+        reads.computed,
+        tuple(_ComputedField(c) for c in reads.computed),
+        tuple(E.compile_py(a.where) if a.where is not None else None for a in reads.aggregates),
+    )
     return result
 
 
@@ -295,8 +301,12 @@ def _guard(alternatives: tuple[dict[str, Any], ...]) -> _Guard:
     return guard
 
 
-def prepare(ruleset: Ruleset, request: RequestFacts | Mapping[str, Iterable[Mapping[str, Any]]],
-            as_of: dt.date, guards: Mapping[str, tuple[dict[str, Any], ...]] | None = None) -> Prepared:
+def prepare(
+    ruleset: Ruleset,
+    request: RequestFacts | Mapping[str, Iterable[Mapping[str, Any]]],
+    as_of: dt.date,
+    guards: Mapping[str, tuple[dict[str, Any], ...]] | None = None,
+) -> Prepared:
     """Prepare the request's facts for one ruleset (see module docstring).
 
     ``guards`` (from the compiler) drop facts that no pattern can match before

@@ -13,6 +13,7 @@ that were missing (``facts.enterprises[0].mining_license``).  It is a plain
 Python search, bounded by ``max_steps`` condition evaluations so a large
 request cannot make it run away; a result cut short says so.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,8 +47,13 @@ def _wire_field(list_name: str, name: str) -> str:
 NULL_IS_A_FACT = {name: frozenset(f.name for f in lst.fields if f.flag) for name, lst in FACT_LISTS.items()}
 
 
-def _truth(node: E.Node, bound: Mapping[str, Any], params: Mapping[str, Any], as_of: int,
-           settled: frozenset[tuple[str, str]] = frozenset()) -> bool | None:
+def _truth(
+    node: E.Node,
+    bound: Mapping[str, Any],
+    params: Mapping[str, Any],
+    as_of: int,
+    settled: frozenset[tuple[str, str]] = frozenset(),
+) -> bool | None:
     """Three-valued truth of a condition (``not`` pushed down), where a comparison reading a field in
     ``settled`` (sent as null, and the null is a fact) is false: no completion gives it a value."""
     if isinstance(node, E.BoolOp):
@@ -64,8 +70,13 @@ def _truth(node: E.Node, bound: Mapping[str, Any], params: Mapping[str, Any], as
         return _UNKNOWN
 
 
-def _missing_refs(node: E.Node, bound: Mapping[str, Any], params: Mapping[str, Any], as_of: int,
-                  settled: frozenset[tuple[str, str]] = frozenset()) -> set[E.FieldRef]:
+def _missing_refs(
+    node: E.Node,
+    bound: Mapping[str, Any],
+    params: Mapping[str, Any],
+    as_of: int,
+    settled: frozenset[tuple[str, str]] = frozenset(),
+) -> set[E.FieldRef]:
     """The absent fields that make ``node`` (``not`` pushed down) unknown, in the parts themselves unknown."""
     if _truth(node, bound, params, as_of, settled) is not _UNKNOWN:
         return set()
@@ -98,8 +109,11 @@ class _Search:
             if len(results) >= MAX_PER_RULE or self.truncated:
                 return
             if level == len(positive):
-                if missing and not excluded(rule, self.prep, bound, self.params) and \
-                        (self.timing is None or self.timing.admits(rule.id, bound)):
+                if (
+                    missing
+                    and not excluded(rule, self.prep, bound, self.params)
+                    and (self.timing is None or self.timing.admits(rule.id, bound))
+                ):
                     entry = self._entry(rule, refs, tuple(sorted(set(missing))))
                     key = (tuple(entry["missing"]), tuple(entry["facts"]))
                     if key not in seen:
@@ -163,13 +177,23 @@ class _Search:
             else:  # a derived or computed value: name it, and the request facts it comes from
                 paths.append(f"{kind}.{name} (from " + ", ".join(f"facts.{lst}[{i}]" for lst, i in sources) + ")")
         facts = sorted({f"facts.{lst}[{i}]" for kind, sources in refs.values() for lst, i in sources})
-        return {"rule": rule.id, "ruleset": self.ruleset.ref, "title": dict(rule.title),
-                "missing": sorted(dict.fromkeys(paths)), "facts": facts,
-                "citations": [{"instrument": c.instrument, "eid": c.eid} for c in rule.citations]}
+        return {
+            "rule": rule.id,
+            "ruleset": self.ruleset.ref,
+            "title": dict(rule.title),
+            "missing": sorted(dict.fromkeys(paths)),
+            "facts": facts,
+            "citations": [{"instrument": c.instrument, "eid": c.eid} for c in rule.citations],
+        }
 
 
-def unknowns(ruleset: Ruleset, request: RequestFacts | Mapping[str, Any], as_of: dt.date,
-             max_steps: int = MAX_STEPS, timing: Timing | None = None) -> tuple[list[dict[str, Any]], bool]:
+def unknowns(
+    ruleset: Ruleset,
+    request: RequestFacts | Mapping[str, Any],
+    as_of: dt.date,
+    max_steps: int = MAX_STEPS,
+    timing: Timing | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
     """For each rule, the combinations of facts that only missing values kept from deciding.
 
     ``timing`` leaves out the combinations the instrument's force excludes (as evaluation does).
@@ -177,8 +201,7 @@ def unknowns(ruleset: Ruleset, request: RequestFacts | Mapping[str, Any], as_of:
     """
     if not isinstance(request, RequestFacts):
         request = RequestFacts(request)
-    search = _Search(ruleset, prepare(ruleset, request, as_of), ruleset.param_values, max_steps, request.raw,
-                     timing)
+    search = _Search(ruleset, prepare(ruleset, request, as_of), ruleset.param_values, max_steps, request.raw, timing)
     for rule in ruleset.rules:
         search.rule(rule)
         if search.truncated:

@@ -9,6 +9,7 @@ was never computed, and a pre-filter tested a computed field on the raw fact,
 which does not have it yet.  So it is decided here, once per version (versions
 are immutable; the result is memoised on the digest).
 """
+
 from __future__ import annotations
 
 import threading
@@ -116,9 +117,14 @@ def analyse(ruleset: Ruleset) -> Analysis:
     result = Analysis(
         rule_reads=per_rule,
         condition_fields={k: frozenset(v) for k, v in condition.items()},
-        kinds=kinds, aggregates=aggregates, lists=lists, read=frozenset(read), computed=computed,
+        kinds=kinds,
+        aggregates=aggregates,
+        lists=lists,
+        read=frozenset(read),
+        computed=computed,
         computed_names={k: frozenset(v) for k, v in names.items()},
-        unread_computed=tuple(c for c in ruleset.computed if (c.list, c.field) not in used))
+        unread_computed=tuple(c for c in ruleset.computed if (c.list, c.field) not in used),
+    )
     with _LOCK:
         _CACHE[ruleset.digest] = result
     return result

@@ -16,6 +16,7 @@ A fact whose batch is not named, is not one of the ruleset's, or whose ``batch``
 different batches, has none of them: its deadline is unknown and nothing is concluded from it (the
 batch is never guessed, e.g. from the issue date). Those cases are reported as warnings.
 """
+
 from __future__ import annotations
 
 import re
@@ -51,15 +52,21 @@ def parse_batches(ch: Any, top: Mapping[str, Any]) -> tuple[dict[str, Batch], li
     if items is None:
         return out, warnings
     if not isinstance(items, dict) or not items:
-        ch.add(ch.where(top, "batches"), "`batches` must be a mapping of batch id: {label, notice, issued_on, "
-                                        "split_working_days, totals, citations}")
+        ch.add(
+            ch.where(top, "batches"),
+            "`batches` must be a mapping of batch id: {label, notice, issued_on, "
+            "split_working_days, totals, citations}",
+        )
         return out, warnings
     for key, body in items.items():
         loc = ch.where(items, key)
         bid = str(key)
         if not BATCH_ID_RE.match(bid):
-            ch.add(loc, f"batch id {key!r} must be lower-case letters, digits, . _ -",
-                   "quote it, e.g. \"2023-3\"; facts name it in `batch`")
+            ch.add(
+                loc,
+                f"batch id {key!r} must be lower-case letters, digits, . _ -",
+                'quote it, e.g. "2023-3"; facts name it in `batch`',
+            )
             continue
         b = ch.mapping(body, f"batch `{bid}`", loc)
         if b is None:
@@ -75,9 +82,14 @@ def parse_batches(ch: Any, top: Mapping[str, Any]) -> tuple[dict[str, Batch], li
         issued_on = None
         if b.get("issued_on") is None:
             if "issued_on" in b:
-                warnings.append((b.where("issued_on"), f"{what} has no issue date (issued_on: null): its split "
-                                 "deadline is unknown and no split of it is judged late",
-                                 "give the date the notice bears, YYYY-MM-DD"))
+                warnings.append(
+                    (
+                        b.where("issued_on"),
+                        f"{what} has no issue date (issued_on: null): its split "
+                        "deadline is unknown and no split of it is judged late",
+                        "give the date the notice bears, YYYY-MM-DD",
+                    )
+                )
         else:
             try:
                 issued_on = parse_date(str(b["issued_on"]))
@@ -86,12 +98,19 @@ def parse_batches(ch: Any, top: Mapping[str, Any]) -> tuple[dict[str, Batch], li
         days = b.get("split_working_days")
         if days is None:
             if "split_working_days" in b:
-                warnings.append((b.where("split_working_days"), f"{what} has no split deadline "
-                                 "(split_working_days: null): no split of it is judged late",
-                                 "give the working days the notice allows (e.g. 3 for “3个工作日内”)"))
+                warnings.append(
+                    (
+                        b.where("split_working_days"),
+                        f"{what} has no split deadline (split_working_days: null): no split of it is judged late",
+                        "give the working days the notice allows (e.g. 3 for “3个工作日内”)",
+                    )
+                )
         elif isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_SPLIT_WORKING_DAYS:
-            ch.add(b.where("split_working_days"), f"{what}: `split_working_days` must be a whole number of "
-                   f"working days from 0 to {MAX_SPLIT_WORKING_DAYS}, not {days!r}")
+            ch.add(
+                b.where("split_working_days"),
+                f"{what}: `split_working_days` must be a whole number of "
+                f"working days from 0 to {MAX_SPLIT_WORKING_DAYS}, not {days!r}",
+            )
             days = None
         totals: dict[str, float] = {}
         raw_totals = b.get("totals")
@@ -99,11 +118,16 @@ def parse_batches(ch: Any, top: Mapping[str, Any]) -> tuple[dict[str, Batch], li
             t = ch.mapping(raw_totals, f"{what} `totals`", b.where("totals"))
             for activity, amount in (t or {}).items():
                 if activity not in ACTIVITIES:
-                    ch.add(t.where(activity), f"{what}: unknown activity `{activity}` in `totals`",
-                           f"activities: {', '.join(ACTIVITIES)}")
+                    ch.add(
+                        t.where(activity),
+                        f"{what}: unknown activity `{activity}` in `totals`",
+                        f"activities: {', '.join(ACTIVITIES)}",
+                    )
                 elif isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0:
-                    ch.add(t.where(activity), f"{what}: the total of `{activity}` must be a number of t REO, "
-                                              f"not {amount!r}")
+                    ch.add(
+                        t.where(activity),
+                        f"{what}: the total of `{activity}` must be a number of t REO, not {amount!r}",
+                    )
                 else:
                     totals[activity] = amount
         citations = ch.citations(b, "citations")
@@ -111,8 +135,11 @@ def parse_batches(ch: Any, top: Mapping[str, Any]) -> tuple[dict[str, Batch], li
     notices: dict[str, str] = {}
     for batch in out.values():
         if batch.notice is not None and batch.notice in notices:
-            ch.add(ch.where(items, batch.id), f"batches `{notices[batch.notice]}` and `{batch.id}` name the same "
-                   f"notice {batch.notice}", "each batch is issued by its own notice")
+            ch.add(
+                ch.where(items, batch.id),
+                f"batches `{notices[batch.notice]}` and `{batch.id}` name the same notice {batch.notice}",
+                "each batch is issued by its own notice",
+            )
         elif batch.notice is not None:
             notices[batch.notice] = batch.id
     return out, warnings
@@ -137,21 +164,30 @@ def batch_of(batches: Mapping[str, Batch], fact: Mapping[str, Any]) -> tuple[Bat
     if name is not None:
         batch = batches.get(name)
         if batch is None:
-            return None, _warning("batch_not_defined", name,
-                                  f"批次“{name}”不在规则集的批次中，相关期限未知",
-                                  f"Batch '{name}' is not one of the ruleset's batches; its deadlines are unknown")
+            return None, _warning(
+                "batch_not_defined",
+                name,
+                f"批次“{name}”不在规则集的批次中，相关期限未知",
+                f"Batch '{name}' is not one of the ruleset's batches; its deadlines are unknown",
+            )
         if notice is not None and batch.notice is not None and notice != batch.notice:
-            return None, _warning("batch_notice_mismatch", name,
-                                  f"批次“{name}”由{batch.notice}下达，与事实所列文号{notice}不符，相关期限未知",
-                                  f"Batch '{name}' was issued by {batch.notice}, not by {notice} as the fact says; "
-                                  f"its deadlines are unknown")
+            return None, _warning(
+                "batch_notice_mismatch",
+                name,
+                f"批次“{name}”由{batch.notice}下达，与事实所列文号{notice}不符，相关期限未知",
+                f"Batch '{name}' was issued by {batch.notice}, not by {notice} as the fact says; "
+                f"its deadlines are unknown",
+            )
         return batch, None
     named = [b for b in batches.values() if b.notice == notice]
     if len(named) == 1:
         return named[0], None
-    return None, _warning("batch_not_defined", notice,
-                          f"文号{notice}不是规则集任一批次的通知，相关期限未知",
-                          f"No batch of the ruleset was issued by {notice}; its deadlines are unknown")
+    return None, _warning(
+        "batch_not_defined",
+        notice,
+        f"文号{notice}不是规则集任一批次的通知，相关期限未知",
+        f"No batch of the ruleset was issued by {notice}; its deadlines are unknown",
+    )
 
 
 def _warning(code: str, batch: str | None, zh: str, en: str) -> dict:
@@ -160,9 +196,12 @@ def _warning(code: str, batch: str | None, zh: str, en: str) -> dict:
 
 def batch_values(batch: Batch, fact: Mapping[str, Any]) -> tuple[dict[str, Any], dict | None]:
     """The batch fields of one fact of that batch (only the known ones), and a calendar warning if any."""
-    values: dict[str, Any] = {"batch_split_working_days": batch.split_working_days,
-                              "batch_issued_on": batch.issued_on, "batch_notice": batch.notice,
-                              "batch_total_t_reo": batch.totals.get(str(fact.get("activity")))}
+    values: dict[str, Any] = {
+        "batch_split_working_days": batch.split_working_days,
+        "batch_issued_on": batch.issued_on,
+        "batch_notice": batch.notice,
+        "batch_total_t_reo": batch.totals.get(str(fact.get("activity"))),
+    }
     warning = None
     try:
         values["batch_split_due"] = split_due(batch)

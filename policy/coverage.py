@@ -9,6 +9,7 @@ provision that no rule enforces because they are no duty (an exhortation such
 as "加快推进…建设"), with the reason.  A parent provision whose children are
 all covered is covered through them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -72,8 +73,10 @@ STATUS_LABELS = {
 
 def _section(section: str, path: Path) -> dict[str, dict[str, dict[str, str]]]:
     doc = load_yaml(path.read_bytes())
-    return {inst: {eid: dict(reason) for eid, reason in (body.get(section) or {}).items()}
-            for inst, body in (doc.get("instruments") or {}).items()}
+    return {
+        inst: {eid: dict(reason) for eid, reason in (body.get(section) or {}).items()}
+        for inst, body in (doc.get("instruments") or {}).items()
+    }
 
 
 def load_out_of_scope(path: Path = COVERAGE_FILE) -> dict[str, dict[str, dict[str, str]]]:
@@ -92,10 +95,13 @@ def load_not_a_violation(path: Path = COVERAGE_FILE) -> dict[str, dict[str, dict
     return _section("not_a_violation", path)
 
 
-def coverage(instrument: Instrument, rulesets: Iterable[Ruleset],
-             out_of_scope: Mapping[str, Mapping[str, str]],
-             partly: Mapping[str, Mapping[str, str]] | None = None,
-             not_a_violation: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, ProvisionCoverage]:
+def coverage(
+    instrument: Instrument,
+    rulesets: Iterable[Ruleset],
+    out_of_scope: Mapping[str, Mapping[str, str]],
+    partly: Mapping[str, Mapping[str, str]] | None = None,
+    not_a_violation: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict[str, ProvisionCoverage]:
     """Coverage of every provision of one instrument, in document order.
 
     ``partly``: notes on provisions the rules implement only in part (a note without an implementing
@@ -103,10 +109,15 @@ def coverage(instrument: Instrument, rulesets: Iterable[Ruleset],
     """
     partly = partly or {}
     notes = not_a_violation or {}
-    out = {eid: ProvisionCoverage(eid, out_of_scope=dict(out_of_scope[eid]) if eid in out_of_scope else None,
-                                  partly=dict(partly[eid]) if eid in partly else None,
-                                  not_a_violation=dict(notes[eid]) if eid in notes else None)
-           for eid in instrument.provisions}
+    out = {
+        eid: ProvisionCoverage(
+            eid,
+            out_of_scope=dict(out_of_scope[eid]) if eid in out_of_scope else None,
+            partly=dict(partly[eid]) if eid in partly else None,
+            not_a_violation=dict(notes[eid]) if eid in notes else None,
+        )
+        for eid in instrument.provisions
+    }
     for rs in rulesets:
         for citation, by in ruleset_citations(rs):
             if citation.instrument == instrument.id and by not in out[citation.eid].implemented_by:

@@ -20,6 +20,7 @@ its normaliser) is one table, :mod:`policy.wire_types`.
 A field the caller leaves out is *unknown*: it is absent from the prepared
 fact and no condition on it can hold.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -57,7 +58,10 @@ ENUM_LABELS: dict[str, dict[str, str]] = {
     "group": {"zh": "稀土集团", "en": "group"},
     "provincial_miit": {"zh": "省级工业和信息化主管部门", "en": "provincial industry and IT authority"},
     "miit": {"zh": "工业和信息化部", "en": "MIIT"},
-    "county": {"zh": "住所地县级工业和信息化、自然资源主管部门", "en": "county industry/IT and natural-resources authorities"},
+    "county": {
+        "zh": "住所地县级工业和信息化、自然资源主管部门",
+        "en": "county industry/IT and natural-resources authorities",
+    },
     "toll_processing": {"zh": "代加工（含委托加工）", "en": "toll processing (incl. commissioned processing)"},
     "purchase": {"zh": "采购", "en": "purchase"},
     "raw_material_use": {"zh": "原料使用", "en": "use as raw material"},
@@ -67,6 +71,7 @@ ENUM_LABELS: dict[str, dict[str, str]] = {
     "imported_mineral_product": {"zh": "进口稀土矿产品", "en": "imported rare-earth mineral product"},
     "other": {"zh": "其他", "en": "other"},
 }
+
 
 @dataclass(frozen=True)
 class FactList:
@@ -103,10 +108,20 @@ def _n(name: str, **kw) -> WireField:
 
 
 _ENTERPRISE_FLAGS = (
-    "designated", "mining_license", "safety_license", "recycling_project_expired",
-    "ordered_to_suspend", "banned_process", "emissions_compliant", "radiation_compliant",
-    "tailings_compliant", "long_term_shutdown", "traceability_system", "flow_records",
-    "national_traceability_entry", "data_security_system",
+    "designated",
+    "mining_license",
+    "safety_license",
+    "recycling_project_expired",
+    "ordered_to_suspend",
+    "banned_process",
+    "emissions_compliant",
+    "radiation_compliant",
+    "tailings_compliant",
+    "long_term_shutdown",
+    "traceability_system",
+    "flow_records",
+    "national_traceability_entry",
+    "data_security_system",
     "flow_records_truthful",  # extension: flow records kept truthfully (Regulation Arts. 14(2), 25)
 )
 
@@ -114,85 +129,144 @@ _ENTERPRISE_FLAGS = (
 _GROUP_FLAGS = ("traceability_system", "flow_records", "national_traceability_entry", "data_security_system")
 
 _LISTS: tuple[FactList, ...] = (
-    FactList("groups", (
-        _id("id", required=True), _s("name"), _b("designated"),
-        # extension: a group's own systems (draft Measures Arts. 12-13 bind 稀土集团及所属企业)
-        *(_b(f) for f in _GROUP_FLAGS),
-    ), {"zh": "稀土集团", "en": "groups"}, identity="id"),
-    FactList("enterprises", (
-        _id("id", required=True), _s("name"),
-        _id("group", nullable=True, ref="groups", flag="in_group"),
-        WireField("activities", "enum_list", enum=ENTERPRISE_ACTIVITIES),
-        *(_b(f) for f in _ENTERPRISE_FLAGS),
-        _n("separation_capacity_t_reo"),
-        # extension, superseded: illegal gains belong to an act (a transaction's own illegal_gains_yuan), not to
-        # an enterprise; accepted for compatibility, read by no shipped rule
-        _n("illegal_gains_yuan"),
-        _b("obstructed_inspection"),  # extension: refused or obstructed an inspection (Regulation Arts. 18(3), 26)
-        _b("production_conditions"),  # extension: has the conditions for production (具备生产条件, notice para. 3(5))
-    ), {"zh": "企业", "en": "enterprises"}, identity="id"),
-    FactList("allocations", (
-        _id("enterprise", required=True, ref="enterprises"),
-        _id("group", nullable=True, ref="groups"),
-        WireField("year", "integer", required=True),
-        WireField("activity", "enum", required=True, enum=ACTIVITIES),
-        WireField("ore_type", "enum", enum=ORE_TYPES),
-        _n("amount_t_reo", required=True),
-        WireField("issued_on", "date", nullable=True, flag="issued"),
-        WireField("filed_on", "date", nullable=True, flag="filed"),
-        # extension: the batch of the year's quota it splits, and the notice that issued that batch (ruleset `batches`)
-        _id("batch"), _s("notice", max_length=200),
-    ), {"zh": "指标分解", "en": "allocations"}, time_field="year"),
-    FactList("production", (
-        _id("enterprise", required=True, ref="enterprises"),
-        _id("group", ref="groups"),  # extension: the group whose monthly report covers this production (notice paras. 6-7)
-        WireField("period", "month", required=True),
-        WireField("activity", "enum", required=True, enum=ACTIVITIES),
-        WireField("ore_type", "enum", enum=ORE_TYPES),
-        _n("amount_t_reo", required=True),
-        _b("outside_registered_area"),  # extension: mined outside the mining right's registered area (Regulation Art. 20(1))
-    ), {"zh": "生产", "en": "production"}, time_field="period"),
-    FactList("reports", (
-        _id("reporter", required=True),
-        WireField("level", "enum", required=True, enum=REPORT_LEVELS),
-        WireField("period", "period", required=True),
-        WireField("recipient", "enum", enum=RECIPIENTS),
-        WireField("submitted_on", "date", nullable=True, flag="submitted"),
-        _n("reported_amount_t_reo"),
-        _b("includes_traceability_data"),
-    ), {"zh": "报送", "en": "reports"}, time_field="period"),
-    FactList("transactions", (
-        _id("enterprise", required=True, ref="enterprises"),
-        WireField("date", "date"),
-        WireField("type", "enum", required=True, enum=TRANSACTION_TYPES),
-        WireField("material", "enum", enum=MATERIALS),
-        _b("source_legal"), _b("import_compliant"),
-        _b("export_compliant"),  # extension: export complied with foreign-trade and export-control law (Regulation Art. 15)
-        _n("illegal_gains_yuan"),  # extension: illegal gains of this act, as established (Regulation Arts. 22, 23)
-    ), {"zh": "交易", "en": "transactions"}, time_field="date"),
+    FactList(
+        "groups",
+        (
+            _id("id", required=True),
+            _s("name"),
+            _b("designated"),
+            # extension: a group's own systems (draft Measures Arts. 12-13 bind 稀土集团及所属企业)
+            *(_b(f) for f in _GROUP_FLAGS),
+        ),
+        {"zh": "稀土集团", "en": "groups"},
+        identity="id",
+    ),
+    FactList(
+        "enterprises",
+        (
+            _id("id", required=True),
+            _s("name"),
+            _id("group", nullable=True, ref="groups", flag="in_group"),
+            WireField("activities", "enum_list", enum=ENTERPRISE_ACTIVITIES),
+            *(_b(f) for f in _ENTERPRISE_FLAGS),
+            _n("separation_capacity_t_reo"),
+            # extension, superseded: illegal gains belong to an act (a transaction's own illegal_gains_yuan), not to
+            # an enterprise; accepted for compatibility, read by no shipped rule
+            _n("illegal_gains_yuan"),
+            _b("obstructed_inspection"),  # extension: refused or obstructed an inspection (Regulation Arts. 18(3), 26)
+            _b(
+                "production_conditions"
+            ),  # extension: has the conditions for production (具备生产条件, notice para. 3(5))
+        ),
+        {"zh": "企业", "en": "enterprises"},
+        identity="id",
+    ),
+    FactList(
+        "allocations",
+        (
+            _id("enterprise", required=True, ref="enterprises"),
+            _id("group", nullable=True, ref="groups"),
+            WireField("year", "integer", required=True),
+            WireField("activity", "enum", required=True, enum=ACTIVITIES),
+            WireField("ore_type", "enum", enum=ORE_TYPES),
+            _n("amount_t_reo", required=True),
+            WireField("issued_on", "date", nullable=True, flag="issued"),
+            WireField("filed_on", "date", nullable=True, flag="filed"),
+            # extension: the batch of the year's quota it splits, and the notice that issued that batch (ruleset `batches`)
+            _id("batch"),
+            _s("notice", max_length=200),
+        ),
+        {"zh": "指标分解", "en": "allocations"},
+        time_field="year",
+    ),
+    FactList(
+        "production",
+        (
+            _id("enterprise", required=True, ref="enterprises"),
+            _id(
+                "group", ref="groups"
+            ),  # extension: the group whose monthly report covers this production (notice paras. 6-7)
+            WireField("period", "month", required=True),
+            WireField("activity", "enum", required=True, enum=ACTIVITIES),
+            WireField("ore_type", "enum", enum=ORE_TYPES),
+            _n("amount_t_reo", required=True),
+            _b(
+                "outside_registered_area"
+            ),  # extension: mined outside the mining right's registered area (Regulation Art. 20(1))
+        ),
+        {"zh": "生产", "en": "production"},
+        time_field="period",
+    ),
+    FactList(
+        "reports",
+        (
+            _id("reporter", required=True),
+            WireField("level", "enum", required=True, enum=REPORT_LEVELS),
+            WireField("period", "period", required=True),
+            WireField("recipient", "enum", enum=RECIPIENTS),
+            WireField("submitted_on", "date", nullable=True, flag="submitted"),
+            _n("reported_amount_t_reo"),
+            _b("includes_traceability_data"),
+        ),
+        {"zh": "报送", "en": "reports"},
+        time_field="period",
+    ),
+    FactList(
+        "transactions",
+        (
+            _id("enterprise", required=True, ref="enterprises"),
+            WireField("date", "date"),
+            WireField("type", "enum", required=True, enum=TRANSACTION_TYPES),
+            WireField("material", "enum", enum=MATERIALS),
+            _b("source_legal"),
+            _b("import_compliant"),
+            _b(
+                "export_compliant"
+            ),  # extension: export complied with foreign-trade and export-control law (Regulation Art. 15)
+            _n("illegal_gains_yuan"),  # extension: illegal gains of this act, as established (Regulation Arts. 22, 23)
+        ),
+        {"zh": "交易", "en": "transactions"},
+        time_field="date",
+    ),
     # extension: monthly entries of product-flow data into the national traceability system (Measures 2025 Art. 10)
-    FactList("flow_entries", (
-        _id("enterprise", required=True, ref="enterprises"),
-        WireField("period", "month", required=True),
-        WireField("entered_on", "date", nullable=True, flag="entered"),
-    ), {"zh": "流向信息录入", "en": "flow-data entries"}, time_field="period"),
+    FactList(
+        "flow_entries",
+        (
+            _id("enterprise", required=True, ref="enterprises"),
+            WireField("period", "month", required=True),
+            WireField("entered_on", "date", nullable=True, flag="entered"),
+        ),
+        {"zh": "流向信息录入", "en": "flow-data entries"},
+        time_field="period",
+    ),
     # extension: administrative penalties an enterprise received (Measures 2025 Art. 14)
-    FactList("penalties", (
-        _id("enterprise", required=True, ref="enterprises"),
-        WireField("date", "date", required=True),
-        _s("authority", max_length=200),
-        _s("basis", max_length=500),
-        # extension: the instruments whose provisions the decision found breached (Measures 2025 Art. 14)
-        WireField("breached", "enum_list", enum=PENALTY_BREACHES),
-    ), {"zh": "行政处罚", "en": "administrative penalties"}, time_field="date"),
-    FactList("group_quotas", (
-        _id("group", required=True, ref="groups"),
-        WireField("year", "integer", required=True),
-        WireField("activity", "enum", required=True, enum=ACTIVITIES),
-        WireField("ore_type", "enum", enum=ORE_TYPES),
-        _n("amount_t_reo", required=True),
-        _id("batch"), _s("notice", max_length=200),  # extension: as on allocations
-    ), {"zh": "集团指标", "en": "group quotas"}, time_field="year"),
+    FactList(
+        "penalties",
+        (
+            _id("enterprise", required=True, ref="enterprises"),
+            WireField("date", "date", required=True),
+            _s("authority", max_length=200),
+            _s("basis", max_length=500),
+            # extension: the instruments whose provisions the decision found breached (Measures 2025 Art. 14)
+            WireField("breached", "enum_list", enum=PENALTY_BREACHES),
+        ),
+        {"zh": "行政处罚", "en": "administrative penalties"},
+        time_field="date",
+    ),
+    FactList(
+        "group_quotas",
+        (
+            _id("group", required=True, ref="groups"),
+            WireField("year", "integer", required=True),
+            WireField("activity", "enum", required=True, enum=ACTIVITIES),
+            WireField("ore_type", "enum", enum=ORE_TYPES),
+            _n("amount_t_reo", required=True),
+            _id("batch"),
+            _s("notice", max_length=200),  # extension: as on allocations
+        ),
+        {"zh": "集团指标", "en": "group quotas"},
+        time_field="year",
+    ),
 )
 
 

@@ -34,6 +34,7 @@ was law on the date of the act it judges.  Two things decide that:
 The check runs on each match after the engine, so it is the same for every
 rule whatever the engine's layout, and the unknowns search applies it too.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -73,12 +74,14 @@ def _act_date_field(kind: str) -> str | None:
 
 def rule_is_timeless(ruleset: Ruleset, rule: Rule) -> bool:
     """True when every fact the rule matches is timeless (enterprises, groups, or sums of them)."""
+
     def timeless(kind: str) -> bool:
         lst = FACT_LISTS.get(kind)
         if lst is not None:
             return lst.time_field is None
         agg = ruleset.aggregates.get(kind)
         return agg is not None and timeless(agg.source)
+
     return all(timeless(p.fact) for p in rule.positive)
 
 
@@ -120,10 +123,13 @@ def _rule_timings(ruleset: Ruleset) -> dict[str, _RuleTiming]:
     cached = _TIMINGS.get(ruleset.digest)
     if cached is None:
         cached = _TIMINGS[ruleset.digest] = {
-            r.id: _RuleTiming(rule_is_timeless(ruleset, r),
-                              tuple((p.alias, f) for p in r.positive if (f := _act_date_field(p.fact)) is not None),
-                              tuple(p.alias for p in r.positive if _periodic(ruleset, p.fact)))
-            for r in ruleset.rules}
+            r.id: _RuleTiming(
+                rule_is_timeless(ruleset, r),
+                tuple((p.alias, f) for p in r.positive if (f := _act_date_field(p.fact)) is not None),
+                tuple(p.alias for p in r.positive if _periodic(ruleset, p.fact)),
+            )
+            for r in ruleset.rules
+        }
     return cached
 
 
@@ -151,8 +157,9 @@ class Timing:
         self.as_of = as_of.toordinal()
         starts = [d for d in (self.force[0], period[0]) if d is not None]
         ends = [d for d in (self.force[1], period[1]) if d is not None]
-        self.as_of_in_force = self.applies and _inside(self.as_of, max(starts) if starts else None,
-                                                       min(ends) if ends else None)
+        self.as_of_in_force = self.applies and _inside(
+            self.as_of, max(starts) if starts else None, min(ends) if ends else None
+        )
         # facts read before the period (``reads_facts_from``) are evidence, never themselves judged
         self.judged_from = period[0] if ruleset.reads_facts_from is not None else None
         if self.judged_from is not None and (self.force[0] is None or self.force[0] < self.judged_from):

@@ -8,6 +8,7 @@ Where the calendar does not cover a year the result is *unknown*, never a
 guess: a deadline that cannot be computed yields no violation, and the
 evaluation reports a warning instead.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -48,10 +49,15 @@ def _is_workday(day: dt.date) -> bool:
     except NotImplementedError:
         raise UnknownValue(
             f"the official holiday calendar does not cover {day.year}",
-            {"code": "calendar_year_not_covered", "year": day.year,
-             "message": {"zh": f"官方节假日日历未覆盖{day.year}年，相关工作日期限无法计算",
-                         "en": f"The official holiday calendar does not cover {day.year}; "
-                               f"working-day deadlines in that year are unknown"}},
+            {
+                "code": "calendar_year_not_covered",
+                "year": day.year,
+                "message": {
+                    "zh": f"官方节假日日历未覆盖{day.year}年，相关工作日期限无法计算",
+                    "en": f"The official holiday calendar does not cover {day.year}; "
+                    f"working-day deadlines in that year are unknown",
+                },
+            },
         ) from None
 
 
@@ -115,18 +121,39 @@ class Function:
 
 
 FUNCTIONS: dict[str, Function] = {
-    f.name: f for f in (
-        Function("date_of", date_of, ("number", "number", "number"), "date",
-                 "date_of(year, month, day): that date; month 13 means January of the next year"),
-        Function("next_working_day", next_working_day, ("date",), "date",
-                 "next_working_day(d): d if it is an official working day, else the next one"),
-        Function("add_working_days", add_working_days, ("date", "number"), "date",
-                 "add_working_days(d, n): the n-th official working day after d"),
+    f.name: f
+    for f in (
+        Function(
+            "date_of",
+            date_of,
+            ("number", "number", "number"),
+            "date",
+            "date_of(year, month, day): that date; month 13 means January of the next year",
+        ),
+        Function(
+            "next_working_day",
+            next_working_day,
+            ("date",),
+            "date",
+            "next_working_day(d): d if it is an official working day, else the next one",
+        ),
+        Function(
+            "add_working_days",
+            add_working_days,
+            ("date", "number"),
+            "date",
+            "add_working_days(d, n): the n-th official working day after d",
+        ),
         Function("year_end", year_end, ("number",), "date", "year_end(y): 31 December of year y"),
         Function("month_of", month_of, ("date",), "string", "month_of(d): the month of d as 'YYYY-MM'"),
         Function("year_of", year_of, ("date",), "number", "year_of(d): the year of d"),
-        Function("choose", choose, ("boolean", "number", "number"), "number",
-                 "choose(condition, a, b): a when the condition holds, else b"),
+        Function(
+            "choose",
+            choose,
+            ("boolean", "number", "number"),
+            "number",
+            "choose(condition, a, b): a when the condition holds, else b",
+        ),
         Function("max", max, ("number", "number"), "number", "max(a, b): the larger"),
         Function("min", min, ("number", "number"), "number", "min(a, b): the smaller"),
     )

@@ -5,6 +5,7 @@ waits up to a switch interval to get it back.  These ids must be unique, not unp
 are read only with a token), so a per-process generator seeded from the system at start and again in
 every forked worker (workers of one master must not share a sequence) does.
 """
+
 from __future__ import annotations
 
 import os

@@ -12,6 +12,7 @@ quotes) is *restated*, not removed and added.
 rule) so that any number of decisions, compared in any number of processes,
 are summarised by merging tallies.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,14 @@ FindingKey = tuple[str, str, str, str, str, str]
 def finding_key(violation: dict[str, Any]) -> FindingKey:
     """The identity of a finding: ruleset id, rule, subject type and id, period, details (canonical JSON)."""
     ruleset_id = str(violation["ruleset"]).partition("@")[0]
-    return (ruleset_id, violation["rule"], violation["subject"]["type"], str(violation["subject"]["id"]),
-            str(violation.get("period", "")),
-            json.dumps(violation.get("details") or {}, sort_keys=True, ensure_ascii=False, separators=(",", ":")))
+    return (
+        ruleset_id,
+        violation["rule"],
+        violation["subject"]["type"],
+        str(violation["subject"]["id"]),
+        str(violation.get("period", "")),
+        json.dumps(violation.get("details") or {}, sort_keys=True, ensure_ascii=False, separators=(",", ":")),
+    )
 
 
 def finding_json(key: FindingKey) -> dict[str, Any]:
@@ -44,8 +50,9 @@ def finding_line(finding: dict[str, Any]) -> str:
     """One line for a person: rule, subject, period, then the details."""
     details = ", ".join(f"{k}={v}" for k, v in finding["details"].items())
     period = f" {finding['period']}" if finding.get("period") else ""
-    return (f"{finding['ruleset']} {finding['rule']} {finding['subject']['type']}:{finding['subject']['id']}{period}"
-            + (f" ({details})" if details else ""))
+    return f"{finding['ruleset']} {finding['rule']} {finding['subject']['type']}:{finding['subject']['id']}{period}" + (
+        f" ({details})" if details else ""
+    )
 
 
 def compare(before: Iterable[dict[str, Any]], after: Iterable[dict[str, Any]]) -> Change:
@@ -96,22 +103,32 @@ class ImpactTally:
         self.examined += 1
         if not change:
             return
-        for keys, by_rule in ((change.added, self.added_by_rule), (change.removed, self.removed_by_rule),
-                              ([new for _, new in change.restated], self.restated_by_rule)):
+        for keys, by_rule in (
+            (change.added, self.added_by_rule),
+            (change.removed, self.removed_by_rule),
+            ([new for _, new in change.restated], self.restated_by_rule),
+        ):
             for key in keys:
                 rule = f"{key[0]} {key[1]}"
                 by_rule[rule] = by_rule.get(rule, 0) + 1
-        self.changed.append({"decision_id": decision["decision_id"], "at": decision["at"],
-                             "added": [finding_json(k) for k in change.added],
-                             "removed": [finding_json(k) for k in change.removed],
-                             "restated": [{"before": finding_json(old), "after": finding_json(new)}
-                                          for old, new in change.restated]})
+        self.changed.append(
+            {
+                "decision_id": decision["decision_id"],
+                "at": decision["at"],
+                "added": [finding_json(k) for k in change.added],
+                "removed": [finding_json(k) for k in change.removed],
+                "restated": [{"before": finding_json(old), "after": finding_json(new)} for old, new in change.restated],
+            }
+        )
 
     def merge(self, other: ImpactTally) -> None:
         self.examined += other.examined
         self.skipped_pinned += other.skipped_pinned
-        for mine, theirs in ((self.added_by_rule, other.added_by_rule), (self.removed_by_rule, other.removed_by_rule),
-                             (self.restated_by_rule, other.restated_by_rule)):
+        for mine, theirs in (
+            (self.added_by_rule, other.added_by_rule),
+            (self.removed_by_rule, other.removed_by_rule),
+            (self.restated_by_rule, other.restated_by_rule),
+        ):
             for rule, n in theirs.items():
                 mine[rule] = mine.get(rule, 0) + n
         self.changed.extend(other.changed)
@@ -128,10 +145,16 @@ class ImpactTally:
             "findings_added": sum(self.added_by_rule.values()),
             "findings_removed": sum(self.removed_by_rule.values()),
             "findings_restated": sum(self.restated_by_rule.values()),
-            "by_rule": [{"ruleset": r.partition(" ")[0], "rule": r.partition(" ")[2],
-                         "added": self.added_by_rule.get(r, 0), "removed": self.removed_by_rule.get(r, 0),
-                         "restated": self.restated_by_rule.get(r, 0)}
-                        for r in rules],
+            "by_rule": [
+                {
+                    "ruleset": r.partition(" ")[0],
+                    "rule": r.partition(" ")[2],
+                    "added": self.added_by_rule.get(r, 0),
+                    "removed": self.removed_by_rule.get(r, 0),
+                    "restated": self.restated_by_rule.get(r, 0),
+                }
+                for r in rules
+            ],
             "not_evaluated": self.not_evaluated,
             "changed": sorted(self.changed, key=lambda c: (c["at"] or "", c["decision_id"]), reverse=True),
         }

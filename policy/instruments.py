@@ -19,6 +19,7 @@ A parent's ``text`` is its ``intro`` (if it has items) and its children's
 texts joined by ``"\\n"``; item texts carry no （一） numbers (the number is in
 the label), so a parent with items is not a verbatim substring of the source.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -48,8 +49,16 @@ ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 EID_RE = re.compile(r"^(?:preamble|(?:art|para|annex)_\d+(?:__(?:para|item)_\d+)*)$")
 
 _REQUIRED_TOP = ("id", "title", "short_title", "issuer", "status", "complete", "source", "provisions")
-_OPTIONAL_TOP = ("document_number", "date", "published", "effective_from", "effective_to", "notes", "signatories",
-                 "text_available")
+_OPTIONAL_TOP = (
+    "document_number",
+    "date",
+    "published",
+    "effective_from",
+    "effective_to",
+    "notes",
+    "signatories",
+    "text_available",
+)
 _REQUIRED_PROV = ("eid", "kind", "label", "text")
 _OPTIONAL_PROV = ("text_en", "heading", "part", "intro", "children", "content_available", "note")
 
@@ -63,8 +72,14 @@ class InstrumentError(ValueError):
     syntax error, so a caller can point at the line (see :func:`error_line`).
     """
 
-    def __init__(self, message: str, eid: str | None = None, line: int | None = None,
-                 column: int | None = None, hint: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        eid: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        hint: str | None = None,
+    ):
         super().__init__(message + (f" (hint: {hint})" if hint else ""))
         self.eid, self.line, self.column, self.hint = eid, line, column, hint
 
@@ -146,6 +161,7 @@ class Instrument:
         if self.status == "draft":
             return None
         return (self.effective_from or self.date, self.effective_to)
+
     # False for an instrument registered by its metadata only (number, date, issuer, status): its
     # provisions, if listed, have labels but no text, and citations of it say the text is not available.
     text_available: bool = True
@@ -233,18 +249,16 @@ def _walk(
             raise InstrumentError(f"{path}: duplicate eid {eid!r}", eid=_eid)
         if parent is None and "__" in eid:
             raise InstrumentError(f"{path}: {eid!r} is top-level but its eid names a parent", eid=_eid)
-        if parent is not None and not (
-            eid.startswith(parent.eid + "__") and "__" not in eid[len(parent.eid) + 2:]
-        ):
+        if parent is not None and not (eid.startswith(parent.eid + "__") and "__" not in eid[len(parent.eid) + 2 :]):
             raise InstrumentError(
-                f"{path}: eid {eid!r} does not match its parent's eid prefix {parent.eid + '__'!r}", eid=_eid)
+                f"{path}: eid {eid!r} does not match its parent's eid prefix {parent.eid + '__'!r}", eid=_eid
+            )
         kind = node["kind"]
         if kind not in KINDS:
             raise InstrumentError(f"{path}: {ctx} has unknown kind {kind!r}", eid=_eid)
         text, text_en, intro = node.get("text", ""), node.get("text_en"), node.get("intro")
         if textless and text:
-            raise InstrumentError(f"{path}: {ctx} has a text, but the instrument says text_available: false",
-                                  eid=_eid)
+            raise InstrumentError(f"{path}: {ctx} has a text, but the instrument says text_available: false", eid=_eid)
         if not textless and (not isinstance(text, str) or not text.strip()):
             raise InstrumentError(f"{path}: {ctx} has an empty or non-string text", eid=_eid)
         if text_en is not None and not isinstance(text_en, str):
@@ -278,7 +292,8 @@ def _walk(
             expected = "\n".join(([intro] if intro is not None else []) + [out[c].text for c in children])
             if text != expected and not textless:
                 raise InstrumentError(
-                    f"{path}: text of {eid!r} is not its intro and children's texts joined by newlines", eid=_eid)
+                    f"{path}: text of {eid!r} is not its intro and children's texts joined by newlines", eid=_eid
+                )
             kinds = {out[c].kind for c in children}
             if kinds == {"paragraph"} and len(children) < 2:
                 # Contract: __para_M exists only where an article has two or more paragraphs.
@@ -302,6 +317,7 @@ def _parse_yaml(text: str, path: Path | str) -> Any:
     """The file's YAML, read by the same guarded loader as rulesets (size, nesting depth, over-long integers,
     lone surrogates): an instrument published over HTTP is as hostile as a ruleset can be."""
     from policy.yamlsource import YamlSourceError, load_yaml
+
     try:
         return load_yaml(text)
     except YamlSourceError as exc:
@@ -350,9 +366,7 @@ def _build(data: Any, path: Path, base: Path | None) -> Instrument:
     if not isinstance(data["id"], str) or not ID_RE.match(data["id"]):
         raise InstrumentError(f"{path}: id must be a non-empty string of lower-case letters, digits, . _ -")
     if data["status"] not in STATUSES:
-        raise InstrumentError(
-            f"{path}: bad status {data['status']!r} (expected one of {', '.join(sorted(STATUSES))})"
-        )
+        raise InstrumentError(f"{path}: bad status {data['status']!r} (expected one of {', '.join(sorted(STATUSES))})")
     if not isinstance(data["complete"], bool):
         raise InstrumentError(f"{path}: complete must be true or false")
     if not isinstance(data["source"], str) or not data["source"]:

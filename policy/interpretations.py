@@ -9,6 +9,7 @@ on one.  This module shapes them for those three places; the API and the pages
 only display what it returns.  (Each violation's own note, the questions and
 readings it depends on, is rendered with the violation in ``policy.results``.)
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,9 +30,13 @@ def open_provision(rule: Rule, interp: Interpretation) -> Citation:
 
 def interpretation_json(rule: Rule, interp: Interpretation, instruments: Mapping[str, Instrument]) -> dict[str, Any]:
     """One interpretation in full: the question, the reading applied, the one not taken, why, and where."""
-    return {"question": dict(interp.question), "reading": dict(interp.reading),
-            "alternative": dict(interp.alternative), "reason": dict(interp.reason),
-            "citation": citation_json(open_provision(rule, interp), instruments)}
+    return {
+        "question": dict(interp.question),
+        "reading": dict(interp.reading),
+        "alternative": dict(interp.alternative),
+        "reason": dict(interp.reason),
+        "citation": citation_json(open_provision(rule, interp), instruments),
+    }
 
 
 def rule_interpretations(rule: Rule, instruments: Mapping[str, Instrument]) -> list[dict[str, Any]]:
@@ -39,12 +44,14 @@ def rule_interpretations(rule: Rule, instruments: Mapping[str, Instrument]) -> l
 
 
 def _cites(rule: Rule, interp: Interpretation, instrument_id: str) -> bool:
-    return open_provision(rule, interp).instrument == instrument_id or \
-        any(c.instrument == instrument_id for c in rule.citations)
+    return open_provision(rule, interp).instrument == instrument_id or any(
+        c.instrument == instrument_id for c in rule.citations
+    )
 
 
-def register(instrument_id: str, rulesets: Iterable[tuple[Ruleset, str]],
-             instruments: Mapping[str, Instrument]) -> list[dict[str, Any]]:
+def register(
+    instrument_id: str, rulesets: Iterable[tuple[Ruleset, str]], instruments: Mapping[str, Instrument]
+) -> list[dict[str, Any]]:
     """Every interpretation of every rule citing the instrument, in the given versions (with their status).
 
     Ordered by the open provision's place in the instrument, then ruleset and rule, so the register reads
@@ -59,7 +66,22 @@ def register(instrument_id: str, rulesets: Iterable[tuple[Ruleset, str]],
                 if not _cites(rule, interp, instrument_id):
                     continue
                 entry = interpretation_json(rule, interp, instruments)
-                entries.append({"ruleset": rs.ref, "lifecycle": lifecycle, "binding": binding(rs),
-                                "rule": rule.id, "title": dict(rule.title), **entry})
-    return sorted(entries, key=lambda e: (e["citation"]["instrument"] != instrument_id,
-                                          order.get(e["citation"]["eid"], len(order)), e["ruleset"], e["rule"]))
+                entries.append(
+                    {
+                        "ruleset": rs.ref,
+                        "lifecycle": lifecycle,
+                        "binding": binding(rs),
+                        "rule": rule.id,
+                        "title": dict(rule.title),
+                        **entry,
+                    }
+                )
+    return sorted(
+        entries,
+        key=lambda e: (
+            e["citation"]["instrument"] != instrument_id,
+            order.get(e["citation"]["eid"], len(order)),
+            e["ruleset"],
+            e["rule"],
+        ),
+    )

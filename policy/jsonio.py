@@ -18,6 +18,7 @@ One legitimate difference remains in what is written: a nonzero float below
 the same double.  Every other float is written alike (``0.1``, ``1e+16``,
 ``1500.0``).
 """
+
 from __future__ import annotations
 
 import json
@@ -61,8 +62,9 @@ def dumps(obj: Any, default: Callable[[Any], Any] | None = None) -> bytes:
     docstring).  Dates and dataclasses go to ``default`` as they do in ``json``.
     """
     try:
-        return orjson.dumps(obj, default=default,
-                            option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS)
+        return orjson.dumps(
+            obj, default=default, option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+        )
     except orjson.JSONEncodeError:
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=default).encode("utf-8")
 

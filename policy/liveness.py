@@ -15,6 +15,7 @@ nobody notices.  Checked on a ruleset that is otherwise valid, from its one anal
 
 and, as a warning, a computed field that no rule, derived list or other computed field reads.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,8 +34,9 @@ def _constant(node: E.Node) -> bool:
     return not any(isinstance(n, (E.FieldRef, E.AsOf)) for n in E.nodes(node))
 
 
-def _always_unknown(node: E.Node, params: Mapping[str, Any], dead: set[tuple[str, str]],
-                    kind_of: Mapping[str, str]) -> bool:
+def _always_unknown(
+    node: E.Node, params: Mapping[str, Any], dead: set[tuple[str, str]], kind_of: Mapping[str, str]
+) -> bool:
     """Whether the value is unknown whatever the facts (``dead``: computed fields always unknown)."""
     if isinstance(node, E.FieldRef):
         return (kind_of.get(node.alias), node.name) in dead
@@ -60,8 +62,9 @@ def _always_unknown(node: E.Node, params: Mapping[str, Any], dead: set[tuple[str
     return False
 
 
-def _never_true(node: E.Node, params: Mapping[str, Any], dead: set[tuple[str, str]],
-                kind_of: Mapping[str, str]) -> E.Node | None:
+def _never_true(
+    node: E.Node, params: Mapping[str, Any], dead: set[tuple[str, str]], kind_of: Mapping[str, str]
+) -> E.Node | None:
     """The always-unknown part that keeps the condition from ever being true, or None."""
     if isinstance(node, E.BoolOp):
         parts = [_never_true(o, params, dead, kind_of) for o in node.operands]
@@ -96,10 +99,16 @@ def contradiction(constraints: Iterable[tuple[str, Any]]) -> bool:
     if equal:
         value = next(iter(equal))
         for op, v in constraints:
-            if op != "==" and not {"!=": value != v, "<": value < v if _ordered(value, v) else True,
-                                   "<=": value <= v if _ordered(value, v) else True,
-                                   ">": value > v if _ordered(value, v) else True,
-                                   ">=": value >= v if _ordered(value, v) else True}[op]:
+            if (
+                op != "=="
+                and not {
+                    "!=": value != v,
+                    "<": value < v if _ordered(value, v) else True,
+                    "<=": value <= v if _ordered(value, v) else True,
+                    ">": value > v if _ordered(value, v) else True,
+                    ">=": value >= v if _ordered(value, v) else True,
+                }[op]
+            ):
                 return True
         return False
     lows = [(v, op == ">") for op, v in constraints if op in (">", ">=") and isinstance(v, (int, float))]
@@ -123,8 +132,7 @@ def _dead_computed(ruleset: Ruleset, params: Mapping[str, Any]) -> set[tuple[str
     return dead
 
 
-def problems(ruleset: Ruleset, computed_at: Mapping[tuple[str, str], Location]
-             ) -> tuple[list[Problem], list[Problem]]:
+def problems(ruleset: Ruleset, computed_at: Mapping[tuple[str, str], Location]) -> tuple[list[Problem], list[Problem]]:
     """(errors, warnings) of a ruleset that is otherwise valid (see module docstring).
 
     ``computed_at``: where each computed field ``(list, field)`` is declared, for the warnings.
@@ -138,15 +146,27 @@ def problems(ruleset: Ruleset, computed_at: Mapping[tuple[str, str], Location]
         kind_of = {p.alias: p.fact for p in rule.patterns}
         for kind, name in sorted(reads.rule_reads[rule.id]):
             if name in reads.computed_names.get(kind, ()) and (kind, name) not in computed:
-                errors.append((rule.location, f"reads `{kind}.{name}`, which is never computed", rule.id,
-                               "a bug in the analysis of the ruleset: report it"))
+                errors.append(
+                    (
+                        rule.location,
+                        f"reads `{kind}.{name}`, which is never computed",
+                        rule.id,
+                        "a bug in the analysis of the ruleset: report it",
+                    )
+                )
         for p in rule.patterns:
             if p.where is None:
                 continue
             stuck = _never_true(E.push_not(p.where), params, dead, kind_of)
             if stuck is not None and not p.negated:
-                errors.append((p.location, f"the rule can never fire: `{E.to_text(stuck)}` is always unknown",
-                               rule.id, "a computed field or expression that never has a value cannot be compared"))
+                errors.append(
+                    (
+                        p.location,
+                        f"the rule can never fire: `{E.to_text(stuck)}` is always unknown",
+                        rule.id,
+                        "a computed field or expression that never has a value cannot be compared",
+                    )
+                )
                 continue
             per_field: dict[str, list[tuple[str, Any]]] = {}
             for part in E.conjuncts(E.push_not(p.where)):
@@ -156,9 +176,21 @@ def problems(ruleset: Ruleset, computed_at: Mapping[tuple[str, str], Location]
             for name, constraints in per_field.items():
                 if not p.negated and contradiction(constraints):
                     shown = " and ".join(f"{p.alias}.{name} {op} {v!r}" for op, v in constraints)
-                    errors.append((p.location, f"the rule can never fire: `{shown}` contradict each other",
-                                   rule.id, "no value satisfies all of them"))
+                    errors.append(
+                        (
+                            p.location,
+                            f"the rule can never fire: `{shown}` contradict each other",
+                            rule.id,
+                            "no value satisfies all of them",
+                        )
+                    )
     warnings: list[Problem] = [
-        (computed_at.get((c.list, c.field), Location(1, 1)), f"computed field `{c.list}.{c.field}` is read by no rule, derived list or computed field",
-         None, "remove it, or use it") for c in reads.unread_computed]
+        (
+            computed_at.get((c.list, c.field), Location(1, 1)),
+            f"computed field `{c.list}.{c.field}` is read by no rule, derived list or computed field",
+            None,
+            "remove it, or use it",
+        )
+        for c in reads.unread_computed
+    ]
     return errors, warnings

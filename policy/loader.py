@@ -6,6 +6,7 @@ of the validator gives the whole list to fix.  A ruleset with any issue is
 rejected as a whole: :func:`load_ruleset` either returns a fully valid
 :class:`Ruleset` or raises :class:`RulesetInvalid`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,8 +23,20 @@ from policy.batches import BATCH_FIELDS, BATCH_LISTS, parse_batches
 from policy.facts import FACT_LISTS, RESERVED_FIELDS
 from policy.functions import parse_date
 from policy.instruments import Instrument
-from policy.model import (RULESET_STATUSES, SEVERITIES, Aggregate, Citation, Computed, Consequence,
-                          Interpretation, Parameter, Pattern, Responsibility, Rule, Ruleset)
+from policy.model import (
+    RULESET_STATUSES,
+    SEVERITIES,
+    Aggregate,
+    Citation,
+    Computed,
+    Consequence,
+    Interpretation,
+    Parameter,
+    Pattern,
+    Responsibility,
+    Rule,
+    Ruleset,
+)
 from policy.yamlsource import LocatedDict, LocatedList, Location, YamlSourceError, load_yaml
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -58,8 +71,14 @@ class Issue:
         return f"{where}{rule}: {self.message}{hint}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "column": self.column, "rule": self.rule,
-                "message": self.message, "hint": self.hint}
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "rule": self.rule,
+            "message": self.message,
+            "hint": self.hint,
+        }
 
 
 class RulesetInvalid(ValueError):
@@ -102,18 +121,23 @@ class _Checker:
         known = set(required) | set(optional)
         for k in obj:
             if k not in known:
-                self.add(obj.where(k), f"unknown field `{k}` in {what}",
-                         f"known fields: {', '.join(sorted(known))}")
+                self.add(obj.where(k), f"unknown field `{k}` in {what}", f"known fields: {', '.join(sorted(known))}")
 
     def text(self, obj: LocatedDict, key: str, what: str) -> dict[str, str] | None:
         """A bilingual text: {zh: ..., en: ...}."""
         val = obj.get(key)
         if val is None:
             return None
-        if not isinstance(val, dict) or any(not isinstance(val.get(lang), str) or not val.get(lang).strip()
-                                           for lang in LANGS) or set(val) - set(LANGS):
-            self.add(obj.where(key), f"{what} `{key}` must have exactly `zh` and `en` texts",
-                     "write it as {zh: 中文, en: English}")
+        if (
+            not isinstance(val, dict)
+            or any(not isinstance(val.get(lang), str) or not val.get(lang).strip() for lang in LANGS)
+            or set(val) - set(LANGS)
+        ):
+            self.add(
+                obj.where(key),
+                f"{what} `{key}` must have exactly `zh` and `en` texts",
+                "write it as {zh: 中文, en: English}",
+            )
             return None
         return {lang: val[lang] for lang in LANGS}
 
@@ -127,21 +151,30 @@ class _Checker:
             return None
         inst = self.instruments.get(inst_id)
         if inst is None:
-            self.add(c.where("instrument"), f"unknown instrument {inst_id!r}",
-                     f"known instruments: {', '.join(sorted(self.instruments))}")
+            self.add(
+                c.where("instrument"),
+                f"unknown instrument {inst_id!r}",
+                f"known instruments: {', '.join(sorted(self.instruments))}",
+            )
             return None
         if eid not in inst.provisions:
             near = [e for e in inst.provisions if e.split("__")[0] == eid.split("__")[0]]
-            self.add(c.where("eid"), f"{inst_id} has no provision {eid!r}",
-                     f"provisions of that article: {', '.join(near)}" if near else "see the instrument's eids")
+            self.add(
+                c.where("eid"),
+                f"{inst_id} has no provision {eid!r}",
+                f"provisions of that article: {', '.join(near)}" if near else "see the instrument's eids",
+            )
             return None
         return Citation(inst_id, eid)
 
     def citations(self, obj: LocatedDict, key: str) -> tuple[Citation, ...]:
         val = obj.get(key)
         if not isinstance(val, list) or not val:
-            self.add(obj.where(key), f"`{key}` must list at least one provision",
-                     "every rule and parameter cites the law it comes from")
+            self.add(
+                obj.where(key),
+                f"`{key}` must list at least one provision",
+                "every rule and parameter cites the law it comes from",
+            )
             return ()
         out = []
         for i, item in enumerate(val):
@@ -195,9 +228,23 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
     top = ch.mapping(doc, "a ruleset file", Location(1, 1))
     if top is None:
         raise RulesetInvalid(ch.issues)
-    ch.keys(top, "the ruleset", ("ruleset", "version", "title", "instrument", "rules"),
-            ("status", "effective", "reads_facts_from", "parameters", "derived", "computed", "description",
-             "scenarios", "responsibility", "batches"))
+    ch.keys(
+        top,
+        "the ruleset",
+        ("ruleset", "version", "title", "instrument", "rules"),
+        (
+            "status",
+            "effective",
+            "reads_facts_from",
+            "parameters",
+            "derived",
+            "computed",
+            "description",
+            "scenarios",
+            "responsibility",
+            "batches",
+        ),
+    )
 
     rid, version = top.get("ruleset"), top.get("version")
     if not isinstance(rid, str) or not ID_RE.match(rid):
@@ -212,8 +259,11 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
     inst_id = top.get("instrument")
     instrument = instruments.get(inst_id) if isinstance(inst_id, str) else None
     if instrument is None:
-        ch.add(top.where("instrument"), f"unknown instrument {inst_id!r}",
-               f"known instruments: {', '.join(sorted(instruments))}")
+        ch.add(
+            top.where("instrument"),
+            f"unknown instrument {inst_id!r}",
+            f"known instruments: {', '.join(sorted(instruments))}",
+        )
 
     eff_from = eff_to = None
     if "effective" in top:
@@ -225,19 +275,22 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
                 ch.add(eff.where("to"), "`effective.to` is before `effective.from`")
     reads_from = _date_or_none(ch, top, "reads_facts_from")
     if reads_from is not None and (eff_from is None or reads_from > eff_from):
-        ch.add(top.where("reads_facts_from"), "`reads_facts_from` must be on or before `effective.from`",
-               "it only widens the facts read back from the start of the effective period; "
-               "without `effective.from` every earlier fact is read already")
+        ch.add(
+            top.where("reads_facts_from"),
+            "`reads_facts_from` must be on or before `effective.from`",
+            "it only widens the facts read back from the start of the effective period; "
+            "without `effective.from` every earlier fact is read already",
+        )
         reads_from = None
 
     parameters = _parameters(ch, top)
     param_types = {n: p.type for n, p in parameters.items()}
     fact_fields: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
-        name: {f.name: (f.type, f.enum) for f in lst.condition_fields.values()}
-        for name, lst in FACT_LISTS.items()
+        name: {f.name: (f.type, f.enum) for f in lst.condition_fields.values()} for name, lst in FACT_LISTS.items()
     }
-    always: dict[str, set[str]] = {name: {f.name for f in lst.condition_fields.values() if f.always_present}
-                                   for name, lst in FACT_LISTS.items()}
+    always: dict[str, set[str]] = {
+        name: {f.name for f in lst.condition_fields.values() if f.always_present} for name, lst in FACT_LISTS.items()
+    }
     batches, batch_warnings = parse_batches(ch, top)
     if batches:  # a fact naming one of them carries its figures (never "always": the batch may be unnamed)
         for name in BATCH_LISTS:
@@ -247,8 +300,10 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
     rules = _rules(ch, top, fact_fields, always, param_types)
     for name, fields in fact_fields.items():
         if len(fields) > MAX_FIELDS_PER_FACT:
-            ch.add(top.where(), f"facts `{name}` would carry {len(fields)} fields, over the engine's "
-                                f"limit of {MAX_FIELDS_PER_FACT}")
+            ch.add(
+                top.where(),
+                f"facts `{name}` would carry {len(fields)} fields, over the engine's limit of {MAX_FIELDS_PER_FACT}",
+            )
 
     responsibility = None
     if "responsibility" in top:
@@ -265,12 +320,27 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
         raise RulesetInvalid(ch.issues)
     assert instrument is not None and title is not None
     ruleset = Ruleset(
-        id=rid, version=str(version), title=title, status=status, instrument=inst_id,
-        instrument_status=instrument.status, effective_from=eff_from, effective_to=eff_to,
-        parameters=parameters, aggregates=aggregates, computed=tuple(computed), rules=tuple(rules),
-        fact_fields=fact_fields, source=source, digest=_digest(source), path=path, description=description,
+        id=rid,
+        version=str(version),
+        title=title,
+        status=status,
+        instrument=inst_id,
+        instrument_status=instrument.status,
+        effective_from=eff_from,
+        effective_to=eff_to,
+        parameters=parameters,
+        aggregates=aggregates,
+        computed=tuple(computed),
+        rules=tuple(rules),
+        fact_fields=fact_fields,
+        source=source,
+        digest=_digest(source),
+        path=path,
+        description=description,
         extra={"scenarios": top.get("scenarios")} if "scenarios" in top else {},
-        responsibility=responsibility, reads_facts_from=reads_from, batches=batches,
+        responsibility=responsibility,
+        reads_facts_from=reads_from,
+        batches=batches,
     )
     # Rules that can never fire are refused; computed fields nobody reads are only warned about.
     errors, warnings = liveness.problems(ruleset, ch.computed_at)
@@ -278,10 +348,12 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
         ch.issues.append(Issue(path, loc.line, loc.column, message, rule_id, hint))
     if ch.issues:
         raise RulesetInvalid(ch.issues)
-    ruleset.extra["warnings"] = [Issue(path, loc.line, loc.column, message, rule_id, hint)
-                                 for loc, message, rule_id, hint in warnings]
-    ruleset.extra["warnings"] += [Issue(path, loc.line, loc.column, message, None, hint)
-                                  for loc, message, hint in batch_warnings]
+    ruleset.extra["warnings"] = [
+        Issue(path, loc.line, loc.column, message, rule_id, hint) for loc, message, rule_id, hint in warnings
+    ]
+    ruleset.extra["warnings"] += [
+        Issue(path, loc.line, loc.column, message, None, hint) for loc, message, hint in batch_warnings
+    ]
     return ruleset
 
 
@@ -301,11 +373,21 @@ def _parameters(ch: _Checker, top: LocatedDict) -> dict[str, Parameter]:
         ch.keys(p, f"parameter `{name}`", ("value", "label", "citations"), ("unit", "type", "note"))
         value, ptype = p.get("value"), p.get("type")
         if value is None:  # left for the regulator to set (e.g. a draft written by `repolicy new-notice`)
-            ch.add(p.where("value"), f"parameter `{name}` is not set (value: null)",
-                   "give the figure, text or date of the provision it cites (its `citations`)")
+            ch.add(
+                p.where("value"),
+                f"parameter `{name}` is not set (value: null)",
+                "give the figure, text or date of the provision it cites (its `citations`)",
+            )
             if ptype in ("number", "string", "date", "boolean"):  # typed: its uses are still checked
-                out[name] = Parameter(name, None, ptype, p.get("unit"), ch.text(p, "label", f"parameter `{name}`") or {},
-                                      ch.citations(p, "citations"), ch.text(p, "note", f"parameter `{name}`"))
+                out[name] = Parameter(
+                    name,
+                    None,
+                    ptype,
+                    p.get("unit"),
+                    ch.text(p, "label", f"parameter `{name}`") or {},
+                    ch.citations(p, "citations"),
+                    ch.text(p, "note", f"parameter `{name}`"),
+                )
             continue
         if ptype == "date" or (ptype is None and isinstance(value, str) and re.match(r"^\d{4}-\d\d-\d\d$", value)):
             try:
@@ -323,8 +405,15 @@ def _parameters(ch: _Checker, top: LocatedDict) -> dict[str, Parameter]:
             ch.add(p.where("value"), f"parameter `{name}` needs a number, text or date value")
             continue
         label = ch.text(p, "label", f"parameter `{name}`") or {}
-        out[name] = Parameter(name, value, ptype, p.get("unit"), label, ch.citations(p, "citations"),
-                              ch.text(p, "note", f"parameter `{name}`"))
+        out[name] = Parameter(
+            name,
+            value,
+            ptype,
+            p.get("unit"),
+            label,
+            ch.citations(p, "citations"),
+            ch.text(p, "note", f"parameter `{name}`"),
+        )
     return out
 
 
@@ -363,8 +452,9 @@ def _computed(ch: _Checker, top: LocatedDict, fact_fields: dict, param_types: di
     return out
 
 
-def _aggregates(ch: _Checker, top: LocatedDict, fact_fields: dict, always: dict, param_types: dict
-                ) -> dict[str, Aggregate]:
+def _aggregates(
+    ch: _Checker, top: LocatedDict, fact_fields: dict, always: dict, param_types: dict
+) -> dict[str, Aggregate]:
     out: dict[str, Aggregate] = {}
     items = top.get("derived") or {}
     if not isinstance(items, dict):
@@ -392,7 +482,9 @@ def _aggregates(ch: _Checker, top: LocatedDict, fact_fields: dict, always: dict,
         ok = True
         for j, key in enumerate(group_by):
             if key not in fields:
-                ch.add(ch.where(group_by, j), f"`{src}` has no field {key!r}", f"its fields: {', '.join(sorted(fields))}")
+                ch.add(
+                    ch.where(group_by, j), f"`{src}` has no field {key!r}", f"its fields: {', '.join(sorted(fields))}"
+                )
                 ok = False
             else:  # a fact whose key is unknown is left out of the sums (it cannot be attributed)
                 new_fields[key] = fields[key]
@@ -428,8 +520,9 @@ def _aggregates(ch: _Checker, top: LocatedDict, fact_fields: dict, always: dict,
             continue
         fact_fields[name] = new_fields
         always[name] = set(new_fields)
-        out[name] = Aggregate(name, src, tuple(group_by), dict(sums), count, where, alias,
-                              ch.text(d, "description", f"derived `{name}`"))
+        out[name] = Aggregate(
+            name, src, tuple(group_by), dict(sums), count, where, alias, ch.text(d, "description", f"derived `{name}`")
+        )
     return out
 
 
@@ -463,8 +556,12 @@ def _rules(ch: _Checker, top: LocatedDict, fact_fields: dict, always: dict, para
 
 
 def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_types: dict) -> Rule | None:
-    ch.keys(r, "a rule", ("id", "title", "message", "severity", "subject", "when", "citations"),
-            ("unless", "details", "period", "consequences", "description", "interpretation"))
+    ch.keys(
+        r,
+        "a rule",
+        ("id", "title", "message", "severity", "subject", "when", "citations"),
+        ("unless", "details", "period", "consequences", "description", "interpretation"),
+    )
     n_before = len(ch.issues)
     rule_id = r.get("id")
     if not isinstance(rule_id, str) or not RULE_ID_RE.match(rule_id):
@@ -483,14 +580,27 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
     for key, negated in (("when", False), ("unless", True)):
         items = r.get(key, [] if negated else None)
         if not isinstance(items, list) or (not negated and not items):
-            ch.add(r.where(key), f"`{key}` must list {'at least one fact' if not negated else 'facts'}",
-                   "each item: {fact: LIST, as: alias, where: condition}")
+            ch.add(
+                r.where(key),
+                f"`{key}` must list {'at least one fact' if not negated else 'facts'}",
+                "each item: {fact: LIST, as: alias, where: condition}",
+            )
             return None
         if len(items) + len(patterns) > MAX_PATTERNS_PER_RULE:
             ch.add(r.where(key), f"more than {MAX_PATTERNS_PER_RULE} facts in one rule")
         for j, item in enumerate(items):
-            p = _pattern(ch, item, ch.where(items, j), negated, aliases, fact_fields, always, param_types,
-                         positive_facts, first=not patterns)
+            p = _pattern(
+                ch,
+                item,
+                ch.where(items, j),
+                negated,
+                aliases,
+                fact_fields,
+                always,
+                param_types,
+                positive_facts,
+                first=not patterns,
+            )
             if p is None:
                 return None  # later parts read the aliases: their errors would only repeat this one
             patterns.append(p)
@@ -507,13 +617,22 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
         subject_type = subj.get("type")
         if subject_type not in SUBJECT_TYPES:
             # or an expression giving one of them, e.g. r.level for a report's author
-            node = ch.expression(subject_type, pos_scope, subj.where("type"), "subject type") \
-                if isinstance(subject_type, str) and "." in subject_type else None
+            node = (
+                ch.expression(subject_type, pos_scope, subj.where("type"), "subject type")
+                if isinstance(subject_type, str) and "." in subject_type
+                else None
+            )
             if node is None:
-                ch.add(subj.where("type"), f"subject type {subject_type!r} must be one of {', '.join(SUBJECT_TYPES)} "
-                                           f"or a field giving one (e.g. r.level)")
-            elif E.type_of(node, pos_scope) != "enum" or not E.enum_values(node, pos_scope) or \
-                    not set(E.enum_values(node, pos_scope)) <= set(SUBJECT_TYPES):
+                ch.add(
+                    subj.where("type"),
+                    f"subject type {subject_type!r} must be one of {', '.join(SUBJECT_TYPES)} "
+                    f"or a field giving one (e.g. r.level)",
+                )
+            elif (
+                E.type_of(node, pos_scope) != "enum"
+                or not E.enum_values(node, pos_scope)
+                or not set(E.enum_values(node, pos_scope)) <= set(SUBJECT_TYPES)
+            ):
                 ch.add(subj.where("type"), f"`{subject_type}` does not give a subject type")
             else:
                 subject_type = node
@@ -575,11 +694,17 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
                 if fname is None:
                     continue
                 if fname not in placeholders or conv:
-                    ch.add(r.where("message"), f"message ({lang}) uses unknown placeholder {{{fname}}}",
-                           f"available: {', '.join('{' + p + '}' for p in sorted(placeholders))}")
+                    ch.add(
+                        r.where("message"),
+                        f"message ({lang}) uses unknown placeholder {{{fname}}}",
+                        f"available: {', '.join('{' + p + '}' for p in sorted(placeholders))}",
+                    )
         except ValueError as exc:
-            ch.add(r.where("message"), f"message ({lang}) is not a valid template: {exc}",
-                   "write {name} for a value, {{ and }} for literal braces")
+            ch.add(
+                r.where("message"),
+                f"message ({lang}) is not a valid template: {exc}",
+                "write {name} for a value, {{ and }} for literal braces",
+            )
 
     if len(ch.issues) > n_before or subject_id is None:
         return None
@@ -587,9 +712,23 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
     value_types = {name: E.type_of(node, value_scope) for name, node in details.items()}
     if period is not None:
         value_types["period"] = E.type_of(period, value_scope)
-    return Rule(rule_id, title, message, severity, subject_type, subject_id, period, tuple(patterns),
-                details, citations, tuple(consequences), description, r.where(), value_types,
-                _interpretations(ch, r))
+    return Rule(
+        rule_id,
+        title,
+        message,
+        severity,
+        subject_type,
+        subject_id,
+        period,
+        tuple(patterns),
+        details,
+        citations,
+        tuple(consequences),
+        description,
+        r.where(),
+        value_types,
+        _interpretations(ch, r),
+    )
 
 
 def _interpretations(ch: _Checker, r: LocatedDict) -> tuple[Interpretation, ...]:
@@ -612,16 +751,29 @@ def _interpretations(ch: _Checker, r: LocatedDict) -> tuple[Interpretation, ...]
     return tuple(out)
 
 
-def _pattern(ch: _Checker, item: Any, loc: Location, negated: bool, aliases: dict, fact_fields: dict,
-             always: dict, param_types: dict, positive_facts: set[str], first: bool) -> Pattern | None:
+def _pattern(
+    ch: _Checker,
+    item: Any,
+    loc: Location,
+    negated: bool,
+    aliases: dict,
+    fact_fields: dict,
+    always: dict,
+    param_types: dict,
+    positive_facts: set[str],
+    first: bool,
+) -> Pattern | None:
     p = ch.mapping(item, "a fact pattern", loc)
     if p is None:
         return None
     ch.keys(p, "a fact pattern", ("fact",), ("as", "where"))
     fact = p.get("fact")
     if fact not in fact_fields:
-        ch.add(p.where("fact"), f"unknown fact list {fact!r}",
-               f"request lists: {', '.join(FACT_LISTS)}; derived: {', '.join(k for k in fact_fields if k not in FACT_LISTS) or 'none'}")
+        ch.add(
+            p.where("fact"),
+            f"unknown fact list {fact!r}",
+            f"request lists: {', '.join(FACT_LISTS)}; derived: {', '.join(k for k in fact_fields if k not in FACT_LISTS) or 'none'}",
+        )
         return None
     alias = p.get("as", fact if not negated else f"no_{fact}")
     if not isinstance(alias, str) or not NAME_RE.match(alias) or alias in ("params", "as_of"):
@@ -631,8 +783,11 @@ def _pattern(ch: _Checker, item: Any, loc: Location, negated: bool, aliases: dic
         ch.add(p.where("as"), f"alias {alias!r} is already bound in this rule")
         return None
     if negated and fact in positive_facts:
-        ch.add(p.where("fact"), f"`unless` cannot name `{fact}`, which the rule also matches in `when`",
-               "the engine's negation is unreliable on a list matched both ways: derive a separate fact")
+        ch.add(
+            p.where("fact"),
+            f"`unless` cannot name `{fact}`, which the rule also matches in `when`",
+            "the engine's negation is unreliable on a list matched both ways: derive a separate fact",
+        )
         return None
     scope = E.Scope({**aliases, alias: fact_fields[fact]}, param_types)
     where = None
@@ -647,26 +802,41 @@ def _pattern(ch: _Checker, item: Any, loc: Location, negated: bool, aliases: dic
         if negated:
             for ref in refs:
                 if ref.alias == alias and ref.name not in always[fact]:
-                    ch.add(p.where("where"), f"`{alias}.{ref.name}` may be unknown: an `unless` condition may read "
-                                             f"only fields every `{fact}` fact has",
-                           f"always-known fields: {', '.join(sorted(always[fact]))}")
+                    ch.add(
+                        p.where("where"),
+                        f"`{alias}.{ref.name}` may be unknown: an `unless` condition may read "
+                        f"only fields every `{fact}` fact has",
+                        f"always-known fields: {', '.join(sorted(always[fact]))}",
+                    )
                     return None
         if _divides(where):
-            ch.add(p.where("where"), "division (/) is not allowed in conditions",
-                   "multiply the other side instead: a.x > b.y * 2 rather than a.x / 2 > b.y")
+            ch.add(
+                p.where("where"),
+                "division (/) is not allowed in conditions",
+                "multiply the other side instead: a.x > b.y * 2 rather than a.x / 2 > b.y",
+            )
             return None
         problem = _comparison_problem(E.push_not(where), alias)
         if problem:
-            ch.add(p.where("where"), problem,
-                   f"put a field of `{alias}` on one side of each comparison, e.g. {alias}.amount_t_reo > other.amount_t_reo")
+            ch.add(
+                p.where("where"),
+                problem,
+                f"put a field of `{alias}` on one side of each comparison, e.g. {alias}.amount_t_reo > other.amount_t_reo",
+            )
             return None
         if not first and not _has_equality_join(where, alias):
-            ch.add(p.where("where"), f"`{alias}` is joined to earlier facts without an equality (==) on a field",
-                   "join on a key, e.g. q.enterprise == t.enterprise; inequality-only joins are quadratic")
+            ch.add(
+                p.where("where"),
+                f"`{alias}` is joined to earlier facts without an equality (==) on a field",
+                "join on a key, e.g. q.enterprise == t.enterprise; inequality-only joins are quadratic",
+            )
             return None
     elif not first:
-        ch.add(p.where(), f"`{alias}` needs a `where` joining it to earlier facts",
-               "e.g. where: q.enterprise == t.enterprise")
+        ch.add(
+            p.where(),
+            f"`{alias}` needs a `where` joining it to earlier facts",
+            "e.g. where: q.enterprise == t.enterprise",
+        )
         return None
     if not negated:
         aliases[alias] = fact_fields[fact]
@@ -679,8 +849,9 @@ def _has_equality_join(node: E.Node, alias: str) -> bool:
     for part in parts:
         if isinstance(part, E.Compare) and part.op == "==":
             sides = (part.left, part.right)
-            if any(isinstance(s, E.FieldRef) and s.alias == alias for s in sides) and \
-               any(isinstance(s, E.FieldRef) and s.alias != alias for s in sides):
+            if any(isinstance(s, E.FieldRef) and s.alias == alias for s in sides) and any(
+                isinstance(s, E.FieldRef) and s.alias != alias for s in sides
+            ):
                 return True
     return False
 

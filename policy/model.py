@@ -5,6 +5,7 @@ checks everything a regulator can get wrong; the engine and the API may then
 rely on every field being well-formed (every condition type-checked, every
 citation resolving to a provision of a known instrument).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

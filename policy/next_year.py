@@ -12,6 +12,7 @@ The instrument skeleton has last year's structure (eids, kinds, labels) and no t
 pinned to last year's version are moved by the same years and pinned to the draft; dates moved by a
 year fall on other weekdays, so each expectation is to be checked against the new text.
 """
+
 from __future__ import annotations
 
 import copy
@@ -55,8 +56,7 @@ def _yaml() -> YAML:
     y.preserve_quotes = True
     y.width = 4096  # never fold a long line of law text
     y.indent(mapping=2, sequence=4, offset=2)
-    y.representer.add_representer(type(None),
-                                  lambda r, _d: r.represent_scalar("tag:yaml.org,2002:null", "null"))
+    y.representer.add_representer(type(None), lambda r, _d: r.represent_scalar("tag:yaml.org,2002:null", "null"))
     return y
 
 
@@ -111,6 +111,7 @@ def next_instrument_id(instrument_id: str, source_year: int, year: int) -> str:
 
 def _skeleton(instrument: Instrument, new_id: str, mover: _Mover) -> CommentedMap:
     """The instrument's structure (eids, kinds, labels) without text, for the new year's notice."""
+
     def bilingual(value: dict[str, str]) -> CommentedMap:
         m = CommentedMap((k, mover.text(value[k])) for k in ("zh", "en"))
         m.fa.set_flow_style()
@@ -134,22 +135,33 @@ def _skeleton(instrument: Instrument, new_id: str, mover: _Mover) -> CommentedMa
     doc["complete"] = False
     doc["source"] = "where the text is taken from (the ministry's page or the gazette)"
     doc["text_available"] = False
-    notes = CommentedMap([  # names last year's instrument: not moved on
-        ("zh", f"按{instrument.short_title['zh']}（{instrument.id}）的结构生成的骨架：请填入新通知的文号、日期、来源和"
-               f"各条文本（text，逐字），删除 text_available 一行，并按新通知调整条款。"),
-        ("en", f"Skeleton with the structure of {instrument.short_title['en']} ({instrument.id}): enter the new "
-               f"notice's number, date, source and each provision's text (verbatim), remove the text_available "
-               f"line, and adjust the provisions to the new notice.")])
+    notes = CommentedMap(
+        [  # names last year's instrument: not moved on
+            (
+                "zh",
+                f"按{instrument.short_title['zh']}（{instrument.id}）的结构生成的骨架：请填入新通知的文号、日期、来源和"
+                f"各条文本（text，逐字），删除 text_available 一行，并按新通知调整条款。",
+            ),
+            (
+                "en",
+                f"Skeleton with the structure of {instrument.short_title['en']} ({instrument.id}): enter the new "
+                f"notice's number, date, source and each provision's text (verbatim), remove the text_available "
+                f"line, and adjust the provisions to the new notice.",
+            ),
+        ]
+    )
     doc["notes"] = notes
     doc["provisions"] = CommentedSeq(node(p.eid) for p in instrument.articles())
     doc.yaml_set_start_comment(
         f"Instrument skeleton for {new_id}, written by `repolicy new-notice` from {instrument.id}.\n"
-        "Format: docs/instruments.md.  Until the text is entered, citations of it say the text is not available.")
+        "Format: docs/instruments.md.  Until the text is entered, citations of it say the text is not available."
+    )
     return doc
 
 
-def _unset_parameters(doc: CommentedMap, old_instrument: str, new_instrument: str,
-                      ruleset: Ruleset, source_year: int) -> list[UnsetParameter]:
+def _unset_parameters(
+    doc: CommentedMap, old_instrument: str, new_instrument: str, ruleset: Ruleset, source_year: int
+) -> list[UnsetParameter]:
     """Set to null, with last year's value in a comment, every parameter citing the notice itself."""
     unset = []
     for name, body in (doc.get("parameters") or {}).items():
@@ -166,8 +178,9 @@ def _unset_parameters(doc: CommentedMap, old_instrument: str, new_instrument: st
     return unset
 
 
-def draft_next_year(ruleset: Ruleset, instrument: Instrument, scenario_texts: dict[str, str], year: int,
-                    out_dir: Path) -> Draft:
+def draft_next_year(
+    ruleset: Ruleset, instrument: Instrument, scenario_texts: dict[str, str], year: int, out_dir: Path
+) -> Draft:
     """Write the draft ruleset, the instrument skeleton and the moved scenarios into ``out_dir``."""
     if ruleset.effective_from is None:
         raise ValueError(f"{ruleset.ref} has no effective period: its year cannot be told")
@@ -192,10 +205,14 @@ def draft_next_year(ruleset: Ruleset, instrument: Instrument, scenario_texts: di
     doc["status"] = "draft"
     doc["instrument"] = new_instrument
     ruleset_path = out_dir / f"{ruleset.id}-{year}.yaml"
-    _write(y, doc, ruleset_path,
-           f"Draft of {new_ref}, written by `repolicy new-notice` from {ruleset.ref}: years moved on by "
-           f"{year - source_year}.\nParameters marked SET are for you to set from the new notice; texts marked "
-           f"CHECK still state a figure of {source_year}.")
+    _write(
+        y,
+        doc,
+        ruleset_path,
+        f"Draft of {new_ref}, written by `repolicy new-notice` from {ruleset.ref}: years moved on by "
+        f"{year - source_year}.\nParameters marked SET are for you to set from the new notice; texts marked "
+        f"CHECK still state a figure of {source_year}.",
+    )
 
     instrument_path = out_dir / f"{new_instrument}.instrument.yaml"
     _write(y, _skeleton(instrument, new_instrument, mover), instrument_path)
@@ -215,10 +232,14 @@ def draft_next_year(ruleset: Ruleset, instrument: Instrument, scenario_texts: di
         mover.move(sdoc)
         path = out_dir / "scenarios" / f"{Path(name).stem}-{year}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write(y, sdoc, path,
-               f"Moved from {name} ({ruleset.ref}) to {new_ref} by `repolicy new-notice`: years and dates moved on "
-               f"by {year - source_year}.\nCheck each against the {year} notice before trusting it: dates now fall "
-               f"on other weekdays and holidays, and the figures must be those of the new notice.")
+        _write(
+            y,
+            sdoc,
+            path,
+            f"Moved from {name} ({ruleset.ref}) to {new_ref} by `repolicy new-notice`: years and dates moved on "
+            f"by {year - source_year}.\nCheck each against the {year} notice before trusting it: dates now fall "
+            f"on other weekdays and holidays, and the figures must be those of the new notice.",
+        )
         written.append(path)
     return Draft(ruleset_path, instrument_path, written, unset, new_ref, new_instrument)
 

@@ -8,6 +8,7 @@ replaced in the text, so nothing else of the file can move (re-emitting the whol
 strip trailing blanks of a line).  The result is loaded and validated like any other file, with PyYAML
 (:mod:`policy.loader`).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -109,7 +110,7 @@ def edit_parameters(source: str, version: str, values: Mapping[str, Any]) -> str
         found = _SCALAR.match(lines[line], column)
         if found is None:
             raise EditError(f"line {line + 1}: the value is not a one-line scalar; edit the file instead")
-        lines[line] = lines[line][:found.start()] + text + lines[line][found.end():]
+        lines[line] = lines[line][: found.start()] + text + lines[line][found.end() :]
     return "".join(lines)
 
 

@@ -6,6 +6,7 @@ holds them) or ISO ``YYYY-MM-DD`` text (as the store's rows hold them): each is 
 before comparing, so the three agree (text compared as text would put ``20240101`` after ``2024-12-31``).
 A period whose last day is before its first holds no day and overlaps nothing.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -12,6 +12,7 @@ them along the condition's tree.  A name the vocabulary lacks is shown as
 written in the rule, so a new field never breaks a page (a test keeps the
 shipped rulesets fully covered).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -63,8 +64,15 @@ class _Renderer(Visitor[str]):
     As a visitor it renders a value-giving part (a *term*: a field, a parameter, a constant, arithmetic,
     a call); :meth:`condition` renders a yes/no part with :class:`_Conditions`."""
 
-    def __init__(self, ruleset: Ruleset, rule: Rule, lang: str, bindings: Bindings | None = None,
-                 as_of: int | None = None, vocabulary: Vocabulary | None = None):
+    def __init__(
+        self,
+        ruleset: Ruleset,
+        rule: Rule,
+        lang: str,
+        bindings: Bindings | None = None,
+        as_of: int | None = None,
+        vocabulary: Vocabulary | None = None,
+    ):
         self.rs, self.rule, self.lang = ruleset, rule, lang
         self.voc = vocabulary or load_vocabulary()
         self.bindings, self.as_of = bindings, as_of
@@ -82,8 +90,9 @@ class _Renderer(Visitor[str]):
         counts: dict[str, int] = {}
         for n in names.values():
             counts[n] = counts.get(n, 0) + 1
-        return {a: (f"{n}（{a}）" if self.lang == "zh" else f"{n} ({a})") if counts[n] > 1 else n
-                for a, n in names.items()}
+        return {
+            a: (f"{n}（{a}）" if self.lang == "zh" else f"{n} ({a})") if counts[n] > 1 else n for a, n in names.items()
+        }
 
     def field_words(self, name: str, negated: bool = False) -> str | None:
         entry = self.voc.fields.get(name)
@@ -224,8 +233,9 @@ class _Conditions(Visitor[str]):
         return r.op("not").format(text) if negate else text
 
 
-def render_condition(ruleset: Ruleset, rule: Rule, node: E.Node, lang: str, bindings: Bindings | None = None,
-                     as_of: int | None = None) -> str:
+def render_condition(
+    ruleset: Ruleset, rule: Rule, node: E.Node, lang: str, bindings: Bindings | None = None, as_of: int | None = None
+) -> str:
     """One condition of ``rule`` in plain ``lang``; with ``bindings``, each value read is shown beside it."""
     return _Renderer(ruleset, rule, lang, bindings, as_of).condition(node)
 
@@ -261,7 +271,7 @@ def explain_match(ruleset: Ruleset, rule: Rule, bindings: Bindings, as_of: int |
     for lang in LANGS:
         r = _Renderer(ruleset, rule, lang, bindings, as_of)
         parts = [r.condition(p.where) for p in rule.positive if p.where is not None]
-        out[lang] = (r.op("clauses").join(parts))
+        out[lang] = r.op("clauses").join(parts)
     return out
 
 

@@ -15,6 +15,7 @@ Selection rules (contract evaluate-v1):
   listed (each judges nothing outside its period), so the response always
   names what was consulted.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,8 +38,9 @@ def ruleset_files(directory: Path) -> list[Path]:
     """Ruleset YAML files: rulesets/<id>/<version>.yaml (instruments, sources, the scenario
     library and the ``<version>.scenarios.yaml`` files that test them excluded)."""
     skip = {"instruments", "sources", "scenarios"}
-    return sorted(p for p in directory.glob("*/*.yaml")
-                  if p.parent.name not in skip and not p.name.endswith(".scenarios.yaml"))
+    return sorted(
+        p for p in directory.glob("*/*.yaml") if p.parent.name not in skip and not p.name.endswith(".scenarios.yaml")
+    )
 
 
 def load_directory(directory: Path, instruments: Mapping[str, Instrument]) -> list[Ruleset]:
@@ -73,8 +75,9 @@ def covers_year(ruleset: Ruleset, year: int) -> bool:
 
 def covers_day(ruleset: Ruleset, day: dt.date) -> bool:
     n = day.toordinal()
-    return (ruleset.effective_from is None or n >= ruleset.effective_from) and \
-        (ruleset.effective_to is None or n <= ruleset.effective_to)
+    return (ruleset.effective_from is None or n >= ruleset.effective_from) and (
+        ruleset.effective_to is None or n <= ruleset.effective_to
+    )
 
 
 class Registry:
@@ -91,9 +94,17 @@ class Registry:
         for rs in rulesets:
             existing = self._versions.get(rs.ref)
             if existing is not None and existing.digest != rs.digest:
-                raise RulesetInvalid([Issue(rs.path, 1, 1,
-                                            f"{rs.ref} already exists with other content: versions are immutable",
-                                            hint="give the new content a new version")])
+                raise RulesetInvalid(
+                    [
+                        Issue(
+                            rs.path,
+                            1,
+                            1,
+                            f"{rs.ref} already exists with other content: versions are immutable",
+                            hint="give the new content a new version",
+                        )
+                    ]
+                )
             self._versions[rs.ref] = rs
 
     def get(self, ref: str) -> Ruleset:
@@ -111,8 +122,9 @@ class Registry:
     def active(self) -> list[Ruleset]:
         return [r for r in self.all() if self.status(r.ref) == "active"]
 
-    def select(self, pins: list[str] | None, fact_years: set[int],
-               as_of: dt.date | None = None) -> tuple[list[Ruleset], list[dict]]:
+    def select(
+        self, pins: list[str] | None, fact_years: set[int], as_of: dt.date | None = None
+    ) -> tuple[list[Ruleset], list[dict]]:
         """The rulesets that judge a request, and warnings about years nothing covers."""
         if pins:
             return [self.get(p) for p in dict.fromkeys(pins)], []
@@ -125,16 +137,26 @@ class Registry:
             if not fact_years:
                 chosen.extend(versions)
                 continue
-            used = [v for v in versions if any(covers_year(v, y) for y in fact_years)
-                    or (as_of is not None and covers_day(v, as_of))]
+            used = [
+                v
+                for v in versions
+                if any(covers_year(v, y) for y in fact_years) or (as_of is not None and covers_day(v, as_of))
+            ]
             chosen.extend(used)
             for year in sorted(fact_years):
                 if not any(covers_year(v, year) for v in versions):
-                    warnings.append({
-                        "code": "no_ruleset_for_year", "ruleset": rid, "year": year,
-                        "message": {"zh": f"没有适用于{year}年的{rid}规则集版本，该年度事实未按其评判",
-                                    "en": f"No active version of ruleset {rid} covers {year}; "
-                                          f"facts of that year were not judged under it"}})
+                    warnings.append(
+                        {
+                            "code": "no_ruleset_for_year",
+                            "ruleset": rid,
+                            "year": year,
+                            "message": {
+                                "zh": f"没有适用于{year}年的{rid}规则集版本，该年度事实未按其评判",
+                                "en": f"No active version of ruleset {rid} covers {year}; "
+                                f"facts of that year were not judged under it",
+                            },
+                        }
+                    )
         if not chosen:
             chosen = [v for versions in by_id.values() for v in versions]
         return chosen, warnings

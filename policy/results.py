@@ -6,6 +6,7 @@ cited provisions with their verbatim text and legal status, and the
 consequences.  Matches of one rule for the same subject and period are one
 violation (the contract: "one violation per rule per subject and period").
 """
+
 from __future__ import annotations
 
 import json
@@ -71,10 +72,16 @@ def citation_json(citation: Citation, instruments: Mapping[str, Instrument]) -> 
     inst = instruments[citation.instrument]
     prov = inst.provision(citation.eid)
     if not inst.text_available:  # registered by its metadata only: say so rather than quote nothing
-        return {"instrument": inst.id, "eid": prov.eid, "label": dict(prov.label), "status": inst.status,
-                "text": TEXT_NOT_AVAILABLE["zh"], "text_en": TEXT_NOT_AVAILABLE["en"], "text_available": False}
-    out = {"instrument": inst.id, "eid": prov.eid, "label": dict(prov.label), "status": inst.status,
-           "text": prov.text}
+        return {
+            "instrument": inst.id,
+            "eid": prov.eid,
+            "label": dict(prov.label),
+            "status": inst.status,
+            "text": TEXT_NOT_AVAILABLE["zh"],
+            "text_en": TEXT_NOT_AVAILABLE["en"],
+            "text_available": False,
+        }
+    out = {"instrument": inst.id, "eid": prov.eid, "label": dict(prov.label), "status": inst.status, "text": prov.text}
     if prov.text_en:
         out["text_en"] = prov.text_en
     return out
@@ -137,21 +144,29 @@ class _CompiledRule:
         self.subject_type = None if isinstance(rule.subject_type, str) else E.compile_py(rule.subject_type)
         self.period = E.compile_py(rule.period) if rule.period is not None else None
         self.details = tuple((name, E.compile_py(node)) for name, node in rule.details.items())
-        self.message = {lang: tuple((literal, name) for literal, name, _spec, _conv
-                                    in string.Formatter().parse(rule.message[lang]))
-                        for lang in ("zh", "en")}
+        self.message = {
+            lang: tuple((literal, name) for literal, name, _spec, _conv in string.Formatter().parse(rule.message[lang]))
+            for lang in ("zh", "en")
+        }
         # the details each language's message shows (only those are formatted for display)
-        self.message_fields = {lang: frozenset(name for _literal, name in parts if name is not None)
-                               for lang, parts in self.message.items()}
+        self.message_fields = {
+            lang: frozenset(name for _literal, name in parts if name is not None)
+            for lang, parts in self.message.items()
+        }
         self.consequences = tuple(
-            (c.type, tuple((key, E.compile_py(node)) for key, node in c.values.items()),
-             {"instrument": c.citation.instrument, "eid": c.citation.eid},
-             dict(c.description) if c.description else None)
-            for c in rule.consequences)
+            (
+                c.type,
+                tuple((key, E.compile_py(node)) for key, node in c.values.items()),
+                {"instrument": c.citation.instrument, "eid": c.citation.eid},
+                dict(c.description) if c.description else None,
+            )
+            for c in rule.consequences
+        )
         self.wheres = tuple(p.where for p in rule.positive if p.where is not None)
         # the readings of open provisions the rule applies: each of its findings says it depends on them
-        self.interpretations = tuple({"question": dict(i.question), "reading": dict(i.reading)}
-                                     for i in rule.interpretations)
+        self.interpretations = tuple(
+            {"question": dict(i.question), "reading": dict(i.reading)} for i in rule.interpretations
+        )
         self.scope = E.Scope(ruleset.fact_fields_by_alias(rule), {n: p.type for n, p in ruleset.parameters.items()})
         # the violation's ``explanation``: its conditions joined by " and ", each value written as in messages
         self.explanation = E.compile_explanation(self.wheres, _show_explained, self.scope)
@@ -202,9 +217,15 @@ def _compiled_rules(ruleset: Ruleset) -> dict[str, _CompiledRule]:
     return cached[1]
 
 
-def violations(ruleset: Ruleset, matches: Iterable[MatchLike], instruments: Mapping[str, Instrument],
-               enterprise_groups: Mapping[str, str | None] | None = None, as_of: int | None = None,
-               limit: int | None = None, tally: dict[str, int] | None = None) -> list[dict[str, Any]]:
+def violations(
+    ruleset: Ruleset,
+    matches: Iterable[MatchLike],
+    instruments: Mapping[str, Instrument],
+    enterprise_groups: Mapping[str, str | None] | None = None,
+    as_of: int | None = None,
+    limit: int | None = None,
+    tally: dict[str, int] | None = None,
+) -> list[dict[str, Any]]:
     """Group matches into violations and render them (unsorted; see :func:`sort_violations`).
 
     ``limit``: render only that many, the first in the contract's order (rendering is most of the cost
@@ -216,8 +237,11 @@ def violations(ruleset: Ruleset, matches: Iterable[MatchLike], instruments: Mapp
     for m in matches:
         compiled = rules[m.rule]
         subject = _run(compiled.subject, m.bindings, params)
-        stype = compiled.rule.subject_type if compiled.subject_type is None else \
-            _run(compiled.subject_type, m.bindings, params)
+        stype = (
+            compiled.rule.subject_type
+            if compiled.subject_type is None
+            else _run(compiled.subject_type, m.bindings, params)
+        )
         period = _run(compiled.period, m.bindings, params)
         grouped.setdefault((m.rule, stype, str(subject), period), []).append(m)
     if tally is not None:
@@ -225,8 +249,16 @@ def violations(ruleset: Ruleset, matches: Iterable[MatchLike], instruments: Mapp
             severity = rules[rule_id].rule.severity
             tally[severity] = tally.get(severity, 0) + 1
     if limit is not None and len(grouped) > limit:
-        first = sorted(grouped, key=lambda k: (SEVERITY_RANK[rules[k[0]].rule.severity], k[0], k[1], k[2],
-                                               "" if k[3] is None else str(k[3])))[:limit]
+        first = sorted(
+            grouped,
+            key=lambda k: (
+                SEVERITY_RANK[rules[k[0]].rule.severity],
+                k[0],
+                k[1],
+                k[2],
+                "" if k[3] is None else str(k[3]),
+            ),
+        )[:limit]
         grouped = {k: grouped[k] for k in first}
     out = []
     citations: dict[Citation, dict[str, Any]] = {}  # each provision looked up once per call
@@ -254,9 +286,18 @@ def _responsible(ruleset: Ruleset, enterprise: str, group: str | None) -> list[d
     return out
 
 
-def _violation(ruleset: Ruleset, compiled: _CompiledRule, subject_type: str, subject: str, period: Any,
-               group: list[MatchLike], params: Mapping[str, Any], instruments: Mapping[str, Instrument],
-               as_of: int | None, citations: dict[Citation, dict[str, Any]]) -> dict[str, Any]:
+def _violation(
+    ruleset: Ruleset,
+    compiled: _CompiledRule,
+    subject_type: str,
+    subject: str,
+    period: Any,
+    group: list[MatchLike],
+    params: Mapping[str, Any],
+    instruments: Mapping[str, Instrument],
+    as_of: int | None,
+    citations: dict[Citation, dict[str, Any]],
+) -> dict[str, Any]:
     rule = compiled.rule
     lead = group[0]
     bindings = lead.bindings
@@ -268,10 +309,12 @@ def _violation(ruleset: Ruleset, compiled: _CompiledRule, subject_type: str, sub
         shown = compiled.message_fields[lang]
         values = {k: display_value(v, types.get(k, ""), lang) for k, v in details_raw.items() if k in shown}
         values["subject"] = subject
-        values["period"] = str(_json_value(period, types.get("period", ""))) if period is not None \
-            else UNKNOWN_TEXT[lang]
-        message[lang] = "".join(literal + (values.get(name, "?") if name is not None else "")
-                                for literal, name in compiled.message[lang])
+        values["period"] = (
+            str(_json_value(period, types.get("period", ""))) if period is not None else UNKNOWN_TEXT[lang]
+        )
+        message[lang] = "".join(
+            literal + (values.get(name, "?") if name is not None else "") for literal, name in compiled.message[lang]
+        )
     consequences = []
     for ctype, cvalues, citation, description in compiled.consequences:
         item: dict[str, Any] = {"type": ctype}
@@ -315,12 +358,22 @@ def _violation(ruleset: Ruleset, compiled: _CompiledRule, subject_type: str, sub
 
 def sort_violations(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The contract's stable order: severity, then rule, then subject (then period, ruleset)."""
-    return sorted(items, key=lambda v: (SEVERITY_RANK[v["severity"]], v["rule"], v["subject"]["type"],
-                                        v["subject"]["id"], str(v.get("period", "")), v["ruleset"]))
+    return sorted(
+        items,
+        key=lambda v: (
+            SEVERITY_RANK[v["severity"]],
+            v["rule"],
+            v["subject"]["type"],
+            v["subject"]["id"],
+            str(v.get("period", "")),
+            v["ruleset"],
+        ),
+    )
 
 
-def summary(items: list[dict[str, Any]], tally: Mapping[str, int] | None = None,
-            non_binding: int | None = None) -> dict[str, Any]:
+def summary(
+    items: list[dict[str, Any]], tally: Mapping[str, int] | None = None, non_binding: int | None = None
+) -> dict[str, Any]:
     """Counts by severity, and of binding findings apart from those under a draft (pinned only).
 
     ``tally`` and ``non_binding`` count every violation found when not all are rendered; without them
@@ -332,6 +385,9 @@ def summary(items: list[dict[str, Any]], tally: Mapping[str, int] | None = None,
     if non_binding is None:
         non_binding = sum(1 for v in items if not v.get("binding", True))
     total = sum(by.values())
-    return {"violations": total, "by_severity": {s: by[s] for s in SEVERITIES if s in by},
-            "binding": total - non_binding, "non_binding": non_binding}
-
+    return {
+        "violations": total,
+        "by_severity": {s: by[s] for s in SEVERITIES if s in by},
+        "binding": total - non_binding,
+        "non_binding": non_binding,
+    }

@@ -8,6 +8,7 @@ matches on).  So a new version that only reformats a file, or changes another
 rule, keeps the approval; raising a parameter the rule reads (e.g. the capacity
 floor from 2,000 to 3,000 t) makes the rule unreviewed until approved again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -70,8 +71,11 @@ def _rule_digest(ruleset: Ruleset, rule: Rule, doc: Mapping[str, Any]) -> str:
     deps = rule_dependencies(ruleset, rule)
     params = doc.get("parameters") or {}
     derived = doc.get("derived") or {}
-    computed = [c for c in doc.get("computed") or []
-                if isinstance(c, dict) and f"{c.get('list')}.{c.get('field')}" in deps["computed"]]
+    computed = [
+        c
+        for c in doc.get("computed") or []
+        if isinstance(c, dict) and f"{c.get('list')}.{c.get('field')}" in deps["computed"]
+    ]
     content = {
         "ruleset": ruleset.id,
         "rule": own,
@@ -107,8 +111,13 @@ def review_state(ruleset: Ruleset, rule: Rule, approvals: Iterable[Mapping[str, 
     mine = [a for a in approvals if a["rule"] == rule.id]
     standing = [a for a in mine if a["rule_digest"] == digest]
     status = APPROVED if standing else CHANGED if mine else UNREVIEWED
-    return {"status": status, "label": STATUS_LABELS[status], "rule_digest": digest,
-            "approvals": standing, "earlier_approvals": [a for a in mine if a["rule_digest"] != digest]}
+    return {
+        "status": status,
+        "label": STATUS_LABELS[status],
+        "rule_digest": digest,
+        "approvals": standing,
+        "earlier_approvals": [a for a in mine if a["rule_digest"] != digest],
+    }
 
 
 def in_force_digests(rulesets: Iterable[Ruleset]) -> set[str]:
@@ -116,8 +125,9 @@ def in_force_digests(rulesets: Iterable[Ruleset]) -> set[str]:
     return {rule_digest(rs, rule) for rs in rulesets for rule in rs.rules}
 
 
-def unsigned_changes(ruleset: Ruleset, known: set[str], approvals: Iterable[Mapping[str, Any]],
-                     author: str) -> list[dict[str, str]]:
+def unsigned_changes(
+    ruleset: Ruleset, known: set[str], approvals: Iterable[Mapping[str, Any]], author: str
+) -> list[dict[str, str]]:
     """Maker-checker: the rules of ``ruleset`` whose meaning no version in force had (digest not in
     ``known``) and that no one but the version's ``author`` signed off as they now stand."""
     signed = {(a["rule"], a["rule_digest"]) for a in approvals if a["reviewer"] != author}
@@ -129,13 +139,13 @@ def unsigned_changes(ruleset: Ruleset, known: set[str], approvals: Iterable[Mapp
     return out
 
 
-def standing_override(ruleset: Ruleset, rule: Rule, overrides: Iterable[Mapping[str, Any]],
-                      state: Mapping[str, Any]) -> dict[str, Any] | None:
+def standing_override(
+    ruleset: Ruleset, rule: Rule, overrides: Iterable[Mapping[str, Any]], state: Mapping[str, Any]
+) -> dict[str, Any] | None:
     """The emergency override under which this rule, as it stands in this version, was activated unsigned;
     None once it is signed off (``state`` is its :func:`review_state`)."""
     if state.get("status") == APPROVED:
         return None
     digest = rule_digest(ruleset, rule)
-    mine = [o for o in overrides if o["ruleset"] == ruleset.ref and o["rule"] == rule.id
-            and o["rule_digest"] == digest]
+    mine = [o for o in overrides if o["ruleset"] == ruleset.ref and o["rule"] == rule.id and o["rule_digest"] == digest]
     return mine[-1] if mine else None

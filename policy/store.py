@@ -6,6 +6,7 @@ immutable: a row's YAML and digest never change; only its ``status`` moves
 is appended to ``audit_log`` in the same transaction, and bumps the single
 ``registry_generation`` counter that running instances poll to pick changes up.
 """
+
 from __future__ import annotations
 
 import base64
@@ -15,10 +16,26 @@ from dataclasses import dataclass
 from typing import Any
 from collections.abc import Iterable
 
-from sqlalchemy import (BigInteger, DateTime, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
-                        Column, create_engine, event, insert, select, update)
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Column,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+
 # The database's errors, for the application to catch by these names: only this module imports sqlalchemy
 # (the import contracts in setup.cfg).
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError  # noqa: F401 - re-exported
@@ -29,7 +46,8 @@ from policy.periods import periods_overlap
 metadata = MetaData()
 
 versions = Table(
-    "ruleset_versions", metadata,
+    "ruleset_versions",
+    metadata,
     Column("pk", Integer, primary_key=True, autoincrement=True),
     Column("ruleset_id", String(128), nullable=False),
     Column("version", String(128), nullable=False),
@@ -47,7 +65,8 @@ versions = Table(
 )
 
 audit_log = Table(
-    "audit_log", metadata,
+    "audit_log",
+    metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("actor", String(128), nullable=False),
@@ -60,7 +79,8 @@ audit_log = Table(
 )
 
 decisions = Table(
-    "decisions", metadata,
+    "decisions",
+    metadata,
     Column("decision_id", String(64), primary_key=True),
     Column("at", DateTime(timezone=True), nullable=False, index=True),
     Column("caller", String(128)),
@@ -76,7 +96,8 @@ decisions = Table(
 # means (policy.review.rule_digest): a later version whose rule has the same digest is still approved,
 # a changed rule is unreviewed until approved again.  Rows are only ever added.
 approvals = Table(
-    "rule_approvals", metadata,
+    "rule_approvals",
+    metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("ruleset_id", String(128), nullable=False),
     Column("version", String(128), nullable=False),
@@ -92,7 +113,8 @@ approvals = Table(
 # row per unsigned rule, with the written reason.  Shown beside the rule until a sign-off of its digest
 # exists.  Rows are only ever added.
 overrides = Table(
-    "activation_overrides", metadata,
+    "activation_overrides",
+    metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("ruleset_id", String(128), nullable=False),
     Column("version", String(128), nullable=False),
@@ -108,7 +130,8 @@ overrides = Table(
 # next revision of the same instrument id, and every earlier one stays readable for the rulesets and
 # decisions that cited it.  The newest revision of an id is the one served.
 instrument_revisions = Table(
-    "instrument_revisions", metadata,
+    "instrument_revisions",
+    metadata,
     Column("pk", Integer, primary_key=True, autoincrement=True),
     Column("instrument_id", String(128), nullable=False),
     Column("revision", Integer, nullable=False),
@@ -123,7 +146,8 @@ instrument_revisions = Table(
 )
 
 generation = Table(
-    "registry_generation", metadata,
+    "registry_generation",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
@@ -165,7 +189,9 @@ def packed_text(text: str | None) -> str | None:
 def unpacked_text(text: str | None) -> str | None:
     if text is None or not text.startswith(_COMPRESSED):
         return text
-    return zlib.decompress(base64.b64decode(text[len(_COMPRESSED):])).decode("utf-8")
+    return zlib.decompress(base64.b64decode(text[len(_COMPRESSED) :])).decode("utf-8")
+
+
 @dataclass(frozen=True)
 class InstrumentRow:
     instrument_id: str
@@ -180,25 +206,46 @@ class InstrumentRow:
 
     def as_json(self, include_source: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "id": self.instrument_id, "revision": self.revision, "status": self.legal_status,
-            "text_available": self.text_available, "digest": self.digest, "author": self.author,
-            "created_at": self.created_at.isoformat() if self.created_at else None, "comment": self.comment}
+            "id": self.instrument_id,
+            "revision": self.revision,
+            "status": self.legal_status,
+            "text_available": self.text_available,
+            "digest": self.digest,
+            "author": self.author,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "comment": self.comment,
+        }
         if include_source:
             out["source"] = self.source
         return out
 
 
 def _instrument_row(r: Any) -> InstrumentRow:
-    return InstrumentRow(r.instrument_id, r.revision, r.legal_status, bool(r.text_available), r.source, r.digest,
-                         r.author, _utc(r.created_at), r.comment)
+    return InstrumentRow(
+        r.instrument_id,
+        r.revision,
+        r.legal_status,
+        bool(r.text_available),
+        r.source,
+        r.digest,
+        r.author,
+        _utc(r.created_at),
+        r.comment,
+    )
 
 
 def _decision(r: Any) -> dict[str, Any]:
-    return {"decision_id": r.decision_id, "at": _iso(r.at), "caller": r.caller,
-            "as_of": r.as_of, "rulesets": jsonio.loads(r.rulesets),
-            "input": jsonio.loads(unpacked_text(r.input)) if r.input is not None else None,
-            "input_digest": r.input_digest, "result": jsonio.loads(unpacked_text(r.result)),
-            "violations": r.violations}
+    return {
+        "decision_id": r.decision_id,
+        "at": _iso(r.at),
+        "caller": r.caller,
+        "as_of": r.as_of,
+        "rulesets": jsonio.loads(r.rulesets),
+        "input": jsonio.loads(unpacked_text(r.input)) if r.input is not None else None,
+        "input_digest": r.input_digest,
+        "result": jsonio.loads(unpacked_text(r.result)),
+        "violations": r.violations,
+    }
 
 
 class VersionConflict(ValueError):
@@ -222,8 +269,20 @@ def _iso(at: dt.datetime | None) -> str | None:
 
 
 def _row(r: Any) -> VersionRow:
-    return VersionRow(r.ruleset_id, r.version, r.status, r.instrument, r.legal_status, r.effective_from,
-                      r.effective_to, r.source, r.digest, r.author, _utc(r.created_at), r.comment)
+    return VersionRow(
+        r.ruleset_id,
+        r.version,
+        r.status,
+        r.instrument,
+        r.legal_status,
+        r.effective_from,
+        r.effective_to,
+        r.source,
+        r.digest,
+        r.author,
+        _utc(r.created_at),
+        r.comment,
+    )
 
 
 class Store:
@@ -236,13 +295,16 @@ class Store:
         self.url = url
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
+
             @event.listens_for(self.engine, "connect")
             def _sqlite_pragmas(conn, _record):  # concurrent readers while one process writes
                 cur = conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.close()
+
         from policy.migrations import upgrade  # (env.py imports this module's metadata)
+
         upgrade(self.engine)  # the schema at the newest revision; see policy.migrations
         with self.engine.begin() as conn:
             if conn.execute(select(generation.c.value).where(generation.c.id == 1)).first() is None:
@@ -263,17 +325,29 @@ class Store:
 
     def get(self, ruleset_id: str, version: str) -> VersionRow | None:
         with self.engine.connect() as conn:
-            r = conn.execute(select(versions).where(versions.c.ruleset_id == ruleset_id,
-                                                    versions.c.version == version)).first()
+            r = conn.execute(
+                select(versions).where(versions.c.ruleset_id == ruleset_id, versions.c.version == version)
+            ).first()
         return _row(r) if r else None
 
     def audit(self, limit: int = 100, after: int = 0) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(audit_log).where(audit_log.c.seq > after)
-                                .order_by(audit_log.c.seq).limit(limit)).all()
-        return [{"seq": r.seq, "at": _iso(r.at), "actor": r.actor, "action": r.action,
-                 "ruleset": f"{r.ruleset_id}@{r.version}", "digest_before": r.digest_before,
-                 "digest_after": r.digest_after, "detail": r.detail} for r in rows]
+            rows = conn.execute(
+                select(audit_log).where(audit_log.c.seq > after).order_by(audit_log.c.seq).limit(limit)
+            ).all()
+        return [
+            {
+                "seq": r.seq,
+                "at": _iso(r.at),
+                "actor": r.actor,
+                "action": r.action,
+                "ruleset": f"{r.ruleset_id}@{r.version}",
+                "digest_before": r.digest_before,
+                "digest_after": r.digest_after,
+                "detail": r.detail,
+            }
+            for r in rows
+        ]
 
     def decision(self, decision_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -294,15 +368,27 @@ class Store:
             q = q.where(approvals.c.rule_id == rule_id)
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
-        return [{"seq": r.seq, "ruleset": f"{r.ruleset_id}@{r.version}", "rule": r.rule_id,
-                 "rule_digest": r.rule_digest, "reviewer": r.reviewer,
-                 "at": _iso(r.at), "comment": r.comment} for r in rows]
+        return [
+            {
+                "seq": r.seq,
+                "ruleset": f"{r.ruleset_id}@{r.version}",
+                "rule": r.rule_id,
+                "rule_digest": r.rule_digest,
+                "reviewer": r.reviewer,
+                "at": _iso(r.at),
+                "comment": r.comment,
+            }
+            for r in rows
+        ]
 
     def ever_active(self, ruleset_id: str) -> set[str]:
         """Versions of the ruleset that were active at some time (from the audit trail's activations)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(audit_log.c.version).where(audit_log.c.ruleset_id == ruleset_id,
-                                                                  audit_log.c.action == "activate")).all()
+            rows = conn.execute(
+                select(audit_log.c.version).where(
+                    audit_log.c.ruleset_id == ruleset_id, audit_log.c.action == "activate"
+                )
+            ).all()
         return {r.version for r in rows}
 
     def overrides(self, ruleset_id: str, rule_id: str | None = None) -> list[dict[str, Any]]:
@@ -312,13 +398,21 @@ class Store:
             q = q.where(overrides.c.rule_id == rule_id)
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
-        return [{"ruleset": f"{r.ruleset_id}@{r.version}", "rule": r.rule_id, "rule_digest": r.rule_digest,
-                 "actor": r.actor, "at": _iso(r.at), "reason": r.reason} for r in rows]
+        return [
+            {
+                "ruleset": f"{r.ruleset_id}@{r.version}",
+                "rule": r.rule_id,
+                "rule_digest": r.rule_digest,
+                "actor": r.actor,
+                "at": _iso(r.at),
+                "reason": r.reason,
+            }
+            for r in rows
+        ]
 
     def instrument_revisions(self, instrument_id: str | None = None) -> list[InstrumentRow]:
         """Published instrument revisions (of one id, or all), oldest first."""
-        q = select(instrument_revisions).order_by(instrument_revisions.c.instrument_id,
-                                                  instrument_revisions.c.revision)
+        q = select(instrument_revisions).order_by(instrument_revisions.c.instrument_id, instrument_revisions.c.revision)
         if instrument_id is not None:
             q = q.where(instrument_revisions.c.instrument_id == instrument_id)
         with self.engine.connect() as conn:
@@ -326,9 +420,11 @@ class Store:
 
     def instrument_revision(self, instrument_id: str, revision: int) -> InstrumentRow | None:
         with self.engine.connect() as conn:
-            r = conn.execute(select(instrument_revisions).where(
-                instrument_revisions.c.instrument_id == instrument_id,
-                instrument_revisions.c.revision == revision)).first()
+            r = conn.execute(
+                select(instrument_revisions).where(
+                    instrument_revisions.c.instrument_id == instrument_id, instrument_revisions.c.revision == revision
+                )
+            ).first()
         return _instrument_row(r) if r else None
 
     def current_instruments(self) -> list[InstrumentRow]:
@@ -339,95 +435,207 @@ class Store:
         return list(newest.values())
 
     # ------------------------------------------------------------------ writing
-    def add_instrument_revision(self, *, instrument_id: str, legal_status: str, text_available: bool,
-                                source: str, digest: str, author: str,
-                                comment: str | None = None) -> tuple[InstrumentRow, bool]:
+    def add_instrument_revision(
+        self,
+        *,
+        instrument_id: str,
+        legal_status: str,
+        text_available: bool,
+        source: str,
+        digest: str,
+        author: str,
+        comment: str | None = None,
+    ) -> tuple[InstrumentRow, bool]:
         """Store an instrument's text as its next revision; (the revision, whether it is new).
 
         Publishing the text the newest revision already has is idempotent (nothing is written).
         """
         with self.engine.begin() as conn:
-            newest = conn.execute(select(instrument_revisions)
-                                  .where(instrument_revisions.c.instrument_id == instrument_id)
-                                  .order_by(instrument_revisions.c.revision.desc()).limit(1)).first()
+            newest = conn.execute(
+                select(instrument_revisions)
+                .where(instrument_revisions.c.instrument_id == instrument_id)
+                .order_by(instrument_revisions.c.revision.desc())
+                .limit(1)
+            ).first()
             if newest is not None and newest.digest == digest:
                 return _instrument_row(newest), False
             revision = newest.revision + 1 if newest is not None else 1
-            values = dict(instrument_id=instrument_id, revision=revision, legal_status=legal_status,
-                          text_available=int(text_available), source=source, digest=digest, author=author,
-                          created_at=_now(), comment=comment)
+            values = dict(
+                instrument_id=instrument_id,
+                revision=revision,
+                legal_status=legal_status,
+                text_available=int(text_available),
+                source=source,
+                digest=digest,
+                author=author,
+                created_at=_now(),
+                comment=comment,
+            )
             conn.execute(insert(instrument_revisions).values(**values))
-            self._audit(conn, author, "publish-instrument", instrument_id, str(revision),
-                        newest.digest if newest is not None else None, digest,
-                        comment or (f"correction of revision {newest.revision}" if newest is not None else None))
+            self._audit(
+                conn,
+                author,
+                "publish-instrument",
+                instrument_id,
+                str(revision),
+                newest.digest if newest is not None else None,
+                digest,
+                comment or (f"correction of revision {newest.revision}" if newest is not None else None),
+            )
             self._bump(conn)
-        return InstrumentRow(instrument_id, revision, legal_status, text_available, source, digest, author,
-                             values["created_at"], comment), True
+        return InstrumentRow(
+            instrument_id, revision, legal_status, text_available, source, digest, author, values["created_at"], comment
+        ), True
 
-
-    def record_approval(self, *, ruleset_id: str, version: str, rule_id: str, rule_digest: str,
-                        reviewer: str, comment: str | None = None) -> dict[str, Any]:
+    def record_approval(
+        self,
+        *,
+        ruleset_id: str,
+        version: str,
+        rule_id: str,
+        rule_digest: str,
+        reviewer: str,
+        comment: str | None = None,
+    ) -> dict[str, Any]:
         """Append a sign-off (and its audit entry, in the same transaction)."""
         at = _now()
         with self.engine.begin() as conn:
-            seq = conn.execute(insert(approvals).values(
-                ruleset_id=ruleset_id, version=version, rule_id=rule_id, rule_digest=rule_digest,
-                reviewer=reviewer, at=at, comment=comment)).inserted_primary_key[0]
-            self._audit(conn, reviewer, "approve", ruleset_id, version, None, rule_digest,
-                        f"{rule_id}" + (f": {comment}" if comment else ""))
-        return {"seq": seq, "ruleset": f"{ruleset_id}@{version}", "rule": rule_id, "rule_digest": rule_digest,
-                "reviewer": reviewer, "at": at.isoformat(), "comment": comment}
+            seq = conn.execute(
+                insert(approvals).values(
+                    ruleset_id=ruleset_id,
+                    version=version,
+                    rule_id=rule_id,
+                    rule_digest=rule_digest,
+                    reviewer=reviewer,
+                    at=at,
+                    comment=comment,
+                )
+            ).inserted_primary_key[0]
+            self._audit(
+                conn,
+                reviewer,
+                "approve",
+                ruleset_id,
+                version,
+                None,
+                rule_digest,
+                f"{rule_id}" + (f": {comment}" if comment else ""),
+            )
+        return {
+            "seq": seq,
+            "ruleset": f"{ruleset_id}@{version}",
+            "rule": rule_id,
+            "rule_digest": rule_digest,
+            "reviewer": reviewer,
+            "at": at.isoformat(),
+            "comment": comment,
+        }
 
     def record_decisions(self, items: list[dict[str, Any]]) -> None:
         """Append decisions (one transaction); each: decision_id, at, caller, as_of, rulesets, input,
         input_digest, result, violations (rulesets/input/result as JSON text; large ones are stored
         compressed, see :func:`packed_text`)."""
         # SQLite keeps a time's wall clock and drops its zone: store UTC, which reading labels as UTC
-        items = [{**item, "at": item["at"].astimezone(dt.UTC)}
-                 if isinstance(item.get("at"), dt.datetime) and item["at"].tzinfo is not None else item
-                 for item in items]
+        items = [
+            {**item, "at": item["at"].astimezone(dt.UTC)}
+            if isinstance(item.get("at"), dt.datetime) and item["at"].tzinfo is not None
+            else item
+            for item in items
+        ]
         rows = [{**r, "input": packed_text(r["input"]), "result": packed_text(r["result"])} for r in items]
         with self.engine.begin() as conn:
             conn.execute(insert(decisions), rows)
 
     def purge_decisions(self, before: dt.datetime) -> int:
         from sqlalchemy import delete
+
         with self.engine.begin() as conn:
             return conn.execute(delete(decisions).where(decisions.c.at < before)).rowcount or 0
 
     def _bump(self, conn) -> None:
         conn.execute(update(generation).where(generation.c.id == 1).values(value=generation.c.value + 1))
 
-    def _audit(self, conn, actor: str, action: str, rid: str, version: str, before: str | None,
-               after: str | None, detail: str | None = None) -> None:
-        conn.execute(insert(audit_log).values(at=_now(), actor=actor, action=action, ruleset_id=rid,
-                                              version=version, digest_before=before, digest_after=after,
-                                              detail=detail))
+    def _audit(
+        self,
+        conn,
+        actor: str,
+        action: str,
+        rid: str,
+        version: str,
+        before: str | None,
+        after: str | None,
+        detail: str | None = None,
+    ) -> None:
+        conn.execute(
+            insert(audit_log).values(
+                at=_now(),
+                actor=actor,
+                action=action,
+                ruleset_id=rid,
+                version=version,
+                digest_before=before,
+                digest_after=after,
+                detail=detail,
+            )
+        )
 
-    def add_version(self, *, ruleset_id: str, version: str, status: str, instrument: str, legal_status: str,
-                    effective_from: str | None, effective_to: str | None, source: str, digest: str,
-                    author: str, comment: str | None = None) -> bool:
+    def add_version(
+        self,
+        *,
+        ruleset_id: str,
+        version: str,
+        status: str,
+        instrument: str,
+        legal_status: str,
+        effective_from: str | None,
+        effective_to: str | None,
+        source: str,
+        digest: str,
+        author: str,
+        comment: str | None = None,
+    ) -> bool:
         """Store a new immutable version; False if the same content is already there (idempotent)."""
         with self.engine.begin() as conn:
-            existing = conn.execute(select(versions.c.digest).where(
-                versions.c.ruleset_id == ruleset_id, versions.c.version == version)).first()
+            existing = conn.execute(
+                select(versions.c.digest).where(versions.c.ruleset_id == ruleset_id, versions.c.version == version)
+            ).first()
             if existing is not None:
                 if existing.digest == digest:
                     return False
-                raise VersionConflict(f"{ruleset_id}@{version} already exists with digest {existing.digest}; "
-                                      f"versions are immutable: publish the change under a new version")
-            conn.execute(insert(versions).values(
-                ruleset_id=ruleset_id, version=version, status="retired" if status == "retired" else "draft", instrument=instrument,
-                legal_status=legal_status, effective_from=effective_from, effective_to=effective_to,
-                source=source, digest=digest, author=author, created_at=_now(), comment=comment))
+                raise VersionConflict(
+                    f"{ruleset_id}@{version} already exists with digest {existing.digest}; "
+                    f"versions are immutable: publish the change under a new version"
+                )
+            conn.execute(
+                insert(versions).values(
+                    ruleset_id=ruleset_id,
+                    version=version,
+                    status="retired" if status == "retired" else "draft",
+                    instrument=instrument,
+                    legal_status=legal_status,
+                    effective_from=effective_from,
+                    effective_to=effective_to,
+                    source=source,
+                    digest=digest,
+                    author=author,
+                    created_at=_now(),
+                    comment=comment,
+                )
+            )
             self._audit(conn, author, "publish", ruleset_id, version, None, digest, comment)
             if status == "active":
                 self._activate(conn, ruleset_id, version, author, "activated on publication")
             self._bump(conn)
         return True
 
-    def activate(self, ruleset_id: str, version: str, actor: str, comment: str | None = None,
-                 override: tuple[str, list[tuple[str, str]]] | None = None) -> list[str]:
+    def activate(
+        self,
+        ruleset_id: str,
+        version: str,
+        actor: str,
+        comment: str | None = None,
+        override: tuple[str, list[tuple[str, str]]] | None = None,
+    ) -> list[str]:
         """Make a version active; active versions of the same ruleset whose periods overlap it are retired.
 
         ``override``: (the written reason, [(rule id, rule digest), ...]) when a regulator activates before
@@ -437,37 +645,75 @@ class Store:
             if override is not None:
                 reason, unsigned = override
                 at = _now()
-                conn.execute(insert(overrides), [
-                    {"ruleset_id": ruleset_id, "version": version, "rule_id": rule_id, "rule_digest": digest,
-                     "actor": actor, "at": at, "reason": reason} for rule_id, digest in unsigned])
-                self._audit(conn, actor, "override-sign-off", ruleset_id, version, None, None,
-                            f"{reason} (unsigned: {', '.join(rule_id for rule_id, _ in unsigned)})")
+                conn.execute(
+                    insert(overrides),
+                    [
+                        {
+                            "ruleset_id": ruleset_id,
+                            "version": version,
+                            "rule_id": rule_id,
+                            "rule_digest": digest,
+                            "actor": actor,
+                            "at": at,
+                            "reason": reason,
+                        }
+                        for rule_id, digest in unsigned
+                    ],
+                )
+                self._audit(
+                    conn,
+                    actor,
+                    "override-sign-off",
+                    ruleset_id,
+                    version,
+                    None,
+                    None,
+                    f"{reason} (unsigned: {', '.join(rule_id for rule_id, _ in unsigned)})",
+                )
             retired = self._activate(conn, ruleset_id, version, actor, comment)
             self._bump(conn)
         return retired
 
     def _activate(self, conn, ruleset_id: str, version: str, actor: str, comment: str | None) -> list[str]:
-        target = conn.execute(select(versions).where(versions.c.ruleset_id == ruleset_id,
-                                                     versions.c.version == version)).first()
+        target = conn.execute(
+            select(versions).where(versions.c.ruleset_id == ruleset_id, versions.c.version == version)
+        ).first()
         if target is None:
             raise KeyError(f"{ruleset_id}@{version}")
         retired, replaced = [], []
-        others = conn.execute(select(versions).where(versions.c.ruleset_id == ruleset_id,
-                                                     versions.c.status == "active",
-                                                     versions.c.version != version)).all()
+        others = conn.execute(
+            select(versions).where(
+                versions.c.ruleset_id == ruleset_id, versions.c.status == "active", versions.c.version != version
+            )
+        ).all()
         for other in others:
             if periods_overlap(other.effective_from, other.effective_to, target.effective_from, target.effective_to):
                 conn.execute(update(versions).where(versions.c.pk == other.pk).values(status="retired"))
-                self._audit(conn, actor, "retire", ruleset_id, other.version, other.digest, other.digest,
-                            f"replaced by {ruleset_id}@{version}")
+                self._audit(
+                    conn,
+                    actor,
+                    "retire",
+                    ruleset_id,
+                    other.version,
+                    other.digest,
+                    other.digest,
+                    f"replaced by {ruleset_id}@{version}",
+                )
                 retired.append(f"{ruleset_id}@{other.version}")
                 replaced.append(other)
         conn.execute(update(versions).where(versions.c.pk == target.pk).values(status="active"))
         # digest_before is what served this period until now: the version replaced, not just any
         # active version of the ruleset (one for another year is untouched and unrelated).
-        self._audit(conn, actor, "activate", ruleset_id, version,
-                    replaced[0].digest if replaced else None, target.digest,
-                    (comment or "") + (f" (retired {', '.join(retired)})" if retired else ""))
+        self._audit(
+            conn,
+            actor,
+            "activate",
+            ruleset_id,
+            version,
+            replaced[0].digest if replaced else None,
+            target.digest,
+            (comment or "") + (f" (retired {', '.join(retired)})" if retired else ""),
+        )
         return retired
 
 
@@ -476,7 +722,8 @@ class Store:
 # An impact preview runs in the background of the process that accepted it; its progress and result are
 # rows here, so that any worker of any instance answers ``GET /v1/rulesets/impact/<job>``.
 impact_jobs = Table(
-    "impact_jobs", metadata,
+    "impact_jobs",
+    metadata,
     Column("job_id", String(64), primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -494,8 +741,18 @@ def create_impact_job(store: Store, job_id: str, actor: str, candidate: str, tot
     """Record a queued impact preview over ``total`` decisions (created once, on its metadata)."""
     now = _now()
     with store.engine.begin() as conn:
-        conn.execute(insert(impact_jobs).values(job_id=job_id, created_at=now, updated_at=now, actor=actor,
-                                                candidate=candidate, status="queued", total=total, done=0))
+        conn.execute(
+            insert(impact_jobs).values(
+                job_id=job_id,
+                created_at=now,
+                updated_at=now,
+                actor=actor,
+                candidate=candidate,
+                status="queued",
+                total=total,
+                done=0,
+            )
+        )
 
 
 def update_impact_job(store: Store, job_id: str, **values: Any) -> None:
@@ -524,7 +781,9 @@ def decision_inputs(store: Store, limit: int | None, page: int = 500) -> Iterabl
         n = page if left is None else min(page, left)
         q = select(*cols).where(decisions.c.input.is_not(None))
         if after is not None:
-            q = q.where((decisions.c.at < after[0]) | ((decisions.c.at == after[0]) & (decisions.c.decision_id < after[1])))
+            q = q.where(
+                (decisions.c.at < after[0]) | ((decisions.c.at == after[0]) & (decisions.c.decision_id < after[1]))
+            )
         q = q.order_by(decisions.c.at.desc(), decisions.c.decision_id.desc()).limit(n)
         with store.engine.connect() as conn:
             rows = conn.execute(q).all()
@@ -548,6 +807,7 @@ def _utc_text(at: dt.datetime | None) -> str:
 def count_decision_inputs(store: Store, limit: int | None) -> int:
     """How many decisions :func:`decision_inputs` yields for ``limit``."""
     from sqlalchemy import func
+
     with store.engine.connect() as conn:
         n = conn.execute(select(func.count()).select_from(decisions).where(decisions.c.input.is_not(None))).scalar_one()
     return n if limit is None else min(n, limit)

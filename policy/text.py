@@ -5,6 +5,7 @@ UTF-16 pair.  Such a string cannot be encoded as UTF-8: the database, the decisi
 response and durable_rules all fail on it, far from where it came in.  It is refused where text enters
 (request JSON, ruleset YAML), with the path or line of the value.
 """
+
 from __future__ import annotations
 
 import re

@@ -13,6 +13,7 @@ reader:
 
 A new wire type is one entry in :data:`WIRE_TYPES`; a test checks every entry has all four.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,19 @@ from marshmallow import fields, validate
 
 from policy.functions import parse_date
 from policy.text import has_lone_surrogate
-from policy.wire_values import (MAX_NUMBER, MONTH_RE, PERIOD_RE, YEARS, DateText, StrictBoolean, StrictInteger,
-                                StrictNumber, StrictString, calendar_year, is_date)
+from policy.wire_values import (
+    MAX_NUMBER,
+    MONTH_RE,
+    PERIOD_RE,
+    YEARS,
+    DateText,
+    StrictBoolean,
+    StrictInteger,
+    StrictNumber,
+    StrictString,
+    calendar_year,
+    is_date,
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,7 @@ def _flag(wf: WireField) -> list[ConditionField]:
 def _scalar_fields(ctype: str, enum: bool = False, always: bool = True) -> Callable[[WireField], list[ConditionField]]:
     def expand(wf: WireField) -> list[ConditionField]:
         return _flag(wf) + [ConditionField(wf.name, ctype, wf.enum if enum else (), always and _always(wf), wf.name)]
+
     return expand
 
 
@@ -98,6 +111,7 @@ def _as_sent(wf: WireField) -> Normalise:
             out[flag] = value is not None
         if value is not None:
             out[name] = value
+
     return normalise
 
 
@@ -113,9 +127,14 @@ def _string_check(wf: WireField) -> Check:
 
 def _number_field(wf: WireField) -> fields.Field:
     kw = _options(wf)
-    bounds = {"maximum": MAX_NUMBER, **({"minimum": wf.minimum} if wf.minimum is not None else {"minimum": -MAX_NUMBER})}
+    bounds = {
+        "maximum": MAX_NUMBER,
+        **({"minimum": wf.minimum} if wf.minimum is not None else {"minimum": -MAX_NUMBER}),
+    }
     if wf.type == "integer" and wf.name == "year":
-        return StrictInteger(minimum=YEARS[0], maximum=YEARS[1], metadata={"minimum": YEARS[0], "maximum": YEARS[1]}, **kw)
+        return StrictInteger(
+            minimum=YEARS[0], maximum=YEARS[1], metadata={"minimum": YEARS[0], "maximum": YEARS[1]}, **kw
+        )
     if wf.type == "integer":
         return StrictInteger(minimum=wf.minimum, metadata=bounds, **kw)
     return StrictNumber(minimum=wf.minimum, metadata=bounds, **kw)
@@ -134,6 +153,7 @@ def _number_check(wf: WireField) -> Check:
         elif kind is not int:
             return False  # bool included: type(True) is bool
         return abs(value) <= MAX_NUMBER and value <= maximum and (minimum is None or value >= minimum)
+
     return check
 
 
@@ -159,15 +179,18 @@ def _date_normaliser(wf: WireField) -> Normalise:
             out[flag] = value is not None  # null: known not to have happened
         if value is not None:
             out[name] = parse_date(value)
+
     return normalise
 
 
 # ---------------------------------------------------------------- month / period: the text, its year and month
 def _period_fields(wf: WireField) -> list[ConditionField]:
     req = _always(wf)
-    out = [ConditionField(wf.name, "string", always_present=req, wire=wf.name),
-           ConditionField("year", "number", always_present=req, wire=wf.name),
-           ConditionField("month", "number", always_present=req and wf.type == "month", wire=wf.name)]
+    out = [
+        ConditionField(wf.name, "string", always_present=req, wire=wf.name),
+        ConditionField("year", "number", always_present=req, wire=wf.name),
+        ConditionField("month", "number", always_present=req and wf.type == "month", wire=wf.name),
+    ]
     if wf.type == "period":  # a period may be a whole year
         out.append(ConditionField("annual", "boolean", always_present=req, wire=wf.name))
     return out
@@ -185,11 +208,14 @@ def _period_normaliser(wf: WireField) -> Normalise:
             out["month"] = int(value[5:7])
         if annual:
             out["annual"] = len(value) == 4
+
     return normalise
 
 
 def _period_field(wf: WireField) -> fields.Field:
-    pattern, error = (MONTH_RE, "must be a month YYYY-MM") if wf.type == "month" else (PERIOD_RE, "must be YYYY-MM or YYYY")
+    pattern, error = (
+        (MONTH_RE, "must be a month YYYY-MM") if wf.type == "month" else (PERIOD_RE, "must be YYYY-MM or YYYY")
+    )
     return StrictString(validate=[validate.Regexp(pattern, error=error), calendar_year], **_options(wf))
 
 
@@ -212,6 +238,7 @@ def _enum_list_normaliser(wf: WireField) -> Normalise:
         present = set(value)
         for v in enum:
             out[f"{name}__{v}"] = v in present
+
     return normalise
 
 
@@ -231,8 +258,12 @@ WIRE_TYPES: dict[str, WireType] = {
     "string": WireType(_string_field, _string_check, _scalar_fields("string"), _as_sent),
     "number": _NUMBER,
     "integer": _NUMBER,
-    "boolean": WireType(lambda wf: StrictBoolean(**_options(wf)), lambda wf: lambda v: v is True or v is False,
-                        _scalar_fields("boolean", always=False), _as_sent),
+    "boolean": WireType(
+        lambda wf: StrictBoolean(**_options(wf)),
+        lambda wf: lambda v: v is True or v is False,
+        _scalar_fields("boolean", always=False),
+        _as_sent,
+    ),
     "date": WireType(lambda wf: DateText(**_options(wf)), lambda wf: is_date, _date_fields, _date_normaliser),
     "month": _PERIOD,
     "period": _PERIOD,

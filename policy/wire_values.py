@@ -4,6 +4,7 @@ Types are strict: ``"5000"`` is not a number, ``1`` is not a boolean, NaN and In
 is valid Unicode.  The fields are the building blocks of the request schemas (:mod:`api.schemas`) and the
 OpenAPI document; :mod:`policy.wire_types` says which one each wire type uses.
 """
+
 from __future__ import annotations
 
 import datetime as dt

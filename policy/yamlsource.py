@@ -16,6 +16,7 @@ and the engine holds 64-bit integers), ``.nan`` and ``.inf`` (a NaN parameter
 makes every comparison false: no finding, silently) and text with a lone
 surrogate (a ``"\\ud800"`` escape: it cannot be stored) are refused with their line.
 """
+
 from __future__ import annotations
 
 import math
@@ -79,14 +80,21 @@ class YamlSourceError(ValueError):
 
 # PyYAML's words for the mistakes people make in hand-written files, and what to do about each.
 _SYNTAX_HINTS = (
-    ("but got ':'",
-     "a text containing a colon inside {...} must be quoted ('...'); in Chinese text use the full-width colon ："
-     " / {...} 中含冒号的文本须加引号或改用全角冒号"),
-    ("mapping values are not allowed",
-     "a text containing a colon followed by a space (\": \") must be quoted ('...') or written as a "
-     "block (|-); in Chinese law text use the full-width colon ：/ 含有“: ”的文本须加引号或改用全角冒号"),
+    (
+        "but got ':'",
+        "a text containing a colon inside {...} must be quoted ('...'); in Chinese text use the full-width colon ："
+        " / {...} 中含冒号的文本须加引号或改用全角冒号",
+    ),
+    (
+        "mapping values are not allowed",
+        "a text containing a colon followed by a space (\": \") must be quoted ('...') or written as a "
+        "block (|-); in Chinese law text use the full-width colon ：/ 含有“: ”的文本须加引号或改用全角冒号",
+    ),
     ("found character '\\t'", "indent with spaces, not tabs / 请用空格缩进，不要用制表符"),
-    ("could not find expected ':'", "a key is missing its colon, or a quoted text is not closed / 键缺少冒号或引号未闭合"),
+    (
+        "could not find expected ':'",
+        "a key is missing its colon, or a quoted text is not closed / 键缺少冒号或引号未闭合",
+    ),
     ("expected <block end>", "the indentation of this line does not match the lines above / 本行缩进与上文不一致"),
     ("found undefined alias", "`*` starts an alias: quote the text / `*` 开头的文本须加引号"),
     ("found unexpected end of stream", "a quoted text is not closed / 引号未闭合"),
@@ -113,13 +121,17 @@ class _Loader(yaml.SafeLoader):
     def compose_node(self, parent, index):  # type: ignore[override]
         event = self.peek_event()
         if self.check_event(yaml.AliasEvent):
-            raise YamlSourceError("anchors and aliases (*name) are not allowed in rulesets",
-                                  Location(event.start_mark.line + 1, event.start_mark.column + 1))
+            raise YamlSourceError(
+                "anchors and aliases (*name) are not allowed in rulesets",
+                Location(event.start_mark.line + 1, event.start_mark.column + 1),
+            )
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
-                raise YamlSourceError(f"nested more than {MAX_DEPTH} levels deep",
-                                      Location(event.start_mark.line + 1, event.start_mark.column + 1))
+                raise YamlSourceError(
+                    f"nested more than {MAX_DEPTH} levels deep",
+                    Location(event.start_mark.line + 1, event.start_mark.column + 1),
+                )
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
@@ -174,9 +186,11 @@ _Loader.yaml_implicit_resolvers = {
 # Booleans are only true/false (YAML 1.2): in YAML 1.1 `on`, `no`, `yes` are booleans, a trap for editors.
 for _first in list(_Loader.yaml_implicit_resolvers):
     _Loader.yaml_implicit_resolvers[_first] = [
-        (tag, regexp) for tag, regexp in _Loader.yaml_implicit_resolvers[_first] if tag != "tag:yaml.org,2002:bool"]
-_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                              list("tTfF"))
+        (tag, regexp) for tag, regexp in _Loader.yaml_implicit_resolvers[_first] if tag != "tag:yaml.org,2002:bool"
+    ]
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_sequence)
 _Loader.add_constructor("tag:yaml.org,2002:str", _Loader.construct_yaml_str)

@@ -9,6 +9,7 @@ Tiers (markers, registered in setup.cfg): ``server`` (starts gunicorn / ``repoli
 They are given here, by what a test starts (see :func:`pytest_collection_modifyitems`), so a new test
 is placed in its tier without a decorator.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,13 @@ from policy.registry import RULESETS_DIR, load_directory  # noqa: E402
 # a failing example is printed (with its seed) in the report anyway.
 _IN_WORKER = "PYTEST_XDIST_WORKER" in os.environ
 _DATABASE = {"database": None} if _IN_WORKER else {}
-settings.register_profile("long", max_examples=2000, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture], **_DATABASE)
+settings.register_profile(
+    "long",
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    **_DATABASE,
+)
 if _IN_WORKER:
     settings.register_profile("xdist-worker", database=None)
     settings.load_profile("xdist-worker")  # --hypothesis-profile, if given, is loaded after this
@@ -48,6 +54,7 @@ _owned_by_fixtures: set[int] = set()  # serials of the registry pollers made by 
 def pytest_fixture_setup(fixturedef, request):
     """An app made by a fixture has its registry poller stopped (thread joined) when that fixture ends."""
     from api import reload
+
     before = reload.last_serial()
     yield
     made = set(range(before + 1, reload.last_serial() + 1))
@@ -60,6 +67,7 @@ def pytest_fixture_setup(fixturedef, request):
 def stop_pollers_of_test():
     """An app made in a test's body has its registry poller stopped (thread joined) after the test."""
     from api import reload
+
     before = reload.last_serial()
     yield
     reload.stop_serials(set(range(before + 1, reload.last_serial() + 1)) - _owned_by_fixtures)
@@ -95,7 +103,7 @@ def _names(func, module: types.ModuleType, seen: set) -> set[str]:
 def _tiers(item: pytest.Item) -> set[str]:
     funcs = [(item.function, item.module)] if isinstance(item, pytest.Function) else []
     info = getattr(item, "_fixtureinfo", None)
-    for defs in (info.name2fixturedefs.values() if info else ()):
+    for defs in info.name2fixturedefs.values() if info else ():
         for fixturedef in defs:
             func = getattr(fixturedef.func, "__wrapped__", fixturedef.func)
             module = sys.modules.get(getattr(func, "__module__", ""))
@@ -118,6 +126,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # ---------------------------------------------------------------------------------------------- fixtures
 
+
 @pytest.fixture(scope="session")
 def instruments():
     return load_instruments()
@@ -132,6 +141,7 @@ def shipped(instruments):
 def engines(shipped):
     """One durable_rules engine per shipped ruleset, shared by a module's tests."""
     from engine import Engine
+
     built = {ref: Engine(rs) for ref, rs in shipped.items()}
     yield built
     for e in built.values():
@@ -142,6 +152,7 @@ def engines(shipped):
 def app(tmp_path_factory):
     """The service on a fresh SQLite registry, evaluation open (as bin/serve runs it)."""
     from api import create_app
+
     db = tmp_path_factory.mktemp("registry") / "repolicy.db"
     return create_app({"DATABASE_URL": f"sqlite:///{db}", "OPEN_EVALUATE": True, "TOKENS": token_config()})
 
@@ -155,8 +166,10 @@ def client(app):
 def fresh_app(tmp_path):
     """The service on a registry of the test's own (for tests that publish, activate or sign off)."""
     from api import create_app
-    return create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "OPEN_EVALUATE": True,
-                       "TOKENS": token_config()})
+
+    return create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "OPEN_EVALUATE": True, "TOKENS": token_config()}
+    )
 
 
 @pytest.fixture()
@@ -167,6 +180,8 @@ def fresh_client(fresh_app):
 @pytest.fixture(scope="session")
 def contract_schemas():
     import json
+
     base = ROOT / "tests" / "contract"
-    return {name: json.loads((base / f"evaluate-v1.{name}.schema.json").read_text())
-            for name in ("request", "response")}
+    return {
+        name: json.loads((base / f"evaluate-v1.{name}.schema.json").read_text()) for name in ("request", "response")
+    }

@@ -13,6 +13,7 @@ Where test code lives:
 - ``tests/ruleset_strategies.py``: hypothesis strategies for generated rulesets; ``tests/oracle.py``: the
   independent oracle of the rule language.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -62,6 +63,7 @@ TOKENS = {"reg-token-1": "regulator", "legal-token-1": "legal", "caller-token-1"
 def token_config() -> str:
     """``REPOLICY_TOKENS`` for :data:`TOKENS`: one user per role."""
     from api.auth import token_digest
+
     return ";".join(f"{role}-user:{role}:{token_digest(tok)}" for tok, role in TOKENS.items())
 
 
@@ -90,12 +92,14 @@ def log_in(client, token: str) -> None:
 def pg_unreachable_url() -> str:
     """A PostgreSQL URL on a loopback port where nothing listens: a database that is down."""
     from servers import free_port
+
     return f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none?connect_timeout=2"
 
 
 def logged_ids(url: str) -> list[str]:
     """Every decision id in the table (none before a server has created it)."""
     from sqlalchemy import create_engine, inspect, text
+
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
@@ -108,14 +112,17 @@ def logged_ids(url: str) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- running servers
 
-def repolicy(*args: str, server: Server | None = None, cwd: Path,
-             token: str = "dev-regulator") -> subprocess.CompletedProcess:
+
+def repolicy(
+    *args: str, server: Server | None = None, cwd: Path, token: str = "dev-regulator"
+) -> subprocess.CompletedProcess:
     """The ``repolicy`` CLI in ``cwd``, against ``server`` if given, as ``token``'s user."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "REPOLICY_TOKEN": token}
     if server:
         env["REPOLICY_SERVER"] = server.url
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def workers_of(server: Server) -> list[int]:
@@ -132,12 +139,14 @@ def load(server: Server, seconds: float, answered: list[str], during=None) -> No
     def client() -> None:
         while time.monotonic() < stop:
             try:
-                status, body = server.request("POST", "/v1/evaluate", example("over-quota"),
-                                              {"Content-Type": "application/json"})
+                status, body = server.request(
+                    "POST", "/v1/evaluate", example("over-quota"), {"Content-Type": "application/json"}
+                )
             except OSError:
                 continue  # its worker was killed: no answer, nothing owed
             if status == 200:
                 answered.append(body["decision_id"])
+
     threads = [threading.Thread(target=client) for _ in range(4)]
     for t in threads:
         t.start()
@@ -152,14 +161,27 @@ def load(server: Server, seconds: float, answered: list[str], during=None) -> No
 
 NOTICE = (RULESETS_DIR / "notice" / "2021.yaml").read_text(encoding="utf-8")
 FLOOR_3000 = NOTICE.replace('version: "2021"', 'version: "2021-floor3000"').replace(
-    "    value: 2000\n    unit: t_reo_per_year", "    value: 3000\n    unit: t_reo_per_year")
+    "    value: 2000\n    unit: t_reo_per_year", "    value: 3000\n    unit: t_reo_per_year"
+)
 
-SMELTER_2500 = {"as_of": "2021-12-31", "facts": {
-    "groups": [{"id": "G1"}],
-    "enterprises": [{"id": "E2", "group": "G1", "activities": ["smelting_separation"], "banned_process": True,
-                     "separation_capacity_t_reo": 2500}],
-    "allocations": [{"enterprise": "E2", "group": "G1", "year": 2021, "activity": "smelting_separation",
-                     "amount_t_reo": 800}]}}
+SMELTER_2500 = {
+    "as_of": "2021-12-31",
+    "facts": {
+        "groups": [{"id": "G1"}],
+        "enterprises": [
+            {
+                "id": "E2",
+                "group": "G1",
+                "activities": ["smelting_separation"],
+                "banned_process": True,
+                "separation_capacity_t_reo": 2500,
+            }
+        ],
+        "allocations": [
+            {"enterprise": "E2", "group": "G1", "year": 2021, "activity": "smelting_separation", "amount_t_reo": 800}
+        ],
+    },
+}
 
 NEW_NOTICE = """\
 # A notice for a test year: two paragraphs, the second with two items.
@@ -236,11 +258,25 @@ rules:
       - {{instrument: {instrument}, eid: {eid}}}
 """
 
+
 # ---------------------------------------------------------------------------------------------- facts for the shipped rulesets
 
-FLAGS = ("designated", "mining_license", "safety_license", "recycling_project_expired", "ordered_to_suspend",
-         "banned_process", "emissions_compliant", "radiation_compliant", "tailings_compliant", "long_term_shutdown",
-         "traceability_system", "flow_records", "national_traceability_entry", "data_security_system")
+FLAGS = (
+    "designated",
+    "mining_license",
+    "safety_license",
+    "recycling_project_expired",
+    "ordered_to_suspend",
+    "banned_process",
+    "emissions_compliant",
+    "radiation_compliant",
+    "tailings_compliant",
+    "long_term_shutdown",
+    "traceability_system",
+    "flow_records",
+    "national_traceability_entry",
+    "data_security_system",
+)
 
 
 def next_month_day(month: int, day: int) -> str:
@@ -269,36 +305,69 @@ def random_request(rng: random.Random, n_ent: int = 6) -> dict:
             produced += amount
             production.append({"enterprise": eid, "period": f"2021-{m:02d}", "activity": act, "amount_t_reo": amount})
             if rng.random() < 0.6:
-                reports.append({"reporter": eid, "level": "enterprise", "period": f"2021-{m:02d}",
-                                "recipient": rng.choice(["provincial_miit", "provincial_miit", "miit"]),
-                                "submitted_on": rng.choice([None, next_month_day(m, 5)]),
-                                "reported_amount_t_reo": rng.choice([amount, amount + 1])})
+                reports.append(
+                    {
+                        "reporter": eid,
+                        "level": "enterprise",
+                        "period": f"2021-{m:02d}",
+                        "recipient": rng.choice(["provincial_miit", "provincial_miit", "miit"]),
+                        "submitted_on": rng.choice([None, next_month_day(m, 5)]),
+                        "reported_amount_t_reo": rng.choice([amount, amount + 1]),
+                    }
+                )
         for _ in range(rng.choice([0, 1, 1, 2])):
-            alloc = {"enterprise": eid, "group": ent["group"], "year": rng.choice([2021, 2021, 2022]), "activity": act,
-                     "amount_t_reo": rng.choice([produced, produced / 2, produced + 1, 100]),
-                     "issued_on": rng.choice(["2021-09-01", "2021-09-07", "2021-09-08"]),
-                     "filed_on": rng.choice([None, "2021-09-10"])}
+            alloc = {
+                "enterprise": eid,
+                "group": ent["group"],
+                "year": rng.choice([2021, 2021, 2022]),
+                "activity": act,
+                "amount_t_reo": rng.choice([produced, produced / 2, produced + 1, 100]),
+                "issued_on": rng.choice(["2021-09-01", "2021-09-07", "2021-09-08"]),
+                "filed_on": rng.choice([None, "2021-09-10"]),
+            }
             if rng.random() < 0.3:
                 del alloc["filed_on"]
             allocations.append(alloc)
         for _ in range(rng.choice([0, 1])):
-            transactions.append({"enterprise": eid, "date": f"2021-{rng.randint(1, 12):02d}-15",
-                                 "type": rng.choice(["toll_processing", "purchase", "raw_material_use", "import"]),
-                                 "material": rng.choice(["rare_earth_mineral_product", "other"]),
-                                 "source_legal": rng.random() < 0.5, "import_compliant": rng.random() < 0.5})
+            transactions.append(
+                {
+                    "enterprise": eid,
+                    "date": f"2021-{rng.randint(1, 12):02d}-15",
+                    "type": rng.choice(["toll_processing", "purchase", "raw_material_use", "import"]),
+                    "material": rng.choice(["rare_earth_mineral_product", "other"]),
+                    "source_legal": rng.random() < 0.5,
+                    "import_compliant": rng.random() < 0.5,
+                }
+            )
     for g in groups:
         for m in range(1, 12):
             day = rng.choice([None, 8, 10, 11, 12, 15])
-            reports.append({"reporter": g["id"], "level": "group", "period": f"2021-{m:02d}",
-                            "recipient": rng.choice(["miit", "miit", "provincial_miit"]),
-                            "includes_traceability_data": rng.random() < 0.8,
-                            "submitted_on": None if day is None else next_month_day(m, day)})
+            reports.append(
+                {
+                    "reporter": g["id"],
+                    "level": "group",
+                    "period": f"2021-{m:02d}",
+                    "recipient": rng.choice(["miit", "miit", "provincial_miit"]),
+                    "includes_traceability_data": rng.random() < 0.8,
+                    "submitted_on": None if day is None else next_month_day(m, day),
+                }
+            )
         reports.append({"reporter": g["id"], "level": "group", "period": "2021", "submitted_on": None})
-    group_quotas = [{"group": g["id"], "year": 2021, "activity": act,
-                     "amount_t_reo": rng.choice([100, 1000, 90000])}
-                    for g in groups for act in ("mining", "smelting_separation") if rng.random() < 0.7]
-    return {"groups": groups, "enterprises": enterprises, "allocations": allocations, "production": production,
-            "reports": reports, "transactions": transactions, "group_quotas": group_quotas}
+    group_quotas = [
+        {"group": g["id"], "year": 2021, "activity": act, "amount_t_reo": rng.choice([100, 1000, 90000])}
+        for g in groups
+        for act in ("mining", "smelting_separation")
+        if rng.random() < 0.7
+    ]
+    return {
+        "groups": groups,
+        "enterprises": enterprises,
+        "allocations": allocations,
+        "production": production,
+        "reports": reports,
+        "transactions": transactions,
+        "group_quotas": group_quotas,
+    }
 
 
 def canonical(ruleset, matches, instruments, back=None) -> list:
@@ -306,8 +375,7 @@ def canonical(ruleset, matches, instruments, back=None) -> list:
     out = []
     for v in results.violations(ruleset, matches, instruments):
         facts = sorted((f["list"], back[f["list"]][f["index"]] if back else f["index"]) for f in v["facts"])
-        out.append((v["rule"], v["subject"]["id"], v.get("period"), tuple(facts),
-                    tuple(sorted(v["details"].items()))))
+        out.append((v["rule"], v["subject"]["id"], v.get("period"), tuple(facts), tuple(sorted(v["details"].items()))))
     return sorted(out)
 
 
@@ -318,8 +386,10 @@ maybe = lambda s: st.one_of(st.none(), s)  # noqa: E731 - None: the field is lef
 @st.composite
 def requests(draw):
     year = draw(st.sampled_from([2021, 2025]))
-    groups = [{"id": g, **({"designated": d} if d is not None else {})}
-              for g, d in zip(["G1", "G2"], draw(st.lists(maybe(st.booleans()), min_size=2, max_size=2)))]
+    groups = [
+        {"id": g, **({"designated": d} if d is not None else {})}
+        for g, d in zip(["G1", "G2"], draw(st.lists(maybe(st.booleans()), min_size=2, max_size=2)))
+    ]
     n = draw(st.integers(1, 4))
     enterprises, allocations, production, reports, flows, penalties = [], [], [], [], [], []
     for i in range(n):
@@ -342,19 +412,46 @@ def requests(draw):
         act = draw(st.sampled_from(ACTS))
         for month in draw(st.lists(st.integers(1, 12), max_size=4, unique=True)):
             amount = draw(st.sampled_from([0, 10, 10.5, 100]))
-            production.append({"enterprise": eid, "period": f"{year}-{month:02d}", "activity": act, "amount_t_reo": amount})
+            production.append(
+                {"enterprise": eid, "period": f"{year}-{month:02d}", "activity": act, "amount_t_reo": amount}
+            )
             if draw(st.booleans()):
-                reports.append({"reporter": eid, "level": "enterprise", "period": f"{year}-{month:02d}",
-                                "recipient": draw(st.sampled_from(["provincial_miit", "miit", "county"])),
-                                "submitted_on": draw(st.sampled_from([None, f"{year + (month == 12)}-{month % 12 + 1:02d}-05"])),
-                                "reported_amount_t_reo": draw(st.sampled_from([amount, amount + 1]))})
+                reports.append(
+                    {
+                        "reporter": eid,
+                        "level": "enterprise",
+                        "period": f"{year}-{month:02d}",
+                        "recipient": draw(st.sampled_from(["provincial_miit", "miit", "county"])),
+                        "submitted_on": draw(
+                            st.sampled_from([None, f"{year + (month == 12)}-{month % 12 + 1:02d}-05"])
+                        ),
+                        "reported_amount_t_reo": draw(st.sampled_from([amount, amount + 1])),
+                    }
+                )
             if year == 2025 and draw(st.booleans()):
-                flows.append({"enterprise": eid, "period": f"{year}-{month:02d}",
-                              "entered_on": draw(st.sampled_from([None, f"{year + (month == 12)}-{month % 12 + 1:02d}-10",
-                                                                  f"{year + (month == 12)}-{month % 12 + 1:02d}-11"]))})
+                flows.append(
+                    {
+                        "enterprise": eid,
+                        "period": f"{year}-{month:02d}",
+                        "entered_on": draw(
+                            st.sampled_from(
+                                [
+                                    None,
+                                    f"{year + (month == 12)}-{month % 12 + 1:02d}-10",
+                                    f"{year + (month == 12)}-{month % 12 + 1:02d}-11",
+                                ]
+                            )
+                        ),
+                    }
+                )
         for _ in range(draw(st.integers(0, 2))):
-            alloc = {"enterprise": eid, "year": year, "activity": act, "amount_t_reo": draw(st.sampled_from([0, 20, 100, 500])),
-                     "issued_on": draw(st.sampled_from([f"{year}-09-01", f"{year}-09-08"]))}
+            alloc = {
+                "enterprise": eid,
+                "year": year,
+                "activity": act,
+                "amount_t_reo": draw(st.sampled_from([0, 20, 100, 500])),
+                "issued_on": draw(st.sampled_from([f"{year}-09-01", f"{year}-09-08"])),
+            }
             group = draw(maybe(st.sampled_from(["G1", "G2"])))
             if group is not None:
                 alloc["group"] = group
@@ -366,15 +463,39 @@ def requests(draw):
             penalties.append({"enterprise": eid, "date": f"{year}-10-01"})
     for g in groups:
         for month in draw(st.lists(st.integers(1, 12), max_size=3, unique=True)):
-            reports.append({"reporter": g["id"], "level": "group", "period": f"{year}-{month:02d}",
-                            "recipient": draw(st.sampled_from(["miit", "provincial_miit"])),
-                            "includes_traceability_data": draw(st.booleans()),
-                            "submitted_on": draw(st.sampled_from([None, f"{year + (month == 12)}-{month % 12 + 1:02d}-10",
-                                                                  f"{year + (month == 12)}-{month % 12 + 1:02d}-12"]))})
-    group_quotas = [{"group": g["id"], "year": year, "activity": "mining", "amount_t_reo": draw(st.sampled_from([50, 170000]))}
-                    for g in groups if draw(st.booleans())]
-    facts = {"groups": groups, "enterprises": enterprises, "allocations": allocations, "production": production,
-             "reports": reports, "flow_entries": flows, "penalties": penalties, "group_quotas": group_quotas}
+            reports.append(
+                {
+                    "reporter": g["id"],
+                    "level": "group",
+                    "period": f"{year}-{month:02d}",
+                    "recipient": draw(st.sampled_from(["miit", "provincial_miit"])),
+                    "includes_traceability_data": draw(st.booleans()),
+                    "submitted_on": draw(
+                        st.sampled_from(
+                            [
+                                None,
+                                f"{year + (month == 12)}-{month % 12 + 1:02d}-10",
+                                f"{year + (month == 12)}-{month % 12 + 1:02d}-12",
+                            ]
+                        )
+                    ),
+                }
+            )
+    group_quotas = [
+        {"group": g["id"], "year": year, "activity": "mining", "amount_t_reo": draw(st.sampled_from([50, 170000]))}
+        for g in groups
+        if draw(st.booleans())
+    ]
+    facts = {
+        "groups": groups,
+        "enterprises": enterprises,
+        "allocations": allocations,
+        "production": production,
+        "reports": reports,
+        "flow_entries": flows,
+        "penalties": penalties,
+        "group_quotas": group_quotas,
+    }
     return facts, dt.date(year + 1, 2, 15)
 
 
@@ -382,6 +503,12 @@ def dev_server(tmp_path: Path, workers: int | None = None):
     """``repolicy-serve`` in development mode on a registry of its own (logs in ``tmp_path``), evaluation
     open and hot reload every half second: the server the regulators' guides assume. Stop it after use."""
     from servers import Server
-    settings = {"REPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "REPOLICY_DEV_MODE": "1",
-                "REPOLICY_OPEN_EVALUATE": "1", "REPOLICY_RELOAD_INTERVAL": "0.5", "LOG_DIR": str(tmp_path)}
+
+    settings = {
+        "REPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
+        "REPOLICY_DEV_MODE": "1",
+        "REPOLICY_OPEN_EVALUATE": "1",
+        "REPOLICY_RELOAD_INTERVAL": "0.5",
+        "LOG_DIR": str(tmp_path),
+    }
     return Server(settings) if workers is None else Server(settings, workers=workers)

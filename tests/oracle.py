@@ -13,6 +13,7 @@ restated below from docs/rules.md).  A bug in the engine's preparation,
 compilation or evaluation therefore cannot hide here by being made twice.
 Speed does not matter; being obviously right does.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -29,13 +30,30 @@ from policy.expr import AsOf, Arith, BoolOp, Call, Compare, Const, FieldRef, Neg
 UNKNOWN = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN"})()
 
 # The contract (docs/contract-evaluate-v1.md, docs/rules.md §3), restated.
-DATE_FIELDS = {("allocations", "issued_on"), ("allocations", "filed_on"), ("reports", "submitted_on"),
-               ("transactions", "date"), ("flow_entries", "entered_on"), ("penalties", "date")}
-NULL_FLAGS = {("enterprises", "group"): "in_group", ("allocations", "issued_on"): "issued",
-              ("allocations", "filed_on"): "filed", ("reports", "submitted_on"): "submitted",
-              ("flow_entries", "entered_on"): "entered"}
-TIME_FIELD = {"allocations": "year", "group_quotas": "year", "production": "period", "flow_entries": "period",
-              "reports": "period", "transactions": "date", "penalties": "date"}
+DATE_FIELDS = {
+    ("allocations", "issued_on"),
+    ("allocations", "filed_on"),
+    ("reports", "submitted_on"),
+    ("transactions", "date"),
+    ("flow_entries", "entered_on"),
+    ("penalties", "date"),
+}
+NULL_FLAGS = {
+    ("enterprises", "group"): "in_group",
+    ("allocations", "issued_on"): "issued",
+    ("allocations", "filed_on"): "filed",
+    ("reports", "submitted_on"): "submitted",
+    ("flow_entries", "entered_on"): "entered",
+}
+TIME_FIELD = {
+    "allocations": "year",
+    "group_quotas": "year",
+    "production": "period",
+    "flow_entries": "period",
+    "reports": "period",
+    "transactions": "date",
+    "penalties": "date",
+}
 
 
 def normalise(list_name: str, raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -146,17 +164,21 @@ def _batch_fields(batches: Mapping[str, Any], fact: Mapping[str, Any]) -> dict[s
     """The named batch's figures: by `batch`, else by the `notice` of exactly one batch; none if they disagree."""
     if fact.get("batch") is not None:
         batch = batches.get(fact["batch"])
-        if batch is None or (fact.get("notice") is not None and batch.notice is not None
-                             and fact["notice"] != batch.notice):
+        if batch is None or (
+            fact.get("notice") is not None and batch.notice is not None and fact["notice"] != batch.notice
+        ):
             return {}
     else:
         named = [b for b in batches.values() if fact.get("notice") is not None and b.notice == fact["notice"]]
         if len(named) != 1:
             return {}
         batch = named[0]
-    out = {"batch_notice": batch.notice, "batch_issued_on": batch.issued_on,
-           "batch_split_working_days": batch.split_working_days,
-           "batch_total_t_reo": batch.totals.get(fact.get("activity"))}
+    out = {
+        "batch_notice": batch.notice,
+        "batch_issued_on": batch.issued_on,
+        "batch_split_working_days": batch.split_working_days,
+        "batch_total_t_reo": batch.totals.get(fact.get("activity")),
+    }
     if batch.issued_on is not None and batch.split_working_days is not None:
         out["batch_split_due"] = _add_working_days(batch.issued_on, batch.split_working_days)
     return {k: v for k, v in out.items() if v is not None and v is not UNKNOWN}
@@ -165,6 +187,7 @@ def _batch_fields(batches: Mapping[str, Any], fact: Mapping[str, Any]) -> dict[s
 # ---------------------------------------------------------------- three-valued expressions
 def value(node: Any, env: Mapping[str, Mapping[str, Any]], params: Mapping[str, Any], as_of: int | None) -> Any:
     """The node's value, or UNKNOWN; ``and``/``or``/``not`` in Kleene's three-valued logic."""
+
     def v(n: Any) -> Any:
         return value(n, env, params, as_of)
 
@@ -189,9 +212,18 @@ def value(node: Any, env: Mapping[str, Mapping[str, Any]], params: Mapping[str, 
             return UNKNOWN
         if node.op == "/" and b == 0:
             return UNKNOWN
-        return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b,
-                "==": lambda: a == b, "!=": lambda: a != b, "<": lambda: a < b, "<=": lambda: a <= b,
-                ">": lambda: a > b, ">=": lambda: a >= b}[node.op]()
+        return {
+            "+": lambda: a + b,
+            "-": lambda: a - b,
+            "*": lambda: a * b,
+            "/": lambda: a / b,
+            "==": lambda: a == b,
+            "!=": lambda: a != b,
+            "<": lambda: a < b,
+            "<=": lambda: a <= b,
+            ">": lambda: a > b,
+            ">=": lambda: a >= b,
+        }[node.op]()
     if isinstance(node, BoolOp):
         values = [v(o) for o in node.operands]
         decisive = node.op == "or"  # true decides an `or`, false an `and`
@@ -254,8 +286,9 @@ def facts_of(ruleset: Any, request: Mapping[str, list], day: int) -> dict[str, l
     params = {name: p.value for name, p in ruleset.parameters.items()}
     lists: dict[str, list[tuple[dict, tuple]]] = {}
     for name, items in request.items():
-        lists[name] = [(normalise(name, raw), ((name, i),)) for i, raw in enumerate(items or ())
-                       if judged(ruleset, name, raw)]
+        lists[name] = [
+            (normalise(name, raw), ((name, i),)) for i, raw in enumerate(items or ()) if judged(ruleset, name, raw)
+        ]
     for name in ("allocations", "group_quotas"):  # a batch's figures (docs/rules.md, batches), restated
         for fact, _ in lists.get(name, ()):
             fact.update(_batch_fields(ruleset.batches, fact))
@@ -303,18 +336,26 @@ def matches(ruleset: Any, request: Mapping[str, list], as_of: dt.date) -> list[t
                 continue
             if not all(is_true(p.where, env, params, day) for p in positive):
                 continue
-            if any(is_true(n.where, {**env, n.alias: fact}, params, day)
-                   for n in negative for fact, _ in lists.get(n.fact, [])):
+            if any(
+                is_true(n.where, {**env, n.alias: fact}, params, day)
+                for n in negative
+                for fact, _ in lists.get(n.fact, [])
+            ):
                 continue
-            found.append((rule.id, tuple(sorted((p.alias, tuple(sorted(refs)))
-                                                for p, (_, refs) in zip(positive, combo)))))
+            found.append(
+                (rule.id, tuple(sorted((p.alias, tuple(sorted(refs))) for p, (_, refs) in zip(positive, combo))))
+            )
     return sorted(found)
 
 
 def engine_matches(found: list, back: Mapping[str, list[int]] | None = None) -> list[tuple]:
     """The engine's matches in the oracle's form; ``back`` maps shuffled indices to the original ones."""
+
     def orig(ref: tuple) -> tuple:
         name, i = ref
         return (name, back[name][i]) if back else (name, i)
-    return sorted((m.rule, tuple(sorted((alias, tuple(sorted(orig(r) for r in refs)))
-                                        for alias, refs in m.sources.items()))) for m in found)
+
+    return sorted(
+        (m.rule, tuple(sorted((alias, tuple(sorted(orig(r) for r in refs))) for alias, refs in m.sources.items())))
+        for m in found
+    )

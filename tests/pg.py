@@ -2,6 +2,7 @@
 
 Skips when PostgreSQL is not installed, unless REPOLICY_REQUIRE_POSTGRES=1 (CI), where it fails.
 """
+
 from __future__ import annotations
 
 import glob
@@ -38,8 +39,11 @@ class Postgres:
         if self.as_user:
             shutil.chown(self.dir, "postgres", "postgres")
         self.data = os.path.join(self.dir, "data")
-        subprocess.run(self.as_user + [f"{bindir}/initdb", "-D", self.data, "-A", "trust", "-U", "postgres",
-                                       "-E", "UTF8"], check=True, capture_output=True)
+        subprocess.run(
+            self.as_user + [f"{bindir}/initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "-E", "UTF8"],
+            check=True,
+            capture_output=True,
+        )
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
         self.proc: subprocess.Popen | None = None
         self.start()
@@ -47,14 +51,31 @@ class Postgres:
     def start(self) -> None:
         """Start the server on this data folder and port; returns once it accepts connections."""
         self.proc = subprocess.Popen(
-            self.as_user + [f"{self.bindir}/postgres", "-D", self.data, "-p", str(self.port),
-                            "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.dir}",
-                            "-c", "fsync=off"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.as_user
+            + [
+                f"{self.bindir}/postgres",
+                "-D",
+                self.data,
+                "-p",
+                str(self.port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={self.dir}",
+                "-c",
+                "fsync=off",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if subprocess.run([f"{self.bindir}/pg_isready", "-h", "127.0.0.1", "-p", str(self.port)],
-                              capture_output=True).returncode == 0:
+            if (
+                subprocess.run(
+                    [f"{self.bindir}/pg_isready", "-h", "127.0.0.1", "-p", str(self.port)], capture_output=True
+                ).returncode
+                == 0
+            ):
                 return
             if self.proc.poll() is not None:
                 break
@@ -68,8 +89,11 @@ class Postgres:
             return
         # pg_ctl, not a signal to self.proc: as root that is runuser, which would pass on SIGTERM ("smart"
         # shutdown, waiting for every client to leave) and SIGKILL two seconds later
-        subprocess.run(self.as_user + [f"{self.bindir}/pg_ctl", "stop", "-D", self.data, "-m", "fast", "-w"],
-                       capture_output=True, timeout=30)
+        subprocess.run(
+            self.as_user + [f"{self.bindir}/pg_ctl", "stop", "-D", self.data, "-m", "fast", "-w"],
+            capture_output=True,
+            timeout=30,
+        )
         try:
             self.proc.wait(15)
         except subprocess.TimeoutExpired:

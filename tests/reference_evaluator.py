@@ -6,6 +6,7 @@ compiler or the durable driver but the prepared facts.  Tests compare the two
 on many requests, in every fact order and from many threads: where they
 disagree, the engine has hit one of durable_rules' defects.
 """
+
 from __future__ import annotations
 
 import datetime as dt

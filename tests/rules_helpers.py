@@ -1,4 +1,5 @@
 """Building small rulesets in tests and evaluating them with the engine and the reference."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,6 +34,12 @@ def both(ruleset, facts, as_of=dt.date(2021, 12, 31)):
         eng.close()
     want = reference.evaluate(ruleset, facts, as_of).matches
     assert canonical(got) == canonical(want)
-    return sorted((m.rule, m.bindings[next(iter(m.bindings))].get("id") or
-                   m.bindings[next(iter(m.bindings))].get("enterprise") or
-                   m.bindings[next(iter(m.bindings))].get("reporter")) for m in got)
+    return sorted(
+        (
+            m.rule,
+            m.bindings[next(iter(m.bindings))].get("id")
+            or m.bindings[next(iter(m.bindings))].get("enterprise")
+            or m.bindings[next(iter(m.bindings))].get("reporter"),
+        )
+        for m in got
+    )

@@ -9,6 +9,7 @@ on equalities with extra inequalities, and `unless`.  Requests leave fields out,
 place facts inside and outside the effective year.  Only valid rulesets are generated: the
 validator accepting them is part of what is tested.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,44 +26,93 @@ DATES = ["2021-03-31", "2021-04-09", "2021-04-12", "2021-06-30", "2021-12-31", "
 # Per list: alias prefix, key field (joins and subjects), and condition fields by type.
 # "always" fields may be read by `unless`; the others can be unknown.
 LISTS = {
-    "enterprises": dict(key="id", number=["separation_capacity_t_reo"], date=[],
-                        boolean=["designated", "mining_license", "in_group"], enum={},
-                        always=["id"], member=True),
-    "production": dict(key="enterprise", number=["amount_t_reo", "year", "month"], date=[], boolean=[],
-                       enum={"activity": ["mining", "smelting_separation"]},
-                       always=["enterprise", "amount_t_reo", "year", "month"]),
-    "allocations": dict(key="enterprise", number=["amount_t_reo", "year"], date=["issued_on", "filed_on"],
-                        boolean=["issued", "filed"], enum={"activity": ["mining", "smelting_separation"]},
-                        always=["enterprise", "amount_t_reo", "year"]),
-    "reports": dict(key="reporter", number=["year", "month", "reported_amount_t_reo"], date=["submitted_on"],
-                    boolean=["submitted", "includes_traceability_data", "annual"],
-                    enum={"level": ["enterprise", "group"], "recipient": ["miit", "provincial_miit"]},
-                    always=["reporter", "year"]),
+    "enterprises": dict(
+        key="id",
+        number=["separation_capacity_t_reo"],
+        date=[],
+        boolean=["designated", "mining_license", "in_group"],
+        enum={},
+        always=["id"],
+        member=True,
+    ),
+    "production": dict(
+        key="enterprise",
+        number=["amount_t_reo", "year", "month"],
+        date=[],
+        boolean=[],
+        enum={"activity": ["mining", "smelting_separation"]},
+        always=["enterprise", "amount_t_reo", "year", "month"],
+    ),
+    "allocations": dict(
+        key="enterprise",
+        number=["amount_t_reo", "year"],
+        date=["issued_on", "filed_on"],
+        boolean=["issued", "filed"],
+        enum={"activity": ["mining", "smelting_separation"]},
+        always=["enterprise", "amount_t_reo", "year"],
+    ),
+    "reports": dict(
+        key="reporter",
+        number=["year", "month", "reported_amount_t_reo"],
+        date=["submitted_on"],
+        boolean=["submitted", "includes_traceability_data", "annual"],
+        enum={"level": ["enterprise", "group"], "recipient": ["miit", "provincial_miit"]},
+        always=["reporter", "year"],
+    ),
 }
 
 # Level-1 computed values per list and type: {x} is the alias.
 FIRST = {
-    "production": {"number": ["choose({x}.month > 6, 1, 2)", "{x}.amount_t_reo + params.n", "{x}.amount_t_reo * 2",
-                              "{x}.amount_t_reo / ({x}.month - 6)", "max({x}.amount_t_reo, 2)"],
-                   "date": ["date_of({x}.year, {x}.month + 1, 10)", "year_end({x}.year)"],
-                   "string": []},
-    "allocations": {"number": ["{x}.filed_on - {x}.issued_on", "{x}.amount_t_reo - params.n", "choose({x}.filed, 1, 0)"],
-                    "date": ["{x}.issued_on + params.days", "add_working_days({x}.issued_on, 3)"],
-                    "string": ["month_of({x}.issued_on)"]},
-    "reports": {"number": ["{x}.reported_amount_t_reo - 1", "choose({x}.submitted, 1, 0)", "year_of({x}.submitted_on)",
-                           "{x}.submitted_on - date_of({x}.year, {x}.month + 1, 10)"],
-                "date": ["next_working_day(date_of({x}.year, {x}.month + 1, params.n))",
-                         "date_of({x}.year, {x}.month + 1, 10)"],
-                "string": ["month_of({x}.submitted_on)"]},
-    "enterprises": {"number": ["choose({x}.designated, 1, 0)", "{x}.separation_capacity_t_reo - params.n"],
-                    "date": [], "string": []},
+    "production": {
+        "number": [
+            "choose({x}.month > 6, 1, 2)",
+            "{x}.amount_t_reo + params.n",
+            "{x}.amount_t_reo * 2",
+            "{x}.amount_t_reo / ({x}.month - 6)",
+            "max({x}.amount_t_reo, 2)",
+        ],
+        "date": ["date_of({x}.year, {x}.month + 1, 10)", "year_end({x}.year)"],
+        "string": [],
+    },
+    "allocations": {
+        "number": ["{x}.filed_on - {x}.issued_on", "{x}.amount_t_reo - params.n", "choose({x}.filed, 1, 0)"],
+        "date": ["{x}.issued_on + params.days", "add_working_days({x}.issued_on, 3)"],
+        "string": ["month_of({x}.issued_on)"],
+    },
+    "reports": {
+        "number": [
+            "{x}.reported_amount_t_reo - 1",
+            "choose({x}.submitted, 1, 0)",
+            "year_of({x}.submitted_on)",
+            "{x}.submitted_on - date_of({x}.year, {x}.month + 1, 10)",
+        ],
+        "date": [
+            "next_working_day(date_of({x}.year, {x}.month + 1, params.n))",
+            "date_of({x}.year, {x}.month + 1, 10)",
+        ],
+        "string": ["month_of({x}.submitted_on)"],
+    },
+    "enterprises": {
+        "number": ["choose({x}.designated, 1, 0)", "{x}.separation_capacity_t_reo - params.n"],
+        "date": [],
+        "string": [],
+    },
 }
 # Later levels read an earlier computed field {c} (of type number or date).
-LATER = {"number": [("number", "{x}.{c} + 1"), ("number", "choose({x}.{c} > 1, {x}.{c}, 0)"),
-                    ("number", "min({x}.{c}, 3) * 2")],
-         "date": [("date", "{x}.{c} + 1"), ("date", "next_working_day({x}.{c})"), ("number", "year_of({x}.{c})"),
-                  ("string", "month_of({x}.{c})")],
-         "string": []}
+LATER = {
+    "number": [
+        ("number", "{x}.{c} + 1"),
+        ("number", "choose({x}.{c} > 1, {x}.{c}, 0)"),
+        ("number", "min({x}.{c}, 3) * 2"),
+    ],
+    "date": [
+        ("date", "{x}.{c} + 1"),
+        ("date", "next_working_day({x}.{c})"),
+        ("number", "year_of({x}.{c})"),
+        ("string", "month_of({x}.{c})"),
+    ],
+    "string": [],
+}
 
 OPS = ["==", "!=", "<", "<=", ">", ">="]
 
@@ -80,8 +130,13 @@ class Catalogue:
 def _catalogue() -> Catalogue:
     cat = Catalogue()
     for name, spec in LISTS.items():
-        cat.fields[name] = {"number": list(spec["number"]), "date": list(spec["date"]),
-                            "boolean": list(spec["boolean"]), "string": [], "key": [spec["key"]]}
+        cat.fields[name] = {
+            "number": list(spec["number"]),
+            "date": list(spec["date"]),
+            "boolean": list(spec["boolean"]),
+            "string": [],
+            "key": [spec["key"]],
+        }
         cat.enums[name] = dict(spec["enum"])
         cat.keys[name] = spec["key"]
         cat.always[name] = list(spec["always"])
@@ -114,17 +169,30 @@ def derived_lists(draw, cat: Catalogue) -> dict:
     out = {}
     for i, src in enumerate(draw(st.lists(st.sampled_from(["production", "allocations"]), max_size=2))):
         name = f"d{i}"
-        extra = draw(st.sampled_from([[], ["year"], ["activity"]] + [[c] for c in cat.fields[src]["number"]
-                                                                     if c.startswith("c")][:1]))
-        body = {"from": src, "as": "f", "group_by": ["enterprise", *extra],
-                "sum": {"total": "amount_t_reo"}, "count": "n"}
+        extra = draw(
+            st.sampled_from(
+                [[], ["year"], ["activity"]] + [[c] for c in cat.fields[src]["number"] if c.startswith("c")][:1]
+            )
+        )
+        body = {
+            "from": src,
+            "as": "f",
+            "group_by": ["enterprise", *extra],
+            "sum": {"total": "amount_t_reo"},
+            "count": "n",
+        }
         filters = [f"f.{c} >= 1" for c in cat.fields[src]["number"] if c.startswith("c")]
         filters += ["f.amount_t_reo > 0", "f.year == 2021"]
         if draw(st.booleans()):
             body["where"] = draw(st.sampled_from(filters))
         out[name] = body
-        fields = {"number": ["total", "n"] + [k for k in extra if k in cat.fields[src]["number"]],
-                  "date": [], "boolean": [], "string": [], "key": ["enterprise"]}
+        fields = {
+            "number": ["total", "n"] + [k for k in extra if k in cat.fields[src]["number"]],
+            "date": [],
+            "boolean": [],
+            "string": [],
+            "key": ["enterprise"],
+        }
         cat.fields[name] = fields
         cat.enums[name] = {"activity": cat.enums[src]["activity"]} if "activity" in extra else {}
         cat.keys[name] = "enterprise"
@@ -199,7 +267,7 @@ def rule(draw, cat: Catalogue, index: int) -> dict:
     when = [{"fact": first, "as": "a"}]
     if draw(st.booleans()):
         when[0]["where"] = draw(condition(cat, first, "a", {}))
-    for alias in ["b", "c"][:draw(st.integers(0, 2))]:
+    for alias in ["b", "c"][: draw(st.integers(0, 2))]:
         lst = draw(st.sampled_from(lists))
         target = draw(st.sampled_from(sorted(aliases)))
         join = f"{alias}.{cat.keys[lst]} == {target}.{cat.keys[aliases[target]]}"
@@ -207,9 +275,15 @@ def rule(draw, cat: Catalogue, index: int) -> dict:
             join += " and (" + draw(condition(cat, lst, alias, {a: aliases[a] for a in aliases})) + ")"
         when.append({"fact": lst, "as": alias, "where": join})
         aliases[alias] = lst
-    body = {"id": f"r{index}", "title": {"zh": "规则", "en": "rule"}, "severity": "minor", "when": when,
-            "subject": {"type": "enterprise", "id": f"a.{cat.keys[first]}"},
-            "message": {"zh": "{subject}", "en": "{subject}"}, "citations": CITE}
+    body = {
+        "id": f"r{index}",
+        "title": {"zh": "规则", "en": "rule"},
+        "severity": "minor",
+        "when": when,
+        "subject": {"type": "enterprise", "id": f"a.{cat.keys[first]}"},
+        "message": {"zh": "{subject}", "en": "{subject}"},
+        "citations": CITE,
+    }
     free = [lst for lst in lists if lst not in aliases.values()]
     if free and draw(st.booleans()):
         lst = draw(st.sampled_from(free))
@@ -254,30 +328,56 @@ def _fact(**fields) -> dict:
 @st.composite
 def requests(draw) -> tuple[dict, dt.date]:
     ents = [f"E{i}" for i in range(3)]
-    enterprises = [_fact(id=e, group=_maybe(draw, ["G1"]),
-                         activities=_maybe(draw, [["mining"], ["smelting_separation"], []], null_ok=False),
-                         separation_capacity_t_reo=_maybe(draw, NUMBERS, null_ok=False),
-                         designated=_maybe(draw, [True, False], null_ok=False),
-                         mining_license=_maybe(draw, [True, False], null_ok=False))
-                   for e in ents if draw(st.integers(0, 4))]
+    enterprises = [
+        _fact(
+            id=e,
+            group=_maybe(draw, ["G1"]),
+            activities=_maybe(draw, [["mining"], ["smelting_separation"], []], null_ok=False),
+            separation_capacity_t_reo=_maybe(draw, NUMBERS, null_ok=False),
+            designated=_maybe(draw, [True, False], null_ok=False),
+            mining_license=_maybe(draw, [True, False], null_ok=False),
+        )
+        for e in ents
+        if draw(st.integers(0, 4))
+    ]
     periods = ["2020-12", "2021-03", "2021-06", "2021-12"]
-    production = [_fact(enterprise=draw(st.sampled_from(ents)), period=draw(st.sampled_from(periods)),
-                        activity=draw(st.sampled_from(["mining", "smelting_separation"])),
-                        amount_t_reo=draw(st.sampled_from(NUMBERS)))
-                  for _ in range(draw(st.integers(0, 5)))]
-    allocations = [_fact(enterprise=draw(st.sampled_from(ents)), year=draw(st.sampled_from([2020, 2021, 2021])),
-                         activity=draw(st.sampled_from(["mining", "smelting_separation"])),
-                         amount_t_reo=draw(st.sampled_from(NUMBERS)),
-                         issued_on=_maybe(draw, ["2021-03-31", "2021-04-09"]),
-                         filed_on=_maybe(draw, ["2021-04-12", "2021-06-30"]))
-                   for _ in range(draw(st.integers(0, 4)))]
-    reports = [_fact(reporter=draw(st.sampled_from(ents)), level=draw(st.sampled_from(["enterprise", "group"])),
-                     period=draw(st.sampled_from(["2021-03", "2021-12", "2021", "2020-11"])),
-                     recipient=_maybe(draw, ["miit", "provincial_miit"], null_ok=False),
-                     submitted_on=_maybe(draw, ["2021-04-09", "2021-04-12", "2022-01-10", "2022-01-12"]),
-                     reported_amount_t_reo=_maybe(draw, NUMBERS, null_ok=False),
-                     includes_traceability_data=_maybe(draw, [True, False], null_ok=False))
-               for _ in range(draw(st.integers(0, 5)))]
-    facts = {"groups": [{"id": "G1"}], "enterprises": enterprises, "production": production,
-             "allocations": allocations, "reports": reports}
+    production = [
+        _fact(
+            enterprise=draw(st.sampled_from(ents)),
+            period=draw(st.sampled_from(periods)),
+            activity=draw(st.sampled_from(["mining", "smelting_separation"])),
+            amount_t_reo=draw(st.sampled_from(NUMBERS)),
+        )
+        for _ in range(draw(st.integers(0, 5)))
+    ]
+    allocations = [
+        _fact(
+            enterprise=draw(st.sampled_from(ents)),
+            year=draw(st.sampled_from([2020, 2021, 2021])),
+            activity=draw(st.sampled_from(["mining", "smelting_separation"])),
+            amount_t_reo=draw(st.sampled_from(NUMBERS)),
+            issued_on=_maybe(draw, ["2021-03-31", "2021-04-09"]),
+            filed_on=_maybe(draw, ["2021-04-12", "2021-06-30"]),
+        )
+        for _ in range(draw(st.integers(0, 4)))
+    ]
+    reports = [
+        _fact(
+            reporter=draw(st.sampled_from(ents)),
+            level=draw(st.sampled_from(["enterprise", "group"])),
+            period=draw(st.sampled_from(["2021-03", "2021-12", "2021", "2020-11"])),
+            recipient=_maybe(draw, ["miit", "provincial_miit"], null_ok=False),
+            submitted_on=_maybe(draw, ["2021-04-09", "2021-04-12", "2022-01-10", "2022-01-12"]),
+            reported_amount_t_reo=_maybe(draw, NUMBERS, null_ok=False),
+            includes_traceability_data=_maybe(draw, [True, False], null_ok=False),
+        )
+        for _ in range(draw(st.integers(0, 5)))
+    ]
+    facts = {
+        "groups": [{"id": "G1"}],
+        "enterprises": enterprises,
+        "production": production,
+        "allocations": allocations,
+        "reports": reports,
+    }
     return facts, draw(st.sampled_from([dt.date(2022, 1, 31), dt.date(2021, 6, 30)]))

@@ -1,4 +1,5 @@
 """Starting real service processes (gunicorn) for tests, on loopback ports, and stopping them."""
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,14 @@ class Server:
         # its own folder unless told (LOG_DIR): a port is reused by a later server, in this process or another
         log_dir = env.get("LOG_DIR") or tempfile.mkdtemp(prefix="repolicy-server-")
         self.log = open(Path(log_dir) / f"server-{self.port}.log", "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "api.serve"], cwd=root, env=full_env,
-                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "api.serve"],
+            cwd=root,
+            env=full_env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -55,8 +62,14 @@ class Server:
         self.stop()
         raise RuntimeError("server did not become ready in 60 s")
 
-    def request(self, method: str, path: str, body: bytes | dict | None = None,
-                headers: dict[str, str] | None = None, timeout: float = 10) -> tuple[int, dict]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | dict | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 10,
+    ) -> tuple[int, dict]:
         data = json.dumps(body).encode() if isinstance(body, dict) else body
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
         try:
@@ -65,8 +78,14 @@ class Server:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"{}")
 
-    def raw(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
-            timeout: float = 10) -> tuple[int, bytes, dict[str, str]]:
+    def raw(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 10,
+    ) -> tuple[int, bytes, dict[str, str]]:
         """Status, body bytes and headers, whatever the content type."""
         req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})
         try:
@@ -78,7 +97,7 @@ class Server:
     def log_entries(self) -> list[dict]:
         """The JSON lines the server has logged so far (a line still being written is left out)."""
         text = Path(self.log.name).read_text()
-        text = text[:text.rfind("\n") + 1]
+        text = text[: text.rfind("\n") + 1]
         return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
     def stop(self) -> None:

@@ -4,6 +4,7 @@ Oracles read the instrument and ruleset YAML files themselves (status, dates of 
 ruleset periods) and the facts as generated: they share nothing with ``policy.force`` or the registry's
 selection but the parsed input.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -91,12 +92,15 @@ TIME_KEYS = {"year", "period", "date", "issued_on", "filed_on", "submitted_on", 
 
 
 def shifted(facts: dict, years: int) -> dict:
-    return {name: [{k: _shift(v, years) if k in TIME_KEYS else v for k, v in fact.items()} for fact in lst]
-            for name, lst in facts.items()}
+    return {
+        name: [{k: _shift(v, years) if k in TIME_KEYS else v for k, v in fact.items()} for fact in lst]
+        for name, lst in facts.items()
+    }
 
 
-DRAFT_SCENARIOS = [s for s in LIBRARY if set(s.body.get("rulesets") or ()) & set(DRAFT_REFS)
-                   and any(e["rule"] for e in s.expect)]
+DRAFT_SCENARIOS = [
+    s for s in LIBRARY if set(s.body.get("rulesets") or ()) & set(DRAFT_REFS) and any(e["rule"] for e in s.expect)
+]
 
 
 def test_every_draft_rule_is_exercised():
@@ -108,9 +112,11 @@ def test_every_draft_rule_is_exercised():
 
 
 @SETTINGS
-@given(index=st.integers(min_value=0, max_value=max(len(DRAFT_SCENARIOS) - 1, 0)),
-       years=st.integers(min_value=-15, max_value=15),
-       as_of=st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2045, 12, 31)))
+@given(
+    index=st.integers(min_value=0, max_value=max(len(DRAFT_SCENARIOS) - 1, 0)),
+    years=st.integers(min_value=-15, max_value=15),
+    as_of=st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2045, 12, 31)),
+)
 def test_a_draft_rule_is_never_applied_unless_pinned(runtime, index, years, as_of):
     """Facts that make every rule of a draft fire when pinned, moved to any years and judged on any day:
     unpinned, no version of a draft is used and no finding cites one; pinned, every finding of it says
@@ -120,8 +126,9 @@ def test_a_draft_rule_is_never_applied_unless_pinned(runtime, index, years, as_o
     body = runtime.evaluate(facts, as_of)
     assert not [r for r in body["rulesets"] if f"{r['id']}@{r['version']}" in DRAFT_REFS]
     assert not [v for v in body["violations"] if v["ruleset"] in DRAFT_REFS]
-    assert not [c for v in body["violations"] for c in v["citations"]
-                if INSTRUMENTS[c["instrument"]]["status"] == "draft"]
+    assert not [
+        c for v in body["violations"] for c in v["citations"] if INSTRUMENTS[c["instrument"]]["status"] == "draft"
+    ]
     assert all(v["binding"] is True for v in body["violations"])
     assert body["summary"]["non_binding"] == 0
 
@@ -142,10 +149,23 @@ def test_pinned_draft_findings_say_so(runtime):
 
 
 # -------------------------------------------------------------- timeless facts are judged by as_of
-ENTERPRISE_FLAGS = ("designated", "mining_license", "safety_license", "recycling_project_expired",
-                    "ordered_to_suspend", "banned_process", "emissions_compliant", "radiation_compliant",
-                    "tailings_compliant", "long_term_shutdown", "traceability_system", "flow_records",
-                    "national_traceability_entry", "data_security_system", "obstructed_inspection")
+ENTERPRISE_FLAGS = (
+    "designated",
+    "mining_license",
+    "safety_license",
+    "recycling_project_expired",
+    "ordered_to_suspend",
+    "banned_process",
+    "emissions_compliant",
+    "radiation_compliant",
+    "tailings_compliant",
+    "long_term_shutdown",
+    "traceability_system",
+    "flow_records",
+    "national_traceability_entry",
+    "data_security_system",
+    "obstructed_inspection",
+)
 TIMELESS_LISTS = {"enterprises", "groups"}
 
 
@@ -154,16 +174,19 @@ def _in(day: dt.date, lo: dt.date | None, hi: dt.date | None) -> bool:
 
 
 @SETTINGS
-@given(flags=st.fixed_dictionaries({f: st.booleans() for f in ENTERPRISE_FLAGS}),
-       activities=st.lists(st.sampled_from(["mining", "smelting_separation", "comprehensive_utilization"]),
-                           unique=True),
-       as_of=st.dates(min_value=dt.date(2018, 1, 1), max_value=dt.date(2030, 12, 31)),
-       pin=st.booleans())
+@given(
+    flags=st.fixed_dictionaries({f: st.booleans() for f in ENTERPRISE_FLAGS}),
+    activities=st.lists(st.sampled_from(["mining", "smelting_separation", "comprehensive_utilization"]), unique=True),
+    as_of=st.dates(min_value=dt.date(2018, 1, 1), max_value=dt.date(2030, 12, 31)),
+    pin=st.booleans(),
+)
 def test_rules_on_timeless_facts_apply_only_while_their_instrument_is_in_force(runtime, flags, activities, as_of, pin):
     """An enterprise alone (no dated fact): every finding's instrument was in force on as_of, and
     as_of lies in the finding's ruleset's period (the instrument file's dates, the ruleset file's period)."""
-    facts = {"groups": [{"id": "G1", "designated": True}],
-             "enterprises": [{"id": "E1", "group": "G1", "activities": activities, **flags}]}
+    facts = {
+        "groups": [{"id": "G1", "designated": True}],
+        "enterprises": [{"id": "E1", "group": "G1", "activities": activities, **flags}],
+    }
     refs = sorted(ref for ref in RULESETS if ref not in DRAFT_REFS)
     body = runtime.evaluate(facts, as_of, refs if pin else None)
     for v in body["violations"]:
@@ -182,10 +205,21 @@ def test_the_regulation_obstruction_rule_waits_for_2024_10_01(runtime):
 
 
 def test_the_2025_measures_arts_10_and_11_wait_for_2025_07_28(runtime):
-    facts = {"enterprises": [{"id": "E1", "activities": ["mining"], "designated": True,
-                              "flow_records": False, "data_security_system": False}]}
-    measures = lambda d: {v["rule"] for v in runtime.evaluate(facts, d)["violations"]  # noqa: E731
-                          if v["ruleset"] == "measures@2025"}
+    facts = {
+        "enterprises": [
+            {
+                "id": "E1",
+                "activities": ["mining"],
+                "designated": True,
+                "flow_records": False,
+                "data_security_system": False,
+            }
+        ]
+    }
+
+    def measures(d):
+        return {v["rule"] for v in runtime.evaluate(facts, d)["violations"] if v["ruleset"] == "measures@2025"}
+
     assert measures(dt.date(2025, 5, 1)) == set()
     assert measures(dt.date(2025, 7, 27)) == set()
     assert measures(dt.date(2025, 7, 28)) == {"traceability.no-flow-records", "data-security.no-management-system"}
@@ -193,14 +227,15 @@ def test_the_2025_measures_arts_10_and_11_wait_for_2025_07_28(runtime):
 
 # -------------------------------------------------------------- dated acts are judged by their own date
 @SETTINGS
-@given(days=st.lists(st.dates(min_value=dt.date(2021, 1, 1), max_value=dt.date(2021, 12, 31)),
-                     min_size=1, max_size=6))
+@given(days=st.lists(st.dates(min_value=dt.date(2021, 1, 1), max_value=dt.date(2021, 12, 31)), min_size=1, max_size=6))
 def test_conduct_is_judged_by_the_notice_only_from_its_date(runtime, days):
     """Toll processing (notice para 4) on generated days of 2021: a finding for each month holding a day on or
     after the notice's date, none for the months before."""
-    facts = {"groups": [{"id": "G1", "designated": True}],
-             "enterprises": [{"id": "E1", "group": "G1", "activities": ["smelting_separation"]}],
-             "transactions": [{"enterprise": "E1", "date": d.isoformat(), "type": "toll_processing"} for d in days]}
+    facts = {
+        "groups": [{"id": "G1", "designated": True}],
+        "enterprises": [{"id": "E1", "group": "G1", "activities": ["smelting_separation"]}],
+        "transactions": [{"enterprise": "E1", "date": d.isoformat(), "type": "toll_processing"} for d in days],
+    }
     start = entry_into_force("notice@2021")
     body = runtime.evaluate(facts, dt.date(2021, 12, 31), ["notice@2021"])
     found = {v["period"] for v in body["violations"] if v["rule"] == "conduct.toll-processing"}
@@ -212,10 +247,21 @@ def test_conduct_is_judged_by_the_notice_only_from_its_date(runtime, days):
 def test_a_split_is_judged_by_the_rulesets_in_force_on_the_day_it_was_issued(runtime, issued):
     """An unfiled 2025 split (draft Art. 9), pinned draft: judged only when issued within the draft ruleset's
     period (it ends the day before the final Measures take effect)."""
-    facts = {"groups": [{"id": "G1", "designated": True}],
-             "enterprises": [{"id": "E1", "group": "G1", "activities": ["mining"], "designated": True}],
-             "allocations": [{"enterprise": "E1", "group": "G1", "year": 2025, "activity": "mining",
-                              "amount_t_reo": 10, "issued_on": issued.isoformat(), "filed_on": None}]}
+    facts = {
+        "groups": [{"id": "G1", "designated": True}],
+        "enterprises": [{"id": "E1", "group": "G1", "activities": ["mining"], "designated": True}],
+        "allocations": [
+            {
+                "enterprise": "E1",
+                "group": "G1",
+                "year": 2025,
+                "activity": "mining",
+                "amount_t_reo": 10,
+                "issued_on": issued.isoformat(),
+                "filed_on": None,
+            }
+        ],
+    }
     body = runtime.evaluate(facts, dt.date(2025, 12, 31), ["measures@draft"])
     fired = any(v["rule"] == "allocation.not-filed" for v in body["violations"])
     assert fired == _in(issued, *period("measures@draft"))
@@ -227,6 +273,7 @@ def test_the_evaluate_page_labels_findings_under_a_draft(client):
     import re
 
     from helpers import example
+
     page = client.get("/ui/evaluate").get_data(as_text=True)  # the form's CSRF token, bound to this session
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     body = example("over-quota-draft")
@@ -235,18 +282,23 @@ def test_the_evaluate_page_labels_findings_under_a_draft(client):
     under_draft = sum(v["ruleset"] in DRAFT_REFS for v in found)
     assert under_draft >= 1 and len(found) > under_draft
     for lang, label in (("zh", "依征求意见稿（未生效）"), ("en", "under a draft, not in force")):
-        html = client.post(f"/ui/evaluate?lang={lang}", data={"request": json.dumps(body), "csrf_token": csrf}).get_data(as_text=True)
+        html = client.post(
+            f"/ui/evaluate?lang={lang}", data={"request": json.dumps(body), "csrf_token": csrf}
+        ).get_data(as_text=True)
         assert html.count(f'<span class="not-law">{label}</span>') == under_draft
         assert html.count('class="violation non-binding"') == under_draft
         assert html.count('class="violation"') == len(found) - under_draft
     unpinned = {k: v for k, v in body.items() if k != "rulesets"}
-    html = client.post("/ui/evaluate", data={"request": json.dumps(unpinned), "csrf_token": csrf}).get_data(as_text=True)
+    html = client.post("/ui/evaluate", data={"request": json.dumps(unpinned), "csrf_token": csrf}).get_data(
+        as_text=True
+    )
     assert "not-law" not in html and 'class="violation"' in html
 
 
 def test_instruments_show_when_they_are_in_force(client):
     """GET /v1/instruments: in_force from the file's effective_from (or its date), null for a draft."""
     from helpers import auth
+
     shown = {i["id"]: i["in_force"] for i in client.get("/v1/instruments", headers=auth("legal")).json["instruments"]}
     for iid, doc in INSTRUMENTS.items():
         if doc["status"] == "draft":
@@ -261,13 +313,18 @@ def test_instruments_show_when_they_are_in_force(client):
 
 def test_an_end_of_force_before_the_entry_into_force_is_refused(tmp_path):
     from policy.instruments import InstrumentError, load_instrument
+
     src = (INSTRUMENTS_DIR / "regulation-2024.yaml").read_text(encoding="utf-8")
     good = tmp_path / "ok.yaml"
-    good.write_text(src.replace("effective_from: 2024-10-01\n", "effective_from: 2024-10-01\neffective_to: 2030-12-31\n"),
-                    encoding="utf-8")
+    good.write_text(
+        src.replace("effective_from: 2024-10-01\n", "effective_from: 2024-10-01\neffective_to: 2030-12-31\n"),
+        encoding="utf-8",
+    )
     assert load_instrument(good).in_force() == (dt.date(2024, 10, 1), dt.date(2030, 12, 31))
     bad = tmp_path / "bad.yaml"
-    bad.write_text(src.replace("effective_from: 2024-10-01\n", "effective_from: 2024-10-01\neffective_to: 2024-09-30\n"),
-                   encoding="utf-8")
+    bad.write_text(
+        src.replace("effective_from: 2024-10-01\n", "effective_from: 2024-10-01\neffective_to: 2024-09-30\n"),
+        encoding="utf-8",
+    )
     with pytest.raises(InstrumentError, match="effective_to 2024-09-30 is before the entry into force 2024-10-01"):
         load_instrument(bad)

@@ -1,5 +1,6 @@
 """The audit trail says what happened: which version was retired, what served the period before, and when
 (with its time zone)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,9 +11,18 @@ from policy.store import Store
 
 
 def add(store: Store, version: str, year: int, digest: str, status: str = "draft") -> None:
-    store.add_version(ruleset_id="notice", version=version, status=status, instrument="notice-2021",
-                      legal_status="in_force", effective_from=f"{year}-01-01", effective_to=f"{year}-12-31",
-                      source=f"version {version}", digest=digest, author="wang")
+    store.add_version(
+        ruleset_id="notice",
+        version=version,
+        status=status,
+        instrument="notice-2021",
+        legal_status="in_force",
+        effective_from=f"{year}-01-01",
+        effective_to=f"{year}-12-31",
+        source=f"version {version}",
+        digest=digest,
+        author="wang",
+    )
 
 
 def test_activation_names_the_retired_version_once_and_its_digest(tmp_path):

@@ -4,6 +4,7 @@ The expectations below are computed here from the official calendar (chinese_cal
 written in this file, sharing nothing with the engine but the request; the engine is also compared with the
 independent oracle (tests/oracle.py).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -113,23 +114,47 @@ def test_a_ruleset_without_batches_has_no_batch_fields(instruments):
     assert "batch_split_due" in str(exc.value)
 
 
-@pytest.mark.parametrize("batch, message", [
-    ('  "B 1":\n    label: {zh: 一, en: one}\n    issued_on: "2023-01-01"\n    split_working_days: 3\n'
-     '    citations: [{instrument: notice-2023-1, eid: para_2}]\n', "batch id 'B 1'"),
-    ('  b1:\n    label: {zh: 一, en: one}\n    issued_on: "2023-02-30"\n    split_working_days: 3\n'
-     '    citations: [{instrument: notice-2023-1, eid: para_2}]\n', "`issued_on` must be a date"),
-    ('  b1:\n    label: {zh: 一, en: one}\n    issued_on: "2023-01-01"\n    split_working_days: 2.5\n'
-     '    citations: [{instrument: notice-2023-1, eid: para_2}]\n', "`split_working_days` must be a whole number"),
-    ('  b1:\n    label: {zh: 一, en: one}\n    issued_on: "2023-01-01"\n    split_working_days: 3\n'
-     '    totals: {smelting: 5}\n    citations: [{instrument: notice-2023-1, eid: para_2}]\n', "unknown activity"),
-    ('  b1:\n    label: {zh: 一, en: one}\n    issued_on: "2023-01-01"\n    split_working_days: 3\n'
-     '    citations: [{instrument: notice-2023-1, eid: para_9}]\n', "has no provision 'para_9'"),
-    ('  b1:\n    label: {zh: 一, en: one}\n    issued_on: "2023-01-01"\n    split_working_days: 3\n', "lacks `citations`"),
-    ('  b1:\n    label: {zh: 一, en: one}\n    notice: N1\n    issued_on: "2023-01-01"\n    split_working_days: 3\n'
-     '    citations: [{instrument: notice-2023-1, eid: para_2}]\n'
-     '  b2:\n    label: {zh: 二, en: two}\n    notice: N1\n    issued_on: "2023-02-01"\n    split_working_days: 3\n'
-     '    citations: [{instrument: notice-2023-1, eid: para_2}]\n', "name the same notice N1"),
-])
+@pytest.mark.parametrize(
+    "batch, message",
+    [
+        (
+            '  "B 1":\n    label: {zh: 一, en: one}\n    issued_on: "2023-01-01"\n    split_working_days: 3\n'
+            "    citations: [{instrument: notice-2023-1, eid: para_2}]\n",
+            "batch id 'B 1'",
+        ),
+        (
+            '  b1:\n    label: {zh: 一, en: one}\n    issued_on: "2023-02-30"\n    split_working_days: 3\n'
+            "    citations: [{instrument: notice-2023-1, eid: para_2}]\n",
+            "`issued_on` must be a date",
+        ),
+        (
+            '  b1:\n    label: {zh: 一, en: one}\n    issued_on: "2023-01-01"\n    split_working_days: 2.5\n'
+            "    citations: [{instrument: notice-2023-1, eid: para_2}]\n",
+            "`split_working_days` must be a whole number",
+        ),
+        (
+            '  b1:\n    label: {zh: 一, en: one}\n    issued_on: "2023-01-01"\n    split_working_days: 3\n'
+            "    totals: {smelting: 5}\n    citations: [{instrument: notice-2023-1, eid: para_2}]\n",
+            "unknown activity",
+        ),
+        (
+            '  b1:\n    label: {zh: 一, en: one}\n    issued_on: "2023-01-01"\n    split_working_days: 3\n'
+            "    citations: [{instrument: notice-2023-1, eid: para_9}]\n",
+            "has no provision 'para_9'",
+        ),
+        (
+            '  b1:\n    label: {zh: 一, en: one}\n    issued_on: "2023-01-01"\n    split_working_days: 3\n',
+            "lacks `citations`",
+        ),
+        (
+            '  b1:\n    label: {zh: 一, en: one}\n    notice: N1\n    issued_on: "2023-01-01"\n    split_working_days: 3\n'
+            "    citations: [{instrument: notice-2023-1, eid: para_2}]\n"
+            '  b2:\n    label: {zh: 二, en: two}\n    notice: N1\n    issued_on: "2023-02-01"\n    split_working_days: 3\n'
+            "    citations: [{instrument: notice-2023-1, eid: para_2}]\n",
+            "name the same notice N1",
+        ),
+    ],
+)
 def test_bad_batches_are_refused_with_their_line(instruments, batch, message):
     with pytest.raises(RulesetInvalid) as exc:
         ruleset_from("batches:\n" + batch + RULES, instruments, header=HEADER)
@@ -142,30 +167,70 @@ def test_a_batch_without_its_date_is_a_warning_and_judges_nothing(instruments):
     body = BATCHES.replace(f'issued_on: "{THIRD[2].isoformat()}"', "issued_on: null")
     rs = ruleset_from(body + RULES, instruments, header=HEADER)
     assert any("has no issue date" in w.message for w in rs.extra["warnings"])
-    facts = {"groups": [{"id": "G1"}], "enterprises": [{"id": "E1"}],
-             "allocations": [{"enterprise": "E1", "group": "G1", "year": 2023, "activity": "mining",
-                              "amount_t_reo": 1, "batch": "b3", "issued_on": "2023-12-29"}]}
-    assert Runtime(instruments, Registry([rs])).evaluate(facts, dt.date(2023, 12, 31), ["batched@1"])["violations"] == []
+    facts = {
+        "groups": [{"id": "G1"}],
+        "enterprises": [{"id": "E1"}],
+        "allocations": [
+            {
+                "enterprise": "E1",
+                "group": "G1",
+                "year": 2023,
+                "activity": "mining",
+                "amount_t_reo": 1,
+                "batch": "b3",
+                "issued_on": "2023-12-29",
+            }
+        ],
+    }
+    assert (
+        Runtime(instruments, Registry([rs])).evaluate(facts, dt.date(2023, 12, 31), ["batched@1"])["violations"] == []
+    )
 
 
-@pytest.mark.parametrize("allocation, code", [
-    ({"batch": "b9"}, "batch_not_defined"),
-    ({"notice": "未知文号"}, "batch_not_defined"),
-    ({"batch": "b3", "notice": FIRST[1]}, "batch_notice_mismatch"),
-])
+@pytest.mark.parametrize(
+    "allocation, code",
+    [
+        ({"batch": "b9"}, "batch_not_defined"),
+        ({"notice": "未知文号"}, "batch_not_defined"),
+        ({"batch": "b3", "notice": FIRST[1]}, "batch_notice_mismatch"),
+    ],
+)
 def test_a_batch_that_cannot_be_told_is_a_warning_not_a_finding(runtime, allocation, code):
-    facts = {"groups": [{"id": "G1"}], "enterprises": [{"id": "E1"}],
-             "allocations": [{"enterprise": "E1", "group": "G1", "year": 2023, "activity": "mining",
-                              "amount_t_reo": 1, "issued_on": "2023-12-29", **allocation}]}
+    facts = {
+        "groups": [{"id": "G1"}],
+        "enterprises": [{"id": "E1"}],
+        "allocations": [
+            {
+                "enterprise": "E1",
+                "group": "G1",
+                "year": 2023,
+                "activity": "mining",
+                "amount_t_reo": 1,
+                "issued_on": "2023-12-29",
+                **allocation,
+            }
+        ],
+    }
     response = runtime.evaluate(facts, dt.date(2023, 12, 31), ["batched@1"])
     assert response["violations"] == []
     assert [w["code"] for w in response["warnings"] if w["code"].startswith("batch")] == [code]
 
 
 def test_requests_without_batches_get_no_batch_warning(runtime):
-    facts = {"groups": [{"id": "G1"}], "enterprises": [{"id": "E1"}],
-             "allocations": [{"enterprise": "E1", "group": "G1", "year": 2023, "activity": "mining",
-                              "amount_t_reo": 1, "issued_on": "2023-12-29"}]}
+    facts = {
+        "groups": [{"id": "G1"}],
+        "enterprises": [{"id": "E1"}],
+        "allocations": [
+            {
+                "enterprise": "E1",
+                "group": "G1",
+                "year": 2023,
+                "activity": "mining",
+                "amount_t_reo": 1,
+                "issued_on": "2023-12-29",
+            }
+        ],
+    }
     response = runtime.evaluate(facts, dt.date(2023, 12, 31), ["batched@1"])
     assert response["violations"] == [] and not [w for w in response.get("warnings", ()) if "batch" in w["code"]]
 
@@ -184,13 +249,23 @@ def _expected_batch(allocation: dict):
     return by_notice
 
 
-allocations = st.lists(st.fixed_dictionaries(
-    {"day": st.integers(0, 364), "activity": st.sampled_from(["mining", "smelting_separation"])},
-    optional={"batch": st.sampled_from(["b1", "b3", "b9"]),
-              "notice": st.sampled_from([FIRST[1], THIRD[1], "其他文号"])}), max_size=6)
-quotas = st.lists(st.fixed_dictionaries(
-    {"amount": st.integers(0, 300000), "activity": st.sampled_from(["mining", "smelting_separation"])},
-    optional={"batch": st.sampled_from(["b1", "b3"])}), max_size=4)
+allocations = st.lists(
+    st.fixed_dictionaries(
+        {"day": st.integers(0, 364), "activity": st.sampled_from(["mining", "smelting_separation"])},
+        optional={
+            "batch": st.sampled_from(["b1", "b3", "b9"]),
+            "notice": st.sampled_from([FIRST[1], THIRD[1], "其他文号"]),
+        },
+    ),
+    max_size=6,
+)
+quotas = st.lists(
+    st.fixed_dictionaries(
+        {"amount": st.integers(0, 300000), "activity": st.sampled_from(["mining", "smelting_separation"])},
+        optional={"batch": st.sampled_from(["b1", "b3"])},
+    ),
+    max_size=4,
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -201,17 +276,32 @@ def test_each_split_is_judged_by_its_own_batch(batched, runtime, drawn, drawn_qu
     for i, a in enumerate(drawn):
         group, issued = f"G{i}", dt.date(2023, 1, 1) + dt.timedelta(days=a["day"])
         facts["groups"].append({"id": group})
-        facts["allocations"].append({"enterprise": "E1", "group": group, "year": 2023, "activity": a["activity"],
-                                     "amount_t_reo": 1, "issued_on": issued.isoformat(),
-                                     **{k: a[k] for k in ("batch", "notice") if k in a}})
+        facts["allocations"].append(
+            {
+                "enterprise": "E1",
+                "group": group,
+                "year": 2023,
+                "activity": a["activity"],
+                "amount_t_reo": 1,
+                "issued_on": issued.isoformat(),
+                **{k: a[k] for k in ("batch", "notice") if k in a},
+            }
+        )
         batch = _expected_batch(a)
         if batch is not None and issued > _deadline(batch[2], batch[3]):
             late.add(group)
     for i, q in enumerate(drawn_quotas):
         group = f"Q{i}"
         facts["groups"].append({"id": group})
-        facts["group_quotas"].append({"group": group, "year": 2023, "activity": q["activity"],
-                                      "amount_t_reo": q["amount"], **({"batch": q["batch"]} if "batch" in q else {})})
+        facts["group_quotas"].append(
+            {
+                "group": group,
+                "year": 2023,
+                "activity": q["activity"],
+                "amount_t_reo": q["amount"],
+                **({"batch": q["batch"]} if "batch" in q else {}),
+            }
+        )
         totals = {"b1": {"mining": 120000}, "b3": {"mining": 255000, "smelting_separation": 243850}}
         total = totals.get(q.get("batch"), {}).get(q["activity"])
         if total is not None and q["amount"] > total:
@@ -229,14 +319,18 @@ def test_each_split_is_judged_by_its_own_batch(batched, runtime, drawn, drawn_qu
 
 def test_changing_a_batch_s_deadline_needs_a_new_sign_off(instruments, batched):
     from policy.review import rule_digest
-    longer = ruleset_from(BATCHES.replace(f"split_working_days: {THIRD[3]}", "split_working_days: 30") + RULES,
-                          instruments, header=HEADER)
+
+    longer = ruleset_from(
+        BATCHES.replace(f"split_working_days: {THIRD[3]}", "split_working_days: 30") + RULES, instruments, header=HEADER
+    )
     assert rule_digest(longer, longer.rule("split.late")) != rule_digest(batched, batched.rule("split.late"))
 
 
 def test_the_diff_says_what_changed_in_a_batch(instruments, batched):
     from policy.diff import diff
-    longer = ruleset_from(BATCHES.replace(f"split_working_days: {THIRD[3]}", "split_working_days: 30") + RULES,
-                          instruments, header=HEADER)
+
+    longer = ruleset_from(
+        BATCHES.replace(f"split_working_days: {THIRD[3]}", "split_working_days: 30") + RULES, instruments, header=HEADER
+    )
     assert "Batch b3 split_working_days: 3 -> 30" in diff(batched, longer)
     assert not [line for line in diff(batched, batched) if line.startswith("Batch")]

@@ -1,6 +1,7 @@
 """End to end in a real browser (Debian's headless Chromium, driven by Playwright) against gunicorn.
 
 Screenshots are written to var/screenshots/ (created by the test)."""
+
 from __future__ import annotations
 
 import os
@@ -23,10 +24,21 @@ def browser():
             raise RuntimeError("Chromium is required (REPOLICY_REQUIRE_BROWSER=1) but not installed")
         pytest.skip("Chromium is not installed")
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        b = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         yield b
         b.close()
 
@@ -34,8 +46,16 @@ def browser():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ui")
-    s = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp / 'r.db'}", "REPOLICY_DEV_MODE": "1",
-                "REPOLICY_OPEN_EVALUATE": "1", "LOG_DIR": str(tmp), "REPOLICY_LOG_LEVEL": "WARNING"}, workers=1)
+    s = Server(
+        {
+            "REPOLICY_DATABASE_URL": f"sqlite:///{tmp / 'r.db'}",
+            "REPOLICY_DEV_MODE": "1",
+            "REPOLICY_OPEN_EVALUATE": "1",
+            "LOG_DIR": str(tmp),
+            "REPOLICY_LOG_LEVEL": "WARNING",
+        },
+        workers=1,
+    )
     yield s
     s.stop()
 
@@ -51,7 +71,10 @@ def test_reviewer_finds_art_16_2_and_sees_it_highlighted_in_an_evaluation(browse
     section = page.locator("#art_16__para_2")
     assert "核减下一年度稀土指标" in section.locator(".text").inner_text()
     assert "quota.over-production" in section.locator(".rules").inner_text()
-    assert "officials" in page.locator("#art_17 .oos").inner_text() or "不纳入" in page.locator("#art_17 .oos").inner_text()
+    assert (
+        "officials" in page.locator("#art_17 .oos").inner_text()
+        or "不纳入" in page.locator("#art_17 .oos").inner_text()
+    )
     section.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "instrument-measures-draft.png"), full_page=False)
 
@@ -61,8 +84,13 @@ def test_reviewer_finds_art_16_2_and_sees_it_highlighted_in_an_evaluation(browse
     page.wait_for_selector("#summary")
     marked = page.locator('.violation[data-rule="quota.over-production"] mark.cited[data-eid="art_16__para_2"]').first
     assert marked.is_visible()
-    assert marked.inner_text() == "稀土集团所属稀土开采企业和稀土冶炼分离企业存在超指标生产等违法违规行为的，核减下一年度稀土指标。"
-    assert page.evaluate("getComputedStyle(document.querySelector('mark.cited')).backgroundColor") == "rgb(255, 224, 130)"
+    assert (
+        marked.inner_text()
+        == "稀土集团所属稀土开采企业和稀土冶炼分离企业存在超指标生产等违法违规行为的，核减下一年度稀土指标。"
+    )
+    assert (
+        page.evaluate("getComputedStyle(document.querySelector('mark.cited')).backgroundColor") == "rgb(255, 224, 130)"
+    )
     why = page.locator('.violation[data-rule="quota.over-production"] .why').first.inner_text()
     assert "年度指标合计的数量（吨REO）（5,000）小于年度产量合计的数量（吨REO）（5,320）" in why  # the values compared
     page.screenshot(path=str(SHOTS / "evaluate-over-quota.png"), full_page=True)
@@ -96,7 +124,8 @@ def test_reviewer_signs_off_a_rule_and_sees_it_unreviewed_after_a_change(browser
     # a regulator publishes a version raising the capacity floor (the regulators' worked example)
     notice = (ROOT / "rulesets" / "notice" / "2021.yaml").read_text(encoding="utf-8")
     floor = notice.replace('version: "2021"', 'version: "2021-floor3000"').replace(
-        "    value: 2000\n    unit: t_reo_per_year", "    value: 3000\n    unit: t_reo_per_year")
+        "    value: 2000\n    unit: t_reo_per_year", "    value: 3000\n    unit: t_reo_per_year"
+    )
     status, _ = server.request("POST", "/v1/rulesets", floor.encode(), {"Authorization": "Bearer dev-regulator"})
     assert status == 201
 
@@ -116,10 +145,18 @@ def test_reviewer_signs_off_a_rule_and_sees_it_unreviewed_after_a_change(browser
 
 def test_reviewer_uploads_facts_and_sees_what_was_left_undecided(browser, server, tmp_path):
     import json
-    request = {"as_of": "2021-12-31", "rulesets": ["notice@2021"], "facts": {
-        "groups": [{"id": "G1", "designated": True}],
-        "enterprises": [{"id": "E1", "group": "G1", "activities": ["mining"], "safety_license": True}],
-        "allocations": [{"enterprise": "E1", "group": "G1", "year": 2021, "activity": "mining", "amount_t_reo": 100}]}}
+
+    request = {
+        "as_of": "2021-12-31",
+        "rulesets": ["notice@2021"],
+        "facts": {
+            "groups": [{"id": "G1", "designated": True}],
+            "enterprises": [{"id": "E1", "group": "G1", "activities": ["mining"], "safety_license": True}],
+            "allocations": [
+                {"enterprise": "E1", "group": "G1", "year": 2021, "activity": "mining", "amount_t_reo": 100}
+            ],
+        },
+    }
     upload = tmp_path / "mine.json"
     upload.write_text(json.dumps(request), encoding="utf-8")
     page = browser.new_page()
@@ -140,15 +177,41 @@ def test_regulator_changes_a_parameter_on_the_rule_page_through_sign_off_to_acti
     tmp = tmp_path_factory.mktemp("edit")
     shots = tmp / "screenshots"
     shots.mkdir()
-    server = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp / 'r.db'}", "REPOLICY_DEV_MODE": "1",
-                     "REPOLICY_OPEN_EVALUATE": "1", "LOG_DIR": str(tmp), "REPOLICY_LOG_LEVEL": "WARNING"}, workers=1)
+    server = Server(
+        {
+            "REPOLICY_DATABASE_URL": f"sqlite:///{tmp / 'r.db'}",
+            "REPOLICY_DEV_MODE": "1",
+            "REPOLICY_OPEN_EVALUATE": "1",
+            "LOG_DIR": str(tmp),
+            "REPOLICY_LOG_LEVEL": "WARNING",
+        },
+        workers=1,
+    )
     try:
-        request = {"as_of": "2021-12-31", "facts": {
-            "groups": [{"id": "G1", "designated": True}],
-            "enterprises": [{"id": "E2", "group": "G1", "activities": ["smelting_separation"],
-                             "banned_process": True, "separation_capacity_t_reo": 2500}],
-            "allocations": [{"enterprise": "E2", "group": "G1", "year": 2021, "activity": "smelting_separation",
-                             "amount_t_reo": 800}]}}
+        request = {
+            "as_of": "2021-12-31",
+            "facts": {
+                "groups": [{"id": "G1", "designated": True}],
+                "enterprises": [
+                    {
+                        "id": "E2",
+                        "group": "G1",
+                        "activities": ["smelting_separation"],
+                        "banned_process": True,
+                        "separation_capacity_t_reo": 2500,
+                    }
+                ],
+                "allocations": [
+                    {
+                        "enterprise": "E2",
+                        "group": "G1",
+                        "year": 2021,
+                        "activity": "smelting_separation",
+                        "amount_t_reo": 800,
+                    }
+                ],
+            },
+        }
         assert server.request("POST", "/v1/evaluate", request)[1]["violations"] == []  # recorded: compliant at 2,000 t
 
         regulator = browser.new_context().new_page()
@@ -194,9 +257,14 @@ def test_regulator_changes_a_parameter_on_the_rule_page_through_sign_off_to_acti
         assert regulator.locator("#draft-status").inner_text() == "active"
         regulator.screenshot(path=str(shots / "draft-activated.png"), full_page=True)
         found = server.request("POST", "/v1/evaluate", request)[1]["violations"]
-        assert [(v["ruleset"], v["rule"]) for v in found] == [("notice@2021-floor3000", "eligibility.smelter-ineligible")]
-        assert sorted(p.name for p in shots.iterdir()) == ["draft-activated.png", "draft-awaiting-sign-off.png",
-                                                          "rule-parameter-form.png"]
+        assert [(v["ruleset"], v["rule"]) for v in found] == [
+            ("notice@2021-floor3000", "eligibility.smelter-ineligible")
+        ]
+        assert sorted(p.name for p in shots.iterdir()) == [
+            "draft-activated.png",
+            "draft-awaiting-sign-off.png",
+            "rule-parameter-form.png",
+        ]
     finally:
         server.stop()
 
@@ -226,5 +294,7 @@ def test_charts_are_drawn_inline_within_the_content_security_policy(browser, ser
     assert chart.is_visible() and ">缺口</text>" in chart.inner_html()
     chart.screenshot(path=str(tmp_path / "chart-coverage-notice-2021.png"))
     assert refused == []
-    assert all((tmp_path / name).stat().st_size > 1000 for name in
-               ("chart-production-E1-2021.png", "chart-group-G1-2021.png", "chart-coverage-notice-2021.png"))
+    assert all(
+        (tmp_path / name).stat().st_size > 1000
+        for name in ("chart-production-E1-2021.png", "chart-group-G1-2021.png", "chart-coverage-notice-2021.png")
+    )

@@ -1,4 +1,5 @@
 """Charts on the pages (api/charts.py): the numbers drawn, and SVG the pages' CSP lets through."""
+
 from __future__ import annotations
 
 import json
@@ -16,14 +17,18 @@ months = st.dictionaries(st.integers(1, 12), st.integers(0, 500), min_size=1, ma
 @settings(max_examples=80, deadline=None)
 @given(monthly=months, quota=st.none() | st.integers(0, 3000))
 def test_the_crossing_month_is_the_first_whose_total_to_date_is_over_the_quota(monthly, quota):
-    production = [{"enterprise": "E1", "period": f"2021-{m:02d}", "activity": "mining", "amount_t_reo": a}
-                  for m, a in monthly.items()]
-    allocations = [] if quota is None else [{"enterprise": "E1", "year": 2021, "activity": "mining",
-                                             "amount_t_reo": quota}]
+    production = [
+        {"enterprise": "E1", "period": f"2021-{m:02d}", "activity": "mining", "amount_t_reo": a}
+        for m, a in monthly.items()
+    ]
+    allocations = (
+        [] if quota is None else [{"enterprise": "E1", "year": 2021, "activity": "mining", "amount_t_reo": quota}]
+    )
     [series] = cumulative_by_month(production, allocations)[("E1", 2021)]
     to_date = {m: sum(a for n, a in monthly.items() if n <= m) for m in monthly}
-    assert [(p["month"], p["cumulative_t_reo"]) for p in series["points"]] == \
-        [(f"2021-{m:02d}", to_date[m]) for m in sorted(monthly)]
+    assert [(p["month"], p["cumulative_t_reo"]) for p in series["points"]] == [
+        (f"2021-{m:02d}", to_date[m]) for m in sorted(monthly)
+    ]
     over = [m for m in sorted(monthly) if quota is not None and to_date[m] > quota]
     assert series["crossed"] == (f"2021-{over[0]:02d}" if over else None)
 
@@ -44,9 +49,11 @@ def test_charts_show_the_quota_the_crossing_and_bilingual_labels():
 
 
 def test_text_from_the_request_is_escaped_in_the_svg():
-    evil = '<img src=x onerror=alert(1)>'
-    facts = {"production": [{"enterprise": evil, "period": "2021-01", "activity": "mining", "amount_t_reo": 5}],
-             "allocations": [{"enterprise": evil, "group": evil, "year": 2021, "activity": "mining", "amount_t_reo": 1}]}
+    evil = "<img src=x onerror=alert(1)>"
+    facts = {
+        "production": [{"enterprise": evil, "period": "2021-01", "activity": "mining", "amount_t_reo": 5}],
+        "allocations": [{"enterprise": evil, "group": evil, "year": 2021, "activity": "mining", "amount_t_reo": 1}],
+    }
     for chart in production_charts(facts) + group_charts(facts):
         assert "<img" not in chart["svg"] and "&lt;img" in chart["svg"]
 

@@ -4,6 +4,7 @@ With refs, each violation cites by instrument and eid, and each provision cited 
 top-level ``provisions`` map. The oracle is the default response of the same request: replacing each
 reference by its entry must give it back exactly, and every reference must resolve.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,6 +19,7 @@ from helpers import EXAMPLES, auth, example, token_config
 
 def _scenario_bodies() -> list[dict]:
     from api.scenarios import load_library
+
     return [s.body for s in load_library()]
 
 
@@ -49,7 +51,7 @@ def _check(client, body: dict, explain: str, contract_schemas: dict) -> None:
         assert all(set(c) == {"instrument", "eid"} for c in v["citations"])
     listed = [(i, e) for i, by_eid in refs["provisions"].items() for e in by_eid]
     assert sorted(listed) == sorted(set(cited))  # every citation resolves; nothing listed that is not cited
-    for (instrument, eid) in listed:
+    for instrument, eid in listed:
         entry = refs["provisions"][instrument][eid]
         assert (entry["instrument"], entry["eid"]) == (instrument, eid) and entry["text"] and entry["label"]
     assert _expanded(refs) == default
@@ -67,8 +69,10 @@ def test_refs_resolve_and_expand_to_the_default_response_on_the_scenarios(body, 
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(enterprises=st.lists(st.sampled_from(["E1", "E2", "E3", "E4"]), min_size=1, max_size=4, unique=True),
-       produced=st.lists(st.integers(0, 9000), min_size=4, max_size=4))
+@given(
+    enterprises=st.lists(st.sampled_from(["E1", "E2", "E3", "E4"]), min_size=1, max_size=4, unique=True),
+    produced=st.lists(st.integers(0, 9000), min_size=4, max_size=4),
+)
 def test_a_provision_cited_by_many_violations_is_sent_once(enterprises, produced, client, contract_schemas):
     body = example("over-quota")
     facts = body["facts"]
@@ -99,8 +103,10 @@ def test_default_and_other_modes_carry_no_provisions(client):
 
 def test_a_decision_answered_with_refs_replays_identically(tmp_path):
     from api import create_app
-    c = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "OPEN_EVALUATE": True,
-                    "TOKENS": token_config()}).test_client()
+
+    c = create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "OPEN_EVALUATE": True, "TOKENS": token_config()}
+    ).test_client()
     d = c.post("/v1/evaluate?citations=refs", json=example("over-quota-draft")).json
     assert d["violations"] and "provisions" in d
     r = c.post(f"/v1/decisions/{d['decision_id']}/replay", headers=auth("legal")).json

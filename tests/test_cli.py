@@ -1,4 +1,5 @@
 """The regulators' command line: validate, test, diff, coverage (publish/activate: see test_regulator_flow)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,7 +20,9 @@ def test_validate_ok_and_errors(tmp_path: Path):
     ok = run("validate", str(RULESETS_DIR))
     assert ok.exit_code == 0 and "OK   " in ok.output and "notice@2021, 23 rules" in ok.output
     broken = tmp_path / "broken.yaml"
-    broken.write_text(NOTICE.read_text(encoding="utf-8").replace("severity: minor", "severity: tiny", 1), encoding="utf-8")
+    broken.write_text(
+        NOTICE.read_text(encoding="utf-8").replace("severity: minor", "severity: tiny", 1), encoding="utf-8"
+    )
     bad = run("validate", str(broken))
     assert bad.exit_code == 1
     line = next(n for n, text in enumerate(broken.read_text(encoding="utf-8").splitlines(), 1) if "tiny" in text)
@@ -28,9 +31,13 @@ def test_validate_ok_and_errors(tmp_path: Path):
 
 def test_diff_in_words(tmp_path: Path):
     new = tmp_path / "2021-r2.yaml"
-    new.write_text(NOTICE.read_text(encoding="utf-8").replace('version: "2021"', 'version: "2021-r2"')
-                   .replace("    value: 2000\n", "    value: 3000\n")
-                   .replace("severity: minor", "severity: major", 1), encoding="utf-8")
+    new.write_text(
+        NOTICE.read_text(encoding="utf-8")
+        .replace('version: "2021"', 'version: "2021-r2"')
+        .replace("    value: 2000\n", "    value: 3000\n")
+        .replace("severity: minor", "severity: major", 1),
+        encoding="utf-8",
+    )
     r = run("diff", str(NOTICE), str(new))
     assert r.exit_code == 0
     assert "notice@2021 -> notice@2021-r2: 2 change(s)" in r.output
@@ -40,9 +47,14 @@ def test_diff_in_words(tmp_path: Path):
 
 def test_test_runs_scenarios_against_an_unpublished_file(tmp_path: Path):
     candidate = tmp_path / "2021-r2.yaml"
-    candidate.write_text(NOTICE.read_text(encoding="utf-8").replace('version: "2021"', 'version: "2021-r2"')
-                         .replace("    value: 2000\n", "    value: 3000\n"), encoding="utf-8")
-    (tmp_path / "2021-r2.scenarios.yaml").write_text("""
+    candidate.write_text(
+        NOTICE.read_text(encoding="utf-8")
+        .replace('version: "2021"', 'version: "2021-r2"')
+        .replace("    value: 2000\n", "    value: 3000\n"),
+        encoding="utf-8",
+    )
+    (tmp_path / "2021-r2.scenarios.yaml").write_text(
+        """
 scenarios:
   - name: 2,500 t is now under the floor
     as_of: "2021-12-31"
@@ -60,7 +72,9 @@ scenarios:
       enterprises: [{id: E2, group: G1, activities: [smelting_separation], banned_process: true, separation_capacity_t_reo: 2999}]
       allocations: [{enterprise: E2, group: G1, year: 2021, activity: smelting_separation, amount_t_reo: 8}]
     expect: []
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     r = run("test", str(candidate))
     assert r.exit_code == 1
     assert "PASS" in r.output and "FAIL" in r.output
@@ -79,14 +93,21 @@ def test_coverage_lists_every_provision():
 def test_coverage_shows_the_sentences_that_are_not_violations():
     """Each `not_a_violation` entry of rulesets/coverage.yaml is printed under its provision, quoted, with its reason."""
     import yaml
+
     doc = yaml.safe_load((RULESETS_DIR / "coverage.yaml").read_text(encoding="utf-8"))
-    entries = [(inst, eid, e) for inst, body in doc["instruments"].items()
-               for eid, e in (body.get("not_a_violation") or {}).items()]
+    entries = [
+        (inst, eid, e)
+        for inst, body in doc["instruments"].items()
+        for eid, e in (body.get("not_a_violation") or {}).items()
+    ]
     assert entries
     for inst, eid, entry in entries:
         lines = run("coverage", "--instrument", inst).output.splitlines()
         at = next(i for i, line in enumerate(lines) if line.split()[:1] == [eid])
-        following = lines[at + 1:]
-        block = following[:next((i for i, line in enumerate(following) if not line.startswith(" " * 10)), len(following))]
-        assert any(f"not a violation: “{entry['text']}”" in line and " ".join(entry["en"].split()) in line
-                   for line in block), (inst, eid)
+        following = lines[at + 1 :]
+        block = following[
+            : next((i for i, line in enumerate(following) if not line.startswith(" " * 10)), len(following))
+        ]
+        assert any(
+            f"not a violation: “{entry['text']}”" in line and " ".join(entry["en"].split()) in line for line in block
+        ), (inst, eid)

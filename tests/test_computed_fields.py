@@ -3,6 +3,7 @@ an equality on one of several computed fields of a list is not tested on the sub
 
 Each case is checked by the engine, the reference and the independent oracle (``tests/oracle.py``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,9 +34,13 @@ computed:
   - {list: reports, as: r, field: other, value: "r.year + 1"}
 """
 
-REPORTS = {"groups": [{"id": "G1"}, {"id": "G2"}],
-           "reports": [{"reporter": "G1", "level": "group", "period": "2021-03"},
-                       {"reporter": "G2", "level": "group", "period": "1999-03"}]}
+REPORTS = {
+    "groups": [{"id": "G1"}, {"id": "G2"}],
+    "reports": [
+        {"reporter": "G1", "level": "group", "period": "2021-03"},
+        {"reporter": "G2", "level": "group", "period": "1999-03"},
+    ],
+}
 
 
 def fired(rs, facts=REPORTS, as_of=dt.date(2022, 1, 31)):
@@ -51,13 +56,16 @@ def test_a_computed_field_read_only_by_another_is_computed(instruments):
 def test_equality_on_one_of_several_computed_fields_matches(instruments):
     rs = ruleset_from(COMPUTED + "rules:" + RULE.format(rid="eq", where="r.k == 1"), instruments)
     assert fired(rs) == ["G1"]
-    rs = ruleset_from(COMPUTED + "rules:" + RULE.format(rid="eq2", where="r.k2 == 3 and r.level == 'group'"),
-                      instruments)
+    rs = ruleset_from(
+        COMPUTED + "rules:" + RULE.format(rid="eq2", where="r.k2 == 3 and r.level == 'group'"), instruments
+    )
     assert fired(rs) == ["G2"]
 
 
 def test_a_derived_list_filtering_on_a_computed_field_gets_it(instruments):
-    body = COMPUTED + """
+    body = (
+        COMPUTED
+        + """
 derived:
   early:
     from: reports
@@ -74,6 +82,7 @@ rules:
     message: {zh: "{subject}", en: "{subject}"}
     citations: [{instrument: notice-2021, eid: para_7}]
 """
+    )
     rs = ruleset_from(body, instruments)
     assert [c.field for c in analyse(rs).computed] == ["k"]
     assert fired(rs) == ["G1"]
@@ -88,8 +97,8 @@ def test_repolicy_test_runs_the_firing_scenarios():
 
 def test_repolicy_test_warns_of_a_rule_that_fires_in_no_scenario(tmp_path: Path):
     text = FIXTURE.read_text(encoding="utf-8")
-    start = text.index("  - name: \"2021年报送")
-    end = text.index("  - name: \"企业报送")
+    start = text.index('  - name: "2021年报送')
+    end = text.index('  - name: "企业报送')
     candidate = tmp_path / "only-equality.yaml"
     candidate.write_text(text[:start] + text[end:], encoding="utf-8")
     result = CliRunner().invoke(main, ["test", str(candidate)])
@@ -100,8 +109,10 @@ def test_repolicy_test_warns_of_a_rule_that_fires_in_no_scenario(tmp_path: Path)
 def test_a_rule_depends_on_the_computed_fields_behind_the_one_it_reads(instruments):
     """Its sign-off fingerprint covers `k` too: changing how `k` is computed changes what `k2 == 2` means."""
     from policy.review import rule_dependencies, rule_digest
+
     rs = ruleset_from(COMPUTED + "rules:" + RULE.format(rid="second", where="r.k2 == 2"), instruments)
     assert rule_dependencies(rs, rs.rules[0])["computed"] == ["reports.k", "reports.k2"]
-    changed = ruleset_from(COMPUTED.replace("1, 2)", "1, 3)") + "rules:" + RULE.format(rid="second", where="r.k2 == 2"),
-                           instruments)
+    changed = ruleset_from(
+        COMPUTED.replace("1, 2)", "1, 3)") + "rules:" + RULE.format(rid="second", where="r.k2 == 2"), instruments
+    )
     assert rule_digest(rs, rs.rules[0]) != rule_digest(changed, changed.rules[0])

@@ -1,4 +1,5 @@
 """Every article, paragraph and item of every instrument is implemented or justified."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,9 @@ def test_no_provision_is_a_gap(instrument_id, instruments, shipped, out_of_scope
 
 
 @pytest.mark.parametrize("instrument_id", ["measures-draft", "notice-2021", "measures-2025", "regulation-2024"])
-def test_out_of_scope_entries_are_real_uncited_provisions_with_reasons(instrument_id, instruments, shipped,
-                                                                       out_of_scope):
+def test_out_of_scope_entries_are_real_uncited_provisions_with_reasons(
+    instrument_id, instruments, shipped, out_of_scope
+):
     inst = instruments[instrument_id]
     cov = coverage(inst, shipped.values(), out_of_scope.get(instrument_id, {}))
     for eid, reason in out_of_scope.get(instrument_id, {}).items():
@@ -60,9 +62,17 @@ def test_sentences_that_are_not_violations_quote_their_provision(instruments, sh
 def test_the_regulation_s_own_duties_are_implemented_with_their_penalties(instruments, shipped, out_of_scope):
     """Each enterprise duty of the Regulation is cited by a rule, and its penalty article by a consequence."""
     cov = coverage(instruments["regulation-2024"], shipped.values(), out_of_scope["regulation-2024"])
-    pairs = {"art_8__para_2": "art_20__item_2", "art_9__para_1": "art_20__item_1", "art_10__para_2": "art_21",
-             "art_11__para_2": "art_22", "art_12": "art_27__para_1", "art_13": "art_23", "art_14__para_2": "art_25",
-             "art_15": "art_24", "art_18__para_3": "art_26"}
+    pairs = {
+        "art_8__para_2": "art_20__item_2",
+        "art_9__para_1": "art_20__item_1",
+        "art_10__para_2": "art_21",
+        "art_11__para_2": "art_22",
+        "art_12": "art_27__para_1",
+        "art_13": "art_23",
+        "art_14__para_2": "art_25",
+        "art_15": "art_24",
+        "art_18__para_3": "art_26",
+    }
     for duty, penalty in pairs.items():
         assert any(i.startswith("regulation@2024 ") for i in cov[duty].implemented_by), duty
         assert any(i.endswith(")") for i in cov[penalty].implemented_by), f"{penalty}: no consequence cites it"

@@ -1,4 +1,5 @@
 """Decision log: every evaluation recorded; replay under the exact versions; faults (impact: test_impact)."""
+
 from __future__ import annotations
 
 
@@ -7,8 +8,10 @@ from helpers import FLOOR_3000, SMELTER_2500, auth, example, token_config
 
 def make_app(tmp_path, **extra):
     from api import create_app
-    return create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "OPEN_EVALUATE": True,
-                       "TOKENS": token_config(), **extra})
+
+    return create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "OPEN_EVALUATE": True, "TOKENS": token_config(), **extra}
+    )
 
 
 def test_logged_decision_replays_identically_after_a_new_version_is_activated(tmp_path):
@@ -65,6 +68,7 @@ def test_database_down_keeps_evaluating_and_retries_the_log(tmp_path):
 def test_database_down_at_start_up_still_serves_the_shipped_rulesets(tmp_path):
     from api import create_app
     from helpers import pg_unreachable_url
+
     app = create_app({"DATABASE_URL": pg_unreachable_url(), "OPEN_EVALUATE": True})
     c = app.test_client()
     r = c.post("/v1/evaluate", json=example("over-quota"))
@@ -80,6 +84,7 @@ def test_the_log_keeps_the_bytes_received_and_sent(tmp_path):
     import json
 
     from sqlalchemy import text
+
     app = make_app(tmp_path)
     c = app.test_client()
     sent = json.dumps(SMELTER_2500, indent=1, ensure_ascii=True).encode()  # not how the service would write it
@@ -87,8 +92,9 @@ def test_the_log_keeps_the_bytes_received_and_sent(tmp_path):
     decision_id = response.json["decision_id"]
     assert app.extensions["repolicy_decisions"].flush()
     with app.extensions["repolicy"].store.engine.connect() as conn:
-        row = conn.execute(text("SELECT input, input_digest, result FROM decisions WHERE decision_id = :d"),
-                           {"d": decision_id}).one()
+        row = conn.execute(
+            text("SELECT input, input_digest, result FROM decisions WHERE decision_id = :d"), {"d": decision_id}
+        ).one()
     assert row.input == sent.decode() and row.input_digest == "sha256:" + hashlib.sha256(sent).hexdigest()
     assert row.result.encode() + b"\n" == response.data
     logged = c.get(f"/v1/decisions/{decision_id}", headers=auth("legal")).json

@@ -3,6 +3,7 @@
 durable-rules 2.0.28's negation depends on fact order and its Host fails
 under threads; these tests are how the workarounds in engine/ are proven.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,8 +50,11 @@ def test_same_violations_in_every_fact_order(shipped, engines, instruments):
 def test_eight_threads_get_their_own_results(shipped, engines, instruments):
     rng = random.Random(7)
     requests = [random_request(rng) for _ in range(12)]
-    expected = {(ref, i): canonical(rs, reference.evaluate(rs, facts, AS_OF).matches, instruments)
-                for ref, rs in shipped.items() for i, facts in enumerate(requests)}
+    expected = {
+        (ref, i): canonical(rs, reference.evaluate(rs, facts, AS_OF).matches, instruments)
+        for ref, rs in shipped.items()
+        for i, facts in enumerate(requests)
+    }
     assert any(expected.values())  # the requests do contain violations
     start = threading.Barrier(8)  # all eight evaluate at once, not one after another as they are started
 
@@ -90,10 +94,13 @@ def test_durable_drops_facts_whose_ids_collide():
         seen[h] = text
     assert a is not None
     from engine.durable_driver import DurableRuleset
+
     rs = DurableRuleset("collision_probe", {"r": {"all": [{"m": {"kind": "x"}}]}})
     try:
         distinct = rs.run(['{"id": "c1", "sid": "1", "kind": "x"}', '{"id": "c2", "sid": "1", "kind": "x"}'], "1")
-        colliding = rs.run([f'{{"id": "{a}", "sid": "2", "kind": "x"}}', f'{{"id": "{b}", "sid": "2", "kind": "x"}}'], "2")
+        colliding = rs.run(
+            [f'{{"id": "{a}", "sid": "2", "kind": "x"}}', f'{{"id": "{b}", "sid": "2", "kind": "x"}}'], "2"
+        )
     finally:
         rs.close()
     assert len(distinct) == 2

@@ -1,5 +1,6 @@
 """Property-based differential testing (hypothesis): for generated fact sets in any order, the
 durable_rules engine finds exactly what the independent plain-Python reference finds."""
+
 from __future__ import annotations
 
 
@@ -11,8 +12,9 @@ from engine import Layout
 from helpers import canonical, requests
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(case=requests(), data=st.data())
 def test_engine_equals_reference_in_any_order(shipped, engines, instruments, case, data):
     equal_to_reference_in_any_order(shipped, engines, instruments, case, data, Layout())
@@ -30,11 +32,13 @@ def equal_to_reference_in_any_order(shipped, engines, instruments, case, data, l
         assert got == want, ref
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(case=requests(), data=st.data())
 def test_partitioned_layout_equals_reference_in_any_order(shipped, engines, instruments, case, data):
     """The large-request layout (joins split into sessions by the hash of their keys), forced on small
     requests split into sessions of 3 facts: the same matches as the reference."""
-    equal_to_reference_in_any_order(shipped, engines, instruments, case, data,
-                                    Layout(partition_min_facts=0, partition_facts=3))
+    equal_to_reference_in_any_order(
+        shipped, engines, instruments, case, data, Layout(partition_min_facts=0, partition_facts=3)
+    )

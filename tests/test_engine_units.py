@@ -7,6 +7,7 @@ threshold rules on one list must compile into units within the budget and
 find what the plain-Python reference finds; and no unit carries a ``$not``
 (``unless`` is tested in Python).
 """
+
 from __future__ import annotations
 
 import json
@@ -35,21 +36,26 @@ def _branches(definition: dict) -> int:
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rules=st.integers(40, 140), with_or=st.booleans(),
-       amounts=st.lists(st.integers(0, 200), min_size=1, max_size=6))
+@given(rules=st.integers(40, 140), with_or=st.booleans(), amounts=st.lists(st.integers(0, 200), min_size=1, max_size=6))
 def test_many_rules_on_one_kind_stay_under_error_303(instruments, rules, with_or, amounts):
     body = "rules:" + "".join(
-        RULE.format(i=i, where=f"p.amount_t_reo > {i} or p.amount_t_reo < {-i - 1}" if with_or
-                    else f"p.amount_t_reo > {i}")
-        for i in range(rules))
+        RULE.format(
+            i=i, where=f"p.amount_t_reo > {i} or p.amount_t_reo < {-i - 1}" if with_or else f"p.amount_t_reo > {i}"
+        )
+        for i in range(rules)
+    )
     rs = ruleset_from(body, instruments)
     compiled = compile_ruleset(rs, "units-test")
     for unit in compiled.units:
         assert _branches(unit.definition) <= PATTERNS_PER_KIND
     assert sum(len(set(u.rule_ids.values())) for u in compiled.units) == rules
-    facts = {"enterprises": [{"id": "E1"}],
-             "production": [{"enterprise": "E1", "period": f"2021-{m + 1:02d}", "activity": "mining",
-                             "amount_t_reo": a} for m, a in enumerate(amounts)]}
+    facts = {
+        "enterprises": [{"id": "E1"}],
+        "production": [
+            {"enterprise": "E1", "period": f"2021-{m + 1:02d}", "activity": "mining", "amount_t_reo": a}
+            for m, a in enumerate(amounts)
+        ],
+    }
     fired = both(rs, facts)  # raises on error 303; equal to the reference
     assert len(fired) == sum(1 for a in amounts for i in range(rules) if a > i)
 

@@ -5,6 +5,7 @@ The walks (type checking, evaluation, compilation, rewriting, printing, plain-la
 :mod:`policy.expr.node_types` without a handler in one of them would raise only when a rule first used it:
 these tests fail at once instead.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,8 +36,11 @@ def all_visitors(cls: type = Visitor) -> list[type]:
 
 def test_node_types_lists_every_node_class():
     """NODE_TYPES (what the visitors are checked against) is every node dataclass and the ``Node`` union."""
-    declared = {obj for obj in vars(node_module).values()
-                if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == node_module.__name__}
+    declared = {
+        obj
+        for obj in vars(node_module).values()
+        if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == node_module.__name__
+    }
     assert set(E.NODE_TYPES) == declared
     assert set(E.NODE_TYPES) == set(E.Node.__args__)
 
@@ -44,8 +48,17 @@ def test_node_types_lists_every_node_class():
 def test_there_are_visitors_to_check():
     names = {v.__name__ for v in all_visitors()}
     # the walks the package promises, and plain language's two
-    assert {"_TypeOf", "_Children", "_PushNot", "_Interpreter", "_Compiler", "_Text", "_Explanation",
-            "_Renderer", "_Conditions"} <= names
+    assert {
+        "_TypeOf",
+        "_Children",
+        "_PushNot",
+        "_Interpreter",
+        "_Compiler",
+        "_Text",
+        "_Explanation",
+        "_Renderer",
+        "_Conditions",
+    } <= names
 
 
 @pytest.mark.parametrize("visitor", all_visitors(), ids=lambda v: f"{v.__module__}.{v.__name__}")

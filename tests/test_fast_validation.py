@@ -1,6 +1,7 @@
 """The plain-Python fast path of request validation agrees with marshmallow: on random mutations of valid
 bodies it either gives exactly marshmallow's result or defers (None), never accepting what marshmallow
 refuses (the errors callers see are always marshmallow's)."""
+
 from __future__ import annotations
 
 import copy
@@ -11,9 +12,34 @@ from marshmallow import Schema, ValidationError
 from api.schemas import EvaluateRequestSchema, fast_load
 from helpers import example
 
-ODD_VALUES = [None, True, False, 0, -1, 1.5, float("1e308"), "", "x", "2021-13-01", "2021-02-30", "0000-01",
-              "2021", "2021-03", "2021-03-01", [], {}, ["mining"], ["nope"], "mining", "E1", "G1", 10 ** 30,
-              "\ud800", "E\udfff1", "\U0001f600"]  # lone surrogates (refused) and a valid astral character
+ODD_VALUES = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1.5,
+    float("1e308"),
+    "",
+    "x",
+    "2021-13-01",
+    "2021-02-30",
+    "0000-01",
+    "2021",
+    "2021-03",
+    "2021-03-01",
+    [],
+    {},
+    ["mining"],
+    ["nope"],
+    "mining",
+    "E1",
+    "G1",
+    10**30,
+    "\ud800",
+    "E\udfff1",
+    "\U0001f600",
+]  # lone surrogates (refused) and a valid astral character
 
 
 def _mutate(body: dict, rng: random.Random) -> dict:

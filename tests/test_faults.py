@@ -9,6 +9,7 @@
   and leaves nothing behind in the engine: the next requests are answered
   correctly, on the same durable_rules handles.
 """
+
 from __future__ import annotations
 
 import json
@@ -61,11 +62,17 @@ class FakeStore:
 
 
 def result(n: int) -> dict:
-    return {"decision_id": f"d{n:05d}", "as_of": "2021-12-31", "violations": [], "summary": {},
-            "rulesets": [{"id": "notice", "version": "2021", "digest": "sha256:x"}]}
+    return {
+        "decision_id": f"d{n:05d}",
+        "as_of": "2021-12-31",
+        "violations": [],
+        "summary": {},
+        "rulesets": [{"id": "notice", "version": "2021", "digest": "sha256:x"}],
+    }
 
 
 # ---------------------------------------------------------------------------------------------- decision log
+
 
 def test_record_does_not_wait_for_the_database_and_batches_what_accumulated():
     store = FakeStore()
@@ -92,8 +99,12 @@ def test_database_down_rows_kept_retried_and_written_exactly_once(caplog):
             dlog.record({"facts": {}}, result(n), None)
         assert wait_until(lambda: store.attempts >= 3)  # several retries fail
         assert dlog.pending == 30 and dlog.lost == 0 and store.rows == {}
-        assert dlog.status() == {"decision_log_pending": 30, "decision_log_lost": 0, "decision_log_quarantined": 0,
-                                 "decision_log_error": "database unavailable; records kept for retry"}
+        assert dlog.status() == {
+            "decision_log_pending": 30,
+            "decision_log_lost": 0,
+            "decision_log_quarantined": 0,
+            "decision_log_error": "database unavailable; records kept for retry",
+        }
         assert dlog.find("d00007") is not None
         store.lose_ack = 1  # the first write after recovery commits but its acknowledgement is lost
         store.down = False
@@ -145,13 +156,21 @@ def test_without_a_database_the_log_says_so_and_counts_what_it_did_not_record(ca
         dlog = DecisionLog(None, "full")
     assert any("decisions are not recorded" in r.getMessage() for r in caplog.records)
     dlog.record({"facts": {}}, result(1), None)
-    assert dlog.status() == {"decision_log_pending": 0, "decision_log_lost": 0, "decision_log_quarantined": 0,
-                             "decision_log_unrecorded": 1}
-    assert DecisionLog(None, "off").status() == {"decision_log_pending": 0, "decision_log_lost": 0,
-                                                 "decision_log_quarantined": 0}
+    assert dlog.status() == {
+        "decision_log_pending": 0,
+        "decision_log_lost": 0,
+        "decision_log_quarantined": 0,
+        "decision_log_unrecorded": 1,
+    }
+    assert DecisionLog(None, "off").status() == {
+        "decision_log_pending": 0,
+        "decision_log_lost": 0,
+        "decision_log_quarantined": 0,
+    }
 
 
 # ---------------------------------------------------------------------------------------------- poller
+
 
 class FlakyRegistryStore:
     """A registry store whose database can go away: generation() is what the poller asks first."""
@@ -202,6 +221,7 @@ def test_poller_reports_an_outage_once_a_minute_and_its_end(caplog, instruments)
 
 # ---------------------------------------------------------------------------------------------- engine errors
 
+
 def violation_keys(body: dict) -> list[tuple]:
     return sorted((v["ruleset"], v["rule"], v["subject"]["id"], v.get("period")) for v in body["violations"])
 
@@ -209,13 +229,15 @@ def violation_keys(body: dict) -> list[tuple]:
 @pytest.fixture()
 def fault_app(tmp_path):
     from api import create_app
-    return create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "OPEN_EVALUATE": True,
-                       "TOKENS": token_config()})
+
+    return create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "OPEN_EVALUATE": True, "TOKENS": token_config()}
+    )
 
 
-def test_an_error_in_the_evaluator_is_a_500_with_ids_and_later_requests_are_answered(fault_app, caplog,
-                                                                                      monkeypatch):
+def test_an_error_in_the_evaluator_is_a_500_with_ids_and_later_requests_are_answered(fault_app, caplog, monkeypatch):
     from engine.evaluator import Engine
+
     client = fault_app.test_client()
     good = client.post("/v1/evaluate", json=example("over-quota")).json
     real = Engine.evaluate
@@ -254,8 +276,10 @@ def test_a_durable_rules_failure_mid_evaluation_leaves_no_session_state(fault_ap
     from engine import durable_driver, evaluator
 
     client = fault_app.test_client()
-    expected = {name: violation_keys(client.post("/v1/evaluate", json=body).json)
-                for name, body in (("over-quota", example("over-quota")), ("late", example("late-report-and-small-smelter")))}
+    expected = {
+        name: violation_keys(client.post("/v1/evaluate", json=body).json)
+        for name, body in (("over-quota", example("over-quota")), ("late", example("late-report-and-small-smelter")))
+    }
     assert expected["over-quota"] and expected["late"]
 
     sids: list[str] = []
@@ -301,6 +325,7 @@ BODIES = [example("over-quota"), example("compliant-group"), example("late-repor
 @pytest.fixture(scope="module")
 def pg():
     from pg import Postgres
+
     server = Postgres()
     yield server
     server.stop()
@@ -310,6 +335,7 @@ def pg():
 def expected_keys():
     local = Runtime.from_directories(RULESETS_DIR, INSTRUMENTS_DIR)
     from api.evaluate_input import request_as_of, validate_request
+
     out = []
     for body in BODIES:
         data = validate_request(json.loads(json.dumps(body)), 100_000)
@@ -325,14 +351,24 @@ def start_server(tmp_path, pg, expected: list, **env):
     not the fault under test here.
     """
     from servers import Server
-    server = Server({"REPOLICY_DATABASE_URL": pg.url, "REPOLICY_OPEN_EVALUATE": "1", "LOG_DIR": str(tmp_path),
-                     "REPOLICY_TOKENS": token_config(),
-                     "REPOLICY_RELOAD_INTERVAL": "60",  # only the decision log's own writer writes rows
-                     **env}, workers=2, threads=2)
+
+    server = Server(
+        {
+            "REPOLICY_DATABASE_URL": pg.url,
+            "REPOLICY_OPEN_EVALUATE": "1",
+            "LOG_DIR": str(tmp_path),
+            "REPOLICY_TOKENS": token_config(),
+            "REPOLICY_RELOAD_INTERVAL": "60",  # only the decision log's own writer writes rows
+            **env,
+        },
+        workers=2,
+        threads=2,
+    )
     warm = []
     for i in range(10):
-        status, body = server.request("POST", "/v1/evaluate", BODIES[i % len(BODIES)],
-                                      {"Content-Type": "application/json"})
+        status, body = server.request(
+            "POST", "/v1/evaluate", BODIES[i % len(BODIES)], {"Content-Type": "application/json"}
+        )
         assert status == 200, body
         warm.append(body["decision_id"])
     assert wait_until(lambda: set(warm) <= set(logged_ids(pg.url)), 5)  # written without being asked
@@ -341,20 +377,21 @@ def start_server(tmp_path, pg, expected: list, **env):
 
 def evaluate_many(server, n: int, expected: list) -> list[str]:
     """``n`` evaluations from 4 clients; each must answer 200 with its own request's violations."""
+
     def one(i: int) -> str:
         k = i % len(BODIES)
         status, body = server.request("POST", "/v1/evaluate", BODIES[k], {"Content-Type": "application/json"})
         assert status == 200, body
         assert violation_keys(body) == expected[k]
         return body["decision_id"]
+
     with ThreadPoolExecutor(4) as pool:
         return list(pool.map(one, range(n)))
 
 
 def outage_warnings(server) -> list[dict]:
     """The decision log's outage warnings in ``server``'s log: one per worker at most."""
-    return [entry for entry in server.log_entries()
-            if entry["message"].startswith("decision log database unavailable")]
+    return [entry for entry in server.log_entries() if entry["message"].startswith("decision log database unavailable")]
 
 
 def test_postgres_stopped_mid_run_loses_no_decision(pg, tmp_path, expected_keys):
@@ -372,11 +409,17 @@ def test_postgres_stopped_mid_run_loses_no_decision(pg, tmp_path, expected_keys)
 
         def reports_outage() -> bool:
             status, ready = server.request("GET", "/readyz")
-            return (status == 200 and ready["status"] == "ready" and ready["database"].startswith("unreachable")
-                    and ready.get("decision_log_pending", 0) > 0)
+            return (
+                status == 200
+                and ready["status"] == "ready"
+                and ready["database"].startswith("unreachable")
+                and ready.get("decision_log_pending", 0) > 0
+            )
+
         assert wait_until(reports_outage, 5)
-        status, decision = server.request("GET", f"/v1/decisions/{ids[-1]}", headers={
-            "Authorization": "Bearer legal-token-1"})
+        status, decision = server.request(
+            "GET", f"/v1/decisions/{ids[-1]}", headers={"Authorization": "Bearer legal-token-1"}
+        )
         assert status in (200, 503), decision  # its own worker has it queued; the other cannot read the store
 
         pg.start()
@@ -384,14 +427,18 @@ def test_postgres_stopped_mid_run_loses_no_decision(pg, tmp_path, expected_keys)
 
         def all_written() -> bool:
             return sorted(set(logged_ids(pg.url)) - before) == sorted(ids)
+
         assert wait_until(all_written, 10), set(ids) - set(logged_ids(pg.url))
         assert len(set(ids)) == len(ids) >= 70
         assert len(logged_ids(pg.url)) == len(before) + len(ids)  # nothing twice
 
         def ready_again() -> bool:
             answers = [server.request("GET", "/readyz")[1] for _ in range(6)]  # both workers, most likely
-            return all(a["database"] == "ok" and not a.get("decision_log_pending") and not a.get("decision_log_lost")
-                       for a in answers)
+            return all(
+                a["database"] == "ok" and not a.get("decision_log_pending") and not a.get("decision_log_lost")
+                for a in answers
+            )
+
         assert wait_until(ready_again, 5)
     finally:
         server.stop()

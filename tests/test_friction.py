@@ -1,6 +1,7 @@
 """Friction a regulator and a new user met, each fixed: day numbers on rule pages, YAML syntax errors as
 tracebacks, coverage of an instrument nobody listed, the server variables missing from --help, times
 without a zone, English status codes on the Chinese coverage page."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -75,15 +76,33 @@ def test_coverage_allows_partly_implemented_with_a_note(tmp_path):
     (tmp_path / "notice-test.yaml").write_text(NEW_NOTICE, encoding="utf-8")
     (tmp_path / "rules.yaml").write_text(ruleset_citing("notice-test", "para_1"), encoding="utf-8")
     note = {"zh": "“无指标生产”由其他规则集判断。", "en": "production without quota is judged elsewhere"}
-    (tmp_path / "coverage.yaml").write_text(yaml.safe_dump({"instruments": {"notice-test": {
-        "partly_implemented": {"para_1": note},
-        "out_of_scope": {e: {"zh": "测试。", "en": "test"} for e in ("para_2", "para_2__item_1", "para_2__item_2")}}}},
-        allow_unicode=True), encoding="utf-8")
-    r = run("coverage", "--instrument", "notice-test", "--coverage", str(tmp_path / "coverage.yaml"),
-            str(tmp_path / "notice-test.yaml"), str(tmp_path / "rules.yaml"))
+    (tmp_path / "coverage.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "instruments": {
+                    "notice-test": {
+                        "partly_implemented": {"para_1": note},
+                        "out_of_scope": {
+                            e: {"zh": "测试。", "en": "test"} for e in ("para_2", "para_2__item_1", "para_2__item_2")
+                        },
+                    }
+                }
+            },
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
+    r = run(
+        "coverage",
+        "--instrument",
+        "notice-test",
+        "--coverage",
+        str(tmp_path / "coverage.yaml"),
+        str(tmp_path / "notice-test.yaml"),
+        str(tmp_path / "rules.yaml"),
+    )
     assert r.exit_code == 0, r.output
-    assert (f"partly implemented by test-notice@1 quota.over-production; not implemented: {note['en']}"
-            in r.output)
+    assert f"partly implemented by test-notice@1 quota.over-production; not implemented: {note['en']}" in r.output
 
 
 def test_the_server_variables_are_in_help_and_in_the_guide():
@@ -97,9 +116,21 @@ def test_the_server_variables_are_in_help_and_in_the_guide():
 def test_decision_times_read_back_for_impact_carry_their_time_zone(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'r.db'}")
     at = dt.datetime(2026, 11, 28, 9, 14, 3, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    store.record_decisions([{"decision_id": "d1", "at": at, "caller": "c", "as_of": "2021-12-31",
-                             "rulesets": "[]", "input": json.dumps({"facts": {}}), "input_digest": "x",
-                             "result": "{}", "violations": 0}])
+    store.record_decisions(
+        [
+            {
+                "decision_id": "d1",
+                "at": at,
+                "caller": "c",
+                "as_of": "2021-12-31",
+                "rulesets": "[]",
+                "input": json.dumps({"facts": {}}),
+                "input_digest": "x",
+                "result": "{}",
+                "violations": 0,
+            }
+        ]
+    )
     [decision] = store.recent_decisions()
     read = dt.datetime.fromisoformat(decision["at"])
     assert read.utcoffset() is not None and read == at
@@ -110,6 +141,8 @@ def test_the_chinese_coverage_page_shows_statuses_in_chinese(client):
     zh = client.get("/ui/coverage/notice-2021").get_data(as_text=True)
     cells = re.findall(r'<td class="coverage-[a-z_]+">([^<]*)</td>', zh)
     assert cells and not any(re.search(r"[a-z_]{3,}", c) for c in cells)
-    assert "out_of_scope" not in re.sub(r'class="[^"]*"', "", zh) and "implemented" not in re.sub(r'class="[^"]*"', "", zh)
+    assert "out_of_scope" not in re.sub(r'class="[^"]*"', "", zh) and "implemented" not in re.sub(
+        r'class="[^"]*"', "", zh
+    )
     en = client.get("/ui/coverage/notice-2021?lang=en").get_data(as_text=True)
     assert "out of scope" in en

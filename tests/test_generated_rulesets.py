@@ -5,6 +5,7 @@ For each generated ruleset and request, the engine's matches equal the independe
 small layout and in the partitioned large-request layout (forced, sessions of 3 facts).
 The default profile runs a few hundred examples; `--hypothesis-profile=long` many more (README).
 """
+
 from __future__ import annotations
 
 import random
@@ -37,9 +38,11 @@ def load(text: str, instruments):
         raise AssertionError(f"{exc}\n{text}") from None
 
 
-@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(text=gen.rulesets(), case=gen.requests(), seed=st.integers(0, 2 ** 32 - 1))
+@settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(text=gen.rulesets(), case=gen.requests(), seed=st.integers(0, 2**32 - 1))
 def test_engine_equals_oracle_on_generated_rulesets(instruments, text, case, seed):
     facts, as_of = case
     ruleset = load(text, instruments)
@@ -53,8 +56,7 @@ def test_engine_equals_oracle_on_generated_rulesets(instruments, text, case, see
                 got: list = [None] * threads
 
                 def run(i: int) -> None:
-                    got[i] = oracle.engine_matches(engine.evaluate(runs[i][0], as_of, layout).matches,
-                                                   runs[i][1])
+                    got[i] = oracle.engine_matches(engine.evaluate(runs[i][0], as_of, layout).matches, runs[i][1])
 
                 workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
                 for w in workers:
@@ -62,8 +64,10 @@ def test_engine_equals_oracle_on_generated_rulesets(instruments, text, case, see
                 for w in workers:
                     w.join()
                 for result in got:
-                    assert result == want, (f"{layout}, {threads} thread(s): engine only "
-                                            f"{sorted(set(result) - set(want))}, oracle only "
-                                            f"{sorted(set(want) - set(result))}\n{text}\n{facts}")
+                    assert result == want, (
+                        f"{layout}, {threads} thread(s): engine only "
+                        f"{sorted(set(result) - set(want))}, oracle only "
+                        f"{sorted(set(want) - set(result))}\n{text}\n{facts}"
+                    )
     finally:
         engine.close()

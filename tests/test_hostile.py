@@ -4,6 +4,7 @@ whatever the body or query, chunked bodies held to the size limit, gunicorn's ow
 
 Routes are walked from the application's url_map, so a new endpoint is covered without listing it here.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -32,9 +33,17 @@ DEEP_JSON = ("[" * 100_000 + "]" * 100_000).encode()
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
-    s = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp / 'r.db'}", "REPOLICY_TOKENS": token_config(),
-                "REPOLICY_SECRET_KEY_FILE": str(tmp / "secret_key"), "LOG_DIR": str(tmp),
-                "REPOLICY_LOG_LEVEL": "WARNING"}, workers=2, threads=1)
+    s = Server(
+        {
+            "REPOLICY_DATABASE_URL": f"sqlite:///{tmp / 'r.db'}",
+            "REPOLICY_TOKENS": token_config(),
+            "REPOLICY_SECRET_KEY_FILE": str(tmp / "secret_key"),
+            "LOG_DIR": str(tmp),
+            "REPOLICY_LOG_LEVEL": "WARNING",
+        },
+        workers=2,
+        threads=1,
+    )
     yield s
     s.stop()
 
@@ -47,8 +56,9 @@ class Client:
         self.host, self.port, self.origin = parts.hostname, parts.port, url
         self.cookies: dict[str, str] = {}
 
-    def send(self, method: str, path: str, body: bytes | dict | None = None,
-             headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    def send(
+        self, method: str, path: str, body: bytes | dict | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         if isinstance(body, dict):  # a form, url-encoded
             body = "&".join(f"{quote(k)}={quote(v)}" for k, v in body.items()).encode()
             headers = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
@@ -76,8 +86,9 @@ class Client:
 
     def log_in(self, token: str) -> None:
         csrf = self.csrf_token("/ui/login")
-        status, headers, _ = self.send("POST", "/ui/login", {"token": token, "csrf_token": csrf},
-                                       {"Origin": self.origin})
+        status, headers, _ = self.send(
+            "POST", "/ui/login", {"token": token, "csrf_token": csrf}, {"Origin": self.origin}
+        )
         assert status == 302, status
 
 
@@ -110,12 +121,18 @@ def test_cross_site_sign_off_with_the_session_cookie_is_refused(server):
     assert browser.send("POST", approve, {"comment": "forged"})[0] == 400  # no Origin, no token
     assert browser.send("POST", approve, {"comment": "forged", "csrf_token": "x" + token[1:]})[0] == 400
     # even a token that leaked does not carry another site's request
-    assert browser.send("POST", approve, {"comment": "forged", "csrf_token": token},
-                        {"Origin": "https://evil.example"})[0] == 403
+    assert (
+        browser.send("POST", approve, {"comment": "forged", "csrf_token": token}, {"Origin": "https://evil.example"})[0]
+        == 403
+    )
     assert len(approvals(server)) == before
     # the same form from the rule page itself is recorded (so the refusals above are not of everything)
-    status, headers, _ = browser.send("POST", approve, {"comment": "checked", "csrf_token": token},
-                                      {"Origin": server.url, "Referer": server.url + RULE_PAGE})
+    status, headers, _ = browser.send(
+        "POST",
+        approve,
+        {"comment": "checked", "csrf_token": token},
+        {"Origin": server.url, "Referer": server.url + RULE_PAGE},
+    )
     assert status == 302 and headers["location"].endswith("#review")
     assert [a["comment"] for a in approvals(server)][-1:] == ["checked"]
 
@@ -128,8 +145,12 @@ def test_activation_and_api_sign_off_take_no_cookie(server):
     before, approved = len(activations(server)), len(approvals(server))
     status, _, body = regulator.send("POST", "/v1/rulesets/notice/2021/activate", b"", {"Origin": server.url})
     assert status == 401 and json.loads(body)["error"] == "unauthorized"
-    status, _, _ = legal.send("POST", RULE + "/approvals", b'{"comment": "forged"}',
-                              {"Content-Type": "application/json", "Origin": server.url})
+    status, _, _ = legal.send(
+        "POST",
+        RULE + "/approvals",
+        b'{"comment": "forged"}',
+        {"Content-Type": "application/json", "Origin": server.url},
+    )
     assert status == 401
     # the old raw-token cookie is no credential either
     old = Client(server.url)
@@ -158,8 +179,16 @@ def test_logout_ends_the_session_and_a_wrong_token_starts_none(server):
     assert browser.send("GET", "/ui/")[0] == 302
 
 
-PAGES = ["/ui/", "/ui/instruments/notice-2021", "/ui/coverage/notice-2021", RULE_PAGE,
-         "/ui/diff?old=notice@2021&new=notice@2021", "/ui/evaluate", "/ui/login", "/docs"]
+PAGES = [
+    "/ui/",
+    "/ui/instruments/notice-2021",
+    "/ui/coverage/notice-2021",
+    RULE_PAGE,
+    "/ui/diff?old=notice@2021&new=notice@2021",
+    "/ui/evaluate",
+    "/ui/login",
+    "/docs",
+]
 
 
 def test_pages_send_security_headers_and_hold_no_inline_script_or_style(server):
@@ -186,8 +215,12 @@ def test_pages_send_security_headers_and_hold_no_inline_script_or_style(server):
 
 def test_session_cookie_is_secure_over_https_and_expires(tmp_path):
     from api import create_app
-    base = {"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "TOKENS": token_config(),
-            "SECRET_KEY_FILE": tmp_path / "key"}
+
+    base = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
+        "TOKENS": token_config(),
+        "SECRET_KEY_FILE": tmp_path / "key",
+    }
 
     def login(app, **kw) -> tuple[Any, str]:
         client = app.test_client()
@@ -197,8 +230,11 @@ def test_session_cookie_is_secure_over_https_and_expires(tmp_path):
         referer = {"Referer": (kw.get("base_url") or "http://localhost") + "/ui/login"}
         if kw.get("headers", {}).get("X-Forwarded-Proto") == "https":
             referer = {"Referer": "https://localhost/ui/login"}
-        resp = client.post("/ui/login", data={"token": "legal-token-1", "csrf_token": csrf},
-                           **{**kw, "headers": {**kw.get("headers", {}), **referer}})
+        resp = client.post(
+            "/ui/login",
+            data={"token": "legal-token-1", "csrf_token": csrf},
+            **{**kw, "headers": {**kw.get("headers", {}), **referer}},
+        )
         assert resp.status_code == 302
         return client, resp.headers["Set-Cookie"]
 
@@ -221,10 +257,24 @@ def test_session_cookie_is_secure_over_https_and_expires(tmp_path):
 
 # ---------------------------------------------------------------- item 4: redirect after login
 
-OFF_SITE = ["https://evil.example/", "//evil.example/", "%2F%2Fevil.example", "/%2Fevil.example", "/\\evil.example",
-            "%5C%5Cevil.example", "/%5Cevil.example", "https:evil.example", "\\\\evil.example", "%09//evil.example",
-            " //evil.example", "/ui/%0d%0aSet-Cookie:%20x=y", "/ui/\r\nX: y", "javascript:alert(1)",
-            "%2F%2F%2Fevil.example", "http://127.0.0.1:1/"]
+OFF_SITE = [
+    "https://evil.example/",
+    "//evil.example/",
+    "%2F%2Fevil.example",
+    "/%2Fevil.example",
+    "/\\evil.example",
+    "%5C%5Cevil.example",
+    "/%5Cevil.example",
+    "https:evil.example",
+    "\\\\evil.example",
+    "%09//evil.example",
+    " //evil.example",
+    "/ui/%0d%0aSet-Cookie:%20x=y",
+    "/ui/\r\nX: y",
+    "javascript:alert(1)",
+    "%2F%2F%2Fevil.example",
+    "http://127.0.0.1:1/",
+]
 
 
 def test_login_never_redirects_off_site(server):
@@ -232,25 +282,33 @@ def test_login_never_redirects_off_site(server):
         browser = Client(server.url)
         csrf = browser.csrf_token("/ui/login")
         path = "/ui/login?next=" + target.replace("\r", "%0d").replace("\n", "%0a").replace(" ", "%20")
-        status, headers, _ = browser.send("POST", path, {"token": "legal-token-1", "csrf_token": csrf},
-                                          {"Origin": server.url})
+        status, headers, _ = browser.send(
+            "POST", path, {"token": "legal-token-1", "csrf_token": csrf}, {"Origin": server.url}
+        )
         assert status == 302, target
         location = headers["location"]
-        assert location.startswith("/") and not location.startswith(("//", "/\\")) and "evil" not in location, \
-            (target, location)
+        assert location.startswith("/") and not location.startswith(("//", "/\\")) and "evil" not in location, (
+            target,
+            location,
+        )
     browser = Client(server.url)  # a page on the site is where the login goes back to
     csrf = browser.csrf_token("/ui/login")
-    status, headers, _ = browser.send("POST", "/ui/login?next=/ui/coverage/notice-2021%3Flang%3Den",
-                                      {"token": "legal-token-1", "csrf_token": csrf})
+    status, headers, _ = browser.send(
+        "POST", "/ui/login?next=/ui/coverage/notice-2021%3Flang%3Den", {"token": "legal-token-1", "csrf_token": csrf}
+    )
     assert status == 302 and headers["location"] == "/ui/coverage/notice-2021?lang=en"
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(target=st.one_of(st.text(), st.text().map(lambda t: "/" + t), st.text().map(lambda t: "//" + t),
-                        st.sampled_from(OFF_SITE)))
+@given(
+    target=st.one_of(
+        st.text(), st.text().map(lambda t: "/" + t), st.text().map(lambda t: "//" + t), st.sampled_from(OFF_SITE)
+    )
+)
 def test_safe_next_is_a_path_on_this_site(target):
     from api.web_security import safe_next
     from flask import Flask
+
     with Flask(__name__).test_request_context("/ui/login"):
         chosen = safe_next(target, "/ui/")
     parts = urlsplit(chosen)
@@ -261,10 +319,19 @@ def test_safe_next_is_a_path_on_this_site(target):
 
 # ---------------------------------------------------------------- item 5 and 8: no 500, whatever comes in
 
-SAMPLE_PARAMS = {"ref": "notice@2021", "rule_id": "eligibility.smelter-ineligible", "rid": "notice",
-                 "version": "2021", "instrument_id": "notice-2021", "eid": "art_1", "decision_id": "0" * 32,
-                 "name": "swagger-ui.css", "filename": "repolicy.css", "revision": "1",
-                 "job_id": "0" * 32}
+SAMPLE_PARAMS = {
+    "ref": "notice@2021",
+    "rule_id": "eligibility.smelter-ineligible",
+    "rid": "notice",
+    "version": "2021",
+    "instrument_id": "notice-2021",
+    "eid": "art_1",
+    "decision_id": "0" * 32,
+    "name": "swagger-ui.css",
+    "filename": "repolicy.css",
+    "revision": "1",
+    "job_id": "0" * 32,
+}
 HOSTILE_BODIES = {
     "deep JSON": DEEP_JSON,
     "deep JSON object": ('{"a":' * 50_000 + "1" + "}" * 50_000).encode(),
@@ -282,9 +349,22 @@ HOSTILE_BODIES = {
     "YAML surrogate": b'ruleset: "\\ud800"\nversion: "1"\n',
     "empty": b"",
 }
-HOSTILE_QUERIES = ["limit=-1", "limit=0", "limit=1e3", "limit=99999999999999999999999", "after=-5",
-                   "after=99999999999999999999", "limit=%EF%BC%91", "explain=%00", "format=%ff",
-                   "comment=a%00b", "next=//evil.example", "lang=%0d%0a", "activate=%ff", "file=%00"]
+HOSTILE_QUERIES = [
+    "limit=-1",
+    "limit=0",
+    "limit=1e3",
+    "limit=99999999999999999999999",
+    "after=-5",
+    "after=99999999999999999999",
+    "limit=%EF%BC%91",
+    "explain=%00",
+    "format=%ff",
+    "comment=a%00b",
+    "next=//evil.example",
+    "lang=%0d%0a",
+    "activate=%ff",
+    "file=%00",
+]
 
 
 def routes(app) -> list[tuple[str, str]]:
@@ -310,8 +390,13 @@ def test_every_endpoint_refuses_hostile_input_without_a_500(server, app):
             for name, body in cases:
                 if path == "/ui/evaluate" and body is not None:  # the page's form field holds the text
                     form = "request=" + quote(body.decode("utf-8", "replace"))
-                    status, text = _send(server, method, path, form.encode(),
-                                         {**auth(role), "Content-Type": "application/x-www-form-urlencoded"})
+                    status, text = _send(
+                        server,
+                        method,
+                        path,
+                        form.encode(),
+                        {**auth(role), "Content-Type": "application/x-www-form-urlencoded"},
+                    )
                 else:
                     status, text = _send(server, method, path, body, headers)
                 if status >= 500:
@@ -326,8 +411,9 @@ def test_every_endpoint_refuses_hostile_input_without_a_500(server, app):
     assert not failures, failures
 
 
-def _send(server: Server, method: str, path: str, body: bytes | None, headers: dict,
-          chunked: bool = False) -> tuple[int, str]:
+def _send(
+    server: Server, method: str, path: str, body: bytes | None, headers: dict, chunked: bool = False
+) -> tuple[int, str]:
     """One request on its own connection; the body is sent from a thread while the answer is read, so an
     answer the server gives before reading the whole body (a 413, a 401) is seen as a client would."""
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=120)
@@ -336,8 +422,13 @@ def _send(server: Server, method: str, path: str, body: bytes | None, headers: d
     payload = body or b""
     if chunked:
         head.append("Transfer-Encoding: chunked")
-        payload = b"".join(b"%x\r\n%s\r\n" % (len(payload[i:i + 65536]), payload[i:i + 65536])
-                           for i in range(0, len(payload), 65536)) + b"0\r\n\r\n"
+        payload = (
+            b"".join(
+                b"%x\r\n%s\r\n" % (len(payload[i : i + 65536]), payload[i : i + 65536])
+                for i in range(0, len(payload), 65536)
+            )
+            + b"0\r\n\r\n"
+        )
     elif body is not None:
         head.append(f"Content-Length: {len(body)}")
 
@@ -358,21 +449,25 @@ def _send(server: Server, method: str, path: str, body: bytes | None, headers: d
         writer.join(30)
 
 
-@pytest.mark.parametrize("name,body,path", [
-    ("deep JSON on the evaluate page", None, "/ui/evaluate"),
-    ("deep JSON sign-off", DEEP_JSON, RULE + "/approvals"),
-    ("deep JSON ruleset", DEEP_JSON, "/v1/rulesets"),
-    ("surrogate comment", b'{"comment": "\\ud800"}', RULE + "/approvals"),
-    ("surrogate id", b'{"facts": {"enterprises": [{"id": "\\ud800", "name": "x"}]}}', "/v1/evaluate"),
-    ("5,000-digit YAML integer", HOSTILE_BODIES["huge YAML integer"], "/v1/rulesets"),
-    ("deep YAML", HOSTILE_BODIES["deep YAML"], "/v1/rulesets"),
-])
+@pytest.mark.parametrize(
+    "name,body,path",
+    [
+        ("deep JSON on the evaluate page", None, "/ui/evaluate"),
+        ("deep JSON sign-off", DEEP_JSON, RULE + "/approvals"),
+        ("deep JSON ruleset", DEEP_JSON, "/v1/rulesets"),
+        ("surrogate comment", b'{"comment": "\\ud800"}', RULE + "/approvals"),
+        ("surrogate id", b'{"facts": {"enterprises": [{"id": "\\ud800", "name": "x"}]}}', "/v1/evaluate"),
+        ("5,000-digit YAML integer", HOSTILE_BODIES["huge YAML integer"], "/v1/rulesets"),
+        ("deep YAML", HOSTILE_BODIES["deep YAML"], "/v1/rulesets"),
+    ],
+)
 def test_the_reported_500s_are_4xx_with_a_clear_message(server, name, body, path):
     role = "regulator" if path == "/v1/rulesets" else "legal"
     if body is None:
         form = "request=" + quote(DEEP_JSON.decode())
-        status, text = _send(server, "POST", path, form.encode(),
-                             {**auth(role), "Content-Type": "application/x-www-form-urlencoded"})
+        status, text = _send(
+            server, "POST", path, form.encode(), {**auth(role), "Content-Type": "application/x-www-form-urlencoded"}
+        )
         assert status == 400 and "nesting too deep" in text
         return
     status, text = _send(server, "POST", path, body, {**auth(role), "Content-Type": "application/json"})
@@ -392,8 +487,16 @@ def test_the_reported_500s_are_4xx_with_a_clear_message(server, name, body, path
 
 
 def test_audit_paging_parameters_are_validated(server):
-    for query in ("limit=-1", "limit=0", "limit=1001", "limit=abc", "limit=1.5", "limit=%201", "after=-1",
-                  "after=99999999999999999999"):
+    for query in (
+        "limit=-1",
+        "limit=0",
+        "limit=1001",
+        "limit=abc",
+        "limit=1.5",
+        "limit=%201",
+        "after=-1",
+        "after=99999999999999999999",
+    ):
         status, body = server.request("GET", f"/v1/audit?{query}", headers=auth("legal"))
         name = query.split("=")[0]
         assert status == 400 and body["errors"][0]["path"] == f"?{name}", (query, body)
@@ -402,6 +505,7 @@ def test_audit_paging_parameters_are_validated(server):
 
 
 # ---------------------------------------------------------------- lone surrogates, anywhere in a request
+
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
@@ -419,9 +523,13 @@ def test_a_lone_surrogate_anywhere_is_a_400_naming_its_path(client, data):
     assert resp.json["errors"] == [{"path": path, "message": resp.json["errors"][0]["message"]}]
     assert "surrogate" in resp.json["errors"][0]["message"]
     # a valid pair (an astral character) in the same place is text like any other
-    container[key] = text[:cut] + "\U0001F600" + text[cut:]
-    assert client.post("/v1/evaluate", data=json.dumps(body, ensure_ascii=True),
-                       headers={"Content-Type": "application/json"}).status_code < 500
+    container[key] = text[:cut] + "\U0001f600" + text[cut:]
+    assert (
+        client.post(
+            "/v1/evaluate", data=json.dumps(body, ensure_ascii=True), headers={"Content-Type": "application/json"}
+        ).status_code
+        < 500
+    )
 
 
 def _string_places(value: Any, path: str = ""):
@@ -438,8 +546,9 @@ def _string_places(value: Any, path: str = ""):
 
 
 def _chunked(server: Server, body: bytes) -> tuple[int, dict]:
-    status, text = _send(server, "POST", "/v1/evaluate", body, {**auth("caller"), "Content-Type": "application/json"},
-                         chunked=True)
+    status, text = _send(
+        server, "POST", "/v1/evaluate", body, {**auth("caller"), "Content-Type": "application/json"}, chunked=True
+    )
     return status, json.loads(text or "{}")
 
 
@@ -447,8 +556,13 @@ def test_a_chunked_body_over_the_limit_is_413_like_a_declared_one(server):
     valid = json.dumps(example("over-quota")).encode()
     status, answer = _chunked(server, valid + b" " * (MAX_BODY + 1 - len(valid)))  # the excess is whitespace
     assert status == 413 and answer["error"] == "payload_too_large", answer
-    status, text = _send(server, "POST", "/v1/evaluate", valid + b" " * (MAX_BODY + 1 - len(valid)),
-                         {**auth("caller"), "Content-Type": "application/json"})
+    status, text = _send(
+        server,
+        "POST",
+        "/v1/evaluate",
+        valid + b" " * (MAX_BODY + 1 - len(valid)),
+        {**auth("caller"), "Content-Type": "application/json"},
+    )
     assert status == 413 and json.loads(text)["error"] == "payload_too_large"
     status, answer = _chunked(server, valid + b" " * (MAX_BODY - len(valid)))  # exactly at the limit: evaluated
     assert status == 200 and answer["summary"]["violations"] >= 1
@@ -490,25 +604,33 @@ def test_repolicy_validate_reports_a_huge_integer_without_a_traceback(tmp_path):
     path.write_bytes(HOSTILE_BODIES["huge YAML integer"])
     deep = tmp_path / "deep.yaml"
     deep.write_bytes(HOSTILE_BODIES["deep YAML block"])
-    run = subprocess.run([sys.executable, "-m", "api.cli", "validate", str(path), str(deep)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "api.cli", "validate", str(path), str(deep)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 1
     assert "Traceback" not in run.stdout + run.stderr
     assert f"{path}:3:6: integer of 5000 digits" in run.stdout
     assert f"FAIL {deep}" in run.stdout and "nested more than" in run.stdout
 
 
-
-@pytest.mark.parametrize("text,line,words", [
-    ('a: 1\nb: "\\ud800"\n', 2, "surrogate"),
-    ('a: 1\n"x\\udfff": 2\n', 2, "surrogate"),
-    ("a:\n  b: .nan\n", 2, "not a finite number"),
-    ("a: [1.0e+999]\n", 1, "not a finite number"),
-    ("a: 1\nb: -" + "9" * 19 + "\n", 2, "19 digits"),
-    ("a: " + "[" * 65 + "]" * 65 + "\n", 1, "nested more than 64"),
-])
+@pytest.mark.parametrize(
+    "text,line,words",
+    [
+        ('a: 1\nb: "\\ud800"\n', 2, "surrogate"),
+        ('a: 1\n"x\\udfff": 2\n', 2, "surrogate"),
+        ("a:\n  b: .nan\n", 2, "not a finite number"),
+        ("a: [1.0e+999]\n", 1, "not a finite number"),
+        ("a: 1\nb: -" + "9" * 19 + "\n", 2, "19 digits"),
+        ("a: " + "[" * 65 + "]" * 65 + "\n", 1, "nested more than 64"),
+    ],
+)
 def test_ruleset_yaml_refuses_what_cannot_be_carried_with_its_line(text, line, words):
     from policy.yamlsource import YamlSourceError, load_yaml
+
     with pytest.raises(YamlSourceError) as caught:
         load_yaml(text)
     assert words in caught.value.message and caught.value.location.line == line
@@ -516,7 +638,8 @@ def test_ruleset_yaml_refuses_what_cannot_be_carried_with_its_line(text, line, w
 
 def test_ruleset_yaml_still_reads_what_is_valid():
     from policy.yamlsource import load_yaml
+
     # (a YAML \u escape is one code point: an emoji is written \U0001F600; PyYAML does not pair \ud83d\ude00)
-    text = 'a: ' + "9" * 18 + '\nb: -1.5e+3\nc: "\\U0001F600 稀土"\nd: ' + "[" * 60 + "]" * 60 + "\n"
+    text = "a: " + "9" * 18 + '\nb: -1.5e+3\nc: "\\U0001F600 稀土"\nd: ' + "[" * 60 + "]" * 60 + "\n"
     doc = load_yaml(text)
-    assert doc["a"] == 10 ** 18 - 1 and doc["b"] == -1500.0 and doc["c"] == "\U0001F600 稀土"
+    assert doc["a"] == 10**18 - 1 and doc["b"] == -1500.0 and doc["c"] == "\U0001f600 稀土"

@@ -10,6 +10,7 @@ log under poisoned records, crashes and a database that goes away.
 - Amplification: violations and response bytes bounded and marked, citation texts sent once, large
   inputs stored compressed, a per-caller rate limit, a worker over its memory ceiling recycled.
 """
+
 from __future__ import annotations
 
 import copy
@@ -37,18 +38,28 @@ def logged_ids(url: str) -> set[str]:
 
 
 def result_of(decision_id: str) -> dict:
-    return {"decision_id": decision_id, "as_of": "2021-12-31", "violations": [], "summary": {},
-            "rulesets": [{"id": "notice", "version": "2021", "digest": "sha256:x"}]}
+    return {
+        "decision_id": decision_id,
+        "as_of": "2021-12-31",
+        "violations": [],
+        "summary": {},
+        "rulesets": [{"id": "notice", "version": "2021", "digest": "sha256:x"}],
+    }
 
 
 # ---------------------------------------------------------------------------------------------- quarantine
+
 
 @pytest.mark.parametrize("durable", [True, False], ids=["durable", "async"])
 def test_writer_quarantines_what_does_not_serialise_and_writes_the_rest(tmp_path, durable):
     url = f"sqlite:///{tmp_path / 'd.db'}"
     dlog = DecisionLog(Store(url), "full", spool_dir=tmp_path / "spool", durable=durable)
-    bodies = {"ok-1": {"facts": {}}, "surrogate": {"facts": {"enterprises": [{"id": "E1", "name": "\ud800"}]}},
-              "not-json": {"facts": {"enterprises": [{"id": "E1", "tags": {1, 2}}]}}, "ok-2": {"facts": {}}}
+    bodies = {
+        "ok-1": {"facts": {}},
+        "surrogate": {"facts": {"enterprises": [{"id": "E1", "name": "\ud800"}]}},
+        "not-json": {"facts": {"enterprises": [{"id": "E1", "tags": {1, 2}}]}},
+        "ok-2": {"facts": {}},
+    }
     for decision_id, body in bodies.items():
         ticket = dlog.record(body, result_of(decision_id), "caller")
         if durable:
@@ -59,7 +70,9 @@ def test_writer_quarantines_what_does_not_serialise_and_writes_the_rest(tmp_path
     assert wait_until(lambda: "ok-3" in logged_ids(url), 5)
     assert dlog._writer is not None and dlog._writer.is_alive()
     assert dlog.status()["decision_log_quarantined"] == 2 and dlog.lost == 0
-    kept = [json.loads(line) for f in (tmp_path / "spool").glob("quarantine-*.jsonl") for line in f.read_text().splitlines()]
+    kept = [
+        json.loads(line) for f in (tmp_path / "spool").glob("quarantine-*.jsonl") for line in f.read_text().splitlines()
+    ]
     assert sorted(k["decision_id"] for k in kept) == ["not-json", "surrogate"]
     surrogate = next(k for k in kept if k["decision_id"] == "surrogate")
     assert surrogate["record"]["_body"]["facts"]["enterprises"][0]["name"] == "\ud800"  # kept, escaped
@@ -74,8 +87,16 @@ def _surrogate_body() -> bytes:
 
 def test_a_poisoned_decision_does_not_stop_the_others_being_written(tmp_path):
     url = f"sqlite:///{tmp_path / 'r.db'}"
-    server = Server({"REPOLICY_DATABASE_URL": url, "REPOLICY_OPEN_EVALUATE": "1", "LOG_DIR": str(tmp_path),
-                     "REPOLICY_RELOAD_INTERVAL": "60"}, workers=1, threads=None)
+    server = Server(
+        {
+            "REPOLICY_DATABASE_URL": url,
+            "REPOLICY_OPEN_EVALUATE": "1",
+            "LOG_DIR": str(tmp_path),
+            "REPOLICY_RELOAD_INTERVAL": "60",
+        },
+        workers=1,
+        threads=None,
+    )
     try:
         json_headers = {"Content-Type": "application/json"}
         status, body = server.request("POST", "/v1/evaluate", _surrogate_body(), json_headers)
@@ -102,17 +123,20 @@ def test_a_poisoned_decision_does_not_stop_the_others_being_written(tmp_path):
     if poisoned:
         errors = [e for e in server.log_entries() if e["level"] == "ERROR"]
         assert any(poisoned in e["message"] and "quarantined" in e["message"] for e in errors), errors
-        kept = list(Path(url[len("sqlite:///"):] + ".spool").glob("quarantine-*.jsonl"))
+        kept = list(Path(url[len("sqlite:///") :] + ".spool").glob("quarantine-*.jsonl"))
         assert poisoned in "".join(f.read_text() for f in kept)
 
 
 # ---------------------------------------------------------------------------------------------- slow clients
 
+
 def stalled_client(port: int, path: str = "/v1/evaluate") -> socket.socket:
     """Headers announcing a 1 MB body, then one byte of it, then nothing."""
     s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-              f"Content-Length: 1000000\r\n\r\n{{".encode())
+    s.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: 1000000\r\n\r\n{{".encode()
+    )
     return s
 
 
@@ -120,8 +144,11 @@ def stalled_client(port: int, path: str = "/v1/evaluate") -> socket.socket:
 def default_server(tmp_path_factory):
     """``repolicy-serve`` with its default workers, threads, slots and timeouts."""
     tmp = tmp_path_factory.mktemp("default-server")
-    server = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp / 'r.db'}", "REPOLICY_OPEN_EVALUATE": "1",
-                     "LOG_DIR": str(tmp)}, workers=None, threads=None)
+    server = Server(
+        {"REPOLICY_DATABASE_URL": f"sqlite:///{tmp / 'r.db'}", "REPOLICY_OPEN_EVALUATE": "1", "LOG_DIR": str(tmp)},
+        workers=None,
+        threads=None,
+    )
     yield server
     server.stop()
 
@@ -137,8 +164,9 @@ def test_eight_stalled_clients_do_not_stop_the_service(default_server):
             status, body = server.request("GET", "/healthz", timeout=2)
             assert status == 200 and body == {"status": "ok"} and time.monotonic() - t0 < 2
             t0 = time.monotonic()
-            status, body = server.request("POST", "/v1/evaluate", example("over-quota"),
-                                          {"Content-Type": "application/json"}, timeout=2)
+            status, body = server.request(
+                "POST", "/v1/evaluate", example("over-quota"), {"Content-Type": "application/json"}, timeout=2
+            )
             assert status == 200 and body["violations"] and time.monotonic() - t0 < 2
     finally:
         for s in stalled + idle:
@@ -146,8 +174,16 @@ def test_eight_stalled_clients_do_not_stop_the_service(default_server):
 
 
 def test_a_stalled_body_is_cut_off_at_the_read_timeout(tmp_path):
-    server = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "REPOLICY_OPEN_EVALUATE": "1",
-                     "LOG_DIR": str(tmp_path), "REPOLICY_READ_TIMEOUT": "1"}, workers=1, threads=None)
+    server = Server(
+        {
+            "REPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
+            "REPOLICY_OPEN_EVALUATE": "1",
+            "LOG_DIR": str(tmp_path),
+            "REPOLICY_READ_TIMEOUT": "1",
+        },
+        workers=1,
+        threads=None,
+    )
     try:
         s = stalled_client(server.port)
         s.settimeout(5)
@@ -170,17 +206,23 @@ def test_a_stalled_body_is_cut_off_at_the_read_timeout(tmp_path):
 
 # ---------------------------------------------------------------------------------------------- durable decision log
 
+
 @pytest.fixture(scope="module")
 def pg():
     from pg import Postgres
+
     server = Postgres()
     yield server
     server.stop()
 
 
 def test_sigkill_of_a_worker_under_load_loses_no_answered_decision(pg, tmp_path):
-    env = {"REPOLICY_DATABASE_URL": pg.url, "REPOLICY_OPEN_EVALUATE": "1", "LOG_DIR": str(tmp_path),
-           "REPOLICY_DECISION_SPOOL_DIR": str(tmp_path / "spool")}
+    env = {
+        "REPOLICY_DATABASE_URL": pg.url,
+        "REPOLICY_OPEN_EVALUATE": "1",
+        "LOG_DIR": str(tmp_path),
+        "REPOLICY_DECISION_SPOOL_DIR": str(tmp_path / "spool"),
+    }
     server = Server(env, workers=2, threads=None)
     try:
         answered: list[str] = []
@@ -188,15 +230,21 @@ def test_sigkill_of_a_worker_under_load_loses_no_answered_decision(pg, tmp_path)
         load(server, 4, answered, during=lambda: killed.append(os.kill(workers_of(server)[0], signal.SIGKILL)))
         assert killed and len(answered) > 20
         # the killed worker's spool segment is replayed by a live worker's writer (it looks every 2 s)
-        assert wait_until(lambda: set(answered) <= logged_ids(pg.url), 20), \
+        assert wait_until(lambda: set(answered) <= logged_ids(pg.url), 20), (
             f"{len(set(answered) - logged_ids(pg.url))} of {len(answered)} answered decisions never stored"
+        )
     finally:
         server.stop()
 
 
 def test_database_down_then_a_crash_loses_no_answered_decision(pg, tmp_path):
-    env = {"REPOLICY_DATABASE_URL": pg.url, "REPOLICY_OPEN_EVALUATE": "1", "LOG_DIR": str(tmp_path),
-           "REPOLICY_DECISION_SPOOL_DIR": str(tmp_path / "spool"), "REPOLICY_DECISION_LOG_RETRY_MAX": "0.5"}
+    env = {
+        "REPOLICY_DATABASE_URL": pg.url,
+        "REPOLICY_OPEN_EVALUATE": "1",
+        "LOG_DIR": str(tmp_path),
+        "REPOLICY_DECISION_SPOOL_DIR": str(tmp_path / "spool"),
+        "REPOLICY_DECISION_LOG_RETRY_MAX": "0.5",
+    }
     before = logged_ids(pg.url)
     server = Server(env, workers=2, threads=None)
     answered: list[str] = []
@@ -222,6 +270,7 @@ def test_database_down_then_a_crash_loses_no_answered_decision(pg, tmp_path):
 
 # ---------------------------------------------------------------------------------------------- amplification
 
+
 def many_enterprises(n: int) -> dict:
     """The over-quota example copied for ``n`` enterprises E0..E(n-1): each over its quota."""
     base = example("over-quota")
@@ -236,8 +285,7 @@ def many_enterprises(n: int) -> dict:
 
 
 def without_citation_texts(violations: list[dict]) -> list[dict]:
-    return [{**v, "citations": [{k: c[k] for k in ("instrument", "eid")} for c in v["citations"]]}
-            for v in violations]
+    return [{**v, "citations": [{k: c[k] for k in ("instrument", "eid")} for c in v["citations"]]} for v in violations]
 
 
 def test_an_amplifying_request_is_bounded_marked_and_logged_compressed(tmp_path):
@@ -246,22 +294,37 @@ def test_an_amplifying_request_is_bounded_marked_and_logged_compressed(tmp_path)
     from api.runtime import Runtime
     from policy.instruments import INSTRUMENTS_DIR
     from policy.registry import RULESETS_DIR
+
     body = many_enterprises(120)  # one over-quota finding each under the notice
     data = validate_request(json.loads(json.dumps(body)), 100_000)
-    full = Runtime.from_directories(RULESETS_DIR, INSTRUMENTS_DIR).evaluate(data["facts"], request_as_of(data),
-                                                                     data.get("rulesets"))
+    full = Runtime.from_directories(RULESETS_DIR, INSTRUMENTS_DIR).evaluate(
+        data["facts"], request_as_of(data), data.get("rulesets")
+    )
     assert len(full["violations"]) > 100
     url = f"sqlite:///{tmp_path / 'r.db'}"
-    server = Server({"REPOLICY_DATABASE_URL": url, "REPOLICY_OPEN_EVALUATE": "1", "LOG_DIR": str(tmp_path),
-                     "REPOLICY_TOKENS": token_config(), "REPOLICY_MAX_VIOLATIONS": "50",
-                     "REPOLICY_SHARED_CITATIONS_FROM": "20"}, workers=1, threads=None)
+    server = Server(
+        {
+            "REPOLICY_DATABASE_URL": url,
+            "REPOLICY_OPEN_EVALUATE": "1",
+            "LOG_DIR": str(tmp_path),
+            "REPOLICY_TOKENS": token_config(),
+            "REPOLICY_MAX_VIOLATIONS": "50",
+            "REPOLICY_SHARED_CITATIONS_FROM": "20",
+        },
+        workers=1,
+        threads=None,
+    )
     try:
-        status, raw, _ = server.raw("POST", "/v1/evaluate", json.dumps(body).encode(),
-                                    {"Content-Type": "application/json"})
+        status, raw, _ = server.raw(
+            "POST", "/v1/evaluate", json.dumps(body).encode(), {"Content-Type": "application/json"}
+        )
         answer = json.loads(raw)
         assert status == 200
-        assert answer["truncated"] == {"violations_returned": 50, "violations_found": len(full["violations"]),
-                                       "reason": "max_violations"}
+        assert answer["truncated"] == {
+            "violations_returned": 50,
+            "violations_found": len(full["violations"]),
+            "reason": "max_violations",
+        }
         assert answer["summary"] == full["summary"]  # counts everything found
         assert without_citation_texts(answer["violations"]) == without_citation_texts(full["violations"][:50])
         texts = answer["citation_texts"]
@@ -277,13 +340,18 @@ def test_an_amplifying_request_is_bounded_marked_and_logged_compressed(tmp_path)
         assert status == 200 and replayed["identical"] is True
         engine = create_engine(url)
         with engine.connect() as conn:
-            stored = conn.execute(text("SELECT input FROM decisions WHERE decision_id = :d"),
-                                  {"d": answer["decision_id"]}).scalar_one()
+            stored = conn.execute(
+                text("SELECT input FROM decisions WHERE decision_id = :d"), {"d": answer["decision_id"]}
+            ).scalar_one()
         engine.dispose()
         assert stored.startswith("zlib+base64:") and len(stored) < len(json.dumps(body)) / 3
 
-        status, raw, _ = server.raw("POST", "/v1/evaluate?citations=inline", json.dumps(example("over-quota")).encode(),
-                                    {"Content-Type": "application/json"})
+        status, raw, _ = server.raw(
+            "POST",
+            "/v1/evaluate?citations=inline",
+            json.dumps(example("over-quota")).encode(),
+            {"Content-Type": "application/json"},
+        )
         small = json.loads(raw)
         assert "citation_texts" not in small and "truncated" not in small  # a normal answer is unchanged
         assert all(c["text"] for v in small["violations"] for c in v["citations"])
@@ -294,8 +362,15 @@ def test_an_amplifying_request_is_bounded_marked_and_logged_compressed(tmp_path)
 def test_the_rate_limit_is_per_caller(tmp_path):
     from api import create_app
     from helpers import token_config
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "OPEN_EVALUATE": True,
-                      "TOKENS": token_config(), "RATE_LIMIT": "3/minute"})
+
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
+            "OPEN_EVALUATE": True,
+            "TOKENS": token_config(),
+            "RATE_LIMIT": "3/minute",
+        }
+    )
     client = app.test_client()
     codes = [client.post("/v1/evaluate", json=example("over-quota")).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
@@ -306,13 +381,27 @@ def test_the_rate_limit_is_per_caller(tmp_path):
 
 
 def test_a_worker_over_the_memory_ceiling_is_recycled(tmp_path):
-    server = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "REPOLICY_OPEN_EVALUATE": "1",
-                     "LOG_DIR": str(tmp_path), "REPOLICY_WORKER_MAX_MEMORY_MB": "1"}, workers=1, threads=None)
+    server = Server(
+        {
+            "REPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
+            "REPOLICY_OPEN_EVALUATE": "1",
+            "LOG_DIR": str(tmp_path),
+            "REPOLICY_WORKER_MAX_MEMORY_MB": "1",
+        },
+        workers=1,
+        threads=None,
+    )
     try:
         first = workers_of(server)
-        assert server.request("POST", "/v1/evaluate", example("over-quota"), {"Content-Type": "application/json"})[0] == 200
+        assert (
+            server.request("POST", "/v1/evaluate", example("over-quota"), {"Content-Type": "application/json"})[0]
+            == 200
+        )
         assert wait_until(lambda: workers_of(server) and workers_of(server) != first, 20)
-        assert server.request("POST", "/v1/evaluate", example("over-quota"), {"Content-Type": "application/json"})[0] == 200
+        assert (
+            server.request("POST", "/v1/evaluate", example("over-quota"), {"Content-Type": "application/json"})[0]
+            == 200
+        )
     finally:
         server.stop()
     assert "over the ceiling of 1 MB: restarting it" in (tmp_path / f"server-{server.port}.log").read_text()
@@ -322,14 +411,18 @@ def test_a_worker_over_the_memory_ceiling_is_recycled(tmp_path):
 @given(sizes=st.lists(st.integers(0, 3000), max_size=60), max_bytes=st.integers(100, 60_000))
 def test_a_bounded_response_fits_keeps_a_prefix_and_says_what_it_left_out(sizes, max_bytes):
     from api.response_bounds import encode_bounded
+
     result = {"decision_id": "d", "violations": [{"n": i, "pad": "x" * size} for i, size in enumerate(sizes)]}
     out = json.loads(encode_bounded(copy.deepcopy(result), json.dumps, max_bytes))
     returned = len(out["violations"])
     assert returned == 0 or len(json.dumps(out)) <= max_bytes
     assert out["violations"] == result["violations"][:returned]  # the first, in order
     if returned < len(sizes):
-        assert out["truncated"] == {"violations_returned": returned, "violations_found": len(sizes),
-                                    "reason": "max_response_bytes"}
+        assert out["truncated"] == {
+            "violations_returned": returned,
+            "violations_found": len(sizes),
+            "reason": "max_response_bytes",
+        }
     else:
         assert "truncated" not in out
 
@@ -345,18 +438,26 @@ def test_shared_citation_texts_give_back_every_text(cited, english):
     def citation(instrument: str, n: int) -> dict:
         c = {"instrument": instrument, "eid": f"art_{n}", "text": f"{instrument} 第{n}条"}
         return {**c, "text_en": f"Art. {n}"} if english else c
+
     violations = [{"citations": [citation(*p) for p in ps]} for ps in cited]
     result = {"violations": copy.deepcopy(violations)}
     share_citations(result)
     texts = result["citation_texts"]
     assert len(texts) == len({p for ps in cited for p in ps})  # each provision once
-    rebuilt = [{"citations": [{"instrument": c["instrument"], "eid": c["eid"], **texts[c["text_ref"]]}
-                              for c in v["citations"]]} for v in result["violations"]]
+    rebuilt = [
+        {
+            "citations": [
+                {"instrument": c["instrument"], "eid": c["eid"], **texts[c["text_ref"]]} for c in v["citations"]
+            ]
+        }
+        for v in result["violations"]
+    ]
     assert rebuilt == violations
 
 
 def test_evaluation_slots_are_served_in_arrival_order():
     from api.connections import FairSlots
+
     slots = FairSlots(1)
     slots.acquire()
     served: list[int] = []
@@ -365,6 +466,7 @@ def test_evaluation_slots_are_served_in_arrival_order():
         slots.acquire()
         served.append(n)
         slots.release()
+
     waiting = []
     for n in range(6):
         t = threading.Thread(target=request, args=(n,))
@@ -382,8 +484,9 @@ def test_a_chunked_body_over_the_limit_is_refused_not_truncated(default_server):
     """The buffering layer counts a chunked body as it reads it: over the limit, 413 like Content-Length."""
     c = socket.create_connection(("127.0.0.1", default_server.port))
     c.settimeout(20)
-    c.sendall(b"POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-              b"Transfer-Encoding: chunked\r\n\r\n")
+    c.sendall(
+        b"POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
     chunk = b"{" + b" " * (1 << 20)  # over 8 MiB of whitespace after '{': valid JSON once closed
     try:
         for _ in range(9):

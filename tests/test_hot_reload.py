@@ -1,5 +1,6 @@
 """Two server processes (each with several gunicorn workers) share one registry database:
 a version published and activated through one is served by both within 5 seconds, without restart."""
+
 from __future__ import annotations
 
 import time
@@ -35,8 +36,13 @@ def wait_for(server: Server, ref: str, present: bool, limit: float = 5.0, settle
 
 @pytest.fixture()
 def servers(tmp_path):
-    env = {"REPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}", "REPOLICY_RELOAD_INTERVAL": "0.5",
-           "REPOLICY_TOKENS": token_config(), "REPOLICY_OPEN_EVALUATE": "1", "LOG_DIR": str(tmp_path)}
+    env = {
+        "REPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}",
+        "REPOLICY_RELOAD_INTERVAL": "0.5",
+        "REPOLICY_TOKENS": token_config(),
+        "REPOLICY_OPEN_EVALUATE": "1",
+        "LOG_DIR": str(tmp_path),
+    }
     started = []
     try:
         for _ in range(2):
@@ -50,15 +56,20 @@ def servers(tmp_path):
 def test_both_instances_switch_without_restart(servers):
     a, b = servers
     assert "notice@2021" in refs_used(a) and "notice@2021" in refs_used(b)
-    status, body = a.request("POST", "/v1/rulesets", FLOOR_3000.encode(),
-                             {**auth("regulator"), "Content-Type": "application/yaml"})
+    status, body = a.request(
+        "POST", "/v1/rulesets", FLOOR_3000.encode(), {**auth("regulator"), "Content-Type": "application/yaml"}
+    )
     assert status == 201, body
     # repolicy-serve requires legal sign-off of the changed rules (maker-checker) before activation
     status, body = a.request("POST", "/v1/rulesets/notice/2021-floor3000/activate", b"", auth("regulator"))
     assert status == 409, body
     for rule in body["rules"]:
-        status, signed = b.request("POST", f"/v1/rules/notice@2021-floor3000/{rule['rule']}/approvals", {},
-                                   {**auth("legal"), "Content-Type": "application/json"})
+        status, signed = b.request(
+            "POST",
+            f"/v1/rules/notice@2021-floor3000/{rule['rule']}/approvals",
+            {},
+            {**auth("legal"), "Content-Type": "application/json"},
+        )
         assert status == 201, signed
     status, body = a.request("POST", "/v1/rulesets/notice/2021-floor3000/activate", b"", auth("regulator"))
     assert status == 200, body

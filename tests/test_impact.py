@@ -4,6 +4,7 @@ The oracle is the notice's text (工信部联原〔2021〕…, smelting and sepa
 process and under the capacity floor get no quota): a smelter with a banned process and capacity c is found
 ineligible under a floor F exactly when c < F.
 """
+
 from __future__ import annotations
 
 
@@ -15,23 +16,37 @@ from helpers import FLOOR_3000, NOTICE, auth, example, token_config, wait_until
 RULE = "eligibility.smelter-ineligible"
 SAME_RULES = NOTICE.replace('version: "2021"', 'version: "2021-renamed"')
 FLOOR_1000 = NOTICE.replace('version: "2021"', 'version: "2021-floor1000"').replace(
-    "    value: 2000\n    unit: t_reo_per_year", "    value: 1000\n    unit: t_reo_per_year")
+    "    value: 2000\n    unit: t_reo_per_year", "    value: 1000\n    unit: t_reo_per_year"
+)
 
 
 def make_app(db, **extra):
     from api import create_app
+
     return create_app({"DATABASE_URL": f"sqlite:///{db}", "OPEN_EVALUATE": True, "TOKENS": token_config(), **extra})
 
 
 def smelter(n: int, capacity: int) -> dict:
     """One group's smelter with a banned process and the given capacity, allocated a 2021 quota."""
     g, e = f"G{n}", f"E{n}"
-    return {"as_of": "2021-12-31", "facts": {
-        "groups": [{"id": g}],
-        "enterprises": [{"id": e, "group": g, "activities": ["smelting_separation"], "banned_process": True,
-                         "separation_capacity_t_reo": capacity}],
-        "allocations": [{"enterprise": e, "group": g, "year": 2021, "activity": "smelting_separation",
-                         "amount_t_reo": 500}]}}
+    return {
+        "as_of": "2021-12-31",
+        "facts": {
+            "groups": [{"id": g}],
+            "enterprises": [
+                {
+                    "id": e,
+                    "group": g,
+                    "activities": ["smelting_separation"],
+                    "banned_process": True,
+                    "separation_capacity_t_reo": capacity,
+                }
+            ],
+            "allocations": [
+                {"enterprise": e, "group": g, "year": 2021, "activity": "smelting_separation", "amount_t_reo": 500}
+            ],
+        },
+    }
 
 
 def record(client, bodies: list[dict]) -> list[str]:
@@ -52,6 +67,7 @@ def run_job(client, candidate: str, limit: str = "all", reader=None) -> dict:
         state = (reader or client).get(r.headers["Location"], headers=auth("regulator")).json
         assert 0 <= state["done"] <= state["total"] == r.json["total"]
         return state if state["status"] in ("done", "failed") else None
+
     state = wait_until(finished, 120, interval=0.1)
     assert state and state["status"] == "done", state
     assert state["done"] == state["total"]
@@ -72,8 +88,16 @@ def expected(capacities: list[int], ids: list[str], old_floor: int, new_floor: i
 
 def test_an_unchanged_rule_under_a_new_version_changes_nothing(tmp_path):
     c = make_app(tmp_path / "r.db").test_client()
-    ids = record(c, [example("late-report-and-small-smelter"), example("over-quota"), example("compliant-group"),
-                     smelter(1, 1500), smelter(2, 2500)])
+    ids = record(
+        c,
+        [
+            example("late-report-and-small-smelter"),
+            example("over-quota"),
+            example("compliant-group"),
+            smelter(1, 1500),
+            smelter(2, 2500),
+        ],
+    )
     report = run_job(c, SAME_RULES)
     assert report["candidate"] == "notice@2021-renamed" and report["replaces"] == ["notice@2021"]
     assert report["decisions_examined"] + report["decisions_skipped_pinned"] == len(ids)
@@ -83,10 +107,13 @@ def test_an_unchanged_rule_under_a_new_version_changes_nothing(tmp_path):
 
 
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(capacities=st.lists(st.integers(min_value=1, max_value=5000), min_size=1, max_size=8),
-       new_floor=st.sampled_from([1000, 3000]))
+@given(
+    capacities=st.lists(st.integers(min_value=1, max_value=5000), min_size=1, max_size=8),
+    new_floor=st.sampled_from([1000, 3000]),
+)
 def test_a_changed_floor_adds_removes_and_restates_exactly_the_findings_the_text_implies(
-        tmp_path_factory, capacities, new_floor):
+    tmp_path_factory, capacities, new_floor
+):
     c = make_app(tmp_path_factory.mktemp("impact") / "r.db").test_client()
     capacities = capacities + [1999, 2000, new_floor - 1, new_floor]  # the boundaries of both floors
     ids = record(c, [smelter(n, cap) for n, cap in enumerate(capacities)])
@@ -107,16 +134,22 @@ def test_a_changed_floor_adds_removes_and_restates_exactly_the_findings_the_text
             assert p["before"]["subject"] == p["after"]["subject"]
     totals = [sum(v[i] for v in want.values()) for i in range(3)]
     assert [report["findings_added"], report["findings_removed"], report["findings_restated"]] == totals
-    assert report["by_rule"] == ([{"ruleset": "notice", "rule": RULE, "added": totals[0], "removed": totals[1],
-                                   "restated": totals[2]}] if any(totals) else [])
+    assert report["by_rule"] == (
+        [{"ruleset": "notice", "rule": RULE, "added": totals[0], "removed": totals[1], "restated": totals[2]}]
+        if any(totals)
+        else []
+    )
 
 
 def test_the_process_pool_gives_the_same_report_as_one_process(tmp_path, monkeypatch):
     import api.impact
+
     app = make_app(tmp_path / "r.db")
     c = app.test_client()
     capacities = [500 * k for k in range(1, 9)]
-    record(c, [smelter(n, cap) for n, cap in enumerate(capacities)] + [{**smelter(99, 100), "rulesets": ["notice@2021"]}])
+    record(
+        c, [smelter(n, cap) for n, cap in enumerate(capacities)] + [{**smelter(99, 100), "rulesets": ["notice@2021"]}]
+    )
     inline = run_job(c, FLOOR_3000)
     app.config.update(IMPACT_INLINE_MAX=0, IMPACT_WORKERS=2)
     monkeypatch.setattr(api.impact, "PAGE", 3)
@@ -149,19 +182,39 @@ def test_bad_requests_are_refused(tmp_path):
     r = c.post("/v1/rulesets/impact?limit=abc", data=FLOOR_3000, headers=auth("regulator"))
     assert r.status_code == 400 and r.json["errors"][0]["path"] == "?limit"
     assert c.post("/v1/rulesets/impact?limit=0", data=FLOOR_3000, headers=auth("regulator")).status_code == 400
-    r = c.post("/v1/rulesets/impact", data=FLOOR_3000.replace("severity: minor", "severity: tiny", 1),
-               headers=auth("regulator"))
+    r = c.post(
+        "/v1/rulesets/impact",
+        data=FLOOR_3000.replace("severity: minor", "severity: tiny", 1),
+        headers=auth("regulator"),
+    )
     assert r.status_code == 422 and r.json["issues"][0]["rule"] == "allocation.split-late"
     assert c.get("/v1/rulesets/impact/nope", headers=auth("regulator")).status_code == 404
 
 
-@pytest.mark.parametrize("pair", [
-    ({"ruleset": "notice@2021", "rule": "r", "subject": {"type": "group", "id": "G1"}, "period": "2021",
-      "details": {"a": 1}},
-     {"ruleset": "notice@2022-x", "rule": "r", "subject": {"type": "group", "id": "G1"}, "period": "2021",
-      "details": {"a": 1}})])
+@pytest.mark.parametrize(
+    "pair",
+    [
+        (
+            {
+                "ruleset": "notice@2021",
+                "rule": "r",
+                "subject": {"type": "group", "id": "G1"},
+                "period": "2021",
+                "details": {"a": 1},
+            },
+            {
+                "ruleset": "notice@2022-x",
+                "rule": "r",
+                "subject": {"type": "group", "id": "G1"},
+                "period": "2021",
+                "details": {"a": 1},
+            },
+        )
+    ],
+)
 def test_a_finding_is_the_same_whatever_version_states_it(pair):
     from policy.impact import compare
+
     before, after = pair
     assert not compare([before], [after])
     assert compare([before], [{**after, "details": {"a": 2}}]).restated
@@ -173,9 +226,17 @@ def test_cli_follows_a_pooled_job_on_a_gunicorn_server(tmp_path):
     import json
     from helpers import repolicy
     from servers import Server
-    server = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "REPOLICY_DEV_MODE": "1",
-                     "REPOLICY_OPEN_EVALUATE": "1", "LOG_DIR": str(tmp_path),
-                     "REPOLICY_IMPACT_INLINE_MAX": "0", "REPOLICY_IMPACT_WORKERS": "2"})
+
+    server = Server(
+        {
+            "REPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
+            "REPOLICY_DEV_MODE": "1",
+            "REPOLICY_OPEN_EVALUATE": "1",
+            "LOG_DIR": str(tmp_path),
+            "REPOLICY_IMPACT_INLINE_MAX": "0",
+            "REPOLICY_IMPACT_WORKERS": "2",
+        }
+    )
     try:
         capacities = [1500, 2500, 3500, 2999, 1999]
         for n, cap in enumerate(capacities):
@@ -189,14 +250,16 @@ def test_cli_follows_a_pooled_job_on_a_gunicorn_server(tmp_path):
             assert r.returncode == 0, r.stdout + r.stderr
             reports.append(json.loads(r.stdout))
             return reports[-1]["decisions_examined"] == len(capacities)
+
         # each worker's decision log writes within milliseconds: the report examines them all once written
         assert wait_until(examined_all, 10, interval=0.2), reports[-1]
         report = reports[-1]
         assert (report["findings_added"], report["findings_removed"], report["findings_restated"]) == (2, 0, 2)
         assert report["candidate"] == "notice@2021-floor3000" and report["replaces"] == ["notice@2021"]
         for _ in range(4):  # whichever worker answers
-            status, state = server.request("GET", f"/v1/rulesets/impact/{report['job_id']}",
-                                           headers={"Authorization": "Bearer dev-regulator"})
+            status, state = server.request(
+                "GET", f"/v1/rulesets/impact/{report['job_id']}", headers={"Authorization": "Bearer dev-regulator"}
+            )
             assert status == 200 and state["status"] == "done" and state["result"]["findings_added"] == 2
     finally:
         server.stop()
@@ -204,6 +267,7 @@ def test_cli_follows_a_pooled_job_on_a_gunicorn_server(tmp_path):
 
 def test_a_database_outage_is_a_503_not_a_500(tmp_path):
     import policy.store
+
     app = make_app(tmp_path / "r.db")
     c = app.test_client()
     record(c, [smelter(1, 2500)])

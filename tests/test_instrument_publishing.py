@@ -1,5 +1,6 @@
 """Instruments published like rulesets: validated, stored with a digest as immutable revisions, audited,
 served at once; rulesets citing provisions an instrument lacks are refused; metadata-only instruments."""
+
 from __future__ import annotations
 
 import hashlib
@@ -38,17 +39,23 @@ provisions:
 """
 
 
-OVER_QUOTA = {"as_of": "2099-12-31", "rulesets": ["test-notice@1"], "facts": {
-    "enterprises": [{"id": "E1", "activities": ["mining"]}],
-    "allocations": [{"enterprise": "E1", "year": 2099, "activity": "mining", "amount_t_reo": 10}],
-    "production": [{"enterprise": "E1", "period": "2099-03", "activity": "mining", "amount_t_reo": 11}]}}
+OVER_QUOTA = {
+    "as_of": "2099-12-31",
+    "rulesets": ["test-notice@1"],
+    "facts": {
+        "enterprises": [{"id": "E1", "activities": ["mining"]}],
+        "allocations": [{"enterprise": "E1", "year": 2099, "activity": "mining", "amount_t_reo": 10}],
+        "production": [{"enterprise": "E1", "period": "2099-03", "activity": "mining", "amount_t_reo": 11}],
+    },
+}
 
 YAML = {"Content-Type": "application/yaml"}
 
 
 def publish(client, text: str, role: str = "regulator", file: str = "notice-test.yaml"):
-    return client.post(f"/v1/instruments?file={file}&comment=first", data=text.encode("utf-8"),
-                       headers={**auth(role), **YAML})
+    return client.post(
+        f"/v1/instruments?file={file}&comment=first", data=text.encode("utf-8"), headers={**auth(role), **YAML}
+    )
 
 
 def test_publishing_stores_the_text_with_its_digest_and_serves_it(client):
@@ -62,8 +69,16 @@ def test_publishing_stores_the_text_with_its_digest_and_serves_it(client):
     assert stored.get_data(as_text=True) == NEW_NOTICE
     audit = client.get("/v1/audit", headers=auth("legal")).json["entries"]
     entry = [e for e in audit if e["action"] == "publish-instrument"]
-    assert entry == [{**entry[0], "actor": "regulator-user", "ruleset": "notice-test@1",
-                      "digest_before": None, "digest_after": r.json["digest"], "detail": "first"}]
+    assert entry == [
+        {
+            **entry[0],
+            "actor": "regulator-user",
+            "ruleset": "notice-test@1",
+            "digest_before": None,
+            "digest_after": r.json["digest"],
+            "detail": "first",
+        }
+    ]
     assert entry[0]["at"].endswith("+00:00")
 
 
@@ -90,7 +105,8 @@ def test_a_correction_is_a_new_revision_and_the_old_text_stays(client):
     revisions = client.get("/v1/instruments/notice-test/revisions", headers=auth("legal")).json["revisions"]
     assert [(x["revision"], x["digest"]) for x in revisions] == [
         (1, "sha256:" + hashlib.sha256(NEW_NOTICE.encode()).hexdigest()),
-        (2, "sha256:" + hashlib.sha256(corrected.encode()).hexdigest())]
+        (2, "sha256:" + hashlib.sha256(corrected.encode()).hexdigest()),
+    ]
     old = client.get("/v1/instruments/notice-test/revisions/1", headers=auth("legal")).json
     assert "按时上报数据。" in old["source"]
 
@@ -110,7 +126,9 @@ def test_a_yaml_syntax_error_in_an_instrument_gives_line_column_and_hint(client)
     assert r.status_code == 422
     [issue] = r.json["issues"]
     assert broken.splitlines()[issue["line"] - 1].strip().startswith("text: 各稀土集团: ")
-    assert issue["message"] == "YAML syntax: mapping values are not allowed here" and "full-width colon" in issue["hint"]
+    assert (
+        issue["message"] == "YAML syntax: mapping values are not allowed here" and "full-width colon" in issue["hint"]
+    )
 
 
 def test_a_ruleset_citing_a_provision_the_instrument_lacks_is_refused(client):
@@ -135,11 +153,16 @@ def test_a_ruleset_citing_a_published_instrument_cites_its_text(client):
 
 def test_a_revision_dropping_a_cited_provision_is_refused(client):
     assert publish(client, NEW_NOTICE).status_code == 201
-    assert client.post("/v1/rulesets", data=ruleset_citing("notice-test", "para_1"),
-                       headers=auth("regulator")).status_code == 201
-    dropped = NEW_NOTICE.replace("- eid: para_1\n  kind: paragraph\n  label: {zh: 通知第一条, en: Notice para. 1}\n"
-                                 "  text: 任何单位和个人不得无指标和超指标生产。\n"
-                                 "  text_en: No entity or individual may produce without or over quota.\n", "")
+    assert (
+        client.post("/v1/rulesets", data=ruleset_citing("notice-test", "para_1"), headers=auth("regulator")).status_code
+        == 201
+    )
+    dropped = NEW_NOTICE.replace(
+        "- eid: para_1\n  kind: paragraph\n  label: {zh: 通知第一条, en: Notice para. 1}\n"
+        "  text: 任何单位和个人不得无指标和超指标生产。\n"
+        "  text_en: No entity or individual may produce without or over quota.\n",
+        "",
+    )
     r = publish(client, dropped)
     assert r.status_code == 422 and r.json["error"] == "citations_orphaned"
     [issue] = r.json["issues"]
@@ -152,11 +175,15 @@ def test_a_metadata_only_instrument_is_cited_as_text_not_available(client):
     assert r.status_code == 201 and r.json["text_available"] is False, r.json
     meta = client.get("/v1/instruments/notice-meta", headers=auth("legal")).json
     assert meta["document_number"] == "工信部联原〔2099〕2号" and meta["text_available"] is False
-    assert client.post("/v1/rulesets", data=ruleset_citing("notice-meta", "para_1"),
-                       headers=auth("regulator")).status_code == 201
+    assert (
+        client.post("/v1/rulesets", data=ruleset_citing("notice-meta", "para_1"), headers=auth("regulator")).status_code
+        == 201
+    )
     [violation] = client.post("/v1/evaluate", json=OVER_QUOTA).json["violations"]
     citation = violation["citations"][0]
-    assert citation["text_available"] is False and "不可得" in citation["text"] and "not available" in citation["text_en"]
+    assert (
+        citation["text_available"] is False and "不可得" in citation["text"] and "not available" in citation["text_en"]
+    )
     log_in(client, "legal-token-1")
     page = client.get("/ui/instruments/notice-meta?lang=en").get_data(as_text=True)
     assert "Text not available" in page and "工信部联原〔2099〕2号" in page
@@ -179,8 +206,9 @@ def test_any_text_gets_an_answer_not_a_crash(client, body):
 
 def cli(*args: str, cwd) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_validate_checks_instrument_files_and_rulesets_citing_them(tmp_path):
@@ -188,8 +216,10 @@ def test_validate_checks_instrument_files_and_rulesets_citing_them(tmp_path):
     (tmp_path / "rules.yaml").write_text(ruleset_citing("notice-test", "para_2__item_1"), encoding="utf-8")
     r = cli("validate", "notice-test.yaml", "rules.yaml", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.splitlines() == ["OK   notice-test.yaml: instrument notice-test (in_force), 4 provisions",
-                                     "OK   rules.yaml: test-notice@1, 1 rules, 0 parameters"]
+    assert r.stdout.splitlines() == [
+        "OK   notice-test.yaml: instrument notice-test (in_force), 4 provisions",
+        "OK   rules.yaml: test-notice@1, 1 rules, 0 parameters",
+    ]
     (tmp_path / "rules.yaml").write_text(ruleset_citing("notice-test", "para_9"), encoding="utf-8")
     r = cli("validate", "notice-test.yaml", "rules.yaml", cwd=tmp_path)
     assert r.returncode == 1 and "[rule quota.over-production]: notice-test has no provision 'para_9'" in r.stdout
@@ -210,17 +240,26 @@ def test_two_gunicorn_workers_serve_a_published_instrument_within_5_seconds(tmp_
 
     from servers import Server
 
-    server = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}",
-                     "REPOLICY_RELOAD_INTERVAL": "0.5", "REPOLICY_TOKENS": token_config(),
-                     "REPOLICY_OPEN_EVALUATE": "1", "LOG_DIR": str(tmp_path)}, workers=2)
+    server = Server(
+        {
+            "REPOLICY_DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}",
+            "REPOLICY_RELOAD_INTERVAL": "0.5",
+            "REPOLICY_TOKENS": token_config(),
+            "REPOLICY_OPEN_EVALUATE": "1",
+            "LOG_DIR": str(tmp_path),
+        },
+        workers=2,
+    )
     try:
+
         def served() -> int | None:
             status, body = server.request("GET", "/v1/instruments/notice-test", headers=auth("legal"))
             return body.get("revision") if status == 200 else None
 
         assert served() is None
-        status, body = server.request("POST", "/v1/instruments", NEW_NOTICE.encode("utf-8"),
-                                      {**auth("regulator"), **YAML})
+        status, body = server.request(
+            "POST", "/v1/instruments", NEW_NOTICE.encode("utf-8"), {**auth("regulator"), **YAML}
+        )
         assert status == 201, body
         start, since = time.monotonic(), None
         while time.monotonic() - start < 8:
@@ -234,8 +273,12 @@ def test_two_gunicorn_workers_serve_a_published_instrument_within_5_seconds(tmp_
         assert since is not None and since - start <= 5.0
         # every worker now validates rulesets against it: publishing one citing it succeeds wherever it lands
         for version in ("1", "2", "3"):
-            status, body = server.request("POST", "/v1/rulesets", ruleset_citing("notice-test", "para_1", version)
-                                          .encode(), {**auth("regulator"), **YAML})
+            status, body = server.request(
+                "POST",
+                "/v1/rulesets",
+                ruleset_citing("notice-test", "para_1", version).encode(),
+                {**auth("regulator"), **YAML},
+            )
             assert status == 201, body
     finally:
         server.stop()

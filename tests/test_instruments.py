@@ -7,6 +7,7 @@ with the whole source file.  A single changed, dropped or added character in
 any provision text, heading or chapter title fails ``test_reconstructs_source``.
 Only files inside the project are read.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -84,7 +85,9 @@ DRAFT_TITLE = "稀土开采和稀土冶炼分离总量调控管理办法 (暂行
 M2025_TITLE = "# 稀土开采和稀土冶炼分离总量调控管理暂行办法 （2025年7月28日工业和信息化部、国家发展改革委、自然资源部令第71号公布，自公布之日起施行。）"
 REG_TITLE = "# 稀土管理条例 <!-- INFO END -->"  # the HTML comment is stripped with the tags
 NOTICE_LEAD = "财联社9月30日讯，工信部下达2021年度稀土开采、冶炼分离总量控制指标，2021年度稀土开采、冶炼分离总量控制指标分别为168000吨、162000吨，上述指标均含已下达的第一批指标。以下为全文："
-NOTICE_CONTACTS = "联系人及电话：工业和信息化部原材料工业司 韩保红 010-68205577 自然资源部矿业权管理司 祝 跃 010-66558339"
+NOTICE_CONTACTS = (
+    "联系人及电话：工业和信息化部原材料工业司 韩保红 010-68205577 自然资源部矿业权管理司 祝 跃 010-66558339"
+)
 NOTICE_SIGNATURE = "工业和信息化部 自然资源部 2021年8月24日 附件1： 附件2："
 
 
@@ -139,8 +142,8 @@ def test_reconstructs_source(instruments, iid):
         i = next((k for k, (a, b) in enumerate(zip(expected, actual)) if a != b), min(len(expected), len(actual)))
         pytest.fail(
             f"{iid}: encoded text diverges from the source at char {i}:\n"
-            f"  encoded: …{expected[max(0, i - 30):i + 30]}…\n"
-            f"  source:  …{actual[max(0, i - 30):i + 30]}…"
+            f"  encoded: …{expected[max(0, i - 30) : i + 30]}…\n"
+            f"  source:  …{actual[max(0, i - 30) : i + 30]}…"
         )
 
 
@@ -170,7 +173,9 @@ def test_texts_are_clean(instruments, iid):
     for p in instruments[iid].provisions.values():
         for line in p.text.split("\n"):
             assert line == line.strip(), p.eid
-            assert not re.match(r"^(第[一二三四五六七八九十]+[条款章]|[一二三四五六七]、|（[一二三四五六七八九十]+）|【)", line), p.eid
+            assert not re.match(
+                r"^(第[一二三四五六七八九十]+[条款章]|[一二三四五六七]、|（[一二三四五六七八九十]+）|【)", line
+            ), p.eid
             # the only spaces in the sources' provisions are the draft's blank date and the annex's blank month
             assert "  " not in line and "\u3000" not in line, p.eid
 
@@ -299,12 +304,26 @@ def test_regulation_2024_structure(instruments):
     inst = instruments["regulation-2024"]
     assert len(inst.articles()) == 32
     assert paragraph_counts(inst) == {
-        "art_4": 2, "art_7": 2, "art_8": 2, "art_9": 2, "art_10": 2, "art_11": 2, "art_14": 2,
-        "art_16": 3, "art_18": 3, "art_19": 2, "art_27": 2, "art_30": 6,
+        "art_4": 2,
+        "art_7": 2,
+        "art_8": 2,
+        "art_9": 2,
+        "art_10": 2,
+        "art_11": 2,
+        "art_14": 2,
+        "art_16": 3,
+        "art_18": 3,
+        "art_19": 2,
+        "art_27": 2,
+        "art_30": 6,
     }
     items = [p.eid for p in inst.provisions.values() if p.kind == "item"]
     assert items == [f"art_18__para_2__item_{k}" for k in range(1, 6)] + [
-        "art_20__item_1", "art_20__item_2", "art_22__item_1", "art_22__item_2"]
+        "art_20__item_1",
+        "art_20__item_2",
+        "art_22__item_1",
+        "art_22__item_2",
+    ]
     # penalty articles are single paragraphs without items, cited as the article itself
     for n in (21, 23, 25, 26):
         assert inst.provision(f"art_{n}").children == ()
@@ -322,7 +341,9 @@ def test_notice_structure(instruments):
         assert inst.provision(f"para_{n}").label == {"zh": f"通知第{zh_num(n)}条", "en": f"Notice para. {n}"}
     for k in range(1, 6):
         assert inst.provision(f"para_3__item_{k}").label == {
-            "zh": f"通知第三条第（{zh_num(k)}）项", "en": f"Notice para. 3({k})"}
+            "zh": f"通知第三条第（{zh_num(k)}）项",
+            "en": f"Notice para. 3({k})",
+        }
     assert inst.provision("preamble").label == {"zh": "通知序言", "en": "Preamble"}
     for n in (1, 2):
         annex = inst.provision(f"annex_{n}")
@@ -339,8 +360,14 @@ D = dt.date
 META = {
     "measures-draft": ("draft", True, None, None, None, None),
     "notice-2021": ("in_force", True, D(2021, 8, 24), D(2021, 9, 30), None, None),
-    "measures-2025": ("in_force", False, D(2025, 7, 28), D(2025, 7, 28), D(2025, 7, 28),
-                      "工业和信息化部、国家发展改革委、自然资源部令第71号"),
+    "measures-2025": (
+        "in_force",
+        False,
+        D(2025, 7, 28),
+        D(2025, 7, 28),
+        D(2025, 7, 28),
+        "工业和信息化部、国家发展改革委、自然资源部令第71号",
+    ),
     "regulation-2024": ("in_force", True, D(2024, 6, 22), D(2024, 6, 22), D(2024, 10, 1), "国务院令第785号"),
 }
 
@@ -351,14 +378,22 @@ def test_metadata(instruments, iid):
     status, complete, date, published, effective, number = META[iid]
     assert inst.id == iid
     assert (inst.status, inst.complete, inst.date, inst.published, inst.effective_from, inst.document_number) == (
-        status, complete, date, published, effective, number)
+        status,
+        complete,
+        date,
+        published,
+        effective,
+        number,
+    )
     assert inst.source.is_file() and inst.source.parent == SOURCES
     for field_ in (inst.title, inst.short_title, inst.issuer, inst.notes):
         assert set(field_) == {"zh", "en"} and all(field_.values())
 
 
 def test_instrument_titles(instruments):
-    assert instruments["measures-draft"].title["zh"] == "稀土开采和稀土冶炼分离总量调控管理办法（暂行）（公开征求意见稿）"
+    assert (
+        instruments["measures-draft"].title["zh"] == "稀土开采和稀土冶炼分离总量调控管理办法（暂行）（公开征求意见稿）"
+    )
     assert instruments["measures-2025"].title["zh"] == "稀土开采和稀土冶炼分离总量调控管理暂行办法"
     assert instruments["regulation-2024"].title["zh"] == "稀土管理条例"
     assert instruments["notice-2021"].signatories["zh"] == "工业和信息化部、自然资源部"
@@ -379,18 +414,38 @@ def test_normalise_text_removes_all_whitespace():
 
 
 MINIMAL = {
-    "id": "x", "title": {"zh": "甲", "en": "A"}, "short_title": {"zh": "甲", "en": "A"},
-    "issuer": {"zh": "乙", "en": "B"}, "status": "in_force", "complete": True, "source": "x.txt",
+    "id": "x",
+    "title": {"zh": "甲", "en": "A"},
+    "short_title": {"zh": "甲", "en": "A"},
+    "issuer": {"zh": "乙", "en": "B"},
+    "status": "in_force",
+    "complete": True,
+    "source": "x.txt",
     "date": "2024-01-02",
     "provisions": [
-        {"eid": "art_1", "kind": "article", "label": {"zh": "第一条", "en": "Art. 1"}, "text": "甲。\n乙。",
-         "text_en": "A.\nB.",
-         "children": [
-             {"eid": "art_1__para_1", "kind": "paragraph", "label": {"zh": "第一条第一款", "en": "Art. 1(1)"},
-              "text": "甲。", "text_en": "A."},
-             {"eid": "art_1__para_2", "kind": "paragraph", "label": {"zh": "第一条第二款", "en": "Art. 1(2)"},
-              "text": "乙。", "text_en": "B."},
-         ]},
+        {
+            "eid": "art_1",
+            "kind": "article",
+            "label": {"zh": "第一条", "en": "Art. 1"},
+            "text": "甲。\n乙。",
+            "text_en": "A.\nB.",
+            "children": [
+                {
+                    "eid": "art_1__para_1",
+                    "kind": "paragraph",
+                    "label": {"zh": "第一条第一款", "en": "Art. 1(1)"},
+                    "text": "甲。",
+                    "text_en": "A.",
+                },
+                {
+                    "eid": "art_1__para_2",
+                    "kind": "paragraph",
+                    "label": {"zh": "第一条第二款", "en": "Art. 1(2)"},
+                    "text": "乙。",
+                    "text_en": "B.",
+                },
+            ],
+        },
     ],
 }
 
@@ -416,24 +471,32 @@ def test_minimal_file_loads(tmp_path):
     assert inst.date == D(2024, 1, 2) and inst.source == (tmp_path / "x.txt").resolve()
 
 
-@pytest.mark.parametrize("how, message", [
-    (lambda d: d.pop("status"), "missing keys: status"),
-    (lambda d: d.update(status="in force"), "bad status"),
-    (lambda d: d.update(date="2024-13-01"), "date"),
-    (lambda d: d.update(colour="red"), "unknown keys"),
-    (lambda d: d["provisions"][0].pop("text"), "missing text"),
-    (lambda d: d["provisions"].append(
-        {"eid": "art_1", "kind": "article", "label": {"zh": "第一条", "en": "Art. 1"}, "text": "丙。"}),
-     "duplicate eid 'art_1'"),
-    (lambda d: d["provisions"][0]["children"][1].update(eid="art_2__para_2"), "does not match its parent"),
-    (lambda d: d["provisions"][0]["children"][1].update(eid="art_1__para_2__item_1"), "does not match its parent"),
-    (lambda d: d["provisions"][0].update(eid="article_1"), "malformed eid"),
-    (lambda d: d["provisions"][0]["children"][0].update(text="丙。"), "joined by newlines"),
-    (lambda d: d["provisions"][0].update(children=d["provisions"][0]["children"][:1], text="甲。"),
-     "single paragraph"),
-    (lambda d: d["provisions"][0].update(kind="section"), "unknown kind"),
-    (lambda d: d["provisions"][0]["label"].pop("en"), "label of art_1"),
-])
+@pytest.mark.parametrize(
+    "how, message",
+    [
+        (lambda d: d.pop("status"), "missing keys: status"),
+        (lambda d: d.update(status="in force"), "bad status"),
+        (lambda d: d.update(date="2024-13-01"), "date"),
+        (lambda d: d.update(colour="red"), "unknown keys"),
+        (lambda d: d["provisions"][0].pop("text"), "missing text"),
+        (
+            lambda d: d["provisions"].append(
+                {"eid": "art_1", "kind": "article", "label": {"zh": "第一条", "en": "Art. 1"}, "text": "丙。"}
+            ),
+            "duplicate eid 'art_1'",
+        ),
+        (lambda d: d["provisions"][0]["children"][1].update(eid="art_2__para_2"), "does not match its parent"),
+        (lambda d: d["provisions"][0]["children"][1].update(eid="art_1__para_2__item_1"), "does not match its parent"),
+        (lambda d: d["provisions"][0].update(eid="article_1"), "malformed eid"),
+        (lambda d: d["provisions"][0]["children"][0].update(text="丙。"), "joined by newlines"),
+        (
+            lambda d: d["provisions"][0].update(children=d["provisions"][0]["children"][:1], text="甲。"),
+            "single paragraph",
+        ),
+        (lambda d: d["provisions"][0].update(kind="section"), "unknown kind"),
+        (lambda d: d["provisions"][0]["label"].pop("en"), "label of art_1"),
+    ],
+)
 def test_malformed_files_are_refused(tmp_path, how, message):
     path = write(tmp_path, mutated(how))
     with pytest.raises(InstrumentError, match=re.escape(str(path)) + ".*" + re.escape(message)):

@@ -3,6 +3,7 @@
 Oracles: the standard library's ``json`` on the same objects or text (the
 behaviour the service had before orjson), never the code under test.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,10 +45,12 @@ def has_tiny_float(value) -> bool:
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_example_result_renders_as_the_standard_library_renders_it(app, path: Path):
     from api.evaluate_input import request_as_of, validate_request
+
     body = json.loads(path.read_text(encoding="utf-8"))
     data = validate_request(body, app.config["MAX_FACTS"])
-    result = app.extensions["repolicy"].evaluate(data["facts"], request_as_of(data), data.get("rulesets"),
-                                                 decision_id="d-fixed")
+    result = app.extensions["repolicy"].evaluate(
+        data["facts"], request_as_of(data), data.get("rulesets"), decision_id="d-fixed"
+    )
     with app.app_context():
         ours = app.json.response(result).get_data()
         theirs = stdlib_provider(app).response(result).get_data()
@@ -63,8 +66,22 @@ def test_example_response_bytes_are_the_standard_library_rendering(client, path:
     assert resp.data == stdlib_compact(json.loads(resp.data)) + b"\n"
 
 
-MALFORMED = [b"{", b"[1,2,]", b'{"facts": NaN}', b'{"a": Infinity}', b"\xef\xbb\xbf{}", b'{"a" 1}', b"nul",
-             b'"\\ud800"', b"1 2", b"[" * 5000 + b"]" * 5000, b'{"a": 01}', b"-", b"1.", b"\t"]
+MALFORMED = [
+    b"{",
+    b"[1,2,]",
+    b'{"facts": NaN}',
+    b'{"a": Infinity}',
+    b"\xef\xbb\xbf{}",
+    b'{"a" 1}',
+    b"nul",
+    b'"\\ud800"',
+    b"1 2",
+    b"[" * 5000 + b"]" * 5000,
+    b'{"a": 01}',
+    b"-",
+    b"1.",
+    b"\t",
+]
 
 
 @pytest.mark.parametrize("raw", MALFORMED, ids=lambda r: repr(r[:12]))
@@ -75,8 +92,10 @@ def test_malformed_body_error_is_the_standard_library_message(client, raw: bytes
         assert resp.get_json()["message"] == "empty body: send a JSON object"
         return
     try:
-        json.loads(raw.decode("utf-8"), parse_constant=lambda name: (_ for _ in ()).throw(
-            ValueError(f"{name} is not a JSON number")))
+        json.loads(
+            raw.decode("utf-8"),
+            parse_constant=lambda name: (_ for _ in ()).throw(ValueError(f"{name} is not a JSON number")),
+        )
     except RecursionError:
         assert resp.get_json()["message"] == "JSON nested too deeply"
     except ValueError as exc:
@@ -86,10 +105,14 @@ def test_malformed_body_error_is_the_standard_library_message(client, raw: bytes
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False)
-    | st.integers(min_value=-(10 ** 30), max_value=10 ** 30) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.text(),
     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
-    max_leaves=30)
+    max_leaves=30,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -146,8 +169,13 @@ def test_provider_dumps_is_flasks_for_any_arguments(app, kwargs):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.integers(min_value=-(10 ** 25), max_value=10 ** 25) | st.text(string.digits, min_size=15, max_size=25),
-                max_size=6), st.booleans())
+@given(
+    st.lists(
+        st.integers(min_value=-(10**25), max_value=10**25) | st.text(string.digits, min_size=15, max_size=25),
+        max_size=6,
+    ),
+    st.booleans(),
+)
 def test_long_digit_runs_are_read_as_the_standard_library_reads_them(items, as_bytes):
     """Integers around and beyond 64 bits (orjson reads those as floats) and digit runs in strings."""
     text = json.dumps(items)

@@ -3,6 +3,7 @@
 Every case asserts the exact subjects found, and ``both`` asserts that the
 engine and the independent plain-Python reference agree.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,9 +17,13 @@ from rules_helpers import both, ruleset_from
 
 def rule(rid: str, when: list[dict], subject: str, unless: list[dict] | None = None, extra: str = "") -> str:
     body = {
-        "id": rid, "title": {"zh": "测", "en": "t"}, "message": {"zh": "{subject}", "en": "{subject}"},
-        "severity": "minor", "subject": {"type": "enterprise", "id": subject},
-        "citations": [{"instrument": "notice-2021", "eid": "para_1"}], "when": when,
+        "id": rid,
+        "title": {"zh": "测", "en": "t"},
+        "message": {"zh": "{subject}", "en": "{subject}"},
+        "severity": "minor",
+        "subject": {"type": "enterprise", "id": subject},
+        "citations": [{"instrument": "notice-2021", "eid": "para_1"}],
+        "when": when,
     }
     if unless:
         body["unless"] = unless
@@ -51,14 +56,24 @@ def test_compare_with_constant_and_unknown_is_not_false(instruments):
 
 
 def test_compare_with_parameter_boundary(instruments):
-    body = rule("r", [{"fact": "enterprises", "as": "e", "where": "e.separation_capacity_t_reo <= params.floor"}], "e.id")
+    body = rule(
+        "r", [{"fact": "enterprises", "as": "e", "where": "e.separation_capacity_t_reo <= params.floor"}], "e.id"
+    )
     assert subjects(body, {"enterprises": ENTERPRISES}, instruments, PARAMS) == ["A", "B"]
 
 
 def test_and_or_not_and_booleans(instruments):
-    body = rule("r", [{"fact": "enterprises", "as": "e",
-                       "where": "not e.designated or (e.designated and e.separation_capacity_t_reo < 1000 + 1000)"}],
-                "e.id")
+    body = rule(
+        "r",
+        [
+            {
+                "fact": "enterprises",
+                "as": "e",
+                "where": "not e.designated or (e.designated and e.separation_capacity_t_reo < 1000 + 1000)",
+            }
+        ],
+        "e.id",
+    )
     # C: designated but capacity unknown -> the condition reads an unknown field -> no match
     assert subjects(body, {"enterprises": ENTERPRISES}, instruments) == ["A", "B"]
 
@@ -100,16 +115,32 @@ derived:
 
 
 def test_join_with_derived_sums_and_arithmetic(instruments):
-    body = rule("over", [
-        {"fact": "produced", "as": "p"},
-        {"fact": "quota", "as": "q",
-         "where": "q.enterprise == p.enterprise and q.year == p.year and q.amount_t_reo < p.amount_t_reo"}], "p.enterprise")
+    body = rule(
+        "over",
+        [
+            {"fact": "produced", "as": "p"},
+            {
+                "fact": "quota",
+                "as": "q",
+                "where": "q.enterprise == p.enterprise and q.year == p.year and q.amount_t_reo < p.amount_t_reo",
+            },
+        ],
+        "p.enterprise",
+    )
     # A: 160 produced vs 150 quota (two allocations summed); B: exactly at quota -> no violation
     assert subjects(body, FACTS, instruments, DERIVED) == ["A"]
-    body = rule("margin", [
-        {"fact": "produced", "as": "p"},
-        {"fact": "quota", "as": "q",
-         "where": "q.enterprise == p.enterprise and q.amount_t_reo < p.amount_t_reo - 5 * 2"}], "p.enterprise")
+    body = rule(
+        "margin",
+        [
+            {"fact": "produced", "as": "p"},
+            {
+                "fact": "quota",
+                "as": "q",
+                "where": "q.enterprise == p.enterprise and q.amount_t_reo < p.amount_t_reo - 5 * 2",
+            },
+        ],
+        "p.enterprise",
+    )
     assert subjects(body, FACTS, instruments, DERIVED) == []
 
 
@@ -119,24 +150,54 @@ def test_counts(instruments):
 
 
 def test_absence_of_a_matching_fact(instruments):
-    body = rule("no-quota", [{"fact": "produced", "as": "p"}], "p.enterprise",
-                unless=[{"fact": "allocations", "as": "a",
-                         "where": "a.enterprise == p.enterprise and a.year == p.year"}])
+    body = rule(
+        "no-quota",
+        [{"fact": "produced", "as": "p"}],
+        "p.enterprise",
+        unless=[{"fact": "allocations", "as": "a", "where": "a.enterprise == p.enterprise and a.year == p.year"}],
+    )
     assert subjects(body, FACTS, instruments, DERIVED) == ["C"]
 
 
 def test_dates_literals_and_as_of(instruments):
-    facts = {"enterprises": [{"id": "A"}, {"id": "B"}],
-             "allocations": [
-                 {"enterprise": "A", "year": 2021, "activity": "mining", "amount_t_reo": 1,
-                  "issued_on": "2021-09-01", "filed_on": "2021-09-20"},
-                 {"enterprise": "B", "year": 2021, "activity": "mining", "amount_t_reo": 1,
-                  "issued_on": "2021-09-01", "filed_on": None}]}
-    body = rule("slow", [{"fact": "allocations", "as": "a",
-                          "where": "a.filed_on - a.issued_on > 14 and a.filed_on >= date('2021-09-02')"}], "a.enterprise")
+    facts = {
+        "enterprises": [{"id": "A"}, {"id": "B"}],
+        "allocations": [
+            {
+                "enterprise": "A",
+                "year": 2021,
+                "activity": "mining",
+                "amount_t_reo": 1,
+                "issued_on": "2021-09-01",
+                "filed_on": "2021-09-20",
+            },
+            {
+                "enterprise": "B",
+                "year": 2021,
+                "activity": "mining",
+                "amount_t_reo": 1,
+                "issued_on": "2021-09-01",
+                "filed_on": None,
+            },
+        ],
+    }
+    body = rule(
+        "slow",
+        [
+            {
+                "fact": "allocations",
+                "as": "a",
+                "where": "a.filed_on - a.issued_on > 14 and a.filed_on >= date('2021-09-02')",
+            }
+        ],
+        "a.enterprise",
+    )
     assert subjects(body, facts, instruments) == ["A"]
-    body = rule("unfiled", [{"fact": "allocations", "as": "a",
-                             "where": "not a.filed and a.issued_on + 30 < as_of"}], "a.enterprise")
+    body = rule(
+        "unfiled",
+        [{"fact": "allocations", "as": "a", "where": "not a.filed and a.issued_on + 30 < as_of"}],
+        "a.enterprise",
+    )
     assert subjects(body, facts, instruments) == ["B"]
     assert subjects(body, facts, instruments, as_of=dt.date(2021, 9, 15)) == []
 
@@ -149,43 +210,72 @@ computed:
     field: split_due
     value: add_working_days(a.issued_on, 10)
 """
-    facts = {"enterprises": [{"id": "A"}, {"id": "B"}],
-             "allocations": [
-                 # issued Fri 2021-09-17: 10 working days, counting Sat 18 Sep (adjusted working day)
-                 # and skipping the Mid-Autumn and National Day holidays -> due 2021-10-08
-                 {"enterprise": "A", "year": 2021, "activity": "mining", "amount_t_reo": 1,
-                  "issued_on": "2021-09-17", "filed_on": "2021-10-08"},
-                 {"enterprise": "B", "year": 2021, "activity": "mining", "amount_t_reo": 1,
-                  "issued_on": "2021-09-17", "filed_on": "2021-10-11"}]}
+    facts = {
+        "enterprises": [{"id": "A"}, {"id": "B"}],
+        "allocations": [
+            # issued Fri 2021-09-17: 10 working days, counting Sat 18 Sep (adjusted working day)
+            # and skipping the Mid-Autumn and National Day holidays -> due 2021-10-08
+            {
+                "enterprise": "A",
+                "year": 2021,
+                "activity": "mining",
+                "amount_t_reo": 1,
+                "issued_on": "2021-09-17",
+                "filed_on": "2021-10-08",
+            },
+            {
+                "enterprise": "B",
+                "year": 2021,
+                "activity": "mining",
+                "amount_t_reo": 1,
+                "issued_on": "2021-09-17",
+                "filed_on": "2021-10-11",
+            },
+        ],
+    }
     body = rule("late-split", [{"fact": "allocations", "as": "a", "where": "a.filed_on > a.split_due"}], "a.enterprise")
     assert subjects(body, facts, instruments, computed) == ["B"]
 
 
 def test_join_of_three_facts_and_strings(instruments):
-    facts = {"groups": [{"id": "G1", "designated": False}, {"id": "G2", "designated": True}],
-             "enterprises": [{"id": "A", "group": "G1"}, {"id": "B", "group": "G2"}],
-             "production": [{"enterprise": "A", "period": "2021-01", "activity": "mining", "amount_t_reo": 1},
-                            {"enterprise": "B", "period": "2021-01", "activity": "mining", "amount_t_reo": 1}]}
-    body = rule("non-designated-group", [
-        {"fact": "production", "as": "p"},
-        {"fact": "enterprises", "as": "e", "where": "e.id == p.enterprise"},
-        {"fact": "groups", "as": "g", "where": "g.id == e.group and g.designated == false"}], "e.id")
+    facts = {
+        "groups": [{"id": "G1", "designated": False}, {"id": "G2", "designated": True}],
+        "enterprises": [{"id": "A", "group": "G1"}, {"id": "B", "group": "G2"}],
+        "production": [
+            {"enterprise": "A", "period": "2021-01", "activity": "mining", "amount_t_reo": 1},
+            {"enterprise": "B", "period": "2021-01", "activity": "mining", "amount_t_reo": 1},
+        ],
+    }
+    body = rule(
+        "non-designated-group",
+        [
+            {"fact": "production", "as": "p"},
+            {"fact": "enterprises", "as": "e", "where": "e.id == p.enterprise"},
+            {"fact": "groups", "as": "g", "where": "g.id == e.group and g.designated == false"},
+        ],
+        "e.id",
+    )
     assert subjects(body, facts, instruments) == ["A"]
 
 
 def test_negated_parameter_and_constant_arithmetic(instruments):
-    params = PARAMS + """  minus:
+    params = (
+        PARAMS
+        + """  minus:
     value: 1999
     label: {zh: 负, en: minus}
     citations: [{instrument: notice-2021, eid: para_1}]
 """
-    body = rule("r", [{"fact": "enterprises", "as": "e",
-                       "where": "e.separation_capacity_t_reo + -params.minus <= 0"}], "e.id")
+    )
+    body = rule(
+        "r", [{"fact": "enterprises", "as": "e", "where": "e.separation_capacity_t_reo + -params.minus <= 0"}], "e.id"
+    )
     assert subjects(body, {"enterprises": ENTERPRISES}, instruments, params) == ["A"]
 
 
 def test_division_is_refused_in_conditions(instruments):
     from policy.loader import RulesetInvalid
+
     body = rule("r", [{"fact": "enterprises", "as": "e", "where": "e.separation_capacity_t_reo / 2 > 10"}], "e.id")
     with pytest.raises(RulesetInvalid, match="division"):
         ruleset_from("rules:\n" + body, instruments)
@@ -194,25 +284,42 @@ def test_division_is_refused_in_conditions(instruments):
 def test_undated_facts_are_not_judged_by_a_bounded_ruleset(instruments):
     header = "effective: {from: '2021-01-01', to: '2021-12-31'}\n"
     body = rule("r", [{"fact": "transactions", "as": "t", "where": "t.type == 'toll_processing'"}], "t.enterprise")
-    facts = {"enterprises": [{"id": "A"}, {"id": "B"}],
-             "transactions": [{"enterprise": "A", "type": "toll_processing", "date": "2021-05-01"},
-                              {"enterprise": "B", "type": "toll_processing"}]}
+    facts = {
+        "enterprises": [{"id": "A"}, {"id": "B"}],
+        "transactions": [
+            {"enterprise": "A", "type": "toll_processing", "date": "2021-05-01"},
+            {"enterprise": "B", "type": "toll_processing"},
+        ],
+    }
     assert subjects(body, facts, instruments, header) == ["A"]
 
 
 def test_or_holds_when_a_known_branch_holds_three_valued_logic(instruments):
-    facts = {"enterprises": [
-        {"id": "A", "mining_license": False},                          # other branch unknown: still fires
-        {"id": "B", "safety_license": False, "mining_license": True},   # second branch holds
-        {"id": "C", "mining_license": True},                           # true branch unknown: no
-        {"id": "D", "mining_license": True, "safety_license": True},   # both known, neither holds
-        {"id": "E"}]}                                                  # nothing known
-    body = rule("r", [{"fact": "enterprises", "as": "e",
-                       "where": "not e.mining_license or not e.safety_license"}], "e.id")
+    facts = {
+        "enterprises": [
+            {"id": "A", "mining_license": False},  # other branch unknown: still fires
+            {"id": "B", "safety_license": False, "mining_license": True},  # second branch holds
+            {"id": "C", "mining_license": True},  # true branch unknown: no
+            {"id": "D", "mining_license": True, "safety_license": True},  # both known, neither holds
+            {"id": "E"},
+        ]
+    }  # nothing known
+    body = rule(
+        "r", [{"fact": "enterprises", "as": "e", "where": "not e.mining_license or not e.safety_license"}], "e.id"
+    )
     assert subjects(body, facts, instruments) == ["A", "B"]
     # and: a known false part decides, an unknown part does not make it hold
-    body = rule("r", [{"fact": "enterprises", "as": "e",
-                       "where": "e.mining_license == false and (e.safety_license == false or e.id == 'A')"}], "e.id")
+    body = rule(
+        "r",
+        [
+            {
+                "fact": "enterprises",
+                "as": "e",
+                "where": "e.mining_license == false and (e.safety_license == false or e.id == 'A')",
+            }
+        ],
+        "e.id",
+    )
     assert subjects(body, facts, instruments) == ["A"]
 
 
@@ -230,7 +337,11 @@ def test_a_computed_field_read_only_by_a_derived_list_s_where_is_computed(instru
             sum: {amount_t_reo: amount_t_reo}
         """)
     body = rule("r", [{"fact": "late_output", "as": "o", "where": "o.amount_t_reo > 0"}], "o.enterprise")
-    facts = {"enterprises": [{"id": "A"}, {"id": "B"}],
-             "production": [{"enterprise": "A", "period": "2021-07", "activity": "mining", "amount_t_reo": 5},
-                            {"enterprise": "B", "period": "2021-06", "activity": "mining", "amount_t_reo": 5}]}
+    facts = {
+        "enterprises": [{"id": "A"}, {"id": "B"}],
+        "production": [
+            {"enterprise": "A", "period": "2021-07", "activity": "mining", "amount_t_reo": 5},
+            {"enterprise": "B", "period": "2021-06", "activity": "mining", "amount_t_reo": 5},
+        ],
+    }
     assert subjects(body, facts, instruments, header) == ["A"]

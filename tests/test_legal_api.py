@@ -1,4 +1,5 @@
 """Legal reviewers' read API: instruments, provisions with their implementing rules, rules with their law."""
+
 from __future__ import annotations
 
 from markupsafe import escape
@@ -8,8 +9,11 @@ from helpers import auth
 
 def test_instruments_and_structure(client):
     r = client.get("/v1/instruments", headers=auth("legal")).json
-    assert {(i["id"], i["status"]) for i in r["instruments"]} >= {("measures-draft", "draft"), ("notice-2021", "in_force"),
-                                                                  ("measures-2025", "in_force")}
+    assert {(i["id"], i["status"]) for i in r["instruments"]} >= {
+        ("measures-draft", "draft"),
+        ("notice-2021", "in_force"),
+        ("measures-2025", "in_force"),
+    }
     m = client.get("/v1/instruments/measures-draft", headers=auth("legal")).json
     assert [p["eid"] for p in m["provisions"] if p["kind"] == "article"] == [f"art_{n}" for n in range(1, 20)]
     assert client.get("/v1/instruments/nope", headers=auth("legal")).status_code == 404
@@ -18,7 +22,9 @@ def test_instruments_and_structure(client):
 
 def test_provision_with_the_rules_that_implement_it(client):
     p = client.get("/v1/instruments/measures-draft/provisions/art_16__para_2", headers=auth("legal")).json
-    assert p["text"] == "稀土集团所属稀土开采企业和稀土冶炼分离企业存在超指标生产等违法违规行为的，核减下一年度稀土指标。"
+    assert (
+        p["text"] == "稀土集团所属稀土开采企业和稀土冶炼分离企业存在超指标生产等违法违规行为的，核减下一年度稀土指标。"
+    )
     assert p["label"] == {"zh": "第十六条第二款", "en": "Art. 16(2)"} and p["coverage"] == "implemented"
     assert {"ruleset": "measures@draft", "status": "active", "by": "quota.over-production"} in p["implemented_by"]
     out = client.get("/v1/instruments/measures-draft/provisions/art_17", headers=auth("legal")).json
@@ -31,9 +37,13 @@ def test_provision_shows_the_sentence_that_is_not_a_violation(client):
     import yaml
 
     from policy.registry import RULESETS_DIR
+
     doc = yaml.safe_load((RULESETS_DIR / "coverage.yaml").read_text(encoding="utf-8"))
-    entries = [(inst, eid, e) for inst, body in doc["instruments"].items()
-               for eid, e in (body.get("not_a_violation") or {}).items()]
+    entries = [
+        (inst, eid, e)
+        for inst, body in doc["instruments"].items()
+        for eid, e in (body.get("not_a_violation") or {}).items()
+    ]
     assert entries
     for inst, eid, entry in entries:
         p = client.get(f"/v1/instruments/{inst}/provisions/{eid}", headers=auth("legal")).json

@@ -1,6 +1,7 @@
 """Correctness under load: a real gunicorn server (2 workers x 4 threads), 8 parallel clients, 1,600 mixed
 requests on loopback; every response is checked against the expected violations of its own request:
 nothing dropped, duplicated or mixed between requests."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,8 +28,16 @@ def keys(result: dict) -> list[tuple]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("load")
-    s = Server({"REPOLICY_DATABASE_URL": f"sqlite:///{tmp / 'r.db'}", "REPOLICY_OPEN_EVALUATE": "1",
-                "LOG_DIR": str(tmp), "REPOLICY_LOG_LEVEL": "WARNING"}, workers=2, threads=4)
+    s = Server(
+        {
+            "REPOLICY_DATABASE_URL": f"sqlite:///{tmp / 'r.db'}",
+            "REPOLICY_OPEN_EVALUATE": "1",
+            "LOG_DIR": str(tmp),
+            "REPOLICY_LOG_LEVEL": "WARNING",
+        },
+        workers=2,
+        threads=4,
+    )
     yield s
     s.stop()
 
@@ -52,8 +61,9 @@ def test_every_response_is_its_own_requests_answer(server):
                 failures.append("time budget exceeded")
                 return
             i = local_rng.randrange(len(bodies))
-            status, body = server.request("POST", "/v1/evaluate", json.dumps(bodies[i]).encode(),
-                                          {"Content-Type": "application/json"}, timeout=30)
+            status, body = server.request(
+                "POST", "/v1/evaluate", json.dumps(bodies[i]).encode(), {"Content-Type": "application/json"}, timeout=30
+            )
             with lock:
                 if status != 200:
                     failures.append((i, status, body))
@@ -76,8 +86,12 @@ def test_every_response_is_its_own_requests_answer(server):
 
 def test_metrics_aggregate_all_workers(server):
     import urllib.request
+
     with urllib.request.urlopen(server.url + "/metrics", timeout=10) as resp:
         text = resp.read().decode()
-    line = next(ln for ln in text.splitlines()
-                if ln.startswith('repolicy_http_requests_total{endpoint="/v1/evaluate",method="POST",status="200"}'))
+    line = next(
+        ln
+        for ln in text.splitlines()
+        if ln.startswith('repolicy_http_requests_total{endpoint="/v1/evaluate",method="POST",status="200"}')
+    )
     assert float(line.split()[-1]) >= REQUESTS

@@ -1,6 +1,7 @@
 """Maker-checker activation: a version's changed rules are signed off by a legal reviewer other than its
 publisher before it is activated; a regulator may override in an emergency, in writing, audited and shown
 on the rule page until the rule is signed off."""
+
 from __future__ import annotations
 
 import re
@@ -26,9 +27,15 @@ def rules_reading(text: str, parameter: str) -> set[str]:
 @pytest.fixture()
 def client(tmp_path):
     from api import create_app
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "OPEN_EVALUATE": True,
-                      "MAKER_CHECKER": True,
-                      "TOKENS": ";".join(f"{n}:{r}:{token_digest(t)}" for t, (n, r) in TOKENS.items())})
+
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
+            "OPEN_EVALUATE": True,
+            "MAKER_CHECKER": True,
+            "TOKENS": ";".join(f"{n}:{r}:{token_digest(t)}" for t, (n, r) in TOKENS.items()),
+        }
+    )
     return app.test_client()
 
 
@@ -42,8 +49,9 @@ def activate(client, ref: str = "notice/2021-floor3000", query: str = ""):
 
 
 def sign(client, rule: str, token: str):
-    r = client.post(f"/v1/rules/notice@2021-floor3000/{rule}/approvals", json={"comment": "checked"},
-                    headers=bearer(token))
+    r = client.post(
+        f"/v1/rules/notice@2021-floor3000/{rule}/approvals", json={"comment": "checked"}, headers=bearer(token)
+    )
     assert r.status_code == 201, r.json
 
 

@@ -1,5 +1,6 @@
 """Rules that can never fire are refused at validation, with file, line and rule id; a computed field
 nobody reads is a warning (docs/rules.md §9)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,7 +24,7 @@ def rule(where: str, fact: str = "reports") -> str:
       - fact: {fact}
         as: r
         where: "{where}"
-    subject: {{type: enterprise, id: r.{'reporter' if fact == 'reports' else 'enterprise'}}}
+    subject: {{type: enterprise, id: r.{"reporter" if fact == "reports" else "enterprise"}}}
     message: {{zh: "{{subject}}", en: "{{subject}}"}}
     citations: [{{instrument: notice-2021, eid: para_7}}]
 """
@@ -39,12 +40,15 @@ def line_of(body: str, text: str) -> int:
     return next(n for n, line in enumerate((HEADER + body).splitlines(), 1) if text in line)
 
 
-@pytest.mark.parametrize("where, shown", [
-    ("r.year > 2021 and r.year < 2020", "r.year > 2021 and r.year < 2020"),
-    ("r.year == 2021 and r.year != 2021", "r.year == 2021 and r.year != 2021"),
-    ("r.level == 'group' and r.level == 'enterprise'", "r.level == 'group' and r.level == 'enterprise'"),
-    ("not (r.year <= 2021 or r.year >= 2021)", "r.year > 2021 and r.year < 2021"),
-])
+@pytest.mark.parametrize(
+    "where, shown",
+    [
+        ("r.year > 2021 and r.year < 2020", "r.year > 2021 and r.year < 2020"),
+        ("r.year == 2021 and r.year != 2021", "r.year == 2021 and r.year != 2021"),
+        ("r.level == 'group' and r.level == 'enterprise'", "r.level == 'group' and r.level == 'enterprise'"),
+        ("not (r.year <= 2021 or r.year >= 2021)", "r.year > 2021 and r.year < 2021"),
+    ],
+)
 def test_a_condition_contradicting_itself_is_refused(instruments, where, shown):
     body = "rules:" + rule(where)
     issues = refused(body, instruments)

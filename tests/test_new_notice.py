@@ -1,5 +1,6 @@
 """`repolicy new-notice`: next year's draft ruleset, instrument skeleton and scenarios from last year's, with
 the figures the new notice must give left unset and named by validation with their file and line."""
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,11 @@ def run(*args: str):
 
 def notice_parameters() -> dict:
     """The 2021 ruleset's parameters that cite the 2021 notice itself (read from the file)."""
-    return {name: body for name, body in ORIGINAL["parameters"].items()
-            if any(c["instrument"] == "notice-2021" for c in body["citations"])}
+    return {
+        name: body
+        for name, body in ORIGINAL["parameters"].items()
+        if any(c["instrument"] == "notice-2021" for c in body["citations"])
+    }
 
 
 def draft(tmp_path: Path, year: int = 2022):
@@ -38,7 +42,12 @@ def test_the_draft_moves_the_year_and_leaves_the_notice_figures_unset(tmp_path):
     out, output = draft(tmp_path)
     text = (out / "notice-2022.yaml").read_text(encoding="utf-8")
     doc = yaml.safe_load(text)
-    assert (doc["ruleset"], doc["version"], doc["status"], doc["instrument"]) == ("notice", "2022", "draft", "notice-2022")
+    assert (doc["ruleset"], doc["version"], doc["status"], doc["instrument"]) == (
+        "notice",
+        "2022",
+        "draft",
+        "notice-2022",
+    )
     assert doc["effective"] == {"from": "2022-01-01", "to": "2022-12-31"}
     assert [r["id"] for r in doc["rules"]] == [r["id"] for r in ORIGINAL["rules"]]
     assert [r["when"] for r in doc["rules"]] == [r["when"] for r in ORIGINAL["rules"]]  # conditions unchanged
@@ -47,8 +56,9 @@ def test_the_draft_moves_the_year_and_leaves_the_notice_figures_unset(tmp_path):
     for name, body in expected.items():  # listed, with last year's value
         assert re.search(rf"^  {name} \(cites .*; 2021: {re.escape(str(body['value']))}\)$", output, re.M), output
     # comments and layout of the original are kept (round-trip editing)
-    original_comments = [line.strip() for line in NOTICE.read_text(encoding="utf-8").splitlines()
-                         if line.strip().startswith("# ----")]
+    original_comments = [
+        line.strip() for line in NOTICE.read_text(encoding="utf-8").splitlines() if line.strip().startswith("# ----")
+    ]
     assert original_comments and all(c in text for c in original_comments)
 
 
@@ -82,16 +92,23 @@ def test_once_set_the_draft_validates_and_its_scenarios_load(tmp_path):
     assert moved
     date = re.compile(r"\b(\d{4})(-\d\d(?:-\d\d)?)\b")
     for path in moved:
-        original = [o for o in load_scenarios(RULESETS_DIR / "scenarios" / path.name.replace("-2022.yaml", ".yaml"))
-                    if "notice@2021" in o.body.get("rulesets", [])]
+        original = [
+            o
+            for o in load_scenarios(RULESETS_DIR / "scenarios" / path.name.replace("-2022.yaml", ".yaml"))
+            if "notice@2021" in o.body.get("rulesets", [])
+        ]
         now = load_scenarios(path)
         assert len(now) == len(original)
         for before, after in zip(original, now):
             assert "notice@2022" in after.body["rulesets"] and "notice@2021" not in after.body["rulesets"]
             # every date one year later, the December-to-January ones included
-            assert date.findall(str(after.body)) == [(str(int(y) + 1), rest) for y, rest in date.findall(str(before.body))]
-            assert after.expect == [{**e, "period": str(int(e["period"][:4]) + 1) + e["period"][4:]}
-                                    if "period" in e else e for e in before.expect]
+            assert date.findall(str(after.body)) == [
+                (str(int(y) + 1), rest) for y, rest in date.findall(str(before.body))
+            ]
+            assert after.expect == [
+                {**e, "period": str(int(e["period"][:4]) + 1) + e["period"][4:]} if "period" in e else e
+                for e in before.expect
+            ]
 
 
 @settings(max_examples=4, deadline=None)

@@ -1,6 +1,7 @@
 """The OpenAPI document is generated from the routes: every /v1 route is in it, it is valid OpenAPI 3, every
 error it lists has the service's error body; schemathesis finds no 500 and no response breaking it (every
 operation: tests/test_schemathesis.py)."""
+
 from __future__ import annotations
 
 import re
@@ -18,6 +19,7 @@ from helpers import auth, example, token_config
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     from api import create_app
+
     db = tmp_path_factory.mktemp("openapi") / "r.db"
     return create_app({"DATABASE_URL": f"sqlite:///{db}", "OPEN_EVALUATE": True, "TOKENS": token_config()})
 
@@ -53,6 +55,7 @@ def test_every_v1_route_is_in_the_document(app):
 
 def test_a_route_without_documentation_is_noticed(tmp_path):
     from api import create_app
+
     other = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "TOKENS": token_config()})
     other.add_url_rule("/v1/undocumented/<int:n>", "undocumented", lambda n: "", methods=["POST"])
     spec = other.test_client().get("/openapi.json").json
@@ -95,12 +98,16 @@ def test_errors_keep_the_service_body(app, client):
     got = client.post("/v1/evaluate", json=body)
     assert got.status_code == 400 and got.json["error"] == "invalid_request"
     assert got.json["errors"] == [{"path": "facts.production.0.period", "message": "must be a month YYYY-MM"}]
-    assert client.get("/v1/nowhere").json == {"error": "not_found", "message": client.get("/v1/nowhere").json["message"]}
+    assert client.get("/v1/nowhere").json == {
+        "error": "not_found",
+        "message": client.get("/v1/nowhere").json["message"],
+    }
     wrong = client.delete("/v1/evaluate")
     assert wrong.status_code == 405 and wrong.json["error"] == "method_not_allowed" and "POST" in wrong.headers["Allow"]
     limited = client.get("/v1/audit?limit=0", headers=auth("legal"))
     assert limited.status_code == 400 and limited.json["errors"] == [
-        {"path": "?limit", "message": "must be an integer from 1 to 1000"}]
+        {"path": "?limit", "message": "must be an integer from 1 to 1000"}
+    ]
     assert client.get("/v1/rulesets").status_code == 401
 
 
@@ -114,9 +121,15 @@ def test_examples_are_valid_requests_of_the_spec(app):
         case.validate_response(response)
 
 
-@pytest.mark.parametrize("path,method,mode", [
-    ("/v1/evaluate", "POST", GenerationMode.POSITIVE), ("/v1/evaluate", "POST", GenerationMode.NEGATIVE),
-    ("/healthz", "GET", GenerationMode.POSITIVE), ("/readyz", "GET", GenerationMode.POSITIVE)])
+@pytest.mark.parametrize(
+    "path,method,mode",
+    [
+        ("/v1/evaluate", "POST", GenerationMode.POSITIVE),
+        ("/v1/evaluate", "POST", GenerationMode.NEGATIVE),
+        ("/healthz", "GET", GenerationMode.POSITIVE),
+        ("/readyz", "GET", GenerationMode.POSITIVE),
+    ],
+)
 def test_no_server_errors_and_responses_follow_the_spec(app, path, method, mode):
     """schemathesis generates requests from the spec (valid and invalid); every response must be a
     documented status with a body matching the spec, and never a 500."""

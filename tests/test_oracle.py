@@ -3,6 +3,7 @@
 Generated requests (hypothesis), every fact list shuffled: the engine's matches, mapped back to the
 request's order, equal the oracle's, which reads the raw request and nothing the engine prepares.
 """
+
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
@@ -12,8 +13,7 @@ import oracle
 from helpers import requests
 
 
-@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=requests(), data=st.data())
 def test_engine_equals_oracle_on_shipped_rulesets(shipped, engines, case, data):
     facts, as_of = case

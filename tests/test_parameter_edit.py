@@ -4,6 +4,7 @@ The edit is checked against the file itself (only the version and the value line
 layout kept); the flow through the pages runs on a real app with a SQLite registry, maker-checker on, the
 forms sent with their CSRF tokens as a browser sends them.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -26,12 +27,18 @@ def _changed_lines(before: str, after: str) -> list[str]:
 
 
 @settings(max_examples=30, deadline=None)
-@given(value=st.integers(0, 10**9) | st.floats(0, 1e9, allow_nan=False).map(lambda f: round(f, 3)),
-       version=st.from_regex(r"[a-z0-9][a-z0-9._-]{0,20}", fullmatch=True))
+@given(
+    value=st.integers(0, 10**9) | st.floats(0, 1e9, allow_nan=False).map(lambda f: round(f, 3)),
+    version=st.from_regex(r"[a-z0-9][a-z0-9._-]{0,20}", fullmatch=True),
+)
 def test_only_the_version_and_the_value_change(instruments, value, version):
     edited = edit_parameters(NOTICE, version, {"capacity_floor_t_reo": value})
-    assert _changed_lines(NOTICE, edited) == ['- version: "2021"', f'+ version: "{version}"',
-                                              "-     value: 2000", f"+     value: {value!r}"]
+    assert _changed_lines(NOTICE, edited) == [
+        '- version: "2021"',
+        f'+ version: "{version}"',
+        "-     value: 2000",
+        f"+     value: {value!r}",
+    ]
     rs = load_ruleset(edited, "edited.yaml", instruments)
     assert (rs.version, rs.parameters["capacity_floor_t_reo"].value) == (version, value)
 
@@ -44,8 +51,10 @@ def test_a_date_parameter_is_written_as_a_date(instruments):
     assert len(_changed_lines(NOTICE, edited)) == 4
 
 
-@pytest.mark.parametrize("name, text", [("capacity_floor_t_reo", "three thousand"),
-                                        ("notice_date", "2021-02-30"), ("capacity_floor_t_reo", "nan")])
+@pytest.mark.parametrize(
+    "name, text",
+    [("capacity_floor_t_reo", "three thousand"), ("notice_date", "2021-02-30"), ("capacity_floor_t_reo", "nan")],
+)
 def test_a_value_of_the_wrong_type_is_refused(instruments, name, text):
     rs = load_ruleset(NOTICE, "n.yaml", instruments)
     with pytest.raises(EditError):
@@ -55,9 +64,11 @@ def test_a_value_of_the_wrong_type_is_refused(instruments, name, text):
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     from api import create_app
+
     db = tmp_path_factory.mktemp("edit") / "r.db"
-    return create_app({"DATABASE_URL": f"sqlite:///{db}", "OPEN_EVALUATE": True, "TOKENS": token_config(),
-                       "MAKER_CHECKER": True})
+    return create_app(
+        {"DATABASE_URL": f"sqlite:///{db}", "OPEN_EVALUATE": True, "TOKENS": token_config(), "MAKER_CHECKER": True}
+    )
 
 
 def _token(role: str) -> str:
@@ -71,12 +82,30 @@ def _csrf(page: str) -> str:
 def test_a_regulator_changes_the_floor_on_the_rule_page_and_it_goes_through_sign_off(app):
     # a decision recorded before: a 2,500 t smelter with a banned process, which a 3,500 t floor bars
     caller = app.test_client()
-    request = {"as_of": "2021-12-31", "facts": {
-        "groups": [{"id": "G1", "designated": True}],
-        "enterprises": [{"id": "E2", "group": "G1", "activities": ["smelting_separation"], "banned_process": True,
-                         "separation_capacity_t_reo": 2500}],
-        "allocations": [{"enterprise": "E2", "group": "G1", "year": 2021, "activity": "smelting_separation",
-                         "amount_t_reo": 800}]}}
+    request = {
+        "as_of": "2021-12-31",
+        "facts": {
+            "groups": [{"id": "G1", "designated": True}],
+            "enterprises": [
+                {
+                    "id": "E2",
+                    "group": "G1",
+                    "activities": ["smelting_separation"],
+                    "banned_process": True,
+                    "separation_capacity_t_reo": 2500,
+                }
+            ],
+            "allocations": [
+                {
+                    "enterprise": "E2",
+                    "group": "G1",
+                    "year": 2021,
+                    "activity": "smelting_separation",
+                    "amount_t_reo": 800,
+                }
+            ],
+        },
+    }
     assert caller.post("/v1/evaluate", json=request).status_code == 200
     app.extensions["repolicy_decisions"].flush()
 
@@ -89,23 +118,39 @@ def test_a_regulator_changes_the_floor_on_the_rule_page_and_it_goes_through_sign
     assert 'id="edit-form"' not in legal.get(RULE).get_data(as_text=True)  # only a regulator edits
 
     # a value of the wrong type: the page says so, nothing is stored
-    answer = regulator.post(RULE + "/parameters", data={"csrf_token": _csrf(page), "version": "2021-bad",
-                                                        "param-capacity_floor_t_reo": "lots"})
+    answer = regulator.post(
+        RULE + "/parameters",
+        data={"csrf_token": _csrf(page), "version": "2021-bad", "param-capacity_floor_t_reo": "lots"},
+    )
     assert answer.status_code == 400 and "is not a number" in answer.get_data(as_text=True)
     assert regulator.get("/v1/rulesets/notice/2021-bad", headers=auth("regulator")).status_code == 404
     # without the form's CSRF token: refused
-    assert regulator.post(RULE + "/parameters", data={"version": "2021-x", "param-capacity_floor_t_reo": "3000"}
-                          ).status_code == 400
+    assert (
+        regulator.post(
+            RULE + "/parameters", data={"version": "2021-x", "param-capacity_floor_t_reo": "3000"}
+        ).status_code
+        == 400
+    )
 
-    answer = regulator.post(RULE + "/parameters", data={
-        "csrf_token": _csrf(page), "version": "2021-floor3500", "comment": "floor raised",
-        "param-capacity_floor_t_reo": "3500"})
+    answer = regulator.post(
+        RULE + "/parameters",
+        data={
+            "csrf_token": _csrf(page),
+            "version": "2021-floor3500",
+            "comment": "floor raised",
+            "param-capacity_floor_t_reo": "3500",
+        },
+    )
     assert answer.status_code == 302, answer.get_data(as_text=True)
     draft_url = answer.headers["Location"]
     stored = regulator.get("/v1/rulesets/notice/2021-floor3500", headers=auth("regulator")).json
     assert stored["status"] == "draft" and stored["author"] == "regulator-user"
-    assert _changed_lines(NOTICE, stored["source"]) == ['- version: "2021"', '+ version: "2021-floor3500"',
-                                                       "-     value: 2000", "+     value: 3500"]
+    assert _changed_lines(NOTICE, stored["source"]) == [
+        '- version: "2021"',
+        '+ version: "2021-floor3500"',
+        "-     value: 2000",
+        "+     value: 3500",
+    ]
 
     for _ in range(100):  # the impact job runs in the background
         draft = regulator.get(draft_url).get_data(as_text=True)
@@ -122,22 +167,36 @@ def test_a_regulator_changes_the_floor_on_the_rule_page_and_it_goes_through_sign
     assert "/work/" not in draft and str(ROOT) not in draft
 
     # activation waits for a legal reviewer other than its author
-    answer = regulator.post(draft_url.replace("/ui/drafts/notice@2021-floor3500", "/ui/drafts/notice@2021-floor3500/activate"),
-                            data={"csrf_token": _csrf(draft)})
+    answer = regulator.post(
+        draft_url.replace("/ui/drafts/notice@2021-floor3500", "/ui/drafts/notice@2021-floor3500/activate"),
+        data={"csrf_token": _csrf(draft)},
+    )
     assert answer.status_code == 409 and "eligibility.smelter-ineligible" in answer.get_data(as_text=True)
     rule_page = legal.get("/ui/rules/notice@2021-floor3500/eligibility.smelter-ineligible").get_data(as_text=True)
-    assert legal.post("/ui/rules/notice@2021-floor3500/eligibility.smelter-ineligible/approve",
-                      data={"csrf_token": _csrf(rule_page), "comment": "3,500 t"}).status_code == 302
-    answer = regulator.post(draft_url.replace("/ui/drafts/notice@2021-floor3500", "/ui/drafts/notice@2021-floor3500/activate"),
-                            data={"csrf_token": _csrf(draft), "comment": "in force"})
+    assert (
+        legal.post(
+            "/ui/rules/notice@2021-floor3500/eligibility.smelter-ineligible/approve",
+            data={"csrf_token": _csrf(rule_page), "comment": "3,500 t"},
+        ).status_code
+        == 302
+    )
+    answer = regulator.post(
+        draft_url.replace("/ui/drafts/notice@2021-floor3500", "/ui/drafts/notice@2021-floor3500/activate"),
+        data={"csrf_token": _csrf(draft), "comment": "in force"},
+    )
     assert answer.status_code == 302
     assert 'id="draft-status">active' in regulator.get(answer.headers["Location"]).get_data(as_text=True)
     found = caller.post("/v1/evaluate", json=request).json["violations"]
     assert [(v["ruleset"], v["rule"]) for v in found] == [("notice@2021-floor3500", "eligibility.smelter-ineligible")]
     audit = regulator.get("/v1/audit", headers=auth("regulator")).json["entries"]
-    trail = [(e["actor"], e["action"], e["ruleset"]) for e in audit if "2021-floor3500" in e["ruleset"]
-             or e["action"] == "retire"]
-    assert trail == [("regulator-user", "publish", "notice@2021-floor3500"),
-                     ("legal-user", "approve", "notice@2021-floor3500"),
-                     ("regulator-user", "retire", "notice@2021"),
-                     ("regulator-user", "activate", "notice@2021-floor3500")], trail
+    trail = [
+        (e["actor"], e["action"], e["ruleset"])
+        for e in audit
+        if "2021-floor3500" in e["ruleset"] or e["action"] == "retire"
+    ]
+    assert trail == [
+        ("regulator-user", "publish", "notice@2021-floor3500"),
+        ("legal-user", "approve", "notice@2021-floor3500"),
+        ("regulator-user", "retire", "notice@2021"),
+        ("regulator-user", "activate", "notice@2021-floor3500"),
+    ], trail

@@ -1,6 +1,7 @@
 """The one period-overlap test (policy.periods), against the plain definition: two periods overlap when some
 day lies in both.  The registry's preview (Ruleset day numbers) and the store's activation (ISO text of its
 rows) go through it, so they agree on every pair of periods."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,6 +32,7 @@ def test_day_numbers_and_store_text_give_the_same_answer(a_from, a_to, b_from, b
 
     def iso(d):
         return d.isoformat() if d else None
+
     by_date = periods_overlap(a_from, a_to, b_from, b_to)
     assert periods_overlap(number(a_from), number(a_to), number(b_from), number(b_to)) is by_date
     assert periods_overlap(iso(a_from), iso(a_to), iso(b_from), iso(b_to)) is by_date

@@ -1,4 +1,5 @@
 """Rules written out in plain Chinese and English for legal reviewers (policy/plain.py, rulesets/vocabulary.yaml)."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,11 +26,15 @@ def test_over_quota_rule_reads_as_article_16(shipped):
     assert text["zh"] == (
         "当存在年度产量合计；并且存在年度指标合计，满足：年度指标合计的企业为年度产量合计的企业，"
         "且年度指标合计的年度为年度产量合计的年度，且年度指标合计的生产活动类别为年度产量合计的生产活动类别，"
-        "且年度指标合计的数量（吨REO）小于年度产量合计的数量（吨REO）时，即构成违规。")
-    assert text["en"].startswith("It is a violation when there is an annual production total; and there is an "
-                                 "annual quota total such that the annual quota total's enterprise is")
-    assert text["en"].endswith("the annual quota total's amount (t REO) is less than the annual production "
-                               "total's amount (t REO).")
+        "且年度指标合计的数量（吨REO）小于年度产量合计的数量（吨REO）时，即构成违规。"
+    )
+    assert text["en"].startswith(
+        "It is a violation when there is an annual production total; and there is an "
+        "annual quota total such that the annual quota total's enterprise is"
+    )
+    assert text["en"].endswith(
+        "the annual quota total's amount (t REO) is less than the annual production total's amount (t REO)."
+    )
 
 
 def test_negation_parameters_and_enum_values(shipped):
@@ -45,33 +50,43 @@ def test_negation_parameters_and_enum_values(shipped):
     late = plain.render_rule(rs, rs.rule("reporting.group-monthly-missing"))
     assert "报送未报送" in late["zh"] and "早于评判日" in late["zh"] and "（2021-08-24）" in late["zh"]
     absent = plain.render_rule(rs, rs.rule("quota.production-without-quota"))
-    assert "并且不存在满足以下条件的指标分解（单批）" in absent["zh"] and "there is no allocation (one batch) such that" in absent["en"]
+    assert (
+        "并且不存在满足以下条件的指标分解（单批）" in absent["zh"]
+        and "there is no allocation (one batch) such that" in absent["en"]
+    )
 
 
 def test_not_of_an_or_reads_positively(shipped):
     """``not (a or b)`` is written as "not a and not b" (De Morgan), never as a double negative."""
     from policy import expr as E
+
     rs = shipped["notice@2021"]
     rule = rs.rule("eligibility.mine-ineligible")
     e = next(p for p in rule.patterns if p.alias == "e")
     scope = E.Scope(rs.fact_fields_by_alias(rule), {})
     node = E.parse("not (e.mining_license or e.ordered_to_suspend)", scope)
     assert plain.render_condition(rs, rule, node, "zh") == "企业未持有采矿许可证，且企业未被责令停产"
-    assert plain.render_condition(rs, rule, node, "en") == \
-        "the enterprise holds no mining licence and the enterprise was not ordered to suspend production"
+    assert (
+        plain.render_condition(rs, rule, node, "en")
+        == "the enterprise holds no mining licence and the enterprise was not ordered to suspend production"
+    )
     assert e is not None
 
 
 def test_a_match_is_explained_with_its_values(shipped):
     rs = shipped["measures@draft"]
     rule = rs.rule("quota.over-production")
-    bindings = {"produced": {"enterprise": "E1", "year": 2021, "activity": "mining", "amount_t_reo": 5320},
-                "quota": {"enterprise": "E1", "year": 2021, "activity": "mining", "amount_t_reo": 5000}}
+    bindings = {
+        "produced": {"enterprise": "E1", "year": 2021, "activity": "mining", "amount_t_reo": 5320},
+        "quota": {"enterprise": "E1", "year": 2021, "activity": "mining", "amount_t_reo": 5000},
+    }
     text = plain.explain_match(rs, rule, bindings)
     assert "年度指标合计的年度（2021）为年度产量合计的年度（2021）" in text["zh"]
     assert text["zh"].endswith("年度指标合计的数量（吨REO）（5,000）小于年度产量合计的数量（吨REO）（5,320）")
-    assert text["en"].endswith("the annual quota total's amount (t REO) (5,000) is less than "
-                               "the annual production total's amount (t REO) (5,320)")
+    assert text["en"].endswith(
+        "the annual quota total's amount (t REO) (5,000) is less than "
+        "the annual production total's amount (t REO) (5,320)"
+    )
 
 
 @pytest.mark.parametrize("lang,expected", [("zh", "未知"), ("en", "unknown")])

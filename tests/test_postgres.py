@@ -1,4 +1,5 @@
 """The registry and decision log on PostgreSQL (by URL): two instances share it and switch together."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,6 +17,7 @@ def pg():
 
 def test_two_instances_on_postgres(pg):
     from api import create_app
+
     config = {"DATABASE_URL": pg.url, "OPEN_EVALUATE": True, "TOKENS": token_config()}
     a, b = create_app(config).test_client(), create_app(config).test_client()  # second seeding is idempotent
     versions = a.get("/v1/rulesets", headers=auth("legal")).json["versions"]
@@ -26,7 +28,9 @@ def test_two_instances_on_postgres(pg):
     assert a.post("/v1/rulesets?activate=true", data=FLOOR_3000, headers=auth("regulator")).status_code == 201
     b.application.extensions["repolicy"].refresh()  # what its poller does every RELOAD_INTERVAL
     now = b.post("/v1/evaluate", json=SMELTER_2500).json
-    assert [(v["ruleset"], v["rule"]) for v in now["violations"]] == [("notice@2021-floor3000", "eligibility.smelter-ineligible")]
+    assert [(v["ruleset"], v["rule"]) for v in now["violations"]] == [
+        ("notice@2021-floor3000", "eligibility.smelter-ineligible")
+    ]
 
     replay = a.post(f"/v1/decisions/{first['decision_id']}/replay", headers=auth("legal")).json
     assert replay["identical"] is True

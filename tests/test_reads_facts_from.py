@@ -6,6 +6,7 @@ month's production, one on the year's production summed, one on dated sales.  Th
 a month is judged when it ends on or after 28 July 2025, a sale when its date is; the year's sum counts every
 month of the year only when the ruleset reads from 1 January.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -94,17 +95,28 @@ def _month_end(month: int) -> dt.date:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(monthly=st.dictionaries(st.integers(1, 12), st.integers(1, 80), max_size=8),
-       sale_days=st.lists(st.integers(0, 364), max_size=4, unique=True))
+@given(
+    monthly=st.dictionaries(st.integers(1, 12), st.integers(1, 80), max_size=8),
+    sale_days=st.lists(st.integers(0, 364), max_size=4, unique=True),
+)
 def test_earlier_facts_count_in_sums_but_are_not_judged(widened, plain, monthly, sale_days):
-    facts = {"enterprises": [{"id": "E1"}],
-             "production": [{"enterprise": "E1", "period": f"2025-{m:02d}", "activity": "mining", "amount_t_reo": a}
-                            for m, a in sorted(monthly.items())],
-             "transactions": [{"enterprise": "E1", "type": "sale",
-                               "date": (dt.date(2025, 1, 1) + dt.timedelta(days=d)).isoformat()} for d in sale_days]}
+    facts = {
+        "enterprises": [{"id": "E1"}],
+        "production": [
+            {"enterprise": "E1", "period": f"2025-{m:02d}", "activity": "mining", "amount_t_reo": a}
+            for m, a in sorted(monthly.items())
+        ],
+        "transactions": [
+            {"enterprise": "E1", "type": "sale", "date": (dt.date(2025, 1, 1) + dt.timedelta(days=d)).isoformat()}
+            for d in sale_days
+        ],
+    }
     judged_months = {f"2025-{m:02d}" for m in monthly if _month_end(m) >= START}
-    judged_sales = {(dt.date(2025, 1, 1) + dt.timedelta(days=d)).isoformat() for d in sale_days
-                    if dt.date(2025, 1, 1) + dt.timedelta(days=d) >= START}
+    judged_sales = {
+        (dt.date(2025, 1, 1) + dt.timedelta(days=d)).isoformat()
+        for d in sale_days
+        if dt.date(2025, 1, 1) + dt.timedelta(days=d) >= START
+    }
     whole_year = sum(monthly.values())
     from_july = sum(a for m, a in monthly.items() if _month_end(m) >= START)
     for runtime, total in ((widened, whole_year), (plain, from_july)):
@@ -118,10 +130,13 @@ def test_earlier_facts_count_in_sums_but_are_not_judged(widened, plain, monthly,
         assert totals == ([total] if total > 100 else [])
 
 
-@pytest.mark.parametrize("extra, message", [
-    ('reads_facts_from: "2025-08-01"\n', "on or before `effective.from`"),
-    ('reads_facts_from: "2025-13-01"\n', "must be a date"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ('reads_facts_from: "2025-08-01"\n', "on or before `effective.from`"),
+        ('reads_facts_from: "2025-13-01"\n', "must be a date"),
+    ],
+)
 def test_reads_facts_from_only_widens_backwards(instruments, extra, message):
     with pytest.raises(RulesetInvalid) as exc:
         ruleset_from(BODY, instruments, header=HEADER + extra)
@@ -130,7 +145,9 @@ def test_reads_facts_from_only_widens_backwards(instruments, extra, message):
 
 
 def test_reads_facts_from_needs_a_start(instruments):
-    header = HEADER.replace('{from: "2025-07-28", to: null}', "{from: null, to: null}") + 'reads_facts_from: "2025-01-01"\n'
+    header = (
+        HEADER.replace('{from: "2025-07-28", to: null}', "{from: null, to: null}") + 'reads_facts_from: "2025-01-01"\n'
+    )
     with pytest.raises(RulesetInvalid) as exc:
         ruleset_from(BODY, instruments, header=header)
     assert any("reads_facts_from" in i.message for i in exc.value.issues)

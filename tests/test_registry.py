@@ -1,4 +1,5 @@
 """Publishing, activating and rolling back ruleset versions; access control; audit trail."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,7 +22,9 @@ def rules_fired(client, body) -> list[tuple[str, str]]:
 def test_shipped_rulesets_are_in_the_registry_and_active(client):
     r = client.get("/v1/rulesets", headers=auth("legal"))
     assert {(v["id"], v["version"], v["status"]) for v in r.json["versions"]} >= {
-        ("measures", "draft", "active"), ("notice", "2021", "active")}
+        ("measures", "draft", "active"),
+        ("notice", "2021", "active"),
+    }
 
 
 def test_invalid_version_is_rejected_with_its_line_and_the_old_one_keeps_serving(client):
@@ -42,7 +45,9 @@ def test_publish_activate_and_roll_back(client):
     assert r.status_code == 201 and r.json["status"] == "draft"
     assert rules_fired(client, SMELTER_2500) == []  # a draft does not judge by default...
     pinned = {**SMELTER_2500, "rulesets": ["notice@2021-floor3000"]}
-    assert rules_fired(client, pinned) == [("notice@2021-floor3000", "eligibility.smelter-ineligible")]  # ...pinned, it does
+    assert rules_fired(client, pinned) == [
+        ("notice@2021-floor3000", "eligibility.smelter-ineligible")
+    ]  # ...pinned, it does
 
     r = client.post("/v1/rulesets/notice/2021-floor3000/activate", headers=auth("regulator"))
     assert r.status_code == 200 and r.json["retired"] == ["notice@2021"]
@@ -54,9 +59,13 @@ def test_publish_activate_and_roll_back(client):
 
     entries = client.get("/v1/audit", headers=auth("legal")).json["entries"]
     actions = [(e["action"], e["ruleset"]) for e in entries if e["actor"] == "regulator-user"]
-    assert actions == [("publish", "notice@2021-floor3000"), ("retire", "notice@2021"),
-                       ("activate", "notice@2021-floor3000"), ("retire", "notice@2021-floor3000"),
-                       ("activate", "notice@2021")]
+    assert actions == [
+        ("publish", "notice@2021-floor3000"),
+        ("retire", "notice@2021"),
+        ("activate", "notice@2021-floor3000"),
+        ("retire", "notice@2021-floor3000"),
+        ("activate", "notice@2021"),
+    ]
     assert all(e["digest_after"].startswith("sha256:") for e in entries)
 
 
@@ -84,20 +93,25 @@ scenarios:
     r = client.post("/v1/rulesets", data=FLOOR_3000 + scenario, headers=auth("regulator"))
     assert r.status_code == 422 and r.json["error"] == "scenarios_failed"
     assert "found, not expected: eligibility.smelter-ineligible G1 2021" in r.json["scenarios"][0]
-    fixed = scenario.replace("expect: []", 'expect: [{rule: eligibility.smelter-ineligible, subject: G1, period: "2021"}]')
+    fixed = scenario.replace(
+        "expect: []", 'expect: [{rule: eligibility.smelter-ineligible, subject: G1, period: "2021"}]'
+    )
     assert client.post("/v1/rulesets", data=FLOOR_3000 + fixed, headers=auth("regulator")).status_code == 201
 
 
-@pytest.mark.parametrize("method,path,role,status", [
-    ("post", "/v1/rulesets", None, 401),
-    ("post", "/v1/rulesets", "caller", 403),
-    ("post", "/v1/rulesets", "legal", 403),
-    ("post", "/v1/rulesets/notice/2021/activate", "legal", 403),
-    ("get", "/v1/audit", None, 401),
-    ("get", "/v1/audit", "caller", 403),
-    ("get", "/v1/audit", "legal", 200),
-    ("get", "/v1/rulesets", "regulator", 200),
-])
+@pytest.mark.parametrize(
+    "method,path,role,status",
+    [
+        ("post", "/v1/rulesets", None, 401),
+        ("post", "/v1/rulesets", "caller", 403),
+        ("post", "/v1/rulesets", "legal", 403),
+        ("post", "/v1/rulesets/notice/2021/activate", "legal", 403),
+        ("get", "/v1/audit", None, 401),
+        ("get", "/v1/audit", "caller", 403),
+        ("get", "/v1/audit", "legal", 200),
+        ("get", "/v1/rulesets", "regulator", 200),
+    ],
+)
 def test_roles(client, method, path, role, status):
     headers = auth(role) if role else {}
     r = getattr(client, method)(path, headers=headers, data=FLOOR_3000 if method == "post" else None)
@@ -106,6 +120,7 @@ def test_roles(client, method, path, role, status):
 
 def test_wrong_token_and_closed_evaluate(tmp_path):
     from api import create_app
+
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "TOKENS": token_config()})
     c = app.test_client()
     assert c.post("/v1/evaluate", json=SMELTER_2500).status_code == 401
@@ -115,6 +130,7 @@ def test_wrong_token_and_closed_evaluate(tmp_path):
 
 def test_no_default_credentials(tmp_path):
     from api import create_app
+
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}"})
     c = app.test_client()
     assert c.get("/v1/audit", headers={"Authorization": "Bearer dev-regulator"}).status_code == 401

@@ -6,6 +6,7 @@ from January, a month's production counts at the month's end, and the excess of 
 production from the day its rule entered into force (2024-10-01 for the Regulation, 2025-07-28 for the
 Measures, which judge a duty they repeat from then on).  Fine ranges follow the gains of each act.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,22 +32,32 @@ def violations(runtime: Runtime, facts: dict, as_of: str, pins=PINS) -> list[dic
 
 
 def _mine(monthly: dict[int, float], quota: float, year: int = 2025) -> dict:
-    return {"enterprises": [{"id": "E1", "activities": ["mining"], "designated": True, "mining_license": True}],
-            "allocations": [{"enterprise": "E1", "year": year, "activity": "mining", "amount_t_reo": quota}],
-            "production": [{"enterprise": "E1", "period": f"{year}-{m:02d}", "activity": "mining", "amount_t_reo": a}
-                           for m, a in sorted(monthly.items())]}
+    return {
+        "enterprises": [{"id": "E1", "activities": ["mining"], "designated": True, "mining_license": True}],
+        "allocations": [{"enterprise": "E1", "year": year, "activity": "mining", "amount_t_reo": quota}],
+        "production": [
+            {"enterprise": "E1", "period": f"{year}-{m:02d}", "activity": "mining", "amount_t_reo": a}
+            for m, a in sorted(monthly.items())
+        ],
+    }
 
 
 def quota_year(test):
     """Generate a year's monthly production (month -> t) and its quota, for the straddling-year oracles."""
     return settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])(
-        given(monthly=st.dictionaries(st.integers(1, 12), st.sampled_from([0, 10, 35, 60, 150]), max_size=6),
-              quota=st.sampled_from([0, 50, 100, 200]))(test))
+        given(
+            monthly=st.dictionaries(st.integers(1, 12), st.sampled_from([0, 10, 35, 60, 150]), max_size=6),
+            quota=st.sampled_from([0, 50, 100, 200]),
+        )(test)
+    )
 
 
 def _excess(runtime: Runtime, facts: dict, as_of: str) -> dict[str, float]:
-    return {v["ruleset"]: v["details"]["excess_t_reo"]
-            for v in violations(runtime, facts, as_of) if v["rule"] == "quota.over-production"}
+    return {
+        v["ruleset"]: v["details"]["excess_t_reo"]
+        for v in violations(runtime, facts, as_of)
+        if v["rule"] == "quota.over-production"
+    }
 
 
 @quota_year
@@ -67,8 +78,10 @@ def test_the_regulation_judges_the_2025_excess_up_to_june(runtime, monthly, quot
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(monthly=st.dictionaries(st.integers(7, 12), st.sampled_from([0, 10, 35, 60, 150]), max_size=6),
-       quota=st.sampled_from([0, 50, 100, 200]))
+@given(
+    monthly=st.dictionaries(st.integers(7, 12), st.sampled_from([0, 10, 35, 60, 150]), max_size=6),
+    quota=st.sampled_from([0, 50, 100, 200]),
+)
 def test_the_measures_judge_production_from_july_2025(runtime, monthly, quota):
     """Measures Art. 7(1) for a year whose production all falls after 2025-07-28."""
     total = sum(monthly.values())
@@ -91,24 +104,50 @@ def test_the_2025_quota_year_straddling_the_measures(runtime, monthly, quota):
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(months=st.lists(st.integers(1, 12), min_size=1, max_size=5, unique=True),
-       designated=st.sampled_from([True, False, None]))
+@given(
+    months=st.lists(st.integers(1, 12), min_size=1, max_size=5, unique=True),
+    designated=st.sampled_from([True, False, None]),
+)
 def test_months_before_the_measures_are_read_but_not_judged(runtime, months, designated):
     """Facts of January to June 2025 are read for the annual sum, never judged by the Measures themselves:
     production without quota, late or missing reports and flow data of those months find nothing under them."""
-    enterprise = {"id": "E1", "activities": ["mining"], "flow_records": True, "flow_records_truthful": True,
-                  "national_traceability_entry": True, "data_security_system": True}
+    enterprise = {
+        "id": "E1",
+        "activities": ["mining"],
+        "flow_records": True,
+        "flow_records_truthful": True,
+        "national_traceability_entry": True,
+        "data_security_system": True,
+    }
     if designated is not None:
         enterprise["designated"] = designated
-    facts = {"enterprises": [enterprise],
-             "production": [{"enterprise": "E1", "period": f"2025-{m:02d}", "activity": "mining",
-                             "amount_t_reo": 10} for m in months],
-             "reports": [{"reporter": "E1", "level": "enterprise", "period": f"2025-{m:02d}", "submitted_on": None}
-                         for m in months] +
-                        [{"reporter": "E1", "level": "enterprise", "period": f"2025-{m:02d}", "recipient": "province",
-                          "submitted_on": f"2025-{m:02d}-28"} for m in months],
-             "flow_entries": [{"enterprise": "E1", "period": f"2025-{m:02d}", "entered_on": f"2025-{m + 1:02d}-25"
-                               if m < 12 else "2026-01-25"} for m in months]}
+    facts = {
+        "enterprises": [enterprise],
+        "production": [
+            {"enterprise": "E1", "period": f"2025-{m:02d}", "activity": "mining", "amount_t_reo": 10} for m in months
+        ],
+        "reports": [
+            {"reporter": "E1", "level": "enterprise", "period": f"2025-{m:02d}", "submitted_on": None} for m in months
+        ]
+        + [
+            {
+                "reporter": "E1",
+                "level": "enterprise",
+                "period": f"2025-{m:02d}",
+                "recipient": "province",
+                "submitted_on": f"2025-{m:02d}-28",
+            }
+            for m in months
+        ],
+        "flow_entries": [
+            {
+                "enterprise": "E1",
+                "period": f"2025-{m:02d}",
+                "entered_on": f"2025-{m + 1:02d}-25" if m < 12 else "2026-01-25",
+            }
+            for m in months
+        ],
+    }
     months_judged = {v["period"] for v in violations(runtime, facts, "2026-03-31", ["measures@2025"])}
     # a finding's period is its year or its month; only months from July 2025 (the month of 28 July) may appear
     assert all(p == "2025" or p >= "2025-07" for p in months_judged)
@@ -117,9 +156,12 @@ def test_months_before_the_measures_are_read_but_not_judged(runtime, months, des
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(gains=st.lists(st.one_of(st.none(), st.sampled_from([0, 1, 499_999, 500_000, 600_000, 3_000_000])),
-                      min_size=1, max_size=4),
-       enterprise_gains=st.one_of(st.none(), st.integers(0, 10_000_000)))
+@given(
+    gains=st.lists(
+        st.one_of(st.none(), st.sampled_from([0, 1, 499_999, 500_000, 600_000, 3_000_000])), min_size=1, max_size=4
+    ),
+    enterprise_gains=st.one_of(st.none(), st.integers(0, 10_000_000)),
+)
 def test_each_illegal_product_deal_is_fined_on_its_own_gains(runtime, gains, enterprise_gains):
     """Regulation Art. 23: 5-10 times the gains of the act, or 500,000-2,000,000 yuan without or under 500,000."""
     enterprise = {"id": "E1", "activities": ["smelting_separation"]}
@@ -131,8 +173,12 @@ def test_each_illegal_product_deal_is_fined_on_its_own_gains(runtime, gains, ent
         if g is not None:
             deal["illegal_gains_yuan"] = g
         deals.append(deal)
-    found = {v["period"]: v["details"] for v in violations(runtime, {"enterprises": [enterprise], "transactions": deals},
-                                                           "2025-06-30", ["regulation@2024"])}
+    found = {
+        v["period"]: v["details"]
+        for v in violations(
+            runtime, {"enterprises": [enterprise], "transactions": deals}, "2025-06-30", ["regulation@2024"]
+        )
+    }
     assert set(found) == {f"2025-{m:02d}-15" for m in range(1, len(gains) + 1)}  # one finding per deal
     for month, g in enumerate(gains, start=1):
         d = found[f"2025-{month:02d}-15"]
@@ -145,30 +191,56 @@ def test_each_illegal_product_deal_is_fined_on_its_own_gains(runtime, gains, ent
 
 def test_a_duty_the_measures_repeat_gives_one_finding_citing_both(runtime):
     """From 2025-07-28 one act is judged once, by the Measures' rule, which cites the Regulation too."""
-    facts = {"enterprises": [{"id": "E1", "activities": ["smelting_separation"], "designated": True,
-                              "flow_records": False, "obstructed_inspection": True}]}
+    facts = {
+        "enterprises": [
+            {
+                "id": "E1",
+                "activities": ["smelting_separation"],
+                "designated": True,
+                "flow_records": False,
+                "obstructed_inspection": True,
+            }
+        ]
+    }
     before = violations(runtime, facts, "2025-06-30")
     after = violations(runtime, facts, "2025-09-30")
     assert sorted((v["ruleset"], v["rule"]) for v in before) == [
-        ("regulation@2024", "inspection.obstructed"), ("regulation@2024", "traceability.flow-records")]
+        ("regulation@2024", "inspection.obstructed"),
+        ("regulation@2024", "traceability.flow-records"),
+    ]
     assert sorted((v["ruleset"], v["rule"]) for v in after) == [
-        ("measures@2025", "inspection.obstructed"), ("measures@2025", "traceability.no-flow-records")]
+        ("measures@2025", "inspection.obstructed"),
+        ("measures@2025", "traceability.no-flow-records"),
+    ]
     for v in after:
         assert {c["instrument"] for c in v["citations"]} == {"measures-2025", "regulation-2024"}
 
 
 def test_nothing_is_judged_before_the_regulation(runtime):
-    facts = {"enterprises": [{"id": "E1", "activities": ["comprehensive_utilization"], "flow_records": False,
-                              "emissions_compliant": False, "obstructed_inspection": True}]}
+    facts = {
+        "enterprises": [
+            {
+                "id": "E1",
+                "activities": ["comprehensive_utilization"],
+                "flow_records": False,
+                "emissions_compliant": False,
+                "obstructed_inspection": True,
+            }
+        ]
+    }
     assert violations(runtime, facts, "2024-06-01") == []
     assert {v["rule"] for v in violations(runtime, facts, "2024-10-01")} == {
-        "traceability.flow-records", "environment.non-compliant", "inspection.obstructed"}
+        "traceability.flow-records",
+        "environment.non-compliant",
+        "inspection.obstructed",
+    }
 
 
 def test_a_non_designated_smelter_is_not_given_the_production_enterprise_s_role(runtime):
     """Measures Art. 8 binds production enterprises: no `responsible` role is attached to a 7(3) finding."""
-    facts = {"enterprises": [{"id": "E9", "activities": ["smelting_separation"], "designated": False}],
-             "production": [{"enterprise": "E9", "period": "2025-09", "activity": "smelting_separation",
-                             "amount_t_reo": 5}]}
+    facts = {
+        "enterprises": [{"id": "E9", "activities": ["smelting_separation"], "designated": False}],
+        "production": [{"enterprise": "E9", "period": "2025-09", "activity": "smelting_separation", "amount_t_reo": 5}],
+    }
     [v] = violations(runtime, facts, "2025-12-31", ["measures@2025"])
     assert v["rule"] == "eligibility.smelting-by-non-designated" and not v.get("responsible")

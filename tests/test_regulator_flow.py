@@ -1,4 +1,5 @@
 """docs/regulators.md's worked example, run as written: the CLI against a real server (gunicorn)."""
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,11 @@ DOC = (ROOT / "docs" / "regulators.md").read_text(encoding="utf-8")
 
 def settles(server: Server, body: dict, ok, limit: float = 5.0) -> bool:
     """Every worker shows the change within ``limit`` seconds (each polls the registry)."""
+
     def every_answer_ok() -> bool:
         results = [server.request("POST", "/v1/evaluate", body)[1] for _ in range(6)]
         return all(ok([(v["ruleset"], v["rule"]) for v in r["violations"]]) for r in results)
+
     return wait_until(every_answer_ok, limit, interval=0.1)
 
 
@@ -42,7 +45,8 @@ def test_worked_example_as_written(tmp_path, server):
     r = repolicy("validate", "work/notice-2021-floor3000.yaml", cwd=tmp_path)  # 2.
     assert r.returncode == 0 and r.stdout.strip() in DOC
     (work / "notice-2021-floor3000.scenarios.yaml").write_text(
-        (ROOT / "docs" / "examples" / "notice-2021-floor3000.scenarios.yaml").read_text(encoding="utf-8"))
+        (ROOT / "docs" / "examples" / "notice-2021-floor3000.scenarios.yaml").read_text(encoding="utf-8")
+    )
     r = repolicy("test", "work/notice-2021-floor3000.yaml", cwd=tmp_path)  # 3.
     assert r.returncode == 0 and r.stdout.strip().endswith("2 passed, 0 failed")
     assert all(line in DOC for line in r.stdout.strip().splitlines())
@@ -61,18 +65,33 @@ def test_worked_example_as_written(tmp_path, server):
     r = repolicy("impact", "work/notice-2021-floor3000.yaml", "--format", "json", server=server, cwd=tmp_path)
     report = json.loads(r.stdout)
     assert (report["decisions_changed"], report["findings_added"], report["findings_removed"]) == (1, 1, 0)
-    assert report["by_rule"] == [{"ruleset": "notice", "rule": "eligibility.smelter-ineligible", "added": 1,
-                                  "removed": 0, "restated": 0}]
+    assert report["by_rule"] == [
+        {"ruleset": "notice", "rule": "eligibility.smelter-ineligible", "added": 1, "removed": 0, "restated": 0}
+    ]
 
-    r = repolicy("publish", "work/notice-2021-floor3000.yaml", "--comment", "floor raised to 3,000 t",
-                 server=server, cwd=tmp_path)  # 6.
+    r = repolicy(
+        "publish",
+        "work/notice-2021-floor3000.yaml",
+        "--comment",
+        "floor raised to 3,000 t",
+        server=server,
+        cwd=tmp_path,
+    )  # 6.
     assert r.returncode == 0 and r.stdout.startswith("published: notice@2021-floor3000 (draft) sha256:")
     # 7. maker-checker (on under repolicy-serve): refused until a legal reviewer other than the publisher signs
     r = repolicy("activate", "notice@2021-floor3000", "--comment", "in force from today", server=server, cwd=tmp_path)
     assert r.returncode == 1 and r.stdout.splitlines()[0] in DOC
     assert "awaiting sign-off: eligibility.smelter-ineligible (sha256:" in r.stdout
-    r = repolicy("approve", "notice@2021-floor3000", "eligibility.smelter-ineligible", "--comment",
-                 "3,000 t as para 3(2) now reads", server=server, cwd=tmp_path, token="dev-legal")
+    r = repolicy(
+        "approve",
+        "notice@2021-floor3000",
+        "eligibility.smelter-ineligible",
+        "--comment",
+        "3,000 t as para 3(2) now reads",
+        server=server,
+        cwd=tmp_path,
+        token="dev-legal",
+    )
     assert r.returncode == 0 and r.stdout.strip() in DOC, r.stdout + r.stderr
     r = repolicy("activate", "notice@2021-floor3000", "--comment", "in force from today", server=server, cwd=tmp_path)
     assert r.returncode == 0 and r.stdout.strip() == "activated notice@2021-floor3000; retired notice@2021"  # 8.
@@ -81,17 +100,30 @@ def test_worked_example_as_written(tmp_path, server):
 
     r = repolicy("activate", "notice@2021", "--comment", "rollback", server=server, cwd=tmp_path)  # 9.
     assert r.stdout.strip() == "activated notice@2021; retired notice@2021-floor3000" and r.stdout.strip() in DOC
-    assert settles(server, smelter, lambda found: not any(rule == "eligibility.smelter-ineligible" for _, rule in found))
+    assert settles(
+        server, smelter, lambda found: not any(rule == "eligibility.smelter-ineligible" for _, rule in found)
+    )
 
     status, audit = server.request("GET", "/v1/audit", headers={"Authorization": "Bearer dev-legal"})  # 10.
     assert [e["action"] for e in audit["entries"] if e["actor"] == "dev-regulator"] == [
-        "publish", "retire", "activate", "retire", "activate"]
+        "publish",
+        "retire",
+        "activate",
+        "retire",
+        "activate",
+    ]
 
 
 def test_a_broken_version_is_refused_by_the_server_with_its_line(tmp_path, server):
     text = (ROOT / "rulesets" / "notice" / "2021.yaml").read_text(encoding="utf-8")
     bad = tmp_path / "bad.yaml"
-    bad.write_text(text.replace('version: "2021"', 'version: "2021-bad"').replace("severity: minor", "severity: tiny", 1))
+    bad.write_text(
+        text.replace('version: "2021"', 'version: "2021-bad"').replace("severity: minor", "severity: tiny", 1)
+    )
     line = next(n for n, text_line in enumerate(text.splitlines(), 1) if "severity: minor" in text_line)
     r = repolicy("publish", str(bad), server=server, cwd=tmp_path)
-    assert r.returncode == 1 and "422" in r.stdout and f":{line}:15 [rule allocation.split-late]: severity 'tiny'" in r.stdout
+    assert (
+        r.returncode == 1
+        and "422" in r.stdout
+        and f":{line}:15 [rule allocation.split-late]: severity 'tiny'" in r.stdout
+    )

@@ -1,4 +1,5 @@
 """The scenario library (rulesets/scenarios/*.yaml), written from the legal texts, run as tests."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,5 +39,6 @@ def test_every_rule_has_a_violating_and_a_compliant_scenario(shipped):
 def test_every_shipped_rule_fires_in_a_passing_scenario(runtime, shipped):
     """What `repolicy test` warns about (a rule tested only where nothing happens), for the shipped rulesets."""
     from api.scenarios import never_fired
+
     outcomes = [run_scenario(runtime, s) for s in SCENARIOS]
     assert {ref: never_fired(rs, outcomes) for ref, rs in shipped.items()} == {ref: [] for ref in shipped}

@@ -6,6 +6,7 @@ requests generated from the document, valid and invalid, with a token of a role 
 (``x-roles``). Every response must be a documented status with the documented content type, headers and
 body, never a 500; invalid input must be refused.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,22 +16,32 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, negative_data_rejection,
-                                               response_headers_conformance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from helpers import TOKENS, example, token_config
 
 # generated requests per operation and mode: the default run stays under a minute on an idle machine;
 # a deeper search: REPOLICY_SCHEMATHESIS_EXAMPLES=200
 EXAMPLES = int(os.environ.get("REPOLICY_SCHEMATHESIS_EXAMPLES", "12"))
-CONFORMANCE = [not_a_server_error, status_code_conformance, content_type_conformance,
-               response_headers_conformance, response_schema_conformance]
+CONFORMANCE = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     from api import create_app
+
     db = tmp_path_factory.mktemp("schemathesis") / "r.db"
     return create_app({"DATABASE_URL": f"sqlite:///{db}", "TOKENS": token_config()})
 
@@ -62,8 +73,9 @@ def negatable(spec: dict, path: str, method: str) -> bool:
     that is not any text (the token is not generated, and a path parameter of text is just another name)."""
     op = spec["paths"][path][method.lower()]
     path_params = spec["paths"][path].get("parameters", [])
-    return bool(op.get("parameters") or "requestBody" in op
-                or any(p["schema"].get("type") != "string" for p in path_params))
+    return bool(
+        op.get("parameters") or "requestBody" in op or any(p["schema"].get("type") != "string" for p in path_params)
+    )
 
 
 def existing_resources(app) -> dict[str, dict]:
@@ -103,8 +115,10 @@ def parameters_for(path: str, resources: dict[str, dict]) -> dict:
 def test_every_operation_answers_as_documented_on_existing_resources(app, spec, schema):
     """One call per operation on what exists: the success path of each is checked against its schema."""
     resources = existing_resources(app)
-    bodies = {("/v1/evaluate", "POST"): example("compliant-group"),
-              ("/v1/rules/{ref}/{rule_id}/approvals", "POST"): {"comment": "checked against the text"}}
+    bodies = {
+        ("/v1/evaluate", "POST"): example("compliant-group"),
+        ("/v1/rules/{ref}/{rule_id}/approvals", "POST"): {"comment": "checked against the text"},
+    }
     statuses = {}
     for operation in schema.get_all_operations():
         op = operation.ok()
@@ -132,14 +146,20 @@ def test_publishing_operations_answer_as_documented(app, spec, schema):
     rs = next(r for r in runtime.registry.all() if r.id == "notice")
     instrument_text = (app.config["INSTRUMENTS_DIR"] / f"{rs.instrument}.yaml").read_text(encoding="utf-8")
     client = app.test_client()
-    for path, text, ok in (("/v1/rulesets", rs.source, 200), ("/v1/instruments", instrument_text, 200),
-                           ("/v1/rulesets/impact", rs.source, 202), ("/v1/rulesets", "a: [", 422)):
+    for path, text, ok in (
+        ("/v1/rulesets", rs.source, 200),
+        ("/v1/instruments", instrument_text, 200),
+        ("/v1/rulesets/impact", rs.source, 202),
+        ("/v1/rulesets", "a: [", 422),
+    ):
         # sent as the file's bytes (schemathesis would send the text as a YAML string scalar)
-        response = client.post(path, data=text.encode("utf-8"), content_type="application/yaml",
-                               headers=token_headers(spec, path, "POST"))
+        response = client.post(
+            path, data=text.encode("utf-8"), content_type="application/yaml", headers=token_headers(spec, path, "POST")
+        )
         assert response.status_code == ok, (path, response.text[:300])
         schema[path]["POST"].Case(body=text, media_type="application/yaml").validate_response(
-            response, checks=CONFORMANCE)
+            response, checks=CONFORMANCE
+        )
 
 
 def generated_failures(spec: dict, schema, mode: GenerationMode, paths=None) -> tuple[dict[str, str], int]:
@@ -182,6 +202,7 @@ def test_generated_requests_to_every_operation(spec, schema, mode):
 def postgres_app():
     from api import create_app
     from pg import Postgres
+
     server = Postgres()
     try:
         yield create_app({"DATABASE_URL": server.url, "TOKENS": token_config()})
@@ -196,18 +217,35 @@ def test_generated_lookups_on_postgresql_without_a_server_error(postgres_app):
     schema = schemathesis.openapi.from_wsgi("/openapi.json", postgres_app)
     schema.config.generation.update(with_security_parameters=False)
     spec = postgres_app.test_client().get("/openapi.json").json
-    paths = [p for p in spec["paths"] if p.startswith(("/v1/rulesets/{", "/v1/decisions/", "/v1/rulesets/impact/{",
-                                                        "/v1/instruments/{instrument_id}/revisions", "/v1/audit"))]
+    paths = [
+        p
+        for p in spec["paths"]
+        if p.startswith(
+            (
+                "/v1/rulesets/{",
+                "/v1/decisions/",
+                "/v1/rulesets/impact/{",
+                "/v1/instruments/{instrument_id}/revisions",
+                "/v1/audit",
+            )
+        )
+    ]
     failures, seen = generated_failures(spec, schema, GenerationMode.POSITIVE, paths)
     assert not failures, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())
     assert seen == 8
     client, headers = postgres_app.test_client(), token_headers(spec, "/v1/decisions/{decision_id}", "GET")
-    for path in ("/v1/decisions/a%00b", "/v1/rulesets/notice/a%00b", "/v1/instruments/a%00b/revisions",
-                 "/v1/rulesets/impact/a%00b"):
-        got = client.get(path, headers=headers if "impact" not in path else
-                         token_headers(spec, "/v1/rulesets/impact/{job_id}", "GET"))
+    for path in (
+        "/v1/decisions/a%00b",
+        "/v1/rulesets/notice/a%00b",
+        "/v1/instruments/a%00b/revisions",
+        "/v1/rulesets/impact/a%00b",
+    ):
+        got = client.get(
+            path,
+            headers=headers if "impact" not in path else token_headers(spec, "/v1/rulesets/impact/{job_id}", "GET"),
+        )
         assert got.status_code == 404 and got.json["error"] == "not_found", (path, got.text)
-    beyond = client.get(f"/v1/audit?after={2 ** 31}", headers=headers)  # was a 500 on PostgreSQL
+    beyond = client.get(f"/v1/audit?after={2**31}", headers=headers)  # was a 500 on PostgreSQL
     assert beyond.status_code == 400 and beyond.json["errors"][0]["path"] == "?after", beyond.text
 
 
@@ -216,6 +254,6 @@ def test_a_revision_number_beyond_the_database_integers_is_not_found(app):
     PostgreSQL any number over 2**31-1 (an INTEGER column)."""
     client = app.test_client()
     headers = {"Authorization": f"Bearer {next(t for t, r in TOKENS.items() if r == 'legal')}"}
-    for n in (2 ** 31, 2 ** 63, 109304166986901723646263296, 0):
+    for n in (2**31, 2**63, 109304166986901723646263296, 0):
         got = client.get(f"/v1/instruments/notice-2021/revisions/{n}", headers=headers)
         assert got.status_code == 404 and got.json["error"] == "not_found", (n, got.text)

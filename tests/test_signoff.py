@@ -1,5 +1,6 @@
 """Legal sign-off of rule versions: recorded by the legal role, shown with the rule and in coverage, and
 void for a rule whose meaning changes in a later version (issue: legal staff review, item 5)."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,7 +11,8 @@ from policy.registry import RULESETS_DIR
 NOTICE = (RULESETS_DIR / "notice" / "2021.yaml").read_text(encoding="utf-8")
 # A later version that raises the capacity floor: the smelter rule reads it, the toll-processing rule does not.
 FLOOR_3000 = NOTICE.replace('version: "2021"', 'version: "2021-floor3000"').replace(
-    "    value: 2000\n    unit: t_reo_per_year", "    value: 3000\n    unit: t_reo_per_year")
+    "    value: 2000\n    unit: t_reo_per_year", "    value: 3000\n    unit: t_reo_per_year"
+)
 SMELTER = "/v1/rules/{ref}/eligibility.smelter-ineligible"
 TOLL = "/v1/rules/{ref}/conduct.toll-processing"
 
@@ -18,6 +20,7 @@ TOLL = "/v1/rules/{ref}/conduct.toll-processing"
 @pytest.fixture()
 def client(tmp_path):
     from api import create_app
+
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "TOKENS": token_config()})
     return app.test_client()
 
@@ -64,10 +67,16 @@ def test_reformatting_keeps_the_sign_off(client):
     from policy.review import rule_digest
     from policy.loader import load_ruleset
     from policy.instruments import load_instruments
+
     instruments = load_instruments()
     a = load_ruleset(NOTICE, "a.yaml", instruments)
-    b = load_ruleset(NOTICE.replace('version: "2021"', 'version: "2021-b"').replace(
-        "# ", "#  ").replace("severity: minor", "severity:   minor"), "b.yaml", instruments)
+    b = load_ruleset(
+        NOTICE.replace('version: "2021"', 'version: "2021-b"')
+        .replace("# ", "#  ")
+        .replace("severity: minor", "severity:   minor"),
+        "b.yaml",
+        instruments,
+    )
     for rule in a.rules:
         assert rule_digest(a, rule) == rule_digest(b, b.rule(rule.id)), rule.id
     c = load_ruleset(FLOOR_3000, "c.yaml", instruments)

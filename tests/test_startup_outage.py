@@ -1,5 +1,6 @@
 """A database down at start-up: the service serves the shipped rulesets, queues its decisions, and once the
 database answers it seeds the registry, loads it, and writes every decision it queued meanwhile."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,6 +11,7 @@ from helpers import example
 @pytest.fixture()
 def pg():
     from pg import Postgres
+
     server = Postgres()
     yield server
     server.stop()
@@ -17,6 +19,7 @@ def pg():
 
 def test_database_back_after_a_down_start_gets_every_queued_decision(pg):
     from api import create_app
+
     pg.halt()
     app = create_app({"DATABASE_URL": pg.url + "?connect_timeout=2", "OPEN_EVALUATE": True})
     client = app.test_client()

@@ -1,5 +1,6 @@
 """The code's structure holds: the import contracts (docs/architecture.md), and the command line and the
 scenario runner work without the web application."""
+
 from __future__ import annotations
 
 import subprocess
@@ -20,10 +21,12 @@ def test_the_import_contracts_are_kept():
 def test_the_command_line_and_the_scenario_runner_load_no_flask():
     """The CLI runs a ruleset's scenarios (validating each request as the API does) without Flask or a
     blueprint: the request checks raise a plain exception, mapped to HTTP only by api.evaluate."""
-    code = ("import sys, api.cli, api.scenarios, api.evaluate_input, api.runtime\n"
-            "loaded = sorted(m for m in sys.modules if m == 'flask' or m.startswith('flask.')\n"
-            "                or m in ('api.app', 'api.evaluate', 'api.ruleset_versions'))\n"
-            "print(','.join(loaded))")
+    code = (
+        "import sys, api.cli, api.scenarios, api.evaluate_input, api.runtime\n"
+        "loaded = sorted(m for m in sys.modules if m == 'flask' or m.startswith('flask.')\n"
+        "                or m in ('api.app', 'api.evaluate', 'api.ruleset_versions'))\n"
+        "print(','.join(loaded))"
+    )
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == ""
@@ -33,6 +36,7 @@ def test_a_scenario_with_an_invalid_request_is_reported_not_raised(instruments, 
     from api.runtime import Runtime
     from api.scenarios import Scenario, run_scenario
     from policy.registry import Registry
+
     runtime = Runtime(instruments, Registry(list(shipped.values())))
     body = {"as_of": "2024-13-01", "facts": {"enterprises": [{"id": "E1"}], "production": "none"}}
     result = run_scenario(runtime, Scenario("bad", "x.yaml", 1, body, []))

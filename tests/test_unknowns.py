@@ -1,5 +1,6 @@
 """POST /v1/evaluate?explain=unknowns: the rules that missing facts kept from deciding, with the fields
 that were missing (contract v1: a field left out is unknown, never false)."""
+
 from __future__ import annotations
 
 import copy
@@ -7,14 +8,39 @@ import datetime as dt
 
 from engine.unknowns import unknowns
 
-MINE = {"as_of": "2021-12-31", "rulesets": ["notice@2021"], "facts": {
-    "groups": [{"id": "G1", "designated": True}],
-    "enterprises": [{"id": "E1", "group": "G1", "activities": ["mining"], "safety_license": True,
-                     "ordered_to_suspend": False, "recycling_project_expired": False, "emissions_compliant": True,
-                     "radiation_compliant": True, "tailings_compliant": True, "long_term_shutdown": False,
-                     "traceability_system": True}],
-    "allocations": [{"enterprise": "E1", "group": "G1", "year": 2021, "activity": "mining", "amount_t_reo": 100,
-                     "issued_on": "2021-09-01", "filed_on": "2021-09-03"}]}}
+MINE = {
+    "as_of": "2021-12-31",
+    "rulesets": ["notice@2021"],
+    "facts": {
+        "groups": [{"id": "G1", "designated": True}],
+        "enterprises": [
+            {
+                "id": "E1",
+                "group": "G1",
+                "activities": ["mining"],
+                "safety_license": True,
+                "ordered_to_suspend": False,
+                "recycling_project_expired": False,
+                "emissions_compliant": True,
+                "radiation_compliant": True,
+                "tailings_compliant": True,
+                "long_term_shutdown": False,
+                "traceability_system": True,
+            }
+        ],
+        "allocations": [
+            {
+                "enterprise": "E1",
+                "group": "G1",
+                "year": 2021,
+                "activity": "mining",
+                "amount_t_reo": 100,
+                "issued_on": "2021-09-01",
+                "filed_on": "2021-09-03",
+            }
+        ],
+    },
+}
 
 
 def explain(client, body):
@@ -31,8 +57,10 @@ def test_a_missing_licence_leaves_the_mine_rule_open(client):
     assert entry["rule"] == "eligibility.mine-ineligible" and entry["ruleset"] == "notice@2021"
     assert entry["missing"] == ["facts.enterprises[0].mining_license"]
     assert entry["facts"] == ["facts.allocations[0]", "facts.enterprises[0]"]
-    assert entry["citations"] == [{"instrument": "notice-2021", "eid": "para_3__item_1"},
-                                  {"instrument": "notice-2021", "eid": "para_2"}]
+    assert entry["citations"] == [
+        {"instrument": "notice-2021", "eid": "para_3__item_1"},
+        {"instrument": "notice-2021", "eid": "para_2"},
+    ]
 
 
 def test_once_the_fact_is_given_the_rule_is_decided(client):
@@ -46,14 +74,32 @@ def test_once_the_fact_is_given_the_rule_is_decided(client):
 
 def test_a_join_names_the_missing_field_of_the_right_fact(client):
     """Measures Art. 11(2): an enterprise report without its amount cannot be checked against production."""
-    body = {"as_of": "2024-12-31", "rulesets": ["measures@draft"], "facts": {
-        "groups": [{"id": "G1", "designated": True}],
-        "enterprises": [{"id": "E1", "group": "G1", "activities": ["mining"], "designated": True}],
-        "production": [{"enterprise": "E1", "period": "2024-09", "activity": "mining", "amount_t_reo": 40}],
-        "reports": [{"reporter": "E1", "level": "enterprise", "period": "2024-09", "submitted_on": "2024-10-05",
-                     "recipient": "provincial_miit", "reported_amount_t_reo": 40},
-                    {"reporter": "E1", "level": "enterprise", "period": "2024-09", "submitted_on": "2024-10-06",
-                     "recipient": "provincial_miit"}]}}
+    body = {
+        "as_of": "2024-12-31",
+        "rulesets": ["measures@draft"],
+        "facts": {
+            "groups": [{"id": "G1", "designated": True}],
+            "enterprises": [{"id": "E1", "group": "G1", "activities": ["mining"], "designated": True}],
+            "production": [{"enterprise": "E1", "period": "2024-09", "activity": "mining", "amount_t_reo": 40}],
+            "reports": [
+                {
+                    "reporter": "E1",
+                    "level": "enterprise",
+                    "period": "2024-09",
+                    "submitted_on": "2024-10-05",
+                    "recipient": "provincial_miit",
+                    "reported_amount_t_reo": 40,
+                },
+                {
+                    "reporter": "E1",
+                    "level": "enterprise",
+                    "period": "2024-09",
+                    "submitted_on": "2024-10-06",
+                    "recipient": "provincial_miit",
+                },
+            ],
+        },
+    }
     items = explain(client, body)["unknowns"]["items"]
     differs = [i for i in items if i["rule"] == "reporting.reported-amount-differs"]
     assert [i["missing"] for i in differs] == [["facts.reports[1].reported_amount_t_reo"]]
@@ -81,12 +127,17 @@ def test_the_search_is_bounded(shipped):
 
 def test_explain_plain_writes_each_violation_out_with_its_values(client):
     from helpers import example
+
     r = client.post("/v1/evaluate?explain=plain,unknowns", json=example("over-quota"))
     assert r.status_code == 200 and "unknowns" in r.json
     over = [v for v in r.json["violations"] if v["rule"] == "quota.over-production"]
-    assert over and all(v["explanation_plain"]["en"].endswith(
-        "the annual quota total's amount (t REO) (5,000) is less than the annual production total's amount "
-        "(t REO) (5,320)") for v in over)
+    assert over and all(
+        v["explanation_plain"]["en"].endswith(
+            "the annual quota total's amount (t REO) (5,000) is less than the annual production total's amount "
+            "(t REO) (5,320)"
+        )
+        for v in over
+    )
     assert "explanation_plain" not in client.post("/v1/evaluate", json=example("over-quota")).json["violations"][0]
 
 
@@ -94,6 +145,7 @@ def test_a_null_that_is_a_fact_is_known_not_missing(client):
     """`submitted_on: null` says the report was not submitted: the late rule cannot fire whatever is
     added, so it is not undecided, while the never-submitted rule fires on the same report."""
     from helpers import example
+
     body = explain(client, example("late-report-and-small-smelter"))
     assert any(v["rule"] == "reporting.group-monthly-missing" for v in body["violations"])
     late = [i for i in body["unknowns"]["items"] if i["rule"] == "reporting.group-monthly-late"]
@@ -102,11 +154,18 @@ def test_a_null_that_is_a_fact_is_known_not_missing(client):
 
 
 def test_a_left_out_date_is_still_missing(shipped):
-    report = {"reporter": "G1", "level": "group", "period": "2021-11", "recipient": "miit",
-              "includes_traceability_data": True}
+    report = {
+        "reporter": "G1",
+        "level": "group",
+        "period": "2021-11",
+        "recipient": "miit",
+        "includes_traceability_data": True,
+    }
     facts = {"groups": [{"id": "G1", "designated": True}], "reports": [report]}
     found, _ = unknowns(shipped["notice@2021"], facts, dt.date(2021, 12, 31))
-    assert ["facts.reports[0].submitted_on"] in [i["missing"] for i in found if i["rule"] == "reporting.group-monthly-late"]
+    assert ["facts.reports[0].submitted_on"] in [
+        i["missing"] for i in found if i["rule"] == "reporting.group-monthly-late"
+    ]
     facts["reports"] = [dict(report, submitted_on=None)]
     found, _ = unknowns(shipped["notice@2021"], facts, dt.date(2021, 12, 31))
     assert [i for i in found if i["rule"] == "reporting.group-monthly-late"] == []
@@ -115,7 +174,9 @@ def test_a_left_out_date_is_still_missing(shipped):
 def test_a_missing_computed_value_names_the_submitted_field_it_needs(instruments):
     """A computed field is not something a caller can send: the entry names the field behind it."""
     from rules_helpers import ruleset_from
-    rs = ruleset_from("""
+
+    rs = ruleset_from(
+        """
 computed:
   - {list: reports, as: r, field: k, value: "r.reported_amount_t_reo + 1"}
   - {list: reports, as: r, field: k2, value: "r.k * 2"}
@@ -127,7 +188,9 @@ rules:
     subject: {type: enterprise, id: r.reporter}
     message: {zh: "{subject}", en: "{subject}"}
     citations: [{instrument: notice-2021, eid: para_7}]
-""", instruments)
+""",
+        instruments,
+    )
     facts = {"reports": [{"reporter": "E1", "level": "enterprise", "period": "2021-03"}]}
     [entry], _ = unknowns(rs, facts, dt.date(2021, 12, 31))
     assert entry["missing"] == ["facts.reports[0].reported_amount_t_reo"]

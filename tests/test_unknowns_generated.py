@@ -6,6 +6,7 @@ takes) differ between some two values of it (tried from a domain around the gene
 its absence). Roles count: where a rule joins two facts of one list, the facts may already fire in one
 role while the missing field decides the other (the search reports the facts, not their roles).
 """
+
 from __future__ import annotations
 
 import copy
@@ -19,13 +20,23 @@ from engine.unknowns import unknowns
 from policy.loader import RulesetInvalid, load_ruleset
 
 NUMBERS = [-1, 0, 0.5, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 2020, 2021, 2022]
-DATES = sorted({d for base in gen.DATES for d in (base,)} | {"2021-03-30", "2021-04-01", "2021-04-08", "2021-04-10",
-                                                            "2021-04-13", "2021-04-23", "2021-07-01", "2022-01-11"})
-DOMAIN = {"group": ["G1"], "activities": [["mining"], ["smelting_separation"], []],
-          "separation_capacity_t_reo": NUMBERS, "reported_amount_t_reo": NUMBERS,
-          "designated": [True, False], "mining_license": [True, False], "includes_traceability_data": [True, False],
-          "recipient": ["miit", "provincial_miit", "county"],
-          "issued_on": DATES, "filed_on": DATES, "submitted_on": DATES}
+DATES = sorted(
+    {d for base in gen.DATES for d in (base,)}
+    | {"2021-03-30", "2021-04-01", "2021-04-08", "2021-04-10", "2021-04-13", "2021-04-23", "2021-07-01", "2022-01-11"}
+)
+DOMAIN = {
+    "group": ["G1"],
+    "activities": [["mining"], ["smelting_separation"], []],
+    "separation_capacity_t_reo": NUMBERS,
+    "reported_amount_t_reo": NUMBERS,
+    "designated": [True, False],
+    "mining_license": [True, False],
+    "includes_traceability_data": [True, False],
+    "recipient": ["miit", "provincial_miit", "county"],
+    "issued_on": DATES,
+    "filed_on": DATES,
+    "submitted_on": DATES,
+}
 for _name in ("group", "issued_on", "filed_on", "submitted_on"):  # null is itself a fact for these
     DOMAIN[_name] = DOMAIN[_name] + [None]
 PATH = re.compile(r"^facts\.(\w+)\[(\d+)\]\.(\w+)$")
@@ -42,8 +53,11 @@ def firings(ruleset, facts, as_of, rule_id: str, combination: set[str]) -> froze
 
 
 # Each example runs the oracle once per value tried: a quarter of the profile's examples.
-@settings(max_examples=max(25, settings.default.max_examples // 4), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=max(25, settings.default.max_examples // 4),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(text=gen.rulesets(), case=gen.requests())
 def test_an_undecided_rule_is_decided_by_its_missing_field(instruments, text, case):
     facts, as_of = case

@@ -1,4 +1,5 @@
 """A ruleset that does not validate is rejected with file, line, column and rule id."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -87,8 +88,11 @@ def test_unknown_fact_field_with_hint(instruments):
 def test_every_issue_is_listed_at_once(instruments):
     text = NOTICE.replace("severity: minor", "severity: low").replace("severity: major", "severity: high")
     issues = issues_of(text, instruments)
-    assert {i.rule for i in issues} == {"reporting.group-monthly-late", "reporting.group-monthly-missing",
-                                        "eligibility.smelting-capacity-below-floor"}
+    assert {i.rule for i in issues} == {
+        "reporting.group-monthly-late",
+        "reporting.group-monthly-missing",
+        "eligibility.smelting-capacity-below-floor",
+    }
 
 
 def test_yaml_syntax_error_has_a_line(instruments):
@@ -98,17 +102,20 @@ def test_yaml_syntax_error_has_a_line(instruments):
 
 
 def test_anchors_and_aliases_are_refused(instruments):
-    text = NOTICE.replace("title: {zh: 稀土集团月度生产数据逾期上报, en: Group's monthly production report filed late}",
-                          "title: &t {zh: 稀土集团月度生产数据逾期上报, en: Group's monthly production report filed late}"
-                          ).replace("title: {zh: 稀土集团月度生产数据逾期未报, en: Group's monthly production report not filed}",
-                                    "title: *t")
+    text = NOTICE.replace(
+        "title: {zh: 稀土集团月度生产数据逾期上报, en: Group's monthly production report filed late}",
+        "title: &t {zh: 稀土集团月度生产数据逾期上报, en: Group's monthly production report filed late}",
+    ).replace("title: {zh: 稀土集团月度生产数据逾期未报, en: Group's monthly production report not filed}", "title: *t")
     [issue] = issues_of(text, instruments)
     assert "aliases" in issue.message
 
 
 def test_unless_may_not_read_unknowable_fields(instruments):
-    text = Path(RULESETS_DIR / "measures" / "draft.yaml").read_text(encoding="utf-8").replace(
-        "and quota.activity == produced.activity\n    subject", "and quota.ore_type == 'rock'\n    subject")
+    text = (
+        Path(RULESETS_DIR / "measures" / "draft.yaml")
+        .read_text(encoding="utf-8")
+        .replace("and quota.activity == produced.activity\n    subject", "and quota.ore_type == 'rock'\n    subject")
+    )
     [issue] = issues_of(text, instruments)
     assert "may be unknown" in issue.message and issue.rule == "quota.production-without-quota"
 
@@ -142,15 +149,18 @@ INTERPRETATION = """    interpretation:
 
 def test_interpretation_is_loaded_on_its_rule(instruments):
     text = NOTICE.replace("    severity: minor\n", "    severity: minor\n" + INTERPRETATION, 1)
-    rule = next(r for r in load_ruleset(text, "fixture.yaml", instruments).rules
-                if r.id == "reporting.group-monthly-late")
+    rule = next(
+        r for r in load_ruleset(text, "fixture.yaml", instruments).rules if r.id == "reporting.group-monthly-late"
+    )
     [entry] = rule.interpretations
     assert entry.reading == {"zh": "择一即可", "en": "Either suffices"}
     assert entry.alternative["en"] == "Both must hold" and entry.citation is None
 
 
 def test_interpretation_without_a_reason_is_refused_with_its_line(instruments):
-    broken = INTERPRETATION.replace("      reason: {zh: 文义以“和”并列, en: The text joins them with a plain conjunction}\n", "")
+    broken = INTERPRETATION.replace(
+        "      reason: {zh: 文义以“和”并列, en: The text joins them with a plain conjunction}\n", ""
+    )
     text = NOTICE.replace("    severity: minor\n", "    severity: minor\n" + broken, 1)
     [issue] = issues_of(text, instruments)
     assert issue.rule == "reporting.group-monthly-late"

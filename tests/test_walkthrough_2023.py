@@ -1,5 +1,6 @@
 """docs/regulators.md's 2023 third-batch walkthrough, run as written: every command from the guide, in an
 empty folder, the CLI against a real server (gunicorn), each output line the guide shows checked."""
+
 from __future__ import annotations
 
 import json
@@ -13,13 +14,16 @@ import pytest
 from helpers import ROOT, dev_server
 
 DOC = (ROOT / "docs" / "regulators.md").read_text(encoding="utf-8")
-SECTION = DOC[DOC.index("## Walkthrough: the 2023 third-batch notice"):]
+SECTION = DOC[DOC.index("## Walkthrough: the 2023 third-batch notice") :]
 
 
 def _commands() -> list[str]:
     """The guide's command lines of the walkthrough, in order (indented lines starting with a command)."""
-    return [line.strip() for line in SECTION.splitlines()
-            if re.match(r"    (mkdir |cp |repolicy |REPOLICY_TOKEN=|curl )", line)]
+    return [
+        line.strip()
+        for line in SECTION.splitlines()
+        if re.match(r"    (mkdir |cp |repolicy |REPOLICY_TOKEN=|curl )", line)
+    ]
 
 
 def _shown(output: str) -> list[str]:
@@ -38,8 +42,13 @@ def test_the_2023_third_batch_from_an_empty_folder_to_activation(tmp_path, serve
     project = tmp_path / "project"
     project.mkdir()
     (project / "rulesets").symlink_to(ROOT / "rulesets")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "REPOLICY_SERVER": server.url, "REPOLICY_TOKEN": "dev-regulator",
-           "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "REPOLICY_SERVER": server.url,
+        "REPOLICY_TOKEN": "dev-regulator",
+        "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     commands = _commands()
     assert len(commands) == 16 and commands[0] == "mkdir work2023"
     outputs = []

@@ -1,6 +1,7 @@
 """The wire-type table (policy.wire_types): one entry per wire type the fact catalogue uses, and its parts
 agree with each other: a value the fast check accepts, the marshmallow field accepts unchanged, and the
 normaliser writes only the condition fields the type checker lets rules read, each with a value of its type."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,8 +44,11 @@ def values_for(wf):
     }[wf.type]
 
 
-@given(st.sampled_from(WIRE_FIELDS).flatmap(
-    lambda pair: st.tuples(st.just(pair), st.one_of(st.none(), values_for(pair[1])))))
+@given(
+    st.sampled_from(WIRE_FIELDS).flatmap(
+        lambda pair: st.tuples(st.just(pair), st.one_of(st.none(), values_for(pair[1])))
+    )
+)
 def test_check_schema_and_normaliser_agree(case):
     (lst, wf), value = case
     entry = wire_type(wf)

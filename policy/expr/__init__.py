@@ -24,10 +24,27 @@ Semantics of unknowns: reading a field the fact does not have raises
 
 The names below are the package's interface (``from policy import expr as E; E.parse(...)``).
 """
+
 from policy.expr.compiler import Compiled, compile_py
 from policy.expr.interpret import evaluate, holds
-from policy.expr.node_types import (FLIPPED, NEGATED, NODE_TYPES, AsOf, Arith, Bindings, BoolOp, Call, Compare, Const,
-                                    ExprError, FieldRef, Neg, Node, Not, ParamRef)
+from policy.expr.node_types import (
+    FLIPPED,
+    NEGATED,
+    NODE_TYPES,
+    AsOf,
+    Arith,
+    Bindings,
+    BoolOp,
+    Call,
+    Compare,
+    Const,
+    ExprError,
+    FieldRef,
+    Neg,
+    Node,
+    Not,
+    ParamRef,
+)
 from policy.expr.parser import Scope, enum_values, parse, type_of
 from policy.expr.render import compile_explanation, explain, to_text
 from policy.expr.rewrite import isolate, push_not
@@ -35,8 +52,40 @@ from policy.expr.visitor import Visitor, handles
 from policy.expr.walk import children, conjuncts, field_refs, nodes, uses_as_of
 
 __all__ = [
-    "AsOf", "Arith", "Bindings", "BoolOp", "Call", "Compare", "Compiled", "Const", "ExprError", "FLIPPED", "FieldRef",
-    "NEGATED", "NODE_TYPES", "Neg", "Node", "Not", "ParamRef", "Scope", "Visitor", "children", "compile_explanation",
-    "compile_py", "conjuncts", "enum_values", "evaluate", "explain", "field_refs", "handles",
-    "holds", "isolate", "nodes", "parse", "push_not", "to_text", "type_of", "uses_as_of",
+    "AsOf",
+    "Arith",
+    "Bindings",
+    "BoolOp",
+    "Call",
+    "Compare",
+    "Compiled",
+    "Const",
+    "ExprError",
+    "FLIPPED",
+    "FieldRef",
+    "NEGATED",
+    "NODE_TYPES",
+    "Neg",
+    "Node",
+    "Not",
+    "ParamRef",
+    "Scope",
+    "Visitor",
+    "children",
+    "compile_explanation",
+    "compile_py",
+    "conjuncts",
+    "enum_values",
+    "evaluate",
+    "explain",
+    "field_refs",
+    "handles",
+    "holds",
+    "isolate",
+    "nodes",
+    "parse",
+    "push_not",
+    "to_text",
+    "type_of",
+    "uses_as_of",
 ]

@@ -4,22 +4,39 @@ Same semantics as :func:`policy.expr.interpret.evaluate` (the property tests com
 expressions): the tree is walked once, when a rule version is loaded, instead of once per fact or
 finding (computed fields over every fact of a list, violation details, explanations).
 """
+
 from __future__ import annotations
 
 from typing import Any
 from collections.abc import Callable, Mapping
 
 from policy.expr.interpret import kleene
-from policy.expr.node_types import (AsOf, Arith, Bindings, BoolOp, Call, Compare, Const, FieldRef, Neg, Node, Not,
-                                    ParamRef)
+from policy.expr.node_types import (
+    AsOf,
+    Arith,
+    Bindings,
+    BoolOp,
+    Call,
+    Compare,
+    Const,
+    FieldRef,
+    Neg,
+    Node,
+    Not,
+    ParamRef,
+)
 from policy.expr.visitor import Visitor, handles
 from policy.functions import FUNCTIONS, UnknownValue
 
 Compiled = Callable[[Bindings, Mapping[str, Any], "int | None"], Any]
 
 _PY_CMP: dict[str, Callable[[Any, Any], bool]] = {
-    "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
 }
 
 
@@ -44,6 +61,7 @@ class _Compiler(Visitor[Compiled]):
             if value is None:
                 raise UnknownValue(f"{alias}.{name}")
             return value
+
         return field
 
     @handles(ParamRef)
@@ -57,6 +75,7 @@ class _Compiler(Visitor[Compiled]):
             if a is None:
                 raise UnknownValue("as_of")
             return a
+
         return as_of
 
     @handles(Neg)
@@ -84,6 +103,7 @@ class _Compiler(Visitor[Compiled]):
             if y == 0:
                 raise UnknownValue("division by zero")
             return x / y
+
         return divide
 
     @handles(Compare)
@@ -104,6 +124,7 @@ class _Compiler(Visitor[Compiled]):
                 except UnknownValue:
                     values.append(None)
             return kleene(op, values)
+
         return boolop
 
     @handles(Call)
@@ -120,6 +141,7 @@ class _Compiler(Visitor[Compiled]):
                 if exc.warning and on_warning:
                     on_warning(exc.warning)
                 raise
+
         return call
 
 

@@ -5,13 +5,26 @@ condition that cannot be evaluated does not hold.  ``and`` / ``or`` are three-va
 :mod:`policy.expr.compiler` gives the same semantics as closures for hot paths; this walk stays what the
 reference evaluator and the property tests compare against.
 """
+
 from __future__ import annotations
 
 from typing import Any
 from collections.abc import Callable, Mapping
 
-from policy.expr.node_types import (AsOf, Arith, Bindings, BoolOp, Call, Compare, Const, FieldRef, Neg, Node, Not,
-                                    ParamRef)
+from policy.expr.node_types import (
+    AsOf,
+    Arith,
+    Bindings,
+    BoolOp,
+    Call,
+    Compare,
+    Const,
+    FieldRef,
+    Neg,
+    Node,
+    Not,
+    ParamRef,
+)
 from policy.expr.visitor import Visitor, handles
 from policy.functions import FUNCTIONS, UnknownValue
 
@@ -29,8 +42,9 @@ def kleene(op: str, values: list) -> bool:
 class _Interpreter(Visitor[Any]):
     """One evaluation: the facts, parameters and date are the walk's state."""
 
-    def __init__(self, facts: Bindings, params: Mapping[str, Any], as_of: int | None,
-                 on_warning: Callable[[dict], None] | None):
+    def __init__(
+        self, facts: Bindings, params: Mapping[str, Any], as_of: int | None, on_warning: Callable[[dict], None] | None
+    ):
         self.facts, self.params, self.as_of, self.on_warning = facts, params, as_of, on_warning
 
     @handles(Const)
@@ -79,8 +93,19 @@ class _Interpreter(Visitor[Any]):
     def compare(self, node: Compare) -> Any:
         a, b = self.visit(node.left), self.visit(node.right)
         op = node.op
-        return (a == b if op == "==" else a != b if op == "!=" else a < b if op == "<"
-                else a <= b if op == "<=" else a > b if op == ">" else a >= b)
+        return (
+            a == b
+            if op == "=="
+            else a != b
+            if op == "!="
+            else a < b
+            if op == "<"
+            else a <= b
+            if op == "<="
+            else a > b
+            if op == ">"
+            else a >= b
+        )
 
     @handles(BoolOp)
     def boolop(self, node: BoolOp) -> Any:
@@ -105,8 +130,13 @@ class _Interpreter(Visitor[Any]):
             raise
 
 
-def evaluate(node: Node, facts: Bindings, params: Mapping[str, Any], as_of: int | None = None,
-             on_warning: Callable[[dict], None] | None = None) -> Any:
+def evaluate(
+    node: Node,
+    facts: Bindings,
+    params: Mapping[str, Any],
+    as_of: int | None = None,
+    on_warning: Callable[[dict], None] | None = None,
+) -> Any:
     """Evaluate in plain Python; raise UnknownValue when a needed value is unknown."""
     return _Interpreter(facts, params, as_of, on_warning).visit(node)
 

@@ -5,6 +5,7 @@ version that holds it.  :data:`NODE_TYPES` lists them all: every visitor
 (:class:`policy.expr.visitor.Visitor`) has one handler for each, and a test fails when a node type is
 added without one.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

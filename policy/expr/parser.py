@@ -4,14 +4,27 @@ Conditions are parsed with Python's own ``ast`` module (so the grammar is famili
 then turned into :mod:`policy.expr.node_types`; any Python construct outside the whitelist below is a
 validation error, so nothing a ruleset says is ever executed as Python.
 """
+
 from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
 from collections.abc import Mapping
 
-from policy.expr.node_types import (AsOf, Arith, BoolOp, Call, Compare, Const, ExprError, FieldRef, Neg, Node, Not,
-                                    ParamRef)
+from policy.expr.node_types import (
+    AsOf,
+    Arith,
+    BoolOp,
+    Call,
+    Compare,
+    Const,
+    ExprError,
+    FieldRef,
+    Neg,
+    Node,
+    Not,
+    ParamRef,
+)
 from policy.expr.visitor import Visitor, handles
 from policy.functions import FUNCTIONS, parse_date
 
@@ -42,8 +55,11 @@ def parse(text: str, scope: Scope) -> Node:
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
-        raise ExprError(f"cannot read the condition: {exc.msg}", exc.offset or 1,
-                        "write comparisons like `a.field > 100`, join them with `and` / `or`") from exc
+        raise ExprError(
+            f"cannot read the condition: {exc.msg}",
+            exc.offset or 1,
+            "write comparisons like `a.field > 100`, join them with `and` / `or`",
+        ) from exc
     node = _Builder(scope, source).build(tree.body)
     return node
 
@@ -100,9 +116,12 @@ class _Builder:
                 if not self.scope.allow_as_of:
                     raise self.fail(n, "`as_of` is not available here")
                 return AsOf()
-            raise self.fail(n, f"unknown name {n.id!r}",
-                            f"use a fact alias with a field ({', '.join(sorted(self.scope.aliases)) or 'none bound'}), "
-                            f"params.NAME, as_of, or a quoted 'text'")
+            raise self.fail(
+                n,
+                f"unknown name {n.id!r}",
+                f"use a fact alias with a field ({', '.join(sorted(self.scope.aliases)) or 'none bound'}), "
+                f"params.NAME, as_of, or a quoted 'text'",
+            )
         if isinstance(n, ast.Constant):
             v = n.value
             if isinstance(v, bool):
@@ -114,8 +133,11 @@ class _Builder:
             raise self.fail(n, f"unsupported constant {v!r}")
         if isinstance(n, ast.Call):
             return self.call(n)
-        raise self.fail(n, f"unsupported construct `{ast.unparse(n)}`",
-                        "conditions use fields, numbers, 'text', comparisons, and/or/not, + - * /")
+        raise self.fail(
+            n,
+            f"unsupported construct `{ast.unparse(n)}`",
+            "conditions use fields, numbers, 'text', comparisons, and/or/not, + - * /",
+        )
 
     def expect(self, node: Node, src: ast.AST, wanted: str) -> None:
         got = type_of(node, self.scope)
@@ -128,16 +150,21 @@ class _Builder:
         base, name = n.value.id, n.attr
         if base == "params":
             if name not in self.scope.params:
-                raise self.fail(n, f"unknown parameter {name!r}",
-                                f"declared parameters: {', '.join(sorted(self.scope.params)) or 'none'}")
+                raise self.fail(
+                    n,
+                    f"unknown parameter {name!r}",
+                    f"declared parameters: {', '.join(sorted(self.scope.params)) or 'none'}",
+                )
             return ParamRef(name)
         if base not in self.scope.aliases:
-            raise self.fail(n, f"unknown fact alias {base!r}",
-                            f"aliases bound so far: {', '.join(sorted(self.scope.aliases)) or 'none'}")
+            raise self.fail(
+                n,
+                f"unknown fact alias {base!r}",
+                f"aliases bound so far: {', '.join(sorted(self.scope.aliases)) or 'none'}",
+            )
         fields = self.scope.aliases[base]
         if name not in fields:
-            raise self.fail(n, f"fact {base!r} has no field {name!r}",
-                            f"its fields: {', '.join(sorted(fields))}")
+            raise self.fail(n, f"fact {base!r} has no field {name!r}", f"its fields: {', '.join(sorted(fields))}")
         return FieldRef(base, name)
 
     def compare(self, n: ast.Compare) -> Node:
@@ -179,8 +206,7 @@ class _Builder:
     def check_enum(self, enum_side: Node, other: Node, src: ast.AST) -> None:
         values = enum_values(enum_side, self.scope)
         if isinstance(other, Const) and isinstance(other.value, str) and values and other.value not in values:
-            raise self.fail(src, f"{other.value!r} is not a possible value",
-                            f"possible values: {', '.join(values)}")
+            raise self.fail(src, f"{other.value!r} is not a possible value", f"possible values: {', '.join(values)}")
 
     def date_const(self, text: str, src: ast.AST) -> Const:
         try:
@@ -202,8 +228,9 @@ class _Builder:
             items = [self.build(e) for e in rs.elts]
             if not items:
                 raise self.fail(rs, "an empty list")
-            comps = tuple(self.check_compare("!=" if negate else "==", left, item, ls, e)
-                          for item, e in zip(items, rs.elts))
+            comps = tuple(
+                self.check_compare("!=" if negate else "==", left, item, ls, e) for item, e in zip(items, rs.elts)
+            )
             return comps[0] if len(comps) == 1 else BoolOp("and" if negate else "or", comps)
         raise self.fail(rs, "`in` takes a list [..] or a list field such as e.activities")
 

@@ -8,14 +8,28 @@ format template and its value closures, so writing a finding's explanation evalu
 shows (a violation's ``explanation`` was 25 of 79 ms of shaping on the large bench request when the
 tree was walked for every finding).
 """
+
 from __future__ import annotations
 
 from typing import Any
 from collections.abc import Callable, Mapping, Sequence
 
 from policy.expr.compiler import compile_py
-from policy.expr.node_types import (NODE_TYPES, AsOf, Arith, Bindings, BoolOp, Call, Compare, Const, FieldRef, Neg,
-                                    Node, Not, ParamRef)
+from policy.expr.node_types import (
+    NODE_TYPES,
+    AsOf,
+    Arith,
+    Bindings,
+    BoolOp,
+    Call,
+    Compare,
+    Const,
+    FieldRef,
+    Neg,
+    Node,
+    Not,
+    ParamRef,
+)
 from policy.expr.parser import Scope, type_of
 from policy.expr.visitor import Visitor, handles
 from policy.functions import UnknownValue
@@ -105,6 +119,7 @@ class _Explanation(_Text):
                 fact = facts.get(alias)
                 v = fact.get(name) if fact is not None else None
                 return "?" if v is None else show(v, vtype, node)
+
             return field
         fn = compile_py(node)
 
@@ -114,6 +129,7 @@ class _Explanation(_Text):
             except UnknownValue:
                 return "?"
             return show(v, vtype, node)
+
         return value
 
     @handles(FieldRef, ParamRef, AsOf)
@@ -156,8 +172,9 @@ def _assemble(parts: list[Part]) -> Explanation:
     return lambda facts, params, as_of: fill(*[v(facts, params, as_of) for v in getters])
 
 
-def compile_explanation(node: Node | Sequence[Node], show: Show = _show_plain, scope: Scope | None = None,
-                        separator: str = " and ") -> Explanation:
+def compile_explanation(
+    node: Node | Sequence[Node], show: Show = _show_plain, scope: Scope | None = None, separator: str = " and "
+) -> Explanation:
     """:func:`explain` compiled once: a function ``(facts, params, as_of) -> text``.
 
     Given several conditions (a rule's ``where`` clauses), their explanations joined by ``separator``."""
@@ -170,8 +187,14 @@ def compile_explanation(node: Node | Sequence[Node], show: Show = _show_plain, s
     return _assemble(parts)
 
 
-def explain(node: Node, facts: Bindings, params: Mapping[str, Any], as_of: int | None = None,
-            show: Show = _show_plain, scope: Scope | None = None) -> str:
+def explain(
+    node: Node,
+    facts: Bindings,
+    params: Mapping[str, Any],
+    as_of: int | None = None,
+    show: Show = _show_plain,
+    scope: Scope | None = None,
+) -> str:
     """The condition written out with the values it compared, e.g.
     ``quota.amount_t_reo (5,000) < produced.amount_t_reo (5,320)``; unknown values show as ``?``.
 

@@ -4,10 +4,25 @@ durable_rules has no negation of a sub-condition and tests one fact's field agai
 the compiler (:mod:`engine.compiler`) rewrites conditions into that shape first.  Both rewrites keep the
 meaning under the language's three-valued logic.
 """
+
 from __future__ import annotations
 
-from policy.expr.node_types import (NEGATED, FLIPPED, AsOf, Arith, BoolOp, Call, Compare, Const, ExprError, FieldRef,
-                                    Neg, Node, Not, ParamRef)
+from policy.expr.node_types import (
+    NEGATED,
+    FLIPPED,
+    AsOf,
+    Arith,
+    BoolOp,
+    Call,
+    Compare,
+    Const,
+    ExprError,
+    FieldRef,
+    Neg,
+    Node,
+    Not,
+    ParamRef,
+)
 from policy.expr.visitor import Visitor, handles
 from policy.expr.walk import field_refs
 
@@ -56,6 +71,7 @@ def isolate(node: Compare, alias: str) -> Compare | None:
     ``a.filed_on - a.issued_on > 14`` becomes ``a.filed_on > a.issued_on + 14``.
     Only + and - are moved across (exact for the numbers and day counts used here).
     """
+
     def own(n: Node) -> bool:
         return isinstance(n, FieldRef) and n.alias == alias
 

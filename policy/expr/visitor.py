@@ -6,6 +6,7 @@ method marked for the node's exact type.  Each concrete visitor handles every ty
 ``tests/test_expr_visitors.py`` checks for every subclass, so a new node type cannot be forgotten by
 one walk and silently mishandled.
 """
+
 from __future__ import annotations
 
 from typing import Any, ClassVar, Generic, TypeVar
@@ -19,9 +20,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def handles(*types: type) -> Callable[[F], F]:
     """Mark a visitor method as the handler of ``types`` (node classes)."""
+
     def mark(method: F) -> F:
         method._handles = types  # type: ignore[attr-defined]
         return method
+
     return mark
 
 

@@ -1,4 +1,5 @@
 """Reading a tree without changing it: its nodes in order, the fields it reads, its ``and`` parts."""
+
 from __future__ import annotations
 
 from policy.expr.node_types import AsOf, Arith, BoolOp, Call, Compare, Const, FieldRef, Neg, Node, Not, ParamRef

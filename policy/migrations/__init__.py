@@ -7,6 +7,7 @@ the tables such a database lacks), then upgraded.  Several processes starting at
 (gunicorn workers, several instances) run it one at a time: a PostgreSQL advisory lock held for the
 upgrade's transaction, a file lock beside a SQLite file.  Adding a migration: README, "Database migrations".
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -77,8 +78,12 @@ def upgrade(engine: Engine) -> None:
             return
         cfg = alembic_config(conn)
         if at is None and inspect(conn).has_table(_LEGACY_MARKER):
-            log.warning("database made before migrations (no alembic_version): adopting it at the baseline "
-                        "revision %s, then upgrading to %s", BASELINE, target)
+            log.warning(
+                "database made before migrations (no alembic_version): adopting it at the baseline "
+                "revision %s, then upgrading to %s",
+                BASELINE,
+                target,
+            )
             command.upgrade(cfg, BASELINE)
         command.upgrade(cfg, "head")
         log.info("database schema upgraded from %s to %s", at or "nothing", target)

@@ -1,5 +1,6 @@
 """Alembic's environment: the store's metadata, and the connection :func:`policy.migrations.upgrade` gives
 (or, from the ``alembic`` command line, the ``sqlalchemy.url`` of alembic.ini or ``REPOLICY_DATABASE_URL``)."""
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,9 @@ config = context.config
 
 
 def _run(connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata,
-                      render_as_batch=connection.dialect.name == "sqlite")  # SQLite alters by copying
+    context.configure(
+        connection=connection, target_metadata=metadata, render_as_batch=connection.dialect.name == "sqlite"
+    )  # SQLite alters by copying
     with context.begin_transaction():
         context.run_migrations()
 
@@ -33,8 +35,11 @@ def run_migrations_online() -> None:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=os.environ.get("REPOLICY_DATABASE_URL") or config.get_main_option("sqlalchemy.url"),
-                      target_metadata=metadata, literal_binds=True)
+    context.configure(
+        url=os.environ.get("REPOLICY_DATABASE_URL") or config.get_main_option("sqlalchemy.url"),
+        target_metadata=metadata,
+        literal_binds=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
