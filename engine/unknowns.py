@@ -129,7 +129,7 @@ class _Search:
                 if any(fact is other for other in bound.values()):
                     continue  # a combination is of distinct facts
                 trial = {**bound, p.alias: fact}
-                settled = self.settled({**refs, p.alias: (p.fact, src)})
+                settled = self.settled({**refs, p.alias: (p.fact, src)}, trial)
                 where = None if p.where is None else E.push_not(p.where)
                 truth = _TRUE if where is None else _truth(where, trial, self.params, self.prep.as_of, settled)
                 if truth is _FALSE:
@@ -143,8 +143,11 @@ class _Search:
         extend(0, {}, {}, [])
         self.found.extend(results)
 
-    def settled(self, refs: Mapping[str, Any]) -> frozenset[tuple[str, str]]:
-        """(alias, field) of the bound request facts that were sent as null where null is a fact."""
+    def settled(self, refs: Mapping[str, Any], bound: Mapping[str, Any]) -> frozenset[tuple[str, str]]:
+        """(alias, field) of the bound request facts that no completion of the request can give a value:
+        fields sent as null where null is a fact, and computed fields without a value although every
+        submitted field behind them was sent (``issued_on + 14`` of an allocation sent with
+        ``issued_on: null``, not issued, has no date whatever else is sent)."""
         out = set()
         for alias, (kind, sources) in refs.items():
             if kind in FACT_LISTS and len(sources) == 1:
@@ -152,7 +155,22 @@ class _Search:
                 raw = self.raw.get(lst) or ()
                 fact = raw[index] if index < len(raw) else {}
                 out |= {(alias, name) for name in NULL_IS_A_FACT[lst] if name in fact and fact[name] is None}
+                prepared = bound.get(alias) or {}
+                for c in self.ruleset.computed:
+                    if c.list == lst and prepared.get(c.field) is None and self._inputs_sent(lst, c.field, fact):
+                        out.add((alias, c.field))
         return frozenset(out)
+
+    def _inputs_sent(self, lst: str, name: str, raw: Mapping[str, Any]) -> bool:
+        """Every submitted field behind the computed field ``name`` was sent with a value, or as a null
+        that is itself a fact."""
+        comps = computed_behind(self.ruleset.computed, {(lst, name)})
+        own = {c.field for c in self.ruleset.computed if c.list == lst}
+        for f in {r.name for c in comps for r in E.field_refs(c.value)} - own:
+            wire = _wire_field(lst, f)
+            if raw.get(wire) is None and not (wire in NULL_IS_A_FACT[lst] and wire in raw):
+                return False
+        return True
 
     def behind(self, lst: str, index: int, name: str) -> list[str]:
         """For a computed field, the submitted fields it is computed from that the fact lacks (a
