@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, reject, settings
 import oracle
 import ruleset_strategies as gen
 from engine.unknowns import unknowns
+from policy import expr as E
 from policy.loader import RulesetInvalid, load_ruleset
 
 NUMBERS = [-1, 0, 0.5, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 2020, 2021, 2022]
@@ -71,6 +72,11 @@ def test_an_undecided_rule_is_decided_by_its_missing_field(instruments, text, ca
             continue  # a computed or derived value, or several fields: not tried here
         lst, index, name = PATH.match(entry["missing"][0]).groups()
         if name not in DOMAIN:
+            continue
+        if any(c.list == lst and name in {r.name for r in E.field_refs(c.value)} for c in ruleset.computed):
+            # Behind a computed field the search knows no range (choose(e.designated, 1, 0) is 0 or 1, so
+            # `b.year != a.c0` holds whatever designated is): it reports such a rule as undecided, which a
+            # value may not change. Its claim is checked on the fields the conditions read themselves.
             continue
         combination = set(entry["facts"])
         outcomes = set()
