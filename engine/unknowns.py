@@ -17,6 +17,8 @@ request cannot make it run away; a result cut short says so.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Mapping
@@ -31,6 +33,8 @@ from policy.model import Rule, Ruleset
 
 MAX_STEPS = 200_000
 MAX_PER_RULE = 20
+# At most this many completions of a condition's missing finite fields are tried (2**6 booleans).
+MAX_COMPLETIONS = 64
 
 _TRUE, _UNKNOWN, _FALSE = True, None, False
 
@@ -88,6 +92,50 @@ def _missing_refs(
     return {r for r in E.field_refs(node) if bound.get(r.alias, {}).get(r.name) is None}
 
 
+def _finite_domain(kind: str, name: str) -> tuple[Any, ...]:
+    """The values a missing condition field of a request list can take when there are few (a boolean,
+    an enum), else ``()``."""
+    lst = FACT_LISTS.get(kind)
+    cf = lst.condition_fields.get(name) if lst is not None else None
+    if cf is None:
+        return ()
+    if cf.type == "boolean":
+        return (True, False)
+    return tuple(cf.enum)
+
+
+def _could_hold(
+    node: E.Node,
+    bound: Mapping[str, Any],
+    params: Mapping[str, Any],
+    as_of: int,
+    settled: frozenset[tuple[str, str]],
+    kinds: Mapping[str, str],
+) -> bool:
+    """Whether some completion of the missing fields could make an unknown condition true.
+
+    Three-valued logic alone cannot see a contradiction: ``a.issued and (not a.issued or x == 0)`` is
+    unknown without ``issued`` though no value of it makes the condition true when ``x`` is 1. The missing
+    fields with few values (booleans, enums) are therefore tried, every combination; a condition false
+    under each is false. Fields with many values (numbers, dates) stay unknown during the trial, so the
+    answer errs towards "could hold" and never hides a rule a value decides.
+    """
+    finite = []
+    for ref in sorted(_missing_refs(node, bound, params, as_of, settled), key=lambda r: (r.alias, r.name)):
+        domain = _finite_domain(kinds.get(ref.alias, ""), ref.name)
+        if domain:
+            finite.append((ref, domain))
+    if not finite or math.prod(len(d) for _, d in finite) > MAX_COMPLETIONS:
+        return True
+    for values in itertools.product(*(d for _, d in finite)):
+        completed = dict(bound)
+        for ref, value in zip((r for r, _ in finite), values):
+            completed[ref.alias] = {**completed[ref.alias], ref.name: value}
+        if _truth(node, completed, params, as_of, settled) is not _FALSE:
+            return True
+    return False
+
+
 @dataclass
 class _Search:
     ruleset: Ruleset
@@ -132,6 +180,10 @@ class _Search:
                 settled = self.settled({**refs, p.alias: (p.fact, src)}, trial)
                 where = None if p.where is None else E.push_not(p.where)
                 truth = _TRUE if where is None else _truth(where, trial, self.params, self.prep.as_of, settled)
+                if truth is _UNKNOWN and where is not None:
+                    kinds = {alias: kind for alias, (kind, _) in refs.items()} | {p.alias: p.fact}
+                    if not _could_hold(where, trial, self.params, self.prep.as_of, settled, kinds):
+                        truth = _FALSE
                 if truth is _FALSE:
                     continue
                 gaps = list(missing)

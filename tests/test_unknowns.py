@@ -194,3 +194,47 @@ rules:
     facts = {"reports": [{"reporter": "E1", "level": "enterprise", "period": "2021-03"}]}
     [entry], _ = unknowns(rs, facts, dt.date(2021, 12, 31))
     assert entry["missing"] == ["facts.reports[0].reported_amount_t_reo"]
+
+
+def _one_pattern_rule(instruments, fact: str, alias: str, where: str, subject: str):
+    """A ruleset of one rule over one fact, firing where ``where`` holds."""
+    from rules_helpers import ruleset_from
+
+    return ruleset_from(
+        f"""
+rules:
+  - id: r0
+    title: {{zh: 测, en: t}}
+    severity: minor
+    when: [{{fact: {fact}, as: {alias}, where: "{where}"}}]
+    subject: {{type: enterprise, id: {subject}}}
+    message: {{zh: "{{subject}}", en: "{{subject}}"}}
+    citations: [{{instrument: notice-2021, eid: para_7}}]
+""",
+        instruments,
+    )
+
+
+def test_a_condition_no_value_of_the_missing_flag_can_satisfy_is_not_undecided(instruments):
+    """``a.issued and (not a.issued or a.amount_t_reo == 0)`` is false for an allocation of 1 t whether or not
+    it was issued: three-valued logic alone calls it unknown, so the flag's two values are tried. The same
+    condition with an amount of 0 does depend on the flag, and is reported."""
+    where = "(a.issued) and ((not a.issued) or (a.amount_t_reo == 0))"
+    rs = _one_pattern_rule(instruments, "allocations", "a", where, "a.enterprise")
+    allocation = {"enterprise": "E0", "year": 2020, "activity": "mining", "amount_t_reo": 1, "filed_on": "2021-04-12"}
+    found, _ = unknowns(rs, {"allocations": [allocation]}, dt.date(2021, 12, 31))
+    assert found == []
+    found, _ = unknowns(rs, {"allocations": [dict(allocation, amount_t_reo=0)]}, dt.date(2021, 12, 31))
+    assert [e["missing"] for e in found] == [["facts.allocations[0].issued_on"]]
+
+
+def test_an_enum_is_tried_over_its_values(instruments):
+    """A report of 1 t sent to the ministry is not over 5 t: whatever its missing recipient, the condition
+    is false; with 6 t it is the recipient that decides."""
+    where = "r.recipient == 'miit' and (r.recipient != 'miit' or r.reported_amount_t_reo > 5)"
+    rs = _one_pattern_rule(instruments, "reports", "r", where, "r.reporter")
+    report = {"reporter": "E1", "level": "enterprise", "period": "2021-03", "reported_amount_t_reo": 1}
+    found, _ = unknowns(rs, {"reports": [report]}, dt.date(2021, 12, 31))
+    assert found == []
+    found, _ = unknowns(rs, {"reports": [dict(report, reported_amount_t_reo=6)]}, dt.date(2021, 12, 31))
+    assert [e["missing"] for e in found] == [["facts.reports[0].recipient"]]
