@@ -320,7 +320,8 @@ def prepare(
     for name in need.lists:
         lst = FACT_LISTS[name]
         normalised, spans = request.list(name)
-        facts, sources = [], []
+        facts: list[dict[str, Any]] = []
+        sources: list[tuple[SourceRef, ...]] = []
         # computed fields and batch figures are per ruleset: do not touch the shared fact
         copy = name in computed_lists or (bool(ruleset.batches) and name in BATCH_LISTS)
         alternatives = (guards or {}).get(name)

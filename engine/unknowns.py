@@ -187,7 +187,8 @@ class _Search:
                 if truth is _FALSE:
                     continue
                 gaps = list(missing)
-                if truth is _UNKNOWN:
+                # `where` is None only when the truth is _TRUE, so an unknown truth always has a condition
+                if truth is _UNKNOWN and where is not None:
                     for ref in _missing_refs(where, trial, self.params, self.prep.as_of, settled):
                         gaps.append((ref.alias, ref.name))
                 extend(level + 1, trial, {**refs, p.alias: (p.fact, src)}, gaps)

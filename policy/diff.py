@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from policy import expr as E
-from policy.model import Rule, Ruleset
+from policy.model import Parameter, Rule, Ruleset
 
 
 def _day(n: int | None) -> str:
@@ -64,7 +64,10 @@ def diff(old: Ruleset, new: Ruleset) -> list[str]:
     for name in sorted(set(old.parameters) | set(new.parameters)):
         a, b = old.parameters.get(name), new.parameters.get(name)
         if a is None:
-            lines.append(f"Parameter added: {name} = {_param_value(b)} {b.unit or ''} (cites {_cites(b.citations)})")
+            added = cast(Parameter, b)  # the name is in the old or the new parameters, and not in the old
+            lines.append(
+                f"Parameter added: {name} = {_param_value(added)} {added.unit or ''} (cites {_cites(added.citations)})"
+            )
         elif b is None:
             lines.append(f"Parameter removed: {name} (was {_param_value(a)})")
         else:
@@ -82,11 +85,11 @@ def diff(old: Ruleset, new: Ruleset) -> list[str]:
     old_c = {(c.list, c.field): c for c in old.computed}
     new_c = {(c.list, c.field): c for c in new.computed}
     for key in sorted(set(old_c) | set(new_c)):
-        a, b = old_c.get(key), new_c.get(key)
-        if a is None or b is None or E.to_text(a.value) != E.to_text(b.value):
-            verb = "added" if a is None else "removed" if b is None else "changed"
+        ca, cb = old_c.get(key), new_c.get(key)
+        if ca is None or cb is None or E.to_text(ca.value) != E.to_text(cb.value):
+            verb = "added" if ca is None else "removed" if cb is None else "changed"
             lines.append(
-                f"Computed field {verb}: {key[0]}.{key[1]}" + (f" = {E.to_text(b.value)}" if b is not None else "")
+                f"Computed field {verb}: {key[0]}.{key[1]}" + (f" = {E.to_text(cb.value)}" if cb is not None else "")
             )
     old_r = {r.id: r for r in old.rules}
     new_r = {r.id: r for r in new.rules}
@@ -97,10 +100,10 @@ def diff(old: Ruleset, new: Ruleset) -> list[str]:
     for rid in old_r.keys() - new_r.keys():
         lines.append(f"Rule removed: {rid} ({old_r[rid].title['en']})")
     for rid in sorted(old_r.keys() & new_r.keys()):
-        a, b = _rule_view(old_r[rid]), _rule_view(new_r[rid])
-        for part in a:
-            if a[part] != b[part]:
-                lines.append(f"Rule {rid}: {part} changed:\n    before: {a[part]}\n    after:  {b[part]}")
+        ra, rb = _rule_view(old_r[rid]), _rule_view(new_r[rid])
+        for part in ra:
+            if ra[part] != rb[part]:
+                lines.append(f"Rule {rid}: {part} changed:\n    before: {ra[part]}\n    after:  {rb[part]}")
     return lines
 
 

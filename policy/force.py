@@ -153,7 +153,11 @@ class Timing:
             self.force = period
         else:
             self.applies = True
-            self.force = tuple(d.toordinal() if d is not None else None for d in force)
+            start, end = force
+            self.force = (
+                start.toordinal() if start is not None else None,
+                end.toordinal() if end is not None else None,
+            )
         self.as_of = as_of.toordinal()
         starts = [d for d in (self.force[0], period[0]) if d is not None]
         ends = [d for d in (self.force[1], period[1]) if d is not None]

@@ -32,7 +32,8 @@ def to_day(value: dt.date) -> int:
     return value.toordinal()
 
 
-def from_day(day: int) -> dt.date:
+def from_day(day: float) -> dt.date:
+    # a day number may be a float (date arithmetic in the rule language gives one); int() truncates it
     return dt.date.fromordinal(int(day))
 
 

@@ -26,7 +26,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 
 __all__ = [
@@ -189,7 +189,16 @@ def normalise_text(s: str) -> str:
     return _WHITESPACE_RE.sub("", s)
 
 
+@overload
+def _bilingual(value: Any, what: str, path: Path, *, required: Literal[True] = ...) -> dict[str, str]: ...
+
+
+@overload
+def _bilingual(value: Any, what: str, path: Path, *, required: bool) -> dict[str, str] | None: ...
+
+
 def _bilingual(value: Any, what: str, path: Path, *, required: bool = True) -> dict[str, str] | None:
+    # a required text is never None: None fails the mapping check below
     if value is None and not required:
         return None
     if (

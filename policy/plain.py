@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 from collections.abc import Mapping
 
 from policy import expr as E
@@ -100,7 +100,7 @@ class _Renderer(Visitor[str]):
             return None
         return entry.get(f"not_{self.lang}") if negated else entry.get(self.lang)
 
-    def is_statement(self, node: E.Node) -> bool:
+    def is_statement(self, node: E.Node) -> TypeGuard[E.FieldRef]:
         """A yes/no field read as a statement about its fact ("the enterprise holds a mining licence")."""
         return isinstance(node, E.FieldRef) and "not_en" in self.voc.fields.get(node.name, {})
 

@@ -47,7 +47,8 @@ def rule_dependencies(ruleset: Ruleset, rule: Rule) -> dict[str, list[str]]:
     params = sorted({n.name for n in nodes if isinstance(n, E.ParamRef)})
     derived = sorted({p.fact for p in rule.patterns if p.fact in ruleset.aggregates})
     facts_of = {p.alias: p.fact for p in rule.patterns}
-    read = {(facts_of.get(n.alias), n.name) for n in nodes if isinstance(n, E.FieldRef)}
+    # an alias no pattern binds reads no list, so it can lead to no computed field
+    read = {(fact, n.name) for n in nodes if isinstance(n, E.FieldRef) and (fact := facts_of.get(n.alias)) is not None}
     # and the computed fields those read (a later computed field may read an earlier one)
     computed = sorted(f"{c.list}.{c.field}" for c in computed_behind(ruleset.computed, read))
     for c in ruleset.computed:  # a computed field's own parameters count too
@@ -141,7 +142,7 @@ def unsigned_changes(
 
 def standing_override(
     ruleset: Ruleset, rule: Rule, overrides: Iterable[Mapping[str, Any]], state: Mapping[str, Any]
-) -> dict[str, Any] | None:
+) -> Mapping[str, Any] | None:
     """The emergency override under which this rule, as it stands in this version, was activated unsigned;
     None once it is signed off (``state`` is its :func:`review_state`)."""
     if state.get("status") == APPROVED:

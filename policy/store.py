@@ -13,7 +13,7 @@ import base64
 import datetime as dt
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast, overload
 from collections.abc import Iterable
 
 from sqlalchemy import (
@@ -186,6 +186,14 @@ def packed_text(text: str | None) -> str | None:
     return _COMPRESSED + base64.b64encode(zlib.compress(text.encode("utf-8"), 6)).decode("ascii")
 
 
+@overload
+def unpacked_text(text: str) -> str: ...
+
+
+@overload
+def unpacked_text(text: None) -> None: ...
+
+
 def unpacked_text(text: str | None) -> str | None:
     if text is None or not text.startswith(_COMPRESSED):
         return text
@@ -254,6 +262,14 @@ class VersionConflict(ValueError):
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+@overload
+def _utc(at: dt.datetime) -> dt.datetime: ...
+
+
+@overload
+def _utc(at: None) -> None: ...
 
 
 def _utc(at: dt.datetime | None) -> dt.datetime | None:
@@ -460,7 +476,7 @@ class Store:
             if newest is not None and newest.digest == digest:
                 return _instrument_row(newest), False
             revision = newest.revision + 1 if newest is not None else 1
-            values = dict(
+            values: dict[str, Any] = dict(
                 instrument_id=instrument_id,
                 revision=revision,
                 legal_status=legal_status,
@@ -500,7 +516,7 @@ class Store:
         """Append a sign-off (and its audit entry, in the same transaction)."""
         at = _now()
         with self.engine.begin() as conn:
-            seq = conn.execute(
+            key = conn.execute(
                 insert(approvals).values(
                     ruleset_id=ruleset_id,
                     version=version,
@@ -510,7 +526,9 @@ class Store:
                     at=at,
                     comment=comment,
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key
+            # a single-row INSERT's result always has the new row's primary key (None only for other statements)
+            seq = cast(Any, key)[0]
             self._audit(
                 conn,
                 reviewer,

@@ -118,7 +118,7 @@ class _Loader(yaml.SafeLoader):
 
     depth = 0
 
-    def compose_node(self, parent, index):  # type: ignore[override]
+    def compose_node(self, parent, index):
         event = self.peek_event()
         if self.check_event(yaml.AliasEvent):
             raise YamlSourceError(
@@ -136,25 +136,25 @@ class _Loader(yaml.SafeLoader):
         finally:
             self.depth -= 1
 
-    def construct_yaml_str(self, node):  # type: ignore[override]
+    def construct_yaml_str(self, node):
         value = super().construct_yaml_str(node)
         if has_lone_surrogate(value):
             raise YamlSourceError(f"text {SURROGATE_MESSAGE}", _loc(node))
         return value
 
-    def construct_yaml_int(self, node):  # type: ignore[override]
+    def construct_yaml_int(self, node):
         digits = len(node.value.replace("_", "").lstrip("+-"))
         if digits > MAX_INT_DIGITS:
             raise YamlSourceError(f"integer of {digits} digits: at most {MAX_INT_DIGITS} are read", _loc(node))
         return super().construct_yaml_int(node)
 
-    def construct_yaml_float(self, node):  # type: ignore[override]
+    def construct_yaml_float(self, node):
         value = super().construct_yaml_float(node)
         if not math.isfinite(value):
             raise YamlSourceError(f"{node.value} is not a finite number", _loc(node))
         return value
 
-    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+    def construct_mapping(self, node, deep=False):
         if not isinstance(node, yaml.MappingNode):  # pragma: no cover - defensive
             raise YamlSourceError("expected a mapping", _loc(node))
         result = LocatedDict()
@@ -171,7 +171,7 @@ class _Loader(yaml.SafeLoader):
             result.key_locations[key] = _loc(value_node)
         return result
 
-    def construct_sequence(self, node, deep=False):  # type: ignore[override]
+    def construct_sequence(self, node, deep=False):
         result = LocatedList(self.construct_object(child, deep=True) for child in node.value)
         result.location = _loc(node)
         result.item_locations = [_loc(child) for child in node.value]

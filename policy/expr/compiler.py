@@ -117,7 +117,7 @@ class _Compiler(Visitor[Compiled]):
         op = node.op
 
         def boolop(f, p, a):
-            values = []
+            values: list[bool | None] = []  # None: unknown
             for part in parts:
                 try:
                     values.append(bool(part(f, p, a)))

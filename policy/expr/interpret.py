@@ -9,7 +9,7 @@ reference evaluator and the property tests compare against.
 from __future__ import annotations
 
 from typing import Any
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from policy.expr.node_types import (
     AsOf,
@@ -29,7 +29,7 @@ from policy.expr.visitor import Visitor, handles
 from policy.functions import FUNCTIONS, UnknownValue
 
 
-def kleene(op: str, values: list) -> bool:
+def kleene(op: str, values: Sequence[bool | None]) -> bool:
     """``and`` / ``or`` over known (True/False) and unknown (None) operands; raise when undecided."""
     decisive = op == "or"  # True decides an `or`, False decides an `and`
     if decisive in values:
@@ -111,7 +111,7 @@ class _Interpreter(Visitor[Any]):
     def boolop(self, node: BoolOp) -> Any:
         # Three-valued (Kleene) logic: `or` holds when a known operand holds, whatever the others;
         # `and` fails when a known operand fails; otherwise an unknown operand makes the whole unknown.
-        values = []
+        values: list[bool | None] = []  # None: unknown
         for o in node.operands:
             try:
                 values.append(bool(self.visit(o)))

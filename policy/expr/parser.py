@@ -93,18 +93,18 @@ class _Builder:
         if isinstance(n, ast.Compare):
             return self.compare(n)
         if isinstance(n, ast.BinOp):
-            op = _ARITH.get(type(n.op))
-            if op is None:
+            arith = _ARITH.get(type(n.op))
+            if arith is None:
                 raise self.fail(n, "only + - * / are allowed in arithmetic")
             left, right = self.build(n.left), self.build(n.right)
             lt, rt = type_of(left, self.scope), type_of(right, self.scope)
-            if op == "+" and {lt, rt} == {"date", "number"}:
-                return Arith(op, left, right)
-            if op == "-" and lt == "date" and rt in ("date", "number"):
-                return Arith(op, left, right)
+            if arith == "+" and {lt, rt} == {"date", "number"}:
+                return Arith(arith, left, right)
+            if arith == "-" and lt == "date" and rt in ("date", "number"):
+                return Arith(arith, left, right)
             self.expect(left, n.left, "number")
             self.expect(right, n.right, "number")
-            return Arith(op, left, right)
+            return Arith(arith, left, right)
         if isinstance(n, ast.Attribute):
             return self.attribute(n)
         if isinstance(n, ast.Name):
@@ -123,14 +123,14 @@ class _Builder:
                 f"params.NAME, as_of, or a quoted 'text'",
             )
         if isinstance(n, ast.Constant):
-            v = n.value
-            if isinstance(v, bool):
-                return Const(v, "boolean")
-            if isinstance(v, (int, float)):
-                return Const(v, "number")
-            if isinstance(v, str):
-                return Const(v, "string")
-            raise self.fail(n, f"unsupported constant {v!r}")
+            value = n.value
+            if isinstance(value, bool):
+                return Const(value, "boolean")
+            if isinstance(value, (int, float)):
+                return Const(value, "number")
+            if isinstance(value, str):
+                return Const(value, "string")
+            raise self.fail(n, f"unsupported constant {value!r}")
         if isinstance(n, ast.Call):
             return self.call(n)
         raise self.fail(

@@ -11,7 +11,7 @@ tree was walked for every finding).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from collections.abc import Callable, Mapping, Sequence
 
 from policy.expr.compiler import compile_py
@@ -150,7 +150,8 @@ _TEXT = _Text()
 
 def to_text(node: Node) -> str:
     """The expression written back in the rule language (for messages and docs)."""
-    return "".join(_TEXT.visit(node))  # type: ignore[arg-type] - _Text gives text parts only
+    # _Text gives text parts only (it shows no value closures)
+    return "".join(cast(list[str], _TEXT.visit(node)))
 
 
 def _assemble(parts: list[Part]) -> Explanation:
@@ -166,7 +167,7 @@ def _assemble(parts: list[Part]) -> Explanation:
                 values.append(p)
             template.append(f"{{{values.index(p)}}}")
     if not values:
-        text = "".join(parts)  # type: ignore[arg-type]
+        text = "".join(cast(list[str], parts))  # no value closures: every part is text
         return lambda facts, params, as_of: text
     fill, getters = "".join(template).format, tuple(values)
     return lambda facts, params, as_of: fill(*[v(facts, params, as_of) for v in getters])
@@ -180,7 +181,8 @@ def compile_explanation(
     Given several conditions (a rule's ``where`` clauses), their explanations joined by ``separator``."""
     explanation = _Explanation(show, scope)
     parts: list[Part] = []
-    for i, n in enumerate([node] if isinstance(node, NODE_TYPES) else node):
+    # not a node, so by the signature a sequence of nodes
+    for i, n in enumerate([node] if isinstance(node, NODE_TYPES) else cast(Sequence[Node], node)):
         if i:
             parts.append(separator)
         parts.extend(explanation.visit(n))
