@@ -92,16 +92,19 @@ def _missing_refs(
     return {r for r in E.field_refs(node) if bound.get(r.alias, {}).get(r.name) is None}
 
 
-def _finite_domain(kind: str, name: str) -> tuple[Any, ...]:
-    """The values a missing condition field of a request list can take when there are few (a boolean,
-    an enum), else ``()``."""
+def _finite_domain(kind: str, name: str) -> tuple[tuple[Any, frozenset[str]], ...]:
+    """The values a missing condition field of a request list can take when there are few (a boolean, an
+    enum), each with the fields of the list it settles, else ``()``: a "was given" flag that is false says
+    the request sent its field as null (``issued`` false: ``issued_on: null``), which no completion dates."""
     lst = FACT_LISTS.get(kind)
     cf = lst.condition_fields.get(name) if lst is not None else None
-    if cf is None:
+    if lst is None or cf is None:
         return ()
     if cf.type == "boolean":
-        return (True, False)
-    return tuple(cf.enum)
+        wire = {f.flag: f.name for f in lst.fields if f.flag}.get(name)
+        nulled = frozenset(c.name for c in lst.condition_fields.values() if wire and c.wire == wire and c.name != name)
+        return ((True, frozenset()), (False, nulled))
+    return tuple((value, frozenset()) for value in cf.enum)
 
 
 def _could_hold(
@@ -127,11 +130,12 @@ def _could_hold(
             finite.append((ref, domain))
     if not finite or math.prod(len(d) for _, d in finite) > MAX_COMPLETIONS:
         return True
-    for values in itertools.product(*(d for _, d in finite)):
-        completed = dict(bound)
-        for ref, value in zip((r for r, _ in finite), values):
+    for choice in itertools.product(*(d for _, d in finite)):
+        completed, now_settled = dict(bound), set(settled)
+        for (ref, _), (value, nulled) in zip(finite, choice):
             completed[ref.alias] = {**completed[ref.alias], ref.name: value}
-        if _truth(node, completed, params, as_of, settled) is not _FALSE:
+            now_settled |= {(ref.alias, name) for name in nulled}
+        if _truth(node, completed, params, as_of, frozenset(now_settled)) is not _FALSE:
             return True
     return False
 

@@ -238,3 +238,13 @@ def test_an_enum_is_tried_over_its_values(instruments):
     assert found == []
     found, _ = unknowns(rs, {"reports": [dict(report, reported_amount_t_reo=6)]}, dt.date(2021, 12, 31))
     assert [e["missing"] for e in found] == [["facts.reports[0].recipient"]]
+
+
+def test_a_false_flag_settles_its_date(instruments):
+    """``not (a.issued or a.issued_on == '2021-03-31')`` needs an allocation not issued whose issue date is
+    not 31 March: not issued is ``issued_on: null``, which has no date to compare, so no completion holds."""
+    where = "not ((a.issued) or (a.issued_on == '2021-03-31'))"
+    rs = _one_pattern_rule(instruments, "allocations", "a", where, "a.enterprise")
+    allocation = {"enterprise": "E0", "year": 2020, "activity": "mining", "amount_t_reo": 1}
+    found, _ = unknowns(rs, {"allocations": [allocation]}, dt.date(2021, 12, 31))
+    assert found == []
