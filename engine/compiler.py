@@ -49,6 +49,7 @@ from collections.abc import Callable
 from policy import expr as E
 from policy.analysis import analyse
 from policy.batches import BATCH_FIELDS, BATCH_LISTS
+from policy.expr.visitor import Visitor, handles
 from policy.model import Pattern, Rule, Ruleset
 
 RULES_PER_UNIT = 100  # rules per unit: 256 identical rules worked, 300 failed (error 108); docs/engine.md
@@ -111,55 +112,84 @@ def prop(name: str) -> str:
     return ID_FIELD if name == "id" else name
 
 
-def _value(node: E.Node, alias: str, params: dict[str, Any]) -> Any:
-    """Right-hand side of a test: a constant or an expression durable_rules evaluates."""
-    if isinstance(node, E.Const):
+class _Value(Visitor[Any]):
+    """Right-hand side of a test on the pattern of ``alias``: a constant or an expression durable_rules
+    evaluates."""
+
+    def __init__(self, alias: str, params: dict[str, Any]):
+        self.alias, self.params = alias, params
+
+    @handles(E.Const)
+    def const(self, node: E.Const) -> Any:
         return node.value
-    if isinstance(node, E.ParamRef):
-        return params[node.name]
-    if isinstance(node, E.FieldRef):
-        if node.alias == alias:
+
+    @handles(E.ParamRef)
+    def param(self, node: E.ParamRef) -> Any:
+        return self.params[node.name]
+
+    @handles(E.FieldRef)
+    def field(self, node: E.FieldRef) -> Any:
+        if node.alias == self.alias:
             return {"$m": prop(node.name)}
         return {node.alias: prop(node.name)}
-    if isinstance(node, E.AsOf):
+
+    @handles(E.AsOf)
+    def as_of(self, node: E.AsOf) -> Any:
         return {"$m": AS_OF_FIELD}
-    if isinstance(node, E.Neg):
-        operand = _value(node.operand, alias, params)
+
+    @handles(E.Neg)
+    def neg(self, node: E.Neg) -> Any:
+        operand = self.visit(node.operand)
         if not isinstance(operand, dict):  # constant folding, as for Arith below
             return -operand
         return {"$mul": {"$l": -1, "$r": operand}}
-    if isinstance(node, E.Arith):
-        left, right = _value(node.left, alias, params), _value(node.right, alias, params)
+
+    @handles(E.Arith)
+    def arith(self, node: E.Arith) -> Any:
+        left, right = self.visit(node.left), self.visit(node.right)
         if not isinstance(left, dict) and not isinstance(right, dict):
             # constant folding: durable_rules mis-evaluates arithmetic with no fact operand
             return E.evaluate(E.Arith(node.op, E.Const(left, "number"), E.Const(right, "number")), {}, {})
         op = {"+": "$add", "-": "$sub", "*": "$mul", "/": "$div"}[node.op]
         return {op: {"$l": left, "$r": right}}
-    raise CompileError(f"cannot compile {E.to_text(node)} as a value")
+
+    @handles(E.Not, E.Compare, E.BoolOp, E.Call)
+    def not_a_value(self, node: E.Node) -> Any:
+        raise CompileError(f"cannot compile {E.to_text(node)} as a value")
 
 
 _OPS = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 
 
-def _test(node: E.Node, alias: str, params: dict[str, Any]) -> dict[str, Any]:
-    """One durable_rules test for a condition part on the pattern's own fact."""
-    if isinstance(node, E.BoolOp):
-        parts = [_test(o, alias, params) for o in node.operands]
+class _Test(Visitor[dict[str, Any]]):
+    """One durable_rules test for a condition part (``not`` pushed down) on the pattern's own fact."""
+
+    def __init__(self, alias: str, params: dict[str, Any]):
+        self.alias, self.value = alias, _Value(alias, params)
+
+    @handles(E.BoolOp)
+    def boolop(self, node: E.BoolOp) -> dict[str, Any]:
+        parts = [self.visit(o) for o in node.operands]
         if node.op == "and":
             return {"$and": _nested_last(parts)}
         return {"$or": parts}
-    if isinstance(node, E.Compare):
-        isolated = E.isolate(node, alias)
+
+    @handles(E.Compare)
+    def compare(self, node: E.Compare) -> dict[str, Any]:
+        isolated = E.isolate(node, self.alias)
         if isolated is None:
-            raise CompileError(f"`{E.to_text(node)}` does not compare a field of `{alias}`")
+            raise CompileError(f"`{E.to_text(node)}` does not compare a field of `{self.alias}`")
         op, left, right = isolated.op, isolated.left, isolated.right
         assert isinstance(left, E.FieldRef)
-        value = _value(right, alias, params)
+        value = self.value.visit(right)
         # Inside an `or` no `$ex` is needed: durable_rules evaluates any comparison (`$neq` too) on a
         # missing property as false (measured), which is what three-valued logic needs of a branch.
         # (DEFECT: wrapping branch tests in `$and` groups loses matches in joined patterns.)
         return {prop(left.name): value} if op == "==" else {_OPS[op]: {prop(left.name): value}}
-    raise CompileError(f"not a test: {E.to_text(node)}")
+
+    @handles(E.Const, E.FieldRef, E.ParamRef, E.AsOf, E.Neg, E.Not, E.Arith, E.Call)
+    def not_a_test(self, node: E.Node) -> dict[str, Any]:
+        raise CompileError(f"not a test: {E.to_text(node)}")
 
 
 def _nested_last(tests: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -169,36 +199,53 @@ def _nested_last(tests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return plain + nested
 
 
-def _flatten_and(node: E.Node) -> list[E.Node]:
-    if isinstance(node, E.BoolOp) and node.op == "and":
-        out: list[E.Node] = []
-        for o in node.operands:
-            out.extend(_flatten_and(o))
-        return out
-    return [node]
+class _MixedOr(Visitor[bool]):
+    """The walk behind :func:`_mixed_or`: down the `and`s and `or`s, to the first mixed `or`."""
+
+    def __init__(self, alias: str):
+        self.alias = alias
+
+    @handles(E.BoolOp)
+    def boolop(self, node: E.BoolOp) -> bool:
+        if node.op == "or":
+            joins = [any(r.alias != self.alias for r in E.field_refs(o)) for o in node.operands]
+            if any(joins) and not all(joins):
+                return True
+        return any(self.visit(o) for o in node.operands)
+
+    @handles(E.Compare, E.FieldRef, E.Const, E.ParamRef, E.AsOf, E.Neg, E.Not, E.Arith, E.Call)
+    def part(self, node: E.Node) -> bool:  # no `or` below
+        return False
 
 
 def _mixed_or(node: E.Node, alias: str) -> bool:
     """Whether an `or` (at any depth) has both a branch testing another fact and one that does not."""
-    if not isinstance(node, E.BoolOp):
-        return False
-    if node.op == "or":
-        joins = [any(r.alias != alias for r in E.field_refs(o)) for o in node.operands]
-        if any(joins) and not all(joins):
-            return True
-    return any(_mixed_or(o, alias) for o in node.operands)
+    return _MixedOr(alias).visit(node)
+
+
+class _Disjuncts(Visitor[list[list[E.Node]]]):
+    """An `or` is the union of its branches' disjuncts, an `and` their product; any other part is one."""
+
+    @handles(E.BoolOp)
+    def boolop(self, node: E.BoolOp) -> list[list[E.Node]]:
+        if node.op == "or":
+            return [d for o in node.operands for d in self.visit(o)]
+        out: list[list[E.Node]] = [[]]
+        for o in node.operands:
+            out = [left + right for left in out for right in self.visit(o)]
+        return out
+
+    @handles(E.Compare, E.FieldRef, E.Const, E.ParamRef, E.AsOf, E.Neg, E.Not, E.Arith, E.Call)
+    def part(self, node: E.Node) -> list[list[E.Node]]:
+        return [[node]]
+
+
+_DISJUNCTS = _Disjuncts()
 
 
 def _disjuncts(node: E.Node) -> list[list[E.Node]]:
     """The condition as an `or` of `and`s (each a list of comparisons); ``not`` already pushed down."""
-    if isinstance(node, E.BoolOp) and node.op == "or":
-        return [d for o in node.operands for d in _disjuncts(o)]
-    if isinstance(node, E.BoolOp):
-        out: list[list[E.Node]] = [[]]
-        for o in node.operands:
-            out = [left + right for left in out for right in _disjuncts(o)]
-        return out
-    return [[node]]
+    return _DISJUNCTS.visit(node)
 
 
 def rule_variants(rule: Rule) -> list[Rule]:
@@ -236,8 +283,9 @@ def compile_rule(rule: Rule, params: dict[str, Any], reads: dict[str, list[str]]
         tests: list[dict[str, Any]] = [{"kind": p.fact}]
         tests += [{"$ex": {prop(f): 1}} for f in reads.get(p.alias, [])]
         if p.where is not None:
-            for part in _flatten_and(E.push_not(p.where)):
-                tests.append(_test(part, p.alias, params))
+            test = _Test(p.alias, params)
+            for part in E.conjuncts(E.push_not(p.where)):
+                tests.append(test.visit(part))
         tests = _nested_last(tests)
         if index > 0:
             tests.append({"sid": {first: "sid"}})  # DEFECT join read past end
@@ -269,7 +317,7 @@ def partition_key(rule: Rule) -> dict[str, tuple[str, ...]] | None:
     links: list[dict[str, str]] = []  # per later pattern: first's field -> own field
     for p in patterns[1:]:
         link: dict[str, str] = {}
-        for part in _flatten_and(E.push_not(p.where)) if p.where is not None else ():
+        for part in E.conjuncts(E.push_not(p.where)) if p.where is not None else ():
             if not (isinstance(part, E.Compare) and part.op == "=="):
                 continue
             iso = E.isolate(part, p.alias)
@@ -297,7 +345,7 @@ def unless_checks(rule: Rule) -> tuple[Unless, ...]:
     for p in rule.negative:
         keys: list[tuple[str, str, str]] = []
         rest: list[E.Node] = []
-        for part in _flatten_and(E.push_not(p.where)) if p.where is not None else ():
+        for part in E.conjuncts(E.push_not(p.where)) if p.where is not None else ():
             iso = E.isolate(part, p.alias) if isinstance(part, E.Compare) and part.op == "==" else None
             if (
                 iso is not None
@@ -431,7 +479,7 @@ def _constant_tests(p: Pattern) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if p.where is None:
         return out
-    for part in _flatten_and(E.push_not(p.where)):
+    for part in E.conjuncts(E.push_not(p.where)):
         if isinstance(part, E.Compare) and part.op == "==":
             for own, other in ((part.left, part.right), (part.right, part.left)):
                 if isinstance(own, E.FieldRef) and own.alias == p.alias and isinstance(other, E.Const):

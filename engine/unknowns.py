@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from engine.prepare import RequestFacts, excluded, prepare
 from policy import expr as E
 from policy.analysis import computed_behind
+from policy.expr.visitor import Visitor, handles
 from policy.facts import FACT_LISTS
 from policy.force import Timing
 from policy.functions import UnknownValue
@@ -51,6 +52,39 @@ def _wire_field(list_name: str, name: str) -> str:
 NULL_IS_A_FACT = {name: frozenset(f.name for f in lst.fields if f.flag) for name, lst in FACT_LISTS.items()}
 
 
+class _Truth(Visitor[bool | None]):
+    """Three-valued truth of a condition (``not`` pushed down) on the bound facts, where a comparison
+    reading a field in ``settled`` (sent as null, and the null is a fact) is false: no completion gives
+    it a value."""
+
+    def __init__(
+        self,
+        bound: Mapping[str, Any],
+        params: Mapping[str, Any],
+        as_of: int,
+        settled: frozenset[tuple[str, str]],
+    ):
+        self.bound, self.params, self.as_of, self.settled = bound, params, as_of, settled
+
+    @handles(E.BoolOp)
+    def boolop(self, node: E.BoolOp) -> bool | None:
+        values = [self.visit(o) for o in node.operands]
+        decisive = node.op == "or"
+        if decisive in values:
+            return decisive
+        return _UNKNOWN if _UNKNOWN in values else not decisive
+
+    @handles(E.Compare, E.FieldRef, E.Const, E.ParamRef, E.AsOf, E.Neg, E.Not, E.Arith, E.Call)
+    def part(self, node: E.Node) -> bool | None:
+        """A part below the ``and``/``or`` structure, evaluated whole: unknown when it reads an absent field."""
+        if self.settled and any((r.alias, r.name) in self.settled for r in E.field_refs(node)):
+            return _FALSE
+        try:
+            return bool(E.evaluate(node, self.bound, self.params, self.as_of))
+        except UnknownValue:
+            return _UNKNOWN
+
+
 def _truth(
     node: E.Node,
     bound: Mapping[str, Any],
@@ -58,20 +92,29 @@ def _truth(
     as_of: int,
     settled: frozenset[tuple[str, str]] = frozenset(),
 ) -> bool | None:
-    """Three-valued truth of a condition (``not`` pushed down), where a comparison reading a field in
-    ``settled`` (sent as null, and the null is a fact) is false: no completion gives it a value."""
-    if isinstance(node, E.BoolOp):
-        values = [_truth(o, bound, params, as_of, settled) for o in node.operands]
-        decisive = node.op == "or"
-        if decisive in values:
-            return decisive
-        return _UNKNOWN if _UNKNOWN in values else not decisive
-    if settled and any((r.alias, r.name) in settled for r in E.field_refs(node)):
-        return _FALSE
-    try:
-        return bool(E.evaluate(node, bound, params, as_of))
-    except UnknownValue:
-        return _UNKNOWN
+    """Three-valued truth of a condition (``not`` pushed down); see :class:`_Truth`."""
+    return _Truth(bound, params, as_of, settled).visit(node)
+
+
+class _MissingRefs(Visitor[set[E.FieldRef]]):
+    """The absent fields that make an unknown condition (``not`` pushed down) unknown, found in the
+    parts that are themselves unknown."""
+
+    def __init__(self, truth: _Truth):
+        self.truth = truth
+
+    @handles(E.BoolOp)
+    def boolop(self, node: E.BoolOp) -> set[E.FieldRef]:
+        out: set[E.FieldRef] = set()
+        for o in node.operands:
+            if self.truth.visit(o) is _UNKNOWN:
+                out |= self.visit(o)
+        return out
+
+    @handles(E.Compare, E.FieldRef, E.Const, E.ParamRef, E.AsOf, E.Neg, E.Not, E.Arith, E.Call)
+    def part(self, node: E.Node) -> set[E.FieldRef]:
+        bound = self.truth.bound
+        return {r for r in E.field_refs(node) if bound.get(r.alias, {}).get(r.name) is None}
 
 
 def _missing_refs(
@@ -82,14 +125,10 @@ def _missing_refs(
     settled: frozenset[tuple[str, str]] = frozenset(),
 ) -> set[E.FieldRef]:
     """The absent fields that make ``node`` (``not`` pushed down) unknown, in the parts themselves unknown."""
-    if _truth(node, bound, params, as_of, settled) is not _UNKNOWN:
+    truth = _Truth(bound, params, as_of, settled)
+    if truth.visit(node) is not _UNKNOWN:
         return set()
-    if isinstance(node, E.BoolOp):
-        out: set[E.FieldRef] = set()
-        for o in node.operands:
-            out |= _missing_refs(o, bound, params, as_of, settled)
-        return out
-    return {r for r in E.field_refs(node) if bound.get(r.alias, {}).get(r.name) is None}
+    return _MissingRefs(truth).visit(node)
 
 
 def _finite_domain(kind: str, name: str) -> tuple[tuple[Any, frozenset[str]], ...]:

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 
 from policy import expr as E
 from policy.analysis import analyse
+from policy.expr.visitor import Visitor, handles
 from policy.functions import UnknownValue
 from policy.model import Ruleset
 from policy.yamlsource import Location
@@ -34,44 +35,88 @@ def _constant(node: E.Node) -> bool:
     return not any(isinstance(n, (E.FieldRef, E.AsOf)) for n in E.nodes(node))
 
 
+class _AlwaysUnknown(Visitor[bool]):
+    """Whether a value is unknown whatever the facts (``dead``: computed fields always unknown).
+
+    A part reading no field and not the date is evaluated whole (:meth:`visit`): it has a value or not
+    whatever the facts (``date_of(2021, 2, 30)`` has none though its arguments do).
+    """
+
+    def __init__(self, params: Mapping[str, Any], dead: set[tuple[str, str]], kind_of: Mapping[str, str]):
+        self.params, self.dead, self.kind_of = params, dead, kind_of
+
+    def visit(self, node: Any, *args: Any) -> bool:
+        if _constant(node):
+            return self.constant(node)
+        return super().visit(node, *args)
+
+    @handles(E.Const, E.ParamRef)
+    def constant(self, node: E.Node) -> bool:
+        try:
+            E.evaluate(node, {}, self.params)
+        except UnknownValue:
+            return True
+        return False
+
+    @handles(E.FieldRef)
+    def field(self, node: E.FieldRef) -> bool:
+        return (self.kind_of.get(node.alias), node.name) in self.dead
+
+    @handles(E.AsOf)
+    def as_of(self, node: E.AsOf) -> bool:
+        return False
+
+    @handles(E.Neg, E.Not)
+    def unary(self, node: E.Neg | E.Not) -> bool:
+        return self.visit(node.operand)
+
+    @handles(E.Arith, E.Compare)
+    def binary(self, node: E.Arith | E.Compare) -> bool:
+        if self.visit(node.left) or self.visit(node.right):
+            return True
+        if isinstance(node, E.Arith) and node.op == "/" and _constant(node.right):
+            return E.evaluate(node.right, {}, self.params) == 0
+        return False
+
+    @handles(E.Call)
+    def call(self, node: E.Call) -> bool:
+        return any(self.visit(a) for a in node.args)
+
+    @handles(E.BoolOp)
+    def boolop(self, node: E.BoolOp) -> bool:
+        return all(self.visit(o) for o in node.operands)
+
+
 def _always_unknown(
     node: E.Node, params: Mapping[str, Any], dead: set[tuple[str, str]], kind_of: Mapping[str, str]
 ) -> bool:
     """Whether the value is unknown whatever the facts (``dead``: computed fields always unknown)."""
-    if isinstance(node, E.FieldRef):
-        return (kind_of.get(node.alias), node.name) in dead
-    if _constant(node):
-        try:
-            E.evaluate(node, {}, params)
-        except UnknownValue:
-            return True
-        return False
-    sub = lambda n: _always_unknown(n, params, dead, kind_of)  # noqa: E731
-    if isinstance(node, (E.Neg, E.Not)):
-        return sub(node.operand)
-    if isinstance(node, (E.Arith, E.Compare)):
-        if sub(node.left) or sub(node.right):
-            return True
-        if isinstance(node, E.Arith) and node.op == "/" and _constant(node.right):
-            return E.evaluate(node.right, {}, params) == 0
-        return False
-    if isinstance(node, E.Call):
-        return any(sub(a) for a in node.args)
-    if isinstance(node, E.BoolOp):
-        return all(sub(o) for o in node.operands)
-    return False
+    return _AlwaysUnknown(params, dead, kind_of).visit(node)
+
+
+class _NeverTrue(Visitor[E.Node | None]):
+    """The always-unknown part that keeps a condition (``not`` pushed down) from ever being true, or None."""
+
+    def __init__(self, always_unknown: _AlwaysUnknown):
+        self.always_unknown = always_unknown
+
+    @handles(E.BoolOp)
+    def boolop(self, node: E.BoolOp) -> E.Node | None:
+        parts = [self.visit(o) for o in node.operands]
+        if node.op == "and":
+            return next((p for p in parts if p is not None), None)
+        return parts[0] if all(p is not None for p in parts) else None
+
+    @handles(E.Compare, E.FieldRef, E.Const, E.ParamRef, E.AsOf, E.Neg, E.Not, E.Arith, E.Call)
+    def part(self, node: E.Node) -> E.Node | None:
+        return node if self.always_unknown.visit(node) else None
 
 
 def _never_true(
     node: E.Node, params: Mapping[str, Any], dead: set[tuple[str, str]], kind_of: Mapping[str, str]
 ) -> E.Node | None:
     """The always-unknown part that keeps the condition from ever being true, or None."""
-    if isinstance(node, E.BoolOp):
-        parts = [_never_true(o, params, dead, kind_of) for o in node.operands]
-        if node.op == "and":
-            return next((p for p in parts if p is not None), None)
-        return parts[0] if all(p is not None for p in parts) else None
-    return node if _always_unknown(node, params, dead, kind_of) else None
+    return _NeverTrue(_AlwaysUnknown(params, dead, kind_of)).visit(node)
 
 
 _OPPOSITE = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}

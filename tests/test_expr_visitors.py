@@ -1,6 +1,7 @@
 """Every walk over condition trees handles every node type.
 
-The walks (type checking, evaluation, compilation, rewriting, printing, plain-language rendering) are
+The walks (type checking, evaluation, compilation, rewriting, printing, plain-language rendering, the
+ruleset's liveness checks, the engine's compilation to durable_rules and its search for unknowns) are
 :class:`policy.expr.Visitor` subclasses dispatching on the node's type.  A node type added to
 :mod:`policy.expr.node_types` without a handler in one of them would raise only when a rule first used it:
 these tests fail at once instead.
@@ -19,16 +20,18 @@ from policy import expr as E
 from policy.expr import node_types as node_module
 from policy.expr.visitor import Visitor, handles, missing_handlers
 
-# every module that may define a visitor: the expression package and its renderers elsewhere in policy/
+# every module that may define a visitor: the expression package, its renderers elsewhere in policy/, the
+# ruleset checks, and the engine's compiler and unknowns search
 for _info in pkgutil.iter_modules(policy.expr.__path__):
     importlib.import_module(f"policy.expr.{_info.name}")
-importlib.import_module("policy.plain")
+for _name in ("policy.plain", "policy.liveness", "engine.compiler", "engine.unknowns"):
+    importlib.import_module(_name)
 
 
 def all_visitors(cls: type = Visitor) -> list[type]:
     out = []
     for sub in cls.__subclasses__():
-        if sub.__module__.startswith("policy."):
+        if sub.__module__.startswith(("policy.", "engine.")):
             out.append(sub)
         out.extend(all_visitors(sub))
     return out
@@ -47,10 +50,11 @@ def test_node_types_lists_every_node_class():
 
 def test_there_are_visitors_to_check():
     names = {v.__name__ for v in all_visitors()}
-    # the walks the package promises, and plain language's two
+    # the walks the package promises, plain language's two, the ruleset checks' and the engine's
     assert {
         "_TypeOf",
         "_Children",
+        "_Conjuncts",
         "_PushNot",
         "_Interpreter",
         "_Compiler",
@@ -58,6 +62,14 @@ def test_there_are_visitors_to_check():
         "_Explanation",
         "_Renderer",
         "_Conditions",
+        "_AlwaysUnknown",
+        "_NeverTrue",
+        "_Value",
+        "_Test",
+        "_MixedOr",
+        "_Disjuncts",
+        "_Truth",
+        "_MissingRefs",
     } <= names
 
 

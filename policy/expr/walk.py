@@ -61,11 +61,26 @@ def uses_as_of(node: Node) -> bool:
     return any(isinstance(n, AsOf) for n in nodes(node))
 
 
-def conjuncts(node: Node) -> list[Node]:
-    """The top-level ``and`` parts of a condition (after ``not`` is pushed down)."""
-    if isinstance(node, BoolOp) and node.op == "and":
+class _Conjuncts(Visitor[list[Node]]):
+    """An ``and`` is its operands' conjuncts; any other node (an ``or`` too) is one conjunct."""
+
+    @handles(BoolOp)
+    def boolop(self, node: BoolOp) -> list[Node]:
+        if node.op != "and":
+            return [node]
         out: list[Node] = []
         for o in node.operands:
-            out.extend(conjuncts(o))
+            out.extend(self.visit(o))
         return out
-    return [node]
+
+    @handles(Compare, FieldRef, Const, ParamRef, AsOf, Neg, Not, Arith, Call)
+    def part(self, node: Node) -> list[Node]:
+        return [node]
+
+
+_CONJUNCTS = _Conjuncts()
+
+
+def conjuncts(node: Node) -> list[Node]:
+    """The top-level ``and`` parts of a condition (after ``not`` is pushed down)."""
+    return _CONJUNCTS.visit(node)
