@@ -1,5 +1,6 @@
 """What the tests share that is not a fixture: request bodies, ruleset and instrument texts, tokens,
-fact generators, and :func:`wait_until` (waiting on observable state instead of sleeping).
+fact generators, and :func:`wait_until` and :func:`unread_bytes` (waiting on observable state instead of
+sleeping).
 
 Where test code lives:
 
@@ -21,6 +22,7 @@ import json
 import os
 import random
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -53,6 +55,18 @@ def wait_until(condition: Callable[[], T], timeout: float = 10.0, interval: floa
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
+
+
+def unread_bytes(server_port: int, client: socket.socket) -> int | None:
+    """Bytes ``client`` has sent that the server on ``server_port`` has not read yet (the receive queue of the
+    server's end of the connection, from ``/proc/net/tcp``); None while the kernel lists no such connection.
+    0 means the server has read all the client sent: observable state to wait on instead of a sleep."""
+    client_port = client.getsockname()[1]
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, remote, _state, queues = line.split()[1:5]
+        if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == client_port:
+            return int(queues.split(":")[1], 16)
+    return None
 
 
 # ---------------------------------------------------------------------------------------------- tokens, requests
