@@ -178,24 +178,39 @@ FLOOR_3000 = NOTICE.replace('version: "2021"', 'version: "2021-floor3000"').repl
     "    value: 2000\n    unit: t_reo_per_year", "    value: 3000\n    unit: t_reo_per_year"
 )
 
-SMELTER_2500 = {
-    "as_of": "2021-12-31",
-    "facts": {
-        "groups": [{"id": "G1"}],
-        "enterprises": [
-            {
-                "id": "E2",
-                "group": "G1",
-                "activities": ["smelting_separation"],
-                "banned_process": True,
-                "separation_capacity_t_reo": 2500,
-            }
-        ],
-        "allocations": [
-            {"enterprise": "E2", "group": "G1", "year": 2021, "activity": "smelting_separation", "amount_t_reo": 800}
-        ],
-    },
-}
+
+def smelter_2500(designated: bool | None = None) -> dict:
+    """A request: a 2,500 t smelter of group G1 with a banned process and an 800 t quota for 2021, as of the
+    year's end. Compliant under the notice's 2,000 t capacity floor, barred under a floor of 3,000 t or more:
+    the decision that a raised floor changes. ``designated``: G1's flag (left out, unknown, if None)."""
+    group: dict = {"id": "G1"} if designated is None else {"id": "G1", "designated": designated}
+    return {
+        "as_of": "2021-12-31",
+        "facts": {
+            "groups": [group],
+            "enterprises": [
+                {
+                    "id": "E2",
+                    "group": "G1",
+                    "activities": ["smelting_separation"],
+                    "banned_process": True,
+                    "separation_capacity_t_reo": 2500,
+                }
+            ],
+            "allocations": [
+                {
+                    "enterprise": "E2",
+                    "group": "G1",
+                    "year": 2021,
+                    "activity": "smelting_separation",
+                    "amount_t_reo": 800,
+                }
+            ],
+        },
+    }
+
+
+SMELTER_2500 = smelter_2500()
 
 NEW_NOTICE = """\
 # A notice for a test year: two paragraphs, the second with two items.
