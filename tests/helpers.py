@@ -165,7 +165,8 @@ def load(server: Server, seconds: float, answered: list[str], during=None) -> No
     for t in threads:
         t.start()
     if during is not None:
-        wait_until(lambda: len(answered) >= 8, seconds)  # under way: every client has been answered
+        # under way (every client has been answered) before the fault, or the fault is tested under no load
+        assert wait_until(lambda: len(answered) >= 8, seconds), f"{len(answered)} answers in {seconds} s"
         during()
     for t in threads:
         t.join()
