@@ -289,6 +289,19 @@ rules:
 """
 
 
+def not_a_violation_entries() -> list[tuple[str, str, dict]]:
+    """Every ``not_a_violation`` entry of rulesets/coverage.yaml (a sentence of an implemented provision that is
+    no duty, quoted, with its reason), as (instrument, eid, entry)."""
+    import yaml
+
+    doc = yaml.safe_load((RULESETS_DIR / "coverage.yaml").read_text(encoding="utf-8"))
+    return [
+        (inst, eid, entry)
+        for inst, body in doc["instruments"].items()
+        for eid, entry in (body.get("not_a_violation") or {}).items()
+    ]
+
+
 # ---------------------------------------------------------------------------------------------- facts for the shipped rulesets
 
 FLAGS = (
