@@ -98,10 +98,17 @@ def _session_principal() -> Principal | None:
     return found
 
 
+def session_clock() -> float:
+    """Now, in seconds since the epoch, for login sessions' expiry: the app's ``CLOCK`` config (a function;
+    a test moves it past ``SESSION_HOURS`` instead of waiting) or else :func:`time.time`."""
+    clock: Callable[[], float] = current_app.config.get("CLOCK") or time.time
+    return clock()
+
+
 def session_live() -> bool:
     """The session's own expiry (absolute: set at login, not extended by use) is still ahead."""
     expires = session.get("expires")
-    return isinstance(expires, (int, float)) and time.time() < expires
+    return isinstance(expires, (int, float)) and session_clock() < expires
 
 
 def bearer_token() -> str | None:

@@ -10,6 +10,8 @@ are errors.
 from __future__ import annotations
 
 import re
+import types
+import typing
 from typing import Any
 from collections.abc import Callable
 
@@ -195,473 +197,431 @@ def flatten_errors(messages: Any, prefix: str = "") -> list[dict[str, str]]:
     return out
 
 
-# ---------------------------------------------------------------- response schemas (documentation of the contract)
-class BilingualSchema(Schema):
-    zh = fields.String(required=True)
-    en = fields.String(required=True)
-
-
-class RulesetUsedSchema(Schema):
-    id = fields.String(required=True)
-    version = fields.String(required=True)
-    status = fields.String(metadata={"description": "legal status of the instrument (draft, in_force, repealed)"})
-    digest = fields.String(required=True, validate=validate.Regexp(r"^sha256:[0-9a-f]{64}$"))
-    instrument = fields.String()
-    lifecycle = fields.String(metadata={"description": "the version's registry status (draft, active, retired)"})
-
-
-class CitationRefSchema(Schema):
-    instrument = fields.String(required=True)
-    eid = fields.String(required=True)
-
-
-class CitationSchema(CitationRefSchema):
-    label = fields.Nested(
-        BilingualSchema,
-        metadata={"description": "always there, except with ?citations=refs (instrument and eid only; see provisions)"},
-    )
-    status = fields.String(validate=validate.OneOf(["draft", "in_force", "repealed"]))
-    text = fields.String(
-        metadata={
-            "description": "the provision's text as published (always there, except "
-            "with shared citation texts: see text_ref)"
-        }
-    )
-    text_en = fields.String(metadata={"description": "unofficial English translation"})
-    text_ref = fields.String(
-        metadata={
-            "description": "shared citation texts (large responses, ?citations=shared): "
-            "the key of this provision's text in citation_texts"
-        }
-    )
-
-
-class CitationTextSchema(Schema):
-    text = fields.String(required=True)
-    text_en = fields.String()
-
-
-class TruncatedSchema(Schema):
-    violations_returned = fields.Integer(required=True)
-    violations_found = fields.Integer(required=True)
-    reason = fields.String(required=True, validate=validate.OneOf(["max_violations", "max_response_bytes"]))
-
-
-class ConsequenceSchema(Schema):
-    class Meta:
-        unknown = INCLUDE
-
-    type = fields.String(required=True)
-    citation = fields.Nested(CitationRefSchema, required=True)
-    description = fields.Nested(BilingualSchema)
-    basis_t_reo = fields.Float()
-    fine_min_yuan = fields.Float()
-    fine_max_yuan = fields.Float()
-
-
-class SubjectSchema(Schema):
-    type = fields.String(required=True)
-    id = fields.String(required=True)
-
-
-class FactRefSchema(Schema):
-    list = fields.String(required=True)
-    index = fields.Integer(required=True, validate=validate.Range(min=0))
-
-
-class ResponsibleSchema(Schema):
-    type = fields.String(required=True)
-    id = fields.String(required=True)
-    role = fields.Nested(BilingualSchema, required=True)
-    citation = fields.Nested(CitationRefSchema, required=True)
-
-
-class InterpretationNoteSchema(Schema):
-    question = fields.Nested(BilingualSchema, required=True)
-    reading = fields.Nested(BilingualSchema, required=True)
-
-
-class ViolationSchema(Schema):
-    rule = fields.String(required=True)
-    ruleset = fields.String(metadata={"description": "id@version of the ruleset that found it"})
-    binding = fields.Boolean(
-        metadata={"description": "false when the ruleset encodes a draft never in force (applied only when pinned)"}
-    )
-    title = fields.Nested(BilingualSchema, required=True)
-    severity = fields.String(required=True, validate=validate.OneOf(["critical", "serious", "major", "minor"]))
-    subject = fields.Nested(SubjectSchema, required=True)
-    period = fields.String()
-    message = fields.Nested(BilingualSchema, required=True)
-    details = fields.Dict()
-    explanation = fields.String(metadata={"description": "the conditions with the values they compared"})
-    explanation_plain = fields.Nested(
-        BilingualSchema,
-        metadata={
-            "description": "?explain=plain: the conditions in plain Chinese and English with the values compared"
-        },
-    )
-    facts = fields.List(fields.Nested(FactRefSchema), required=True)
-    citations = fields.List(fields.Nested(CitationSchema), required=True, validate=validate.Length(min=1))
-    consequences = fields.List(fields.Nested(ConsequenceSchema))
-    responsible = fields.List(fields.Nested(ResponsibleSchema))
-    interpretations = fields.List(
-        fields.Nested(InterpretationNoteSchema),
-        metadata={
-            "description": "the readings of open provisions the rule applies (its recorded interpretations); "
-            "absent when it records none"
-        },
-    )
-
-
-class SummarySchema(Schema):
-    violations = fields.Integer(required=True)
-    by_severity = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
-    binding = fields.Integer(metadata={"description": "violations under instruments in force"})
-    non_binding = fields.Integer(metadata={"description": "violations under a draft, not in force (pinned only)"})
-
-
-class WarningSchema(Schema):
-    class Meta:
-        unknown = INCLUDE
-
-    code = fields.String(required=True)
-    message = fields.Nested(BilingualSchema)
-
-
-class UnknownSchema(Schema):
-    """A rule that missing facts kept from deciding (``?explain=unknowns``, an extension of v1)."""
-
-    rule = fields.String(required=True)
-    ruleset = fields.String(required=True)
-    title = fields.Nested(BilingualSchema, required=True)
-    missing = fields.List(fields.String(), required=True)
-    facts = fields.List(fields.String(), required=True)
-    citations = fields.List(fields.Nested(CitationRefSchema), required=True)
-
-
-class UnknownsSchema(Schema):
-    items = fields.List(fields.Nested(UnknownSchema), required=True)
-    complete = fields.Boolean(required=True)
-
-
-class EvaluateResponseSchema(Schema):
-    """POST /v1/evaluate 200 response (contract evaluate-v1, with its additive extensions)."""
-
-    decision_id = fields.String(required=True)
-    as_of = fields.String(required=True)
-    rulesets = fields.List(fields.Nested(RulesetUsedSchema), required=True, validate=validate.Length(min=1))
-    violations = fields.List(fields.Nested(ViolationSchema), required=True)
-    summary = fields.Nested(SummarySchema, required=True)
-    warnings = fields.List(fields.Nested(WarningSchema))
-    unknowns = fields.Nested(UnknownsSchema)
-    truncated = fields.Nested(TruncatedSchema, metadata={"description": "not every violation found is returned"})
-    citation_texts = fields.Dict(
-        keys=fields.String(),
-        values=fields.Nested(CitationTextSchema),
-        metadata={"description": "shared citation texts (over 1,000 violations, or ?citations=shared), by text_ref"},
-    )
-    provisions = fields.Dict(
-        keys=fields.String(),
-        values=fields.Dict(keys=fields.String(), values=fields.Nested(CitationSchema)),
-        metadata={
-            "description": "?citations=refs: each cited provision once, provisions[instrument][eid], the whole citation"
-        },
-    )
-
-
-class FieldErrorSchema(Schema):
-    path = fields.String(required=True)
-    message = fields.String(required=True)
-
-
-class IssueSchema(Schema):
-    file = fields.String(required=True)
-    line = fields.Integer(required=True)
-    column = fields.Integer(required=True)
-    rule = fields.String(allow_none=True)
-    message = fields.String(required=True)
-    hint = fields.String(allow_none=True)
-
-
-class ErrorSchema(Schema):
-    class Meta:
-        unknown = INCLUDE
-
-    error = fields.String(required=True)
-    message = fields.String(required=True)
-    errors = fields.List(fields.Nested(FieldErrorSchema))
-    issues = fields.List(fields.Nested(IssueSchema))
-
-
-# ---------------------------------------------------------------- documentation of the other /v1 responses
+# ---------------------------------------------------------------- response schemas: how they are written
 # Response schemas as the views write them (api/*.py): the OpenAPI document shows them, schemathesis checks
-# the responses against them.  A schema whose Meta says INCLUDE lists the keys every response has and allows
+# the responses against them.  A schema with base ``_Open`` lists the keys every response has and allows
 # more (a nested structure documented elsewhere, e.g. a rule's view); the others are exact.
+#
+# Most of their fields are required and say only their type, so each schema is written as a table of its
+# fields (see :func:`_doc_field`), in the order the document lists them.
+
+
 class _Open(Schema):
     class Meta:
         unknown = INCLUDE
 
 
-class HealthSchema(Schema):
-    status = fields.String(required=True, validate=validate.OneOf(["ok"]))
+_DOC_SCALARS: dict[type, type[fields.Field]] = {
+    str: fields.String,
+    int: fields.Integer,
+    bool: fields.Boolean,
+    dict: fields.Dict,
+}
 
 
-class RulesetStatusSchema(Schema):
-    ref = fields.String(required=True)
-    status = fields.String(required=True)
+def _doc_item(spec: Any) -> fields.Field:
+    """The field of one value of ``spec`` (a scalar type or a schema), with nothing more said about it."""
+    if isinstance(spec, type) and issubclass(spec, Schema):
+        return fields.Nested(spec)
+    return _DOC_SCALARS[spec]()
 
 
-class ReadinessSchema(_Open):
-    """``/readyz``; also the decision log's counters (``decision_log_pending``, ``_lost``, ...)."""
-
-    status = fields.String(required=True, validate=validate.OneOf(["ready", "not_ready"]))
-    rulesets = fields.List(fields.Nested(RulesetStatusSchema), required=True)
-    database = fields.String()
-    generation = fields.Integer()
-    decision_log_pending = fields.Integer(metadata={"description": "decisions waiting for the database"})
-    decision_log_lost = fields.Integer(metadata={"description": "decisions lost to a database outage"})
-    decision_log_quarantined = fields.Integer(metadata={"description": "records kept aside, not writable"})
-
-
-class PeriodSchema(Schema):
-    from_ = fields.String(data_key="from", required=True, allow_none=True)
-    to = fields.String(required=True, allow_none=True)
-
-
-class PublishedRecordSchema(Schema):
-    """What the registry keeps of anything published (a ruleset version, an instrument's revision)."""
-
-    digest = fields.String(required=True)
-    author = fields.String(required=True, allow_none=True)
-    created_at = fields.String(required=True, allow_none=True)
-    comment = fields.String(required=True, allow_none=True)
+def _doc_field(spec: Any) -> fields.Field:
+    """The field a documentation schema's table gives: a marshmallow field is taken as it is; otherwise a
+    required field of ``str``, ``int``, ``bool``, ``dict`` or a schema (nested), ``[spec]`` for a list of
+    them, ``spec | None`` for one that may be null."""
+    if isinstance(spec, fields.Field):
+        return spec
+    if isinstance(spec, list):
+        (item,) = spec
+        return fields.List(_doc_item(item), required=True)
+    if isinstance(spec, types.UnionType):
+        (inner,) = (a for a in typing.get_args(spec) if a is not type(None))
+        return _DOC_SCALARS[inner](required=True, allow_none=True)
+    if isinstance(spec, type) and issubclass(spec, Schema):
+        return fields.Nested(spec, required=True)
+    return _DOC_SCALARS[spec](required=True)
 
 
-class VersionSchema(PublishedRecordSchema):
-    id = fields.String(required=True)
-    version = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(["draft", "active", "retired"]))
-    instrument = fields.String(required=True, allow_none=True)
-    legal_status = fields.String(required=True, allow_none=True)
-    effective = fields.Nested(PeriodSchema, required=True)
+def _doc_schema(name: str, doc: str | None = None, base: type[Schema] = Schema, **table: Any) -> type[Schema]:
+    """A response schema ``name`` (its name in the OpenAPI document) with the fields of ``table``, in order,
+    after those of ``base``."""
+    attrs: dict[str, Any] = {key: _doc_field(spec) for key, spec in table.items()}
+    attrs["__doc__"], attrs["__module__"] = doc, __name__
+    return type(name, (base,), attrs)
 
 
-class VersionSourceSchema(VersionSchema):
-    source = fields.String(required=True, metadata={"description": "the YAML as published"})
+# ---------------------------------------------------------------- response schemas (documentation of the contract)
+# The evaluate response and the error body, as tables of their fields (see _doc_schema above).
+BilingualSchema = _doc_schema("BilingualSchema", zh=str, en=str)
+RulesetUsedSchema = _doc_schema(
+    "RulesetUsedSchema",
+    id=str,
+    version=str,
+    status=fields.String(metadata={"description": "legal status of the instrument (draft, in_force, repealed)"}),
+    digest=fields.String(required=True, validate=validate.Regexp(r"^sha256:[0-9a-f]{64}$")),
+    instrument=fields.String(),
+    lifecycle=fields.String(metadata={"description": "the version's registry status (draft, active, retired)"}),
+)
+CitationRefSchema = _doc_schema("CitationRefSchema", instrument=str, eid=str)
+CitationSchema = _doc_schema(
+    "CitationSchema",
+    base=CitationRefSchema,
+    label=fields.Nested(
+        BilingualSchema,
+        metadata={"description": "always there, except with ?citations=refs (instrument and eid only; see provisions)"},
+    ),
+    status=fields.String(validate=validate.OneOf(["draft", "in_force", "repealed"])),
+    text=fields.String(
+        metadata={
+            "description": "the provision's text as published (always there, except "
+            "with shared citation texts: see text_ref)"
+        }
+    ),
+    text_en=fields.String(metadata={"description": "unofficial English translation"}),
+    text_ref=fields.String(
+        metadata={
+            "description": "shared citation texts (large responses, ?citations=shared): "
+            "the key of this provision's text in citation_texts"
+        }
+    ),
+)
+CitationTextSchema = _doc_schema("CitationTextSchema", text=str, text_en=fields.String())
+TruncatedSchema = _doc_schema(
+    "TruncatedSchema",
+    violations_returned=int,
+    violations_found=int,
+    reason=fields.String(required=True, validate=validate.OneOf(["max_violations", "max_response_bytes"])),
+)
+ConsequenceSchema = _doc_schema(
+    "ConsequenceSchema",
+    base=_Open,
+    type=str,
+    citation=CitationRefSchema,
+    description=fields.Nested(BilingualSchema),
+    basis_t_reo=fields.Float(),
+    fine_min_yuan=fields.Float(),
+    fine_max_yuan=fields.Float(),
+)
+SubjectSchema = _doc_schema("SubjectSchema", type=str, id=str)
+FactRefSchema = _doc_schema(
+    "FactRefSchema", list=str, index=fields.Integer(required=True, validate=validate.Range(min=0))
+)
+ResponsibleSchema = _doc_schema("ResponsibleSchema", type=str, id=str, role=BilingualSchema, citation=CitationRefSchema)
+InterpretationNoteSchema = _doc_schema("InterpretationNoteSchema", question=BilingualSchema, reading=BilingualSchema)
+ViolationSchema = _doc_schema(
+    "ViolationSchema",
+    rule=str,
+    ruleset=fields.String(metadata={"description": "id@version of the ruleset that found it"}),
+    binding=fields.Boolean(
+        metadata={"description": "false when the ruleset encodes a draft never in force (applied only when pinned)"}
+    ),
+    title=BilingualSchema,
+    severity=fields.String(required=True, validate=validate.OneOf(["critical", "serious", "major", "minor"])),
+    subject=SubjectSchema,
+    period=fields.String(),
+    message=BilingualSchema,
+    details=fields.Dict(),
+    explanation=fields.String(metadata={"description": "the conditions with the values they compared"}),
+    explanation_plain=fields.Nested(
+        BilingualSchema,
+        metadata={
+            "description": "?explain=plain: the conditions in plain Chinese and English with the values compared"
+        },
+    ),
+    facts=[FactRefSchema],
+    citations=fields.List(fields.Nested(CitationSchema), required=True, validate=validate.Length(min=1)),
+    consequences=fields.List(fields.Nested(ConsequenceSchema)),
+    responsible=fields.List(fields.Nested(ResponsibleSchema)),
+    interpretations=fields.List(
+        fields.Nested(InterpretationNoteSchema),
+        metadata={
+            "description": "the readings of open provisions the rule applies (its recorded interpretations); "
+            "absent when it records none"
+        },
+    ),
+)
+SummarySchema = _doc_schema(
+    "SummarySchema",
+    violations=int,
+    by_severity=fields.Dict(keys=fields.String(), values=fields.Integer(), required=True),
+    binding=fields.Integer(metadata={"description": "violations under instruments in force"}),
+    non_binding=fields.Integer(metadata={"description": "violations under a draft, not in force (pinned only)"}),
+)
+WarningSchema = _doc_schema("WarningSchema", base=_Open, code=str, message=fields.Nested(BilingualSchema))
+UnknownSchema = _doc_schema(
+    "UnknownSchema",
+    "A rule that missing facts kept from deciding (``?explain=unknowns``, an extension of v1).",
+    rule=str,
+    ruleset=str,
+    title=BilingualSchema,
+    missing=[str],
+    facts=[str],
+    citations=[CitationRefSchema],
+)
+UnknownsSchema = _doc_schema("UnknownsSchema", items=[UnknownSchema], complete=bool)
+EvaluateResponseSchema = _doc_schema(
+    "EvaluateResponseSchema",
+    "POST /v1/evaluate 200 response (contract evaluate-v1, with its additive extensions).",
+    decision_id=str,
+    as_of=str,
+    rulesets=fields.List(fields.Nested(RulesetUsedSchema), required=True, validate=validate.Length(min=1)),
+    violations=[ViolationSchema],
+    summary=SummarySchema,
+    warnings=fields.List(fields.Nested(WarningSchema)),
+    unknowns=fields.Nested(UnknownsSchema),
+    truncated=fields.Nested(TruncatedSchema, metadata={"description": "not every violation found is returned"}),
+    citation_texts=fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(CitationTextSchema),
+        metadata={"description": "shared citation texts (over 1,000 violations, or ?citations=shared), by text_ref"},
+    ),
+    provisions=fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(keys=fields.String(), values=fields.Nested(CitationSchema)),
+        metadata={
+            "description": "?citations=refs: each cited provision once, provisions[instrument][eid], the whole citation"
+        },
+    ),
+)
+FieldErrorSchema = _doc_schema("FieldErrorSchema", path=str, message=str)
+IssueSchema = _doc_schema(
+    "IssueSchema",
+    file=str,
+    line=int,
+    column=int,
+    rule=fields.String(allow_none=True),
+    message=str,
+    hint=fields.String(allow_none=True),
+)
+ErrorSchema = _doc_schema(
+    "ErrorSchema",
+    base=_Open,
+    error=str,
+    message=str,
+    errors=fields.List(fields.Nested(FieldErrorSchema)),
+    issues=fields.List(fields.Nested(IssueSchema)),
+)
 
 
-class VersionListSchema(Schema):
-    versions = fields.List(fields.Nested(VersionSchema), required=True)
-
-
-class PublishedVersionSchema(Schema):
-    id = fields.String(required=True)
-    version = fields.String(required=True)
-    digest = fields.String(required=True)
-    status = fields.String(required=True)
-    created = fields.Boolean(required=True, metadata={"description": "false: the same text was already stored"})
-    warnings = fields.List(fields.Nested(IssueSchema), required=True)
-
-
-class ActivatedSchema(Schema):
-    activated = fields.String(required=True)
-    retired = fields.List(fields.String(), required=True)
-    overridden = fields.List(
+# ---------------------------------------------------------------- documentation of the other /v1 responses
+HealthSchema = _doc_schema("HealthSchema", status=fields.String(required=True, validate=validate.OneOf(["ok"])))
+RulesetStatusSchema = _doc_schema("RulesetStatusSchema", ref=str, status=str)
+ReadinessSchema = _doc_schema(
+    "ReadinessSchema",
+    "``/readyz``; also the decision log's counters (``decision_log_pending``, ``_lost``, ...).",
+    _Open,
+    status=fields.String(required=True, validate=validate.OneOf(["ready", "not_ready"])),
+    rulesets=[RulesetStatusSchema],
+    database=fields.String(),
+    generation=fields.Integer(),
+    decision_log_pending=fields.Integer(metadata={"description": "decisions waiting for the database"}),
+    decision_log_lost=fields.Integer(metadata={"description": "decisions lost to a database outage"}),
+    decision_log_quarantined=fields.Integer(metadata={"description": "records kept aside, not writable"}),
+)
+PeriodSchema = _doc_schema(
+    "PeriodSchema", from_=fields.String(data_key="from", required=True, allow_none=True), to=str | None
+)
+PublishedRecordSchema = _doc_schema(
+    "PublishedRecordSchema",
+    "What the registry keeps of anything published (a ruleset version, an instrument's revision).",
+    digest=str,
+    author=str | None,
+    created_at=str | None,
+    comment=str | None,
+)
+VersionSchema = _doc_schema(
+    "VersionSchema",
+    base=PublishedRecordSchema,
+    id=str,
+    version=str,
+    status=fields.String(required=True, validate=validate.OneOf(["draft", "active", "retired"])),
+    instrument=str | None,
+    legal_status=str | None,
+    effective=PeriodSchema,
+)
+VersionSourceSchema = _doc_schema(
+    "VersionSourceSchema",
+    base=VersionSchema,
+    source=fields.String(required=True, metadata={"description": "the YAML as published"}),
+)
+VersionListSchema = _doc_schema("VersionListSchema", versions=[VersionSchema])
+PublishedVersionSchema = _doc_schema(
+    "PublishedVersionSchema",
+    id=str,
+    version=str,
+    digest=str,
+    status=str,
+    created=fields.Boolean(required=True, metadata={"description": "false: the same text was already stored"}),
+    warnings=[IssueSchema],
+)
+ActivatedSchema = _doc_schema(
+    "ActivatedSchema",
+    activated=str,
+    retired=[str],
+    overridden=fields.List(
         fields.String(), required=True, metadata={"description": "rules activated without sign-off (override_reason)"}
-    )
-
-
-class AuditEntrySchema(Schema):
-    seq = fields.Integer(required=True)
-    at = fields.String(required=True)
-    actor = fields.String(required=True, allow_none=True)
-    action = fields.String(required=True)
-    ruleset = fields.String(required=True)
-    digest_before = fields.String(required=True, allow_none=True)
-    digest_after = fields.String(required=True, allow_none=True)
-    detail = fields.Raw(required=True, allow_none=True)
-
-
-class AuditSchema(Schema):
-    entries = fields.List(fields.Nested(AuditEntrySchema), required=True)
-
-
-class ImpactAcceptedSchema(Schema):
-    job_id = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(["queued"]))
-    candidate = fields.String(required=True)
-    replaces = fields.List(fields.String(), required=True)
-    total = fields.Integer(required=True)
-    location = fields.String(required=True)
-
-
-class ImpactJobSchema(Schema):
-    job_id = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(["queued", "running", "done", "failed"]))
-    candidate = fields.String(required=True)
-    actor = fields.String(required=True, allow_none=True)
-    total = fields.Integer(required=True)
-    done = fields.Integer(required=True)
-    created_at = fields.String(required=True)
-    updated_at = fields.String(required=True)
-    stale = fields.Boolean(metadata={"description": "queued or running, and not updated for two minutes"})
-    result = fields.Dict(metadata={"description": "when done: the report of policy.impact"})
-    error = fields.String()
-
-
-class RulesetDigestSchema(_Open):
-    id = fields.String(required=True)
-    version = fields.String(required=True)
-    digest = fields.String(required=True)
-
-
-class DecisionSchema(Schema):
-    decision_id = fields.String(required=True)
-    at = fields.String(required=True)
-    caller = fields.String(required=True, allow_none=True)
-    as_of = fields.String(required=True)
-    rulesets = fields.List(fields.Nested(RulesetDigestSchema), required=True)
-    input = fields.Dict(
+    ),
+)
+AuditEntrySchema = _doc_schema(
+    "AuditEntrySchema",
+    seq=int,
+    at=str,
+    actor=str | None,
+    action=str,
+    ruleset=str,
+    digest_before=str | None,
+    digest_after=str | None,
+    detail=fields.Raw(required=True, allow_none=True),
+)
+AuditSchema = _doc_schema("AuditSchema", entries=[AuditEntrySchema])
+ImpactAcceptedSchema = _doc_schema(
+    "ImpactAcceptedSchema",
+    job_id=str,
+    status=fields.String(required=True, validate=validate.OneOf(["queued"])),
+    candidate=str,
+    replaces=[str],
+    total=int,
+    location=str,
+)
+ImpactJobSchema = _doc_schema(
+    "ImpactJobSchema",
+    job_id=str,
+    status=fields.String(required=True, validate=validate.OneOf(["queued", "running", "done", "failed"])),
+    candidate=str,
+    actor=str | None,
+    total=int,
+    done=int,
+    created_at=str,
+    updated_at=str,
+    stale=fields.Boolean(metadata={"description": "queued or running, and not updated for two minutes"}),
+    result=fields.Dict(metadata={"description": "when done: the report of policy.impact"}),
+    error=fields.String(),
+)
+RulesetDigestSchema = _doc_schema("RulesetDigestSchema", base=_Open, id=str, version=str, digest=str)
+DecisionSchema = _doc_schema(
+    "DecisionSchema",
+    decision_id=str,
+    at=str,
+    caller=str | None,
+    as_of=str,
+    rulesets=[RulesetDigestSchema],
+    input=fields.Dict(
         required=True,
         allow_none=True,
         metadata={"description": "the request body, or null where only its digest was logged"},
-    )
-    input_digest = fields.String(required=True)
-    result = fields.Dict(required=True, metadata={"description": "the response given (EvaluateResponse)"})
-    violations = fields.Integer(required=True)
-
-
-class ReplayedSchema(Schema):
-    violations = fields.List(fields.Dict(), required=True)
-    summary = fields.Nested(SummarySchema, required=True)
-
-
-class ReplaySchema(Schema):
-    decision_id = fields.String(required=True)
-    identical = fields.Boolean(required=True)
-    rulesets = fields.List(fields.String(), required=True)
-    added = fields.List(fields.String(), required=True)
-    removed = fields.List(fields.String(), required=True)
-    replay = fields.Nested(ReplayedSchema, required=True)
-    facts_digest = fields.String(required=True)
-    facts_count = fields.Integer(required=True)
-
-
-class RevisionSchema(PublishedRecordSchema):
-    id = fields.String(required=True)
-    revision = fields.Integer(required=True)
-    status = fields.String(required=True)
-    text_available = fields.Boolean(required=True)
-
-
-class RevisionSourceSchema(RevisionSchema):
-    source = fields.String(required=True, metadata={"description": "the instrument's YAML as published"})
-
-
-class PublishedRevisionSchema(RevisionSchema):
-    created = fields.Boolean(required=True, metadata={"description": "false: the newest revision has this text"})
-
-
-class RevisionListSchema(Schema):
-    id = fields.String(required=True)
-    revisions = fields.List(fields.Nested(RevisionSchema), required=True)
-
-
-class InstrumentSchema(Schema):
-    id = fields.String(required=True)
-    title = fields.Dict(required=True)
-    short_title = fields.Dict(required=True)
-    issuer = fields.Dict(required=True)
-    document_number = fields.String(required=True, allow_none=True)
-    date = fields.String(required=True, allow_none=True)
-    published = fields.String(required=True, allow_none=True)
-    effective_from = fields.String(required=True, allow_none=True)
-    status = fields.String(required=True)
-    in_force = fields.Nested(
+    ),
+    input_digest=str,
+    result=fields.Dict(required=True, metadata={"description": "the response given (EvaluateResponse)"}),
+    violations=int,
+)
+ReplayedSchema = _doc_schema("ReplayedSchema", violations=[dict], summary=SummarySchema)
+ReplaySchema = _doc_schema(
+    "ReplaySchema",
+    decision_id=str,
+    identical=bool,
+    rulesets=[str],
+    added=[str],
+    removed=[str],
+    replay=ReplayedSchema,
+    facts_digest=str,
+    facts_count=int,
+)
+RevisionSchema = _doc_schema(
+    "RevisionSchema", base=PublishedRecordSchema, id=str, revision=int, status=str, text_available=bool
+)
+RevisionSourceSchema = _doc_schema(
+    "RevisionSourceSchema",
+    base=RevisionSchema,
+    source=fields.String(required=True, metadata={"description": "the instrument's YAML as published"}),
+)
+PublishedRevisionSchema = _doc_schema(
+    "PublishedRevisionSchema",
+    base=RevisionSchema,
+    created=fields.Boolean(required=True, metadata={"description": "false: the newest revision has this text"}),
+)
+RevisionListSchema = _doc_schema("RevisionListSchema", id=str, revisions=[RevisionSchema])
+InstrumentSchema = _doc_schema(
+    "InstrumentSchema",
+    id=str,
+    title=dict,
+    short_title=dict,
+    issuer=dict,
+    document_number=str | None,
+    date=str | None,
+    published=str | None,
+    effective_from=str | None,
+    status=str,
+    in_force=fields.Nested(
         PeriodSchema,
         required=True,
         allow_none=True,
         metadata={"description": "the period it is law; null for a draft never in force"},
-    )
-    complete = fields.Boolean(required=True)
-    notes = fields.Dict(required=True, allow_none=True)
-    text_available = fields.Boolean(required=True)
-    revision = fields.Integer(required=True, allow_none=True)
-    digest = fields.String(required=True, allow_none=True)
-
-
-class InstrumentListSchema(Schema):
-    instruments = fields.List(fields.Nested(InstrumentSchema), required=True)
-
-
-class ProvisionOutlineSchema(Schema):
-    eid = fields.String(required=True)
-    kind = fields.String(required=True)
-    label = fields.Dict(required=True)
-    heading = fields.Dict(required=True, allow_none=True)
-    parent = fields.String(required=True, allow_none=True)
-    children = fields.List(fields.String(), required=True)
-
-
-class InstrumentDetailSchema(InstrumentSchema):
-    provisions = fields.List(fields.Nested(ProvisionOutlineSchema), required=True)
-
-
-class ProvisionSchema(_Open):
-    """A provision's text, the rules implementing it, or why it is out of scope."""
-
-    instrument = fields.String(required=True)
-    eid = fields.String(required=True)
-    kind = fields.String(required=True)
-    label = fields.Dict(required=True)
-    text = fields.String(required=True, allow_none=True)
-    coverage = fields.String(required=True)
-    implemented_by = fields.List(fields.Dict(), required=True)
-
-
-class InterpretationsSchema(Schema):
-    instrument = fields.String(required=True)
-    interpretations = fields.List(fields.Dict(), required=True)
-
-
-class ReviewSchema(_Open):
-    """A rule's sign-off state (``unknown`` with the reason when the registry database is away)."""
-
-    status = fields.String(required=True)
-
-
-class RuleViewSchema(_Open):
-    """A rule as a legal reviewer reads it (api/rule_view.py)."""
-
-    ruleset = fields.String(required=True)
-    ruleset_status = fields.String(required=True)
-    digest = fields.String(required=True)
-    id = fields.String(required=True)
-    title = fields.Nested(BilingualSchema, required=True)
-    severity = fields.String(required=True)
-    yaml = fields.String(required=True)
-    when = fields.List(fields.Dict(), required=True)
-    citations = fields.List(fields.Dict(), required=True)
-    parameters = fields.List(fields.Dict(), required=True)
-    consequences = fields.List(fields.Dict(), required=True)
-    scenarios = fields.Dict(required=True)
-    review = fields.Nested(ReviewSchema, required=True)
+    ),
+    complete=bool,
+    notes=dict | None,
+    text_available=bool,
+    revision=int | None,
+    digest=str | None,
+)
+InstrumentListSchema = _doc_schema("InstrumentListSchema", instruments=[InstrumentSchema])
+ProvisionOutlineSchema = _doc_schema(
+    "ProvisionOutlineSchema", eid=str, kind=str, label=dict, heading=dict | None, parent=str | None, children=[str]
+)
+InstrumentDetailSchema = _doc_schema(
+    "InstrumentDetailSchema", base=InstrumentSchema, provisions=[ProvisionOutlineSchema]
+)
+ProvisionSchema = _doc_schema(
+    "ProvisionSchema",
+    "A provision's text, the rules implementing it, or why it is out of scope.",
+    _Open,
+    instrument=str,
+    eid=str,
+    kind=str,
+    label=dict,
+    text=str | None,
+    coverage=str,
+    implemented_by=[dict],
+)
+InterpretationsSchema = _doc_schema("InterpretationsSchema", instrument=str, interpretations=[dict])
+ReviewSchema = _doc_schema(
+    "ReviewSchema",
+    "A rule's sign-off state (``unknown`` with the reason when the registry database is away).",
+    _Open,
+    status=str,
+)
+RuleViewSchema = _doc_schema(
+    "RuleViewSchema",
+    "A rule as a legal reviewer reads it (api/rule_view.py).",
+    _Open,
+    ruleset=str,
+    ruleset_status=str,
+    digest=str,
+    id=str,
+    title=BilingualSchema,
+    severity=str,
+    yaml=str,
+    when=[dict],
+    citations=[dict],
+    parameters=[dict],
+    consequences=[dict],
+    scenarios=dict,
+    review=ReviewSchema,
+)
 
 
 class ApprovalRequestSchema(Schema):
     comment = fields.String(allow_none=True, validate=validate.Length(max=2000))
 
 
-class ApprovalRecordSchema(Schema):
-    seq = fields.Integer(required=True)
-    ruleset = fields.String(required=True)
-    rule = fields.String(required=True)
-    rule_digest = fields.String(required=True)
-    reviewer = fields.String(required=True)
-    at = fields.String(required=True)
-    comment = fields.String(required=True, allow_none=True)
-
-
-class ApprovalSchema(Schema):
-    approval = fields.Nested(ApprovalRecordSchema, required=True)
-    review = fields.Nested(ReviewSchema, required=True)
+ApprovalRecordSchema = _doc_schema(
+    "ApprovalRecordSchema",
+    seq=int,
+    ruleset=str,
+    rule=str,
+    rule_digest=str,
+    reviewer=str,
+    at=str,
+    comment=str | None,
+)
+ApprovalSchema = _doc_schema("ApprovalSchema", approval=ApprovalRecordSchema, review=ReviewSchema)

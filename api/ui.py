@@ -9,11 +9,10 @@ endpoint's rule.  Every form carries a CSRF token and every POST is checked to c
 from __future__ import annotations
 
 import difflib
-import time
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 
-from api.auth import authenticate, principal_of_token, token_digest, token_fingerprint
+from api.auth import authenticate, principal_of_token, session_clock, token_digest, token_fingerprint
 from api.errors import ApiError
 from api.json_input import parse_json_text
 from api.query import comment_text
@@ -82,7 +81,7 @@ def login():
             session.permanent = True
             session["principal"] = principal.name
             session["key"] = token_fingerprint(token_digest(request.form["token"]))
-            session["expires"] = time.time() + current_app.permanent_session_lifetime.total_seconds()
+            session["expires"] = session_clock() + current_app.permanent_session_lifetime.total_seconds()
             return redirect(target)
         return _page("login.html", title="login", failed=True), 401
     return _page("login.html", title="login", failed=False)

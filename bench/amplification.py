@@ -11,7 +11,6 @@ memory (VmHWM) and memory after the request (VmRSS), and the bytes the decision 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sqlite3
 import sys
@@ -20,6 +19,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+import click
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -95,23 +96,21 @@ def run(root: Path, body: bytes) -> dict:
     return out
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--copies", type=int, default=2400)
-    ap.add_argument("--compare", type=Path)
-    args = ap.parse_args()
-    request = many_enterprises(args.copies)
+@click.command()
+@click.option("--copies", type=int, default=2400, show_default=True, help="enterprises in the one request")
+@click.option("--compare", type=click.Path(path_type=Path), help="an older source tree (e.g. `git archive`), run first")
+def main(copies: int, compare: Path | None) -> None:
+    """What one large evaluate request costs the service: response bytes, worker memory, decision-log bytes."""
+    request = many_enterprises(copies)
     body = json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode()
     facts = sum(len(v) for v in request["facts"].values())
-    print(f"one request: {args.copies} enterprises, {facts:,} facts, {len(body) / 1e6:.1f} MB; 1 worker, defaults")
+    print(f"one request: {copies} enterprises, {facts:,} facts, {len(body) / 1e6:.1f} MB; 1 worker, defaults")
     print(
         "| tree | status | seconds | response MB | violations returned / found | worker MB before / peak / after "
         "| decision in the database MB |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for label, root in ([(f"tree {args.compare.name}", args.compare.resolve())] if args.compare else []) + [
-        ("this tree", ROOT)
-    ]:
+    for label, root in ([(f"tree {compare.name}", compare.resolve())] if compare else []) + [("this tree", ROOT)]:
         r = run(root, body)
         print(
             f"| {label} | {r['status']} | {r['seconds']:.1f} | {r['response_bytes'] / 1e6:.1f} | "
@@ -119,8 +118,7 @@ def main() -> int:
             f"{r['peak_mb']:.0f} / {r['rss_after_mb']:.0f} | {r['db_bytes'] / 1e6:.1f} |",
             flush=True,
         )
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

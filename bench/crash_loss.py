@@ -7,13 +7,14 @@ can, and the decisions answered 200 but not in the database are counted.
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import click
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -47,19 +48,18 @@ def run(mode: str, seconds: float) -> tuple[int, int]:
     return len(answered), len(set(answered) - set(logged_ids(url)))
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=6)
-    ap.add_argument("--rounds", type=int, default=2)
-    args = ap.parse_args()
+@click.command()
+@click.option("--seconds", type=float, default=6, show_default=True, help="how long the clients evaluate")
+@click.option("--rounds", type=int, default=2, show_default=True)
+def main(seconds: float, rounds: int) -> None:
+    """Answered decisions a crash loses, per decision-log commit mode."""
     print("| mode | round | answered 200 | answered but never stored |")
     print("| --- | ---: | ---: | ---: |")
-    for round_ in range(1, args.rounds + 1):
+    for round_ in range(1, rounds + 1):
         for mode in ("durable", "async"):
-            answered, lost = run(mode, args.seconds)
+            answered, lost = run(mode, seconds)
             print(f"| {mode} | {round_} | {answered:,} | {lost} |", flush=True)
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -19,13 +19,14 @@ clock, not this process's CPU time (the fsync wait of ``durable`` shows in the w
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import click
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -71,11 +72,11 @@ def _round(client, app, body: bytes, n: int) -> tuple[float, float]:
     return n / (time.perf_counter() - t0), n / (time.process_time() - c0)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--requests", type=int, default=300)
-    ap.add_argument("--rounds", type=int, default=5)
-    args = ap.parse_args()
+@click.command()
+@click.option("--requests", type=int, default=300, show_default=True, help="requests a round, per configuration")
+@click.option("--rounds", type=int, default=5, show_default=True)
+def main(requests: int, rounds: int) -> None:
+    """What the decision log costs, side by side in one run."""
     body = json.dumps({**{"facts": small_request()}, "as_of": "2021-12-31"}, ensure_ascii=False).encode()
     folder = Path(tempfile.mkdtemp(prefix="repolicy-bench-log-"))
     apps = {name: _app(name, folder) for name in CONFIGS}
@@ -85,15 +86,15 @@ def main() -> int:
         _round(clients[name], apps[name], body, 30)
     wall: dict[str, list[float]] = {name: [] for name in CONFIGS}
     cpu: dict[str, list[float]] = {name: [] for name in CONFIGS}
-    for _ in range(args.rounds):
+    for _ in range(rounds):
         for name in CONFIGS:
-            per_wall, per_cpu = _round(clients[name], apps[name], body, args.requests)
+            per_wall, per_cpu = _round(clients[name], apps[name], body, requests)
             wall[name].append(per_wall)
             cpu[name].append(per_cpu)
     off_wall, off_cpu = statistics.median(wall["off"]), statistics.median(cpu["off"])
     print(
         f"bench-small: {len(body):,} bytes in, {len(sample.data):,} bytes out, "
-        f"{len(sample.json['violations'])} violations; {args.rounds} rounds of {args.requests} requests"
+        f"{len(sample.json['violations'])} violations; {rounds} rounds of {requests} requests"
     )
     print(
         "| decision log | requests/s wall (median, min-max) | vs off | requests per CPU second (median, "
@@ -108,8 +109,7 @@ def main() -> int:
         )
     for app in apps.values():
         app.extensions["repolicy_decisions"].close()
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -36,7 +36,6 @@ Before timing, every implementation's result is reduced to a set of
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import gc
 import itertools
@@ -50,6 +49,8 @@ import time
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable
+
+import click
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -722,23 +723,22 @@ def _fmt_rate(rate: float) -> str:
     return f"{rate:,.0f}" if rate >= 10 else f"{rate:.2f}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="0.1 s per repeat, 3 repeats")
-    ap.add_argument("--profile", action="store_true", help="also cProfile ours-full on the large request")
-    ap.add_argument(
-        "--calendar",
-        choices=CALENDAR_MODES,
-        default="memoised",
-        help="workday look-ups cached across evaluations for every implementation (memoised, the "
-        "default) or for none (per-evaluation)",
-    )
-    args = ap.parse_args(argv)
-    ours = same_calendar_for_all(args.calendar)
-    target, repeats = (0.1, 3) if args.quick else (0.5, 5)
+@click.command(help=__doc__.split("\n")[0])
+@click.option("--quick", is_flag=True, help="0.1 s per repeat, 3 repeats")
+@click.option("--profile", is_flag=True, help="also cProfile ours-full on the large request")
+@click.option(
+    "--calendar",
+    type=click.Choice(CALENDAR_MODES),
+    default="memoised",
+    help="workday look-ups cached across evaluations for every implementation (memoised, the "
+    "default) or for none (per-evaluation)",
+)
+def main(quick: bool, profile: bool, calendar: str) -> None:
+    ours = same_calendar_for_all(calendar)
+    target, repeats = (0.1, 3) if quick else (0.5, 5)
     started = time.perf_counter()
 
-    print(f"holiday calendar: {args.calendar} for every implementation")
+    print(f"holiday calendar: {calendar} for every implementation")
     print(
         f"Python {platform.python_version()} ({platform.python_implementation()}), "
         f"{platform.platform()}, {platform.machine()}, os.cpu_count()={os.cpu_count()}"
@@ -869,7 +869,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\ntarget: the engine at least as fast as every peer measured, on both request sizes")
     print("\n".join(target_verdicts(med, list(requests), list(peers))))
 
-    if args.profile:
+    if profile:
         import cProfile
         import pstats
 
@@ -905,8 +905,7 @@ def main(argv: list[str] | None = None) -> int:
         eng.close()
     bare.close()
     print(f"\ntotal run time {time.perf_counter() - started:.1f} s")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

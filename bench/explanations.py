@@ -17,7 +17,6 @@ Stages (median of ``--repeats``, milliseconds):
 
 from __future__ import annotations
 
-import argparse
 import gc
 import statistics
 import sys
@@ -25,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable
+
+import click
 
 
 def _timed(fn: Callable[[], Any], repeats: int) -> float:
@@ -38,17 +39,16 @@ def _timed(fn: Callable[[], Any], repeats: int) -> float:
     return statistics.median(times)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument(
-        "--root",
-        type=Path,
-        default=Path(__file__).resolve().parent.parent,
-        help="the checkout to measure (default: this one)",
-    )
-    ap.add_argument("--repeats", type=int, default=15)
-    args = ap.parse_args(argv)
-    for path in (args.root, args.root / "bench"):
+@click.command(help=__doc__.split("\n\n")[0])
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path),
+    default=Path(__file__).resolve().parent.parent,
+    help="the checkout to measure (default: this one)",
+)
+@click.option("--repeats", type=int, default=15, show_default=True)
+def main(root: Path, repeats: int) -> None:
+    for path in (root, root / "bench"):
         sys.path.insert(0, str(path))
     import evaluate as bench  # the bench requests and the reduced shipped rulesets
     from engine.prepare import RequestFacts
@@ -98,17 +98,16 @@ def main(argv: list[str] | None = None) -> int:
             " and ".join(E.explain(w, m.bindings, params, day, show=show, scope=c.scope) for w in c.wheres)
 
     print(f"large request: {sum(len(v) for v in facts.values())} facts, {shaping()} violations, {len(leads)} explained")
-    print(f"shaping            {_timed(shaping, args.repeats):8.1f} ms")
-    print(f"explain (per call) {_timed(walk, args.repeats):8.1f} ms")
+    print(f"shaping            {_timed(shaping, repeats):8.1f} ms")
+    print(f"explain (per call) {_timed(walk, repeats):8.1f} ms")
     if leads and hasattr(leads[0][1], "explanation"):
 
         def compiled() -> None:
             for params, c, m in leads:
                 c.explanation(m.bindings, params, day)
 
-        print(f"explain (compiled) {_timed(compiled, args.repeats):8.1f} ms")
-    return 0
+        print(f"explain (compiled) {_timed(compiled, repeats):8.1f} ms")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

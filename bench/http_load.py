@@ -15,7 +15,6 @@ at least 0.25 of the echo throughput, p99 under 20 ms at 8 connections.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -27,7 +26,10 @@ import tempfile
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+
+import click
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -151,7 +153,19 @@ def stalled_probe(server: Server, body: bytes, stalled: int) -> dict:
     return out
 
 
-def run_tree(root: Path, args, body: bytes, env: dict[str, str]) -> dict:
+@dataclass(frozen=True)
+class LoadOptions:
+    """The command line's choices each run of a tree uses."""
+
+    duration: int
+    connections: int
+    workers: int | None
+    threads: int | None
+    citations: str | None
+    stalled: int
+
+
+def run_tree(root: Path, options: LoadOptions, body: bytes, env: dict[str, str]) -> dict:
     """The benchmark on one source tree: echo and evaluate under wrk, then the stalled-client probe."""
     tmp = Path(tempfile.mkdtemp(prefix="repolicy-http-"))
     body_file = tmp / "body.json"
@@ -166,13 +180,13 @@ def run_tree(root: Path, args, body: bytes, env: dict[str, str]) -> dict:
             "LOG_DIR": str(tmp),
             **env,
         },
-        workers=args.workers,
-        threads=args.threads,
+        workers=options.workers,
+        threads=options.threads,
         root=root,
     )
     results: dict = {}
     try:
-        query = f"?citations={args.citations}" if args.citations else ""
+        query = f"?citations={options.citations}" if options.citations else ""
         for name, path in (("echo", "/v1/echo"), ("evaluate", "/v1/evaluate" + query)):
             for _ in range(2):  # warm-up
                 urllib.request.urlopen(
@@ -180,54 +194,73 @@ def run_tree(root: Path, args, body: bytes, env: dict[str, str]) -> dict:
                 ).read()
             cpu0 = process_tree_cpu(server.proc.pid)
             if shutil.which("wrk"):
-                results[name] = run_wrk(server.url + path, str(body_file), args.duration, args.connections)
+                results[name] = run_wrk(server.url + path, str(body_file), options.duration, options.connections)
             else:
-                results[name] = run_python(server.url + path, body, args.duration, args.connections)
-            served = results[name].get("requests") or results[name]["rps"] * args.duration
+                results[name] = run_python(server.url + path, body, options.duration, options.connections)
+            served = results[name].get("requests") or results[name]["rps"] * options.duration
             results[name]["server_cpu_ms"] = (process_tree_cpu(server.proc.pid) - cpu0) / max(served, 1) * 1000
-        if args.stalled:
-            results["stalled"] = stalled_probe(server, body, args.stalled)
+        if options.stalled:
+            results["stalled"] = stalled_probe(server, body, options.stalled)
     finally:
         server.stop()
     return results
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--duration", type=int, default=10)
-    ap.add_argument("--connections", type=int, default=8)
-    ap.add_argument("--workers", type=int, default=None, help="default: the server's own (one per CPU)")
-    ap.add_argument("--threads", type=int, default=None, help="default: the server's own")
-    ap.add_argument("--decision-log", default="off", help="off, digest, full, or several (off,full): side by side")
-    ap.add_argument("--citations", choices=["inline", "shared", "refs"], help="?citations= on every evaluate")
-    ap.add_argument(
-        "--env",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a server setting; repeat; 'A|B' in a value runs both, side by side",
-    )
-    ap.add_argument(
-        "--compare",
-        type=Path,
-        help="another source tree (e.g. `git archive` of an older commit) run side by side, alternating",
-    )
-    ap.add_argument("--rounds", type=int, default=1)
-    ap.add_argument("--stalled", type=int, default=0, help="then time /healthz and evaluate with N stalled clients")
-    args = ap.parse_args()
+@click.command()
+@click.option("--duration", type=int, default=10, show_default=True, help="seconds each endpoint is loaded")
+@click.option("--connections", type=int, default=8, show_default=True)
+@click.option("--workers", type=int, default=None, help="default: the server's own (one per CPU)")
+@click.option("--threads", type=int, default=None, help="default: the server's own")
+@click.option(
+    "--decision-log",
+    default="off",
+    show_default=True,
+    help="off, digest, full, or several (off,full): side by side",
+)
+@click.option("--citations", type=click.Choice(["inline", "shared", "refs"]), help="?citations= on every evaluate")
+@click.option(
+    "--env",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="a server setting; repeat; 'A|B' in a value runs both, side by side",
+)
+@click.option(
+    "--compare",
+    type=click.Path(path_type=Path),
+    help="another source tree (e.g. `git archive` of an older commit) run side by side, alternating",
+)
+@click.option("--rounds", type=int, default=1, show_default=True)
+@click.option(
+    "--stalled", type=int, default=0, show_default=True, help="then time /healthz and evaluate with N stalled clients"
+)
+def main(
+    duration: int,
+    connections: int,
+    workers: int | None,
+    threads: int | None,
+    decision_log: str,
+    citations: str | None,
+    settings: tuple[str, ...],
+    compare: Path | None,
+    rounds: int,
+    stalled: int,
+) -> None:
+    """HTTP load on the service under gunicorn: echo and evaluate, side by side across variants."""
+    options = LoadOptions(duration, connections, workers, threads, citations, stalled)
     body = json.dumps({"as_of": "2021-12-31", "facts": small_request()}).encode()
     variants: list[tuple[str, Path, dict[str, str]]] = [("this tree", ROOT, {})]
-    if args.compare:
-        variants.insert(0, (f"tree {args.compare.name}", args.compare.resolve(), {}))
-    modes = args.decision_log.split(",")
+    if compare:
+        variants.insert(0, (f"tree {compare.name}", compare.resolve(), {}))
+    modes = decision_log.split(",")
     if not set(modes) <= {"off", "digest", "full"}:
-        ap.error("--decision-log takes off, digest and/or full")
+        raise click.BadParameter("takes off, digest and/or full", param_hint="--decision-log")
     variants = [
         (f"{label} log {mode}" if len(modes) > 1 else label, root, {**env, "decision_log": mode})
         for label, root, env in variants
         for mode in modes
     ]
-    for setting in args.env:
+    for setting in settings:
         name, _, values = setting.partition("=")
         variants = [
             (f"{label} {name}={v}" if "|" in values else label, root, {**env, name: v})
@@ -236,32 +269,30 @@ def main() -> int:
         ]
     tool = "wrk" if shutil.which("wrk") else "python client"
     print(
-        f"HTTP benchmark: {tool}, {args.connections} connections, {args.duration} s each, gunicorn "
-        f"{args.workers or 'default'} workers x {args.threads or 'default'} threads, body {len(body):,} bytes, "
-        f"decision log {args.decision_log}, {os.cpu_count()} CPUs (load generator on the same machine)"
+        f"HTTP benchmark: {tool}, {connections} connections, {duration} s each, gunicorn "
+        f"{workers or 'default'} workers x {threads or 'default'} threads, body {len(body):,} bytes, "
+        f"decision log {decision_log}, {os.cpu_count()} CPUs (load generator on the same machine)"
     )
     print(
         "| variant | round | endpoint | requests/s | p50 ms | p99 ms | non-2xx | server CPU ms/request "
         "| evaluate / echo | load average before / after |"
-        + (f" with {args.stalled} stalled clients: healthz s / evaluate s |" if args.stalled else "")
+        + (f" with {stalled} stalled clients: healthz s / evaluate s |" if stalled else "")
     )
-    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |" + (" ---: |" if args.stalled else ""))
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |" + (" ---: |" if stalled else ""))
     summary: dict[str, list[tuple[float, float]]] = {}
-    for round_ in range(1, args.rounds + 1):
+    for round_ in range(1, rounds + 1):
         for label, root, env in variants:
             before = os.getloadavg()[0]
-            results = run_tree(root, args, body, dict(env))
+            results = run_tree(root, options, body, dict(env))
             load = f"{before:.1f} / {os.getloadavg()[0]:.1f}"
-            stalled = results.pop("stalled", None)
+            probed = results.pop("stalled", None)
             ratio = results["evaluate"]["rps"] / results["echo"]["rps"]
             summary.setdefault(label, []).append((ratio, results["evaluate"]["p99_ms"]))
             for name, r in results.items():
                 probe = ""
-                if stalled is not None:
+                if probed is not None:
                     probe = (
-                        " "
-                        + " / ".join("no answer in 10" if v is None else f"{v:.2f}" for v in stalled.values())
-                        + " |"
+                        " " + " / ".join("no answer in 10" if v is None else f"{v:.2f}" for v in probed.values()) + " |"
                         if name == "evaluate"
                         else " |"
                     )
@@ -279,8 +310,7 @@ def main() -> int:
             ("ratio met" if ratio >= 0.25 else "ratio not met", "p99 met" if p99 < 20 else "p99 not met")
         )
         print(f"| {label} | {ratio:.2f} | {p99:.1f} | {met} |")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Impact preview over many recorded decisions: time and peak memory of the job, per number of decisions.
 
-usage: python bench/impact.py [--n 1000 10000 100000] [--workers K]
+usage: python bench/impact.py [--n 1000 --n 10000 --n 100000] [--workers K]
 
 For each N, in a fresh process (so that peak memory is that N's):
 
@@ -21,7 +21,6 @@ For each N, in a fresh process (so that peak memory is that N's):
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -32,6 +31,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import click
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -80,7 +81,7 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def one(n: int, workers: int, db: Path, inline_max: int | None = None) -> dict:
+def run_one(n: int, workers: int, db: Path, inline_max: int | None = None) -> dict:
     """Run the measurement for n decisions in this process; the figures as a dict."""
     from api import create_app
     from api.auth import token_digest
@@ -156,37 +157,43 @@ def one(n: int, workers: int, db: Path, inline_max: int | None = None) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, nargs="+", default=[1000, 10000, 100000])
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument(
-        "--inline-max",
-        type=int,
-        default=None,
-        help="run in the pool above this many decisions (default: the service's setting)",
-    )
-    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child run for one N
-    args = parser.parse_args(argv)
-    if args.one:
+@click.command(help=__doc__.splitlines()[0])
+@click.option(
+    "--n",
+    "sizes",
+    type=int,
+    multiple=True,
+    default=(1000, 10000, 100000),
+    show_default=True,
+    help="recorded decisions; repeat for several (--n 1000 --n 10000), each run in a fresh process",
+)
+@click.option("--workers", type=int, default=os.cpu_count() or 1, show_default=True)
+@click.option(
+    "--inline-max",
+    type=int,
+    default=None,
+    help="run in the pool above this many decisions (default: the service's setting)",
+)
+@click.option("--one", type=int, hidden=True)  # the child run for one N
+def main(sizes: tuple[int, ...], workers: int, inline_max: int | None, one: int | None) -> None:
+    if one:
         with tempfile.TemporaryDirectory() as tmp:
-            print(json.dumps(one(args.one, args.workers, Path(tmp) / "impact.db", args.inline_max)), flush=True)
-        return 0
-    print(f"cpus: {os.cpu_count()}, workers: {args.workers}")
-    for n in args.n:
-        extra = [] if args.inline_max is None else ["--inline-max", str(args.inline_max)]
+            print(json.dumps(run_one(one, workers, Path(tmp) / "impact.db", inline_max)), flush=True)
+        return
+    print(f"cpus: {os.cpu_count()}, workers: {workers}")
+    for n in sizes:
+        extra = [] if inline_max is None else ["--inline-max", str(inline_max)]
         out = subprocess.run(
-            [sys.executable, __file__, "--one", str(n), "--workers", str(args.workers), *extra],
+            [sys.executable, __file__, "--one", str(n), "--workers", str(workers), *extra],
             capture_output=True,
             text=True,
             cwd=ROOT,
         )
         if out.returncode:
             print(f"N={n}: failed\n{out.stderr[-3000:]}")
-            return 1
+            sys.exit(1)
         print(out.stdout.strip().splitlines()[-1], flush=True)
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -19,13 +19,14 @@ the default ruleset selection, as ``bench/http_load.py`` sends it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+import click
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,9 +122,9 @@ if profile:
 """
 
 
-def run(root: Path, mode: str, args: argparse.Namespace, profile: str = "") -> dict:
+def run(root: Path, mode: str, calls: int, repeats: int, profile: str = "") -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(root), mode, str(args.calls), str(args.repeats), profile],
+        [sys.executable, "-c", CHILD, str(root), mode, str(calls), str(repeats), profile],
         capture_output=True,
         text=True,
         check=True,
@@ -134,51 +135,49 @@ def run(root: Path, mode: str, args: argparse.Namespace, profile: str = "") -> d
     return json.loads(out.stdout.splitlines()[-1])
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--compare", type=Path, help="another source tree, run alternately with this one")
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--calls", type=int, default=200)
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--stages", action="store_true", help="only the CPU time of each stage of the request path")
-    ap.add_argument("--profile", default="", help="cProfile sort key (e.g. cumulative, tottime) after the timing")
-    args = ap.parse_args(argv)
-    trees = [("this tree", ROOT)] + ([(f"tree {args.compare.name}", args.compare.resolve())] if args.compare else [])
-    if args.stages:
+@click.command(help=__doc__.split("\n")[0])
+@click.option("--compare", type=click.Path(path_type=Path), help="another source tree, run alternately with this one")
+@click.option("--rounds", type=int, default=2, show_default=True)
+@click.option("--calls", type=int, default=200, show_default=True, help="requests a run")
+@click.option("--repeats", type=int, default=5, show_default=True, help="runs a round, per tree and decision log")
+@click.option("--stages", is_flag=True, help="only the CPU time of each stage of the request path")
+@click.option("--profile", default="", help="cProfile sort key (e.g. cumulative, tottime) after the timing")
+def main(compare: Path | None, rounds: int, calls: int, repeats: int, stages: bool, profile: str) -> None:
+    trees = [("this tree", ROOT)] + ([(f"tree {compare.name}", compare.resolve())] if compare else [])
+    if stages:
         for label, root in trees:
             print(f"{label}, load average {os.getloadavg()[0]:.1f}:")
             print(
                 subprocess.run(
-                    [sys.executable, "-c", STAGES, str(root), str(args.calls), str(args.repeats)],
+                    [sys.executable, "-c", STAGES, str(root), str(calls), str(repeats)],
                     capture_output=True,
                     text=True,
                     check=True,
                     cwd=root,
                 ).stdout
             )
-        return 0
+        return
     print(
-        f"POST /v1/evaluate in process, small request; {args.repeats} runs of {args.calls} requests; "
+        f"POST /v1/evaluate in process, small request; {repeats} runs of {calls} requests; "
         f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
     )
     print(
         "| tree | round | decision log | response bytes | wall ms/request (median) | runs | CPU ms/request (median) |"
     )
     print("| --- | ---: | --- | ---: | ---: | --- | ---: |")
-    for round_ in range(1, args.rounds + 1):
+    for round_ in range(1, rounds + 1):
         for label, root in trees:
             for mode in ("off", "full"):
-                r = run(root, mode, args)
+                r = run(root, mode, calls, repeats)
                 print(
                     f"| {label} | {round_} | {mode} | {r['bytes']:,} | {statistics.median(r['wall']):.2f} | "
                     f"{' '.join(f'{x:.2f}' for x in r['wall'])} | {statistics.median(r['cpu']):.2f} |",
                     flush=True,
                 )
     print(f"load average at the end {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    if args.profile:
-        run(ROOT, "off", args, args.profile)
-    return 0
+    if profile:
+        run(ROOT, "off", calls, repeats, profile)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -21,7 +21,6 @@ and the response's JSON alone (``app.json.response(result)``).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import statistics
@@ -31,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable, Iterator
+
+import click
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -77,11 +78,10 @@ def seconds_per_call(fn: Callable[[], Any], target: float) -> float:
     return (time.perf_counter() - t0) / n
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="0.2 s per run, 3 runs per configuration")
-    args = ap.parse_args(argv)
-    target, repeats = (0.2, 3) if args.quick else (0.5, 7)
+@click.command(help=__doc__.split("\n")[0])
+@click.option("--quick", is_flag=True, help="0.2 s per run, 3 runs per configuration")
+def main(quick: bool) -> None:
+    target, repeats = (0.2, 3) if quick else (0.5, 7)
     db = Path(tempfile.mkdtemp(prefix="bench-json-")) / "r.db"
     app = create_app(
         {"DATABASE_URL": f"sqlite:///{db}", "OPEN_EVALUATE": True, "DECISION_LOG": "off", "RELOAD_INTERVAL": 3600.0}
@@ -125,8 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {a:.2f} ms | {b:.2f} ms | {b / a:.2f} |",
                 flush=True,
             )
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

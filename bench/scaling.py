@@ -13,7 +13,6 @@ wall clock mostly measures the other processes (figures in bench/README.md say w
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import gc
 import math
@@ -21,6 +20,8 @@ import resource
 import sys
 import time
 from pathlib import Path
+
+import click
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -56,18 +57,18 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--cpu", action="store_true", help="time with process CPU time (see module docstring)")
-    args = ap.parse_args()
-    clock = time.process_time if args.cpu else time.perf_counter
+@click.command()
+@click.option("--quick", is_flag=True, help="fewer copies and evaluations")
+@click.option("--cpu", is_flag=True, help="time with process CPU time (see module docstring)")
+def main(quick: bool, cpu: bool) -> None:
+    """Scaling and memory of the evaluation (the full service without HTTP, shipped rulesets)."""
+    clock = time.process_time if cpu else time.perf_counter
     runtime = Runtime.from_directories(RULESETS_DIR, INSTRUMENTS_DIR)
     base = large_request()
     points = []
     print("| copies of the large request | facts | seconds (median of 3) | violations |")
     print("| ---: | ---: | ---: | ---: |")
-    for copies in (1, 2, 4) if args.quick else (1, 2, 4, 8):
+    for copies in (1, 2, 4) if quick else (1, 2, 4, 8):
         facts = scaled(base, copies)
         n = sum(len(v) for v in facts.values())
         times, found = [], 0
@@ -85,12 +86,12 @@ def main() -> int:
     print(f"scaling exponent k (time ~ facts^k): {k:.2f}  (1.00 = linear)")
 
     small = small_request()
-    few = 200 if args.quick else 1_000
+    few = 200 if quick else 1_000
     for _ in range(few):
         runtime.evaluate(small, AS_OF)
     gc.collect()
     after_few = rss_mb()
-    many = few * 20 if args.quick else few * 100
+    many = few * 20 if quick else few * 100
     t0 = clock()
     for _ in range(many - few):
         runtime.evaluate(small, AS_OF)
@@ -99,10 +100,9 @@ def main() -> int:
     print(
         f"RSS after {few:,} evaluations: {after_few:.1f} MB; after {many:,}: {after_many:.1f} MB "
         f"({(after_many / after_few - 1) * 100:+.1f}%, target within 10%); "
-        f"{(clock() - t0) / (many - few) * 1e3:.2f} ms per small evaluation ({'CPU' if args.cpu else 'wall'})"
+        f"{(clock() - t0) / (many - few) * 1e3:.2f} ms per small evaluation ({'CPU' if cpu else 'wall'})"
     )
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

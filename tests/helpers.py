@@ -1,5 +1,6 @@
 """What the tests share that is not a fixture: request bodies, ruleset and instrument texts, tokens,
-fact generators, and :func:`wait_until` (waiting on observable state instead of sleeping).
+fact generators, and :func:`wait_until` and :func:`unread_bytes` (waiting on observable state instead of
+sleeping).
 
 Where test code lives:
 
@@ -21,6 +22,7 @@ import json
 import os
 import random
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -53,6 +55,18 @@ def wait_until(condition: Callable[[], T], timeout: float = 10.0, interval: floa
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
+
+
+def unread_bytes(server_port: int, client: socket.socket) -> int | None:
+    """Bytes ``client`` has sent that the server on ``server_port`` has not read yet (the receive queue of the
+    server's end of the connection, from ``/proc/net/tcp``); None while the kernel lists no such connection.
+    0 means the server has read all the client sent: observable state to wait on instead of a sleep."""
+    client_port = client.getsockname()[1]
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, remote, _state, queues = line.split()[1:5]
+        if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == client_port:
+            return int(queues.split(":")[1], 16)
+    return None
 
 
 # ---------------------------------------------------------------------------------------------- tokens, requests
@@ -151,7 +165,8 @@ def load(server: Server, seconds: float, answered: list[str], during=None) -> No
     for t in threads:
         t.start()
     if during is not None:
-        wait_until(lambda: len(answered) >= 8, seconds)  # under way: every client has been answered
+        # under way (every client has been answered) before the fault, or the fault is tested under no load
+        assert wait_until(lambda: len(answered) >= 8, seconds), f"{len(answered)} answers in {seconds} s"
         during()
     for t in threads:
         t.join()
@@ -164,24 +179,39 @@ FLOOR_3000 = NOTICE.replace('version: "2021"', 'version: "2021-floor3000"').repl
     "    value: 2000\n    unit: t_reo_per_year", "    value: 3000\n    unit: t_reo_per_year"
 )
 
-SMELTER_2500 = {
-    "as_of": "2021-12-31",
-    "facts": {
-        "groups": [{"id": "G1"}],
-        "enterprises": [
-            {
-                "id": "E2",
-                "group": "G1",
-                "activities": ["smelting_separation"],
-                "banned_process": True,
-                "separation_capacity_t_reo": 2500,
-            }
-        ],
-        "allocations": [
-            {"enterprise": "E2", "group": "G1", "year": 2021, "activity": "smelting_separation", "amount_t_reo": 800}
-        ],
-    },
-}
+
+def smelter_2500(designated: bool | None = None) -> dict:
+    """A request: a 2,500 t smelter of group G1 with a banned process and an 800 t quota for 2021, as of the
+    year's end. Compliant under the notice's 2,000 t capacity floor, barred under a floor of 3,000 t or more:
+    the decision that a raised floor changes. ``designated``: G1's flag (left out, unknown, if None)."""
+    group: dict = {"id": "G1"} if designated is None else {"id": "G1", "designated": designated}
+    return {
+        "as_of": "2021-12-31",
+        "facts": {
+            "groups": [group],
+            "enterprises": [
+                {
+                    "id": "E2",
+                    "group": "G1",
+                    "activities": ["smelting_separation"],
+                    "banned_process": True,
+                    "separation_capacity_t_reo": 2500,
+                }
+            ],
+            "allocations": [
+                {
+                    "enterprise": "E2",
+                    "group": "G1",
+                    "year": 2021,
+                    "activity": "smelting_separation",
+                    "amount_t_reo": 800,
+                }
+            ],
+        },
+    }
+
+
+SMELTER_2500 = smelter_2500()
 
 NEW_NOTICE = """\
 # A notice for a test year: two paragraphs, the second with two items.
@@ -257,6 +287,19 @@ rules:
     citations:
       - {{instrument: {instrument}, eid: {eid}}}
 """
+
+
+def not_a_violation_entries() -> list[tuple[str, str, dict]]:
+    """Every ``not_a_violation`` entry of rulesets/coverage.yaml (a sentence of an implemented provision that is
+    no duty, quoted, with its reason), as (instrument, eid, entry)."""
+    import yaml
+
+    doc = yaml.safe_load((RULESETS_DIR / "coverage.yaml").read_text(encoding="utf-8"))
+    return [
+        (inst, eid, entry)
+        for inst, body in doc["instruments"].items()
+        for eid, entry in (body.get("not_a_violation") or {}).items()
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- facts for the shipped rulesets

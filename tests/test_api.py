@@ -251,7 +251,9 @@ def test_metrics_are_created_once_when_first_requests_race(monkeypatch):
         REGISTRY.unregister(collector)
     real_counter = metrics.Counter
 
-    def slow_counter(*args, **kwargs):  # widen the window two first requests race in
+    def slow_counter(*args, **kwargs):
+        # The sleep stays: it is the race under test (a slow first registration, which the other first requests
+        # overtake). The test waits on the threads themselves (join), not on a second sleep.
         time.sleep(0.02)
         return real_counter(*args, **kwargs)
 

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.scenarios import load_library
+from helpers import FLAGS
 from api.runtime import Runtime
 from policy.instruments import INSTRUMENTS_DIR
 from policy.registry import RULESETS_DIR, ruleset_files
@@ -149,23 +150,7 @@ def test_pinned_draft_findings_say_so(runtime):
 
 
 # -------------------------------------------------------------- timeless facts are judged by as_of
-ENTERPRISE_FLAGS = (
-    "designated",
-    "mining_license",
-    "safety_license",
-    "recycling_project_expired",
-    "ordered_to_suspend",
-    "banned_process",
-    "emissions_compliant",
-    "radiation_compliant",
-    "tailings_compliant",
-    "long_term_shutdown",
-    "traceability_system",
-    "flow_records",
-    "national_traceability_entry",
-    "data_security_system",
-    "obstructed_inspection",
-)
+ENTERPRISE_FLAGS = (*FLAGS, "obstructed_inspection")  # the flags the shipped rulesets read
 TIMELESS_LISTS = {"enterprises", "groups"}
 
 

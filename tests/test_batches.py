@@ -97,6 +97,21 @@ def _deadline(issued: dt.date, days: int) -> dt.date:
     return d
 
 
+def _one_allocation(**fields: object) -> dict:
+    """Facts with one allocation: E1 of group G1, 1 t of 2023 mining quota split on 29 December 2023, with
+    ``fields`` (a batch, a notice) added."""
+    allocation = {
+        "enterprise": "E1",
+        "group": "G1",
+        "year": 2023,
+        "activity": "mining",
+        "amount_t_reo": 1,
+        "issued_on": "2023-12-29",
+        **fields,
+    }
+    return {"groups": [{"id": "G1"}], "enterprises": [{"id": "E1"}], "allocations": [allocation]}
+
+
 def test_the_third_batch_deadline_is_three_working_days_after_14_december_2023():
     assert _deadline(dt.date(2023, 12, 14), 3) == dt.date(2023, 12, 19)
 
@@ -167,21 +182,7 @@ def test_a_batch_without_its_date_is_a_warning_and_judges_nothing(instruments):
     body = BATCHES.replace(f'issued_on: "{THIRD[2].isoformat()}"', "issued_on: null")
     rs = ruleset_from(body + RULES, instruments, header=HEADER)
     assert any("has no issue date" in w.message for w in rs.extra["warnings"])
-    facts = {
-        "groups": [{"id": "G1"}],
-        "enterprises": [{"id": "E1"}],
-        "allocations": [
-            {
-                "enterprise": "E1",
-                "group": "G1",
-                "year": 2023,
-                "activity": "mining",
-                "amount_t_reo": 1,
-                "batch": "b3",
-                "issued_on": "2023-12-29",
-            }
-        ],
-    }
+    facts = _one_allocation(batch="b3")
     assert (
         Runtime(instruments, Registry([rs])).evaluate(facts, dt.date(2023, 12, 31), ["batched@1"])["violations"] == []
     )
@@ -196,41 +197,14 @@ def test_a_batch_without_its_date_is_a_warning_and_judges_nothing(instruments):
     ],
 )
 def test_a_batch_that_cannot_be_told_is_a_warning_not_a_finding(runtime, allocation, code):
-    facts = {
-        "groups": [{"id": "G1"}],
-        "enterprises": [{"id": "E1"}],
-        "allocations": [
-            {
-                "enterprise": "E1",
-                "group": "G1",
-                "year": 2023,
-                "activity": "mining",
-                "amount_t_reo": 1,
-                "issued_on": "2023-12-29",
-                **allocation,
-            }
-        ],
-    }
+    facts = _one_allocation(**allocation)
     response = runtime.evaluate(facts, dt.date(2023, 12, 31), ["batched@1"])
     assert response["violations"] == []
     assert [w["code"] for w in response["warnings"] if w["code"].startswith("batch")] == [code]
 
 
 def test_requests_without_batches_get_no_batch_warning(runtime):
-    facts = {
-        "groups": [{"id": "G1"}],
-        "enterprises": [{"id": "E1"}],
-        "allocations": [
-            {
-                "enterprise": "E1",
-                "group": "G1",
-                "year": 2023,
-                "activity": "mining",
-                "amount_t_reo": 1,
-                "issued_on": "2023-12-29",
-            }
-        ],
-    }
+    facts = _one_allocation()
     response = runtime.evaluate(facts, dt.date(2023, 12, 31), ["batched@1"])
     assert response["violations"] == [] and not [w for w in response.get("warnings", ()) if "batch" in w["code"]]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT
+from helpers import ROOT, smelter_2500
 from servers import Server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -43,10 +43,10 @@ def browser():
         b.close()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ui")
-    s = Server(
+def ui_server(tmp: Path) -> Server:
+    """``repolicy-serve`` for the pages, on a registry of its own in ``tmp``: development tokens, evaluation
+    open, one worker. Stop it after use."""
+    return Server(
         {
             "REPOLICY_DATABASE_URL": f"sqlite:///{tmp / 'r.db'}",
             "REPOLICY_DEV_MODE": "1",
@@ -56,6 +56,12 @@ def server(tmp_path_factory):
         },
         workers=1,
     )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ui")
+    s = ui_server(tmp)
     yield s
     s.stop()
 
@@ -177,41 +183,9 @@ def test_regulator_changes_a_parameter_on_the_rule_page_through_sign_off_to_acti
     tmp = tmp_path_factory.mktemp("edit")
     shots = tmp / "screenshots"
     shots.mkdir()
-    server = Server(
-        {
-            "REPOLICY_DATABASE_URL": f"sqlite:///{tmp / 'r.db'}",
-            "REPOLICY_DEV_MODE": "1",
-            "REPOLICY_OPEN_EVALUATE": "1",
-            "LOG_DIR": str(tmp),
-            "REPOLICY_LOG_LEVEL": "WARNING",
-        },
-        workers=1,
-    )
+    server = ui_server(tmp)
     try:
-        request = {
-            "as_of": "2021-12-31",
-            "facts": {
-                "groups": [{"id": "G1", "designated": True}],
-                "enterprises": [
-                    {
-                        "id": "E2",
-                        "group": "G1",
-                        "activities": ["smelting_separation"],
-                        "banned_process": True,
-                        "separation_capacity_t_reo": 2500,
-                    }
-                ],
-                "allocations": [
-                    {
-                        "enterprise": "E2",
-                        "group": "G1",
-                        "year": 2021,
-                        "activity": "smelting_separation",
-                        "amount_t_reo": 800,
-                    }
-                ],
-            },
-        }
+        request = smelter_2500(designated=True)
         assert server.request("POST", "/v1/evaluate", request)[1]["violations"] == []  # recorded: compliant at 2,000 t
 
         regulator = browser.new_context().new_page()

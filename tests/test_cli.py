@@ -7,6 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from api.cli import main
+from helpers import not_a_violation_entries
 from policy.registry import RULESETS_DIR
 
 NOTICE = RULESETS_DIR / "notice" / "2021.yaml"
@@ -92,14 +93,7 @@ def test_coverage_lists_every_provision():
 
 def test_coverage_shows_the_sentences_that_are_not_violations():
     """Each `not_a_violation` entry of rulesets/coverage.yaml is printed under its provision, quoted, with its reason."""
-    import yaml
-
-    doc = yaml.safe_load((RULESETS_DIR / "coverage.yaml").read_text(encoding="utf-8"))
-    entries = [
-        (inst, eid, e)
-        for inst, body in doc["instruments"].items()
-        for eid, e in (body.get("not_a_violation") or {}).items()
-    ]
+    entries = not_a_violation_entries()
     assert entries
     for inst, eid, entry in entries:
         lines = run("coverage", "--instrument", inst).output.splitlines()

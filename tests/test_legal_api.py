@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from markupsafe import escape
 
-from helpers import auth
+from helpers import auth, not_a_violation_entries
 
 
 def test_instruments_and_structure(client):
@@ -34,16 +34,7 @@ def test_provision_with_the_rules_that_implement_it(client):
 
 def test_provision_shows_the_sentence_that_is_not_a_violation(client):
     """rulesets/coverage.yaml `not_a_violation` (e.g. notice para. 6's exhortation 加快推进…) is on the provision."""
-    import yaml
-
-    from policy.registry import RULESETS_DIR
-
-    doc = yaml.safe_load((RULESETS_DIR / "coverage.yaml").read_text(encoding="utf-8"))
-    entries = [
-        (inst, eid, e)
-        for inst, body in doc["instruments"].items()
-        for eid, e in (body.get("not_a_violation") or {}).items()
-    ]
+    entries = not_a_violation_entries()
     assert entries
     for inst, eid, entry in entries:
         p = client.get(f"/v1/instruments/{inst}/provisions/{eid}", headers=auth("legal")).json

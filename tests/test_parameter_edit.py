@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import ROOT, TOKENS, auth, log_in, token_config
+from helpers import ROOT, TOKENS, auth, log_in, smelter_2500, token_config, wait_until
 from policy.loader import load_ruleset
 from policy.param_edit import EditError, edit_parameters, parse_value, shown
 
@@ -82,30 +82,7 @@ def _csrf(page: str) -> str:
 def test_a_regulator_changes_the_floor_on_the_rule_page_and_it_goes_through_sign_off(app):
     # a decision recorded before: a 2,500 t smelter with a banned process, which a 3,500 t floor bars
     caller = app.test_client()
-    request = {
-        "as_of": "2021-12-31",
-        "facts": {
-            "groups": [{"id": "G1", "designated": True}],
-            "enterprises": [
-                {
-                    "id": "E2",
-                    "group": "G1",
-                    "activities": ["smelting_separation"],
-                    "banned_process": True,
-                    "separation_capacity_t_reo": 2500,
-                }
-            ],
-            "allocations": [
-                {
-                    "enterprise": "E2",
-                    "group": "G1",
-                    "year": 2021,
-                    "activity": "smelting_separation",
-                    "amount_t_reo": 800,
-                }
-            ],
-        },
-    }
+    request = smelter_2500(designated=True)
     assert caller.post("/v1/evaluate", json=request).status_code == 200
     app.extensions["repolicy_decisions"].flush()
 
@@ -152,10 +129,12 @@ def test_a_regulator_changes_the_floor_on_the_rule_page_and_it_goes_through_sign
         "+     value: 3500",
     ]
 
-    for _ in range(100):  # the impact job runs in the background
-        draft = regulator.get(draft_url).get_data(as_text=True)
-        if 'id="impact-counts"' in draft:
-            break
+    def draft_with_impact() -> str | None:  # the impact job runs in the background: its counts, once done
+        page = regulator.get(draft_url).get_data(as_text=True)
+        return page if 'id="impact-counts"' in page else None
+
+    draft = wait_until(draft_with_impact)
+    assert draft, "the impact job did not finish"
     assert "Parameter changed: capacity_floor_t_reo 2000 -&gt; 3500" in draft
     assert "eligibility.smelter-ineligible" in re.search(r'id="draft-rules">(.*?)</ul>', draft, re.S).group(1)
     counts = re.search(r'id="impact-counts">(.*?)</p>', draft, re.S).group(1)
