@@ -1,6 +1,8 @@
 """End to end in a real browser (Debian's headless Chromium, driven by Playwright) against gunicorn.
 
-Screenshots are written to var/screenshots/ (created by the test)."""
+Screenshots are written to var/screenshots/ (created by the test), or to the folder named by
+SCREENSHOTS_DIR: `SCREENSHOTS_DIR=docs/screenshots bin/test tests/test_browser.py` refreshes the ones
+the documentation shows."""
 
 from __future__ import annotations
 
@@ -14,7 +16,17 @@ from helpers import ROOT, smelter_2500
 from servers import Server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = ROOT / "var" / "screenshots"
+SHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or ROOT / "var" / "screenshots")
+
+
+def shot(name: str) -> str:
+    """Where the screenshot ``name`` goes (the folder made on first use)."""
+    return str(SHOTS / name)
+
+
+def shots_kept(*names: str) -> bool:
+    """Whether each screenshot was written and holds an image (more than a blank page's few hundred bytes)."""
+    return all((SHOTS / name).stat().st_size > 1000 for name in names)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +79,6 @@ def server(tmp_path_factory):
 
 
 def test_reviewer_finds_art_16_2_and_sees_it_highlighted_in_an_evaluation(browser, server):
-    SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page()
     page.goto(f"{server.url}/ui/instruments/measures-draft")
     assert "/ui/login" in page.url  # pages need a reviewer's token
@@ -82,7 +93,7 @@ def test_reviewer_finds_art_16_2_and_sees_it_highlighted_in_an_evaluation(browse
         or "不纳入" in page.locator("#art_17 .oos").inner_text()
     )
     section.scroll_into_view_if_needed()
-    page.screenshot(path=str(SHOTS / "instrument-measures-draft.png"), full_page=False)
+    page.screenshot(path=shot("instrument-measures-draft.png"), full_page=False)
 
     page.goto(f"{server.url}/ui/evaluate")
     page.fill("#request", (ROOT / "examples" / "over-quota-draft.json").read_text(encoding="utf-8"))  # pins the draft
@@ -99,18 +110,17 @@ def test_reviewer_finds_art_16_2_and_sees_it_highlighted_in_an_evaluation(browse
     )
     why = page.locator('.violation[data-rule="quota.over-production"] .why').first.inner_text()
     assert "年度指标合计的数量（吨REO）（5,000）小于年度产量合计的数量（吨REO）（5,320）" in why  # the values compared
-    page.screenshot(path=str(SHOTS / "evaluate-over-quota.png"), full_page=True)
+    page.screenshot(path=shot("evaluate-over-quota.png"), full_page=True)
 
     page.click("#switch-lang")  # English beside Chinese
     assert "Rare-earth quota policy service" in page.locator("header").inner_text()
     page.goto(f"{server.url}/ui/coverage/notice-2021")
     counts = page.locator("#counts").inner_text()
     assert "gap 0" in counts or "缺口 0" in counts
-    page.screenshot(path=str(SHOTS / "coverage-notice-2021.png"), full_page=True)
+    page.screenshot(path=shot("coverage-notice-2021.png"), full_page=True)
 
 
 def test_reviewer_signs_off_a_rule_and_sees_it_unreviewed_after_a_change(browser, server):
-    SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page()
     rule_url = f"{server.url}/ui/rules/notice@2021/eligibility.smelter-ineligible"
     page.goto(rule_url)
@@ -125,7 +135,7 @@ def test_reviewer_signs_off_a_rule_and_sees_it_unreviewed_after_a_change(browser
     page.wait_for_selector("#approvals")
     assert page.locator("#review-status").inner_text() == "已审核"
     assert "legal" in page.locator("#approvals").inner_text()
-    page.screenshot(path=str(SHOTS / "rule-signed-off.png"), full_page=True)
+    page.screenshot(path=shot("rule-signed-off.png"), full_page=True)
 
     # a regulator publishes a version raising the capacity floor (the regulators' worked example)
     notice = (ROOT / "rulesets" / "notice" / "2021.yaml").read_text(encoding="utf-8")
@@ -139,7 +149,7 @@ def test_reviewer_signs_off_a_rule_and_sees_it_unreviewed_after_a_change(browser
     assert "capacity_floor_t_reo 2000 -> 3000" in page.locator("#changes").inner_text()
     assert page.locator("#changed-rules a").all_inner_texts() == ["eligibility.smelter-ineligible"]
     assert "+    value: 3000" in page.locator("#yaml-diff ins").all_inner_texts()
-    page.screenshot(path=str(SHOTS / "diff-notice-2021-floor3000.png"), full_page=True)
+    page.screenshot(path=shot("diff-notice-2021-floor3000.png"), full_page=True)
     page.click("#changed-rules a")
     page.wait_for_url("**/ui/rules/notice@2021-floor3000/eligibility.smelter-ineligible**")
     assert page.locator("#review-status").inner_text() == "changed since approval: unreviewed"
@@ -173,16 +183,14 @@ def test_reviewer_uploads_facts_and_sees_what_was_left_undecided(browser, server
     assert "Violations: 0" in page.locator("#summary").inner_text().replace("：", ": ")
     item = page.locator('li[data-rule="eligibility.mine-ineligible"]')
     assert "facts.enterprises[0].mining_license" in item.inner_text()
-    page.screenshot(path=str(SHOTS / "evaluate-unknowns.png"), full_page=True)
+    page.screenshot(path=shot("evaluate-unknowns.png"), full_page=True)
 
 
 def test_regulator_changes_a_parameter_on_the_rule_page_through_sign_off_to_activation(browser, tmp_path_factory):
     """A regulator raises the capacity floor on the rule's page; the draft's page shows the change in words, the
     scenarios run on it and the impact on the recorded decisions; a legal reviewer signs the rule off; the
-    regulator activates it.  Screenshots go to the test's temporary folder."""
+    regulator activates it."""
     tmp = tmp_path_factory.mktemp("edit")
-    shots = tmp / "screenshots"
-    shots.mkdir()
     server = ui_server(tmp)
     try:
         request = smelter_2500(designated=True)
@@ -197,7 +205,7 @@ def test_regulator_changes_a_parameter_on_the_rule_page_through_sign_off_to_acti
         regulator.fill("#param-capacity_floor_t_reo", "3000")
         regulator.fill("#edit-version", "2021-floor3000")
         regulator.fill("#edit-comment", "产能下限提高到3000吨 / floor raised to 3,000 t")
-        regulator.locator("#edit-form").screenshot(path=str(shots / "rule-parameter-form.png"))
+        regulator.locator("#edit-form").screenshot(path=shot("rule-parameter-form.png"))
         regulator.click("#edit-submit")
         regulator.wait_for_url("**/ui/drafts/notice@2021-floor3000**")
         assert "capacity_floor_t_reo 2000 -> 3000" in regulator.locator("#changes").inner_text()
@@ -211,7 +219,7 @@ def test_regulator_changes_a_parameter_on_the_rule_page_through_sign_off_to_acti
         assert "结论改变 1" in regulator.locator("#impact-counts").inner_text()
         regulator.click("#activate")  # too early: the changed rule awaits a legal reviewer
         assert "eligibility.smelter-ineligible" in regulator.locator("#activation-error").inner_text()
-        regulator.screenshot(path=str(shots / "draft-awaiting-sign-off.png"), full_page=True)
+        regulator.screenshot(path=shot("draft-awaiting-sign-off.png"), full_page=True)
 
         legal = browser.new_context().new_page()
         legal.goto(f"{server.url}/ui/rules/notice@2021-floor3000/eligibility.smelter-ineligible")
@@ -229,24 +237,20 @@ def test_regulator_changes_a_parameter_on_the_rule_page_through_sign_off_to_acti
         regulator.click("#activate")
         regulator.wait_for_selector("#draft-status")
         assert regulator.locator("#draft-status").inner_text() == "active"
-        regulator.screenshot(path=str(shots / "draft-activated.png"), full_page=True)
+        regulator.screenshot(path=shot("draft-activated.png"), full_page=True)
         found = server.request("POST", "/v1/evaluate", request)[1]["violations"]
         assert [(v["ruleset"], v["rule"]) for v in found] == [
             ("notice@2021-floor3000", "eligibility.smelter-ineligible")
         ]
-        assert sorted(p.name for p in shots.iterdir()) == [
-            "draft-activated.png",
-            "draft-awaiting-sign-off.png",
-            "rule-parameter-form.png",
-        ]
+        assert shots_kept("draft-activated.png", "draft-awaiting-sign-off.png", "rule-parameter-form.png")
     finally:
         server.stop()
 
 
-def test_charts_are_drawn_inline_within_the_content_security_policy(browser, server, tmp_path):
+def test_charts_are_drawn_inline_within_the_content_security_policy(browser, server):
     """The evaluate page draws each enterprise's cumulative production against its quota (the month it crossed
     marked) and each group's allocations against its quota; the coverage page its counts.  The browser reports
-    no CSP violation.  Screenshots go to the test's temporary folder."""
+    no CSP violation."""
     page = browser.new_context().new_page()
     refused: list[str] = []
     page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
@@ -257,8 +261,8 @@ def test_charts_are_drawn_inline_within_the_content_security_policy(browser, ser
     production = page.locator("#chart-production-E1-2021 svg")
     assert production.is_visible() and production.bounding_box()["width"] > 300
     assert "2021-11 超出指标 / over quota" in production.inner_html()
-    production.screenshot(path=str(tmp_path / "chart-production-E1-2021.png"))
-    page.locator("#chart-group-G1-2021 svg").screenshot(path=str(tmp_path / "chart-group-G1-2021.png"))
+    production.screenshot(path=shot("chart-production-E1-2021.png"))
+    page.locator("#chart-group-G1-2021 svg").screenshot(path=shot("chart-group-G1-2021.png"))
     page.goto(f"{server.url}/ui/coverage/notice-2021")
     if "/ui/login" in page.url:
         page.fill("#token", "dev-legal")
@@ -266,9 +270,6 @@ def test_charts_are_drawn_inline_within_the_content_security_policy(browser, ser
         page.wait_for_url("**/ui/coverage/**")
     chart = page.locator("#coverage-chart svg")
     assert chart.is_visible() and ">缺口</text>" in chart.inner_html()
-    chart.screenshot(path=str(tmp_path / "chart-coverage-notice-2021.png"))
+    chart.screenshot(path=shot("chart-coverage-notice-2021.png"))
     assert refused == []
-    assert all(
-        (tmp_path / name).stat().st_size > 1000
-        for name in ("chart-production-E1-2021.png", "chart-group-G1-2021.png", "chart-coverage-notice-2021.png")
-    )
+    assert shots_kept("chart-production-E1-2021.png", "chart-group-G1-2021.png", "chart-coverage-notice-2021.png")
