@@ -642,6 +642,10 @@ class RuleViewSchema(_Open):
     yaml = fields.String(required=True)
     when = fields.List(fields.Dict(), required=True)
     citations = fields.List(fields.Dict(), required=True)
+    batch_citations = fields.List(
+        fields.Dict(),
+        metadata={"description": "{batch_of} citations: per batch, what its findings cite (docs/rules.md §2)"},
+    )
     parameters = fields.List(fields.Dict(), required=True)
     consequences = fields.List(fields.Dict(), required=True)
     scenarios = fields.Dict(required=True)
