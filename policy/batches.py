@@ -264,7 +264,8 @@ def rule_citations(
         if eid is not None and not isinstance(eid, str):
             ch.add(ch.where(item, "eid"), "`eid` must be the provision id, e.g. para_2")
             continue
-        lacking = [b.id for b in ch.batches.values() if not cited_by(b, BatchCitation(alias, eid))]
+        # (a batch whose own citations failed to load is reported there already)
+        lacking = [b.id for b in ch.batches.values() if b.citations and not cited_by(b, BatchCitation(alias, eid))]
         if lacking:
             ch.add(
                 ch.where(item, "eid"),

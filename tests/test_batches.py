@@ -611,3 +611,12 @@ def test_a_group_s_splits_of_a_batch_are_judged_against_that_batch_s_quota_only(
     got = _cited(found["violations"], "group.batch-allocations-exceed-batch-quota")
     assert {g: sorted(c) for g, c in got.items()} == {g: sorted(c) for g, c in expected.items()}
     _agrees_with_oracle(notice_2023, facts)
+
+
+def test_a_batch_whose_citations_fail_is_reported_once_not_again_on_each_rule_citing_it(instruments):
+    broken = BATCHES.replace("{instrument: notice-2023-3, eid: para_2}", "{instrument: notice-2099-3, eid: para_2}")
+    with pytest.raises(RulesetInvalid) as exc:
+        ruleset_from(
+            broken + BATCH_RULE.format(entry="{batch_of: a, eid: para_2}", extra=""), instruments, header=HEADER
+        )
+    assert [i.message for i in exc.value.issues] == ["unknown instrument 'notice-2099-3'"]
