@@ -18,7 +18,7 @@ from flask import current_app
 from policy.store import SQLAlchemyError
 
 from api.errors import ApiError
-from api.impact import job_state, start_job
+from api.impact import job_state, parse_limit, start_job
 from api.ruleset_versions import _runtime, own_scenario_failures, sign_off_gate
 from api.ruleset_versions import _store as registry_store
 from api.rule_view import rule_review, scenario_library
@@ -83,6 +83,13 @@ def publish_edit(
         raise EditError(str(exc)) from None
     runtime.refresh(force=True)
     return candidate, start_job(runtime, candidate, author, None)["job_id"]
+
+
+def preview_impact(draft: Ruleset, actor: str, limit_text: str | None) -> str:
+    """The id of a new impact preview of the stored draft over the newest ``limit_text`` recorded decisions (or
+    ``all``), as the draft page's form asks; ApiError 400 (path ``limit``) for any other value."""
+    limit = parse_limit((limit_text or "").strip(), "limit")
+    return start_job(_runtime(), draft, actor, limit)["job_id"]
 
 
 def parameter_changes(old: Ruleset, new: Ruleset) -> list[Change]:

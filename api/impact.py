@@ -35,6 +35,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -47,7 +48,6 @@ from policy.store import SQLAlchemyError
 
 from api.errors import ApiError
 from api.openapi import YAML, operation, query, request_content
-from api.query import int_arg
 from api.runtime import Runtime
 from api.schemas import ImpactAcceptedSchema, ImpactJobSchema
 from engine import Layout
@@ -284,19 +284,30 @@ def _unavailable(exc: SQLAlchemyError) -> ApiError:
 MAX_DECISIONS = 10**12  # no cap of its own beyond what the store holds: `all` is the usual way to ask for everything
 
 
-def _limit() -> int | None:
-    """``?limit=``: the newest N recorded decisions (ASCII digits, at least 1), or ``all``; 400 otherwise."""
-    if request.args.get("limit") == "all":
+DEFAULT_LIMIT = 200
+_LIMIT_DIGITS = re.compile(r"[0-9]{1,18}")  # 18 digits stay within the database's 64-bit integers
+
+
+def parse_limit(text: str | None, path: str) -> int | None:
+    """How many recorded decisions to examine, as ``?limit=`` and the draft page's form take it: the newest N
+    (ASCII digits, 1 to MAX_DECISIONS; DEFAULT_LIMIT when not given) or ``all`` (None); 400 naming ``path`` otherwise."""
+    if text == "all":
         return None
-    try:
-        return int_arg("limit", 200, 1, MAX_DECISIONS)
-    except ApiError:
-        raise ApiError(
-            400,
-            "invalid_request",
-            "limit is a positive integer or 'all'",
-            [{"path": "?limit", "message": "a positive integer or 'all'"}],
-        ) from None
+    if text is None:
+        return DEFAULT_LIMIT
+    if _LIMIT_DIGITS.fullmatch(text) and 1 <= int(text) <= MAX_DECISIONS:
+        return int(text)
+    raise ApiError(
+        400,
+        "invalid_request",
+        "limit is a positive integer or 'all'",
+        [{"path": path, "message": "a positive integer or 'all'"}],
+    )
+
+
+def _limit() -> int | None:
+    """``?limit=``: the newest N recorded decisions, or ``all``."""
+    return parse_limit(request.args.get("limit"), "?limit")
 
 
 @bp.post("/v1/rulesets/impact")
@@ -317,7 +328,7 @@ def _limit() -> int | None:
     parameters=[
         query(
             "limit",
-            "the newest N logged decisions, or all (default 200)",
+            f"the newest N logged decisions, or all (default {DEFAULT_LIMIT})",
             {
                 "oneOf": [
                     {"type": "integer", "minimum": 1, "maximum": MAX_DECISIONS},

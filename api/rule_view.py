@@ -10,6 +10,7 @@ and where it must not), and its sign-off state.
 from __future__ import annotations
 
 from typing import Any
+from collections.abc import Mapping
 
 from flask import current_app
 from policy.store import SQLAlchemyError
@@ -20,7 +21,9 @@ from policy import expr as E
 from policy import plain
 from policy.functions import from_day
 from policy.interpretations import register, rule_interpretations
-from policy.model import Parameter, Rule, Ruleset
+from policy.batches import cited_by
+from policy.instruments import Instrument
+from policy.model import BatchCitation, Parameter, Rule, Ruleset
 from policy.results import citation_json
 from policy.review import review_state, rule_dependencies, rule_digest, standing_override
 
@@ -139,6 +142,29 @@ def parameter_value(p: Parameter) -> Any:
     return from_day(p.value).isoformat() if p.type == "date" and isinstance(p.value, int) else p.value
 
 
+def batch_citations_view(rs: Ruleset, rule: Rule, instruments: Mapping[str, Instrument]) -> list[dict[str, Any]]:
+    """Each ``{batch_of: alias}`` citation of the rule, with what a finding of each batch cites by it.
+
+    ``citations`` lists every provision the rule may cite; a finding cites only those of its facts' batches."""
+    return [
+        {
+            "batch_of": e.alias,
+            "eid": e.eid,
+            "batches": [
+                {
+                    "batch": b.id,
+                    "label": dict(b.label),
+                    "notice": b.notice,
+                    "citations": [citation_json(c, instruments) for c in cited_by(b, e)],
+                }
+                for b in rs.batches.values()
+            ],
+        }
+        for e in rule.citation_entries
+        if isinstance(e, BatchCitation)
+    ]
+
+
 def rule_view(rs: Ruleset, rule: Rule) -> dict[str, Any]:
     runtime = current_app.extensions["repolicy"]
     deps = rule_dependencies(rs, rule)
@@ -165,6 +191,7 @@ def rule_view(rs: Ruleset, rule: Rule) -> dict[str, Any]:
             for i, p in enumerate(rule.patterns)
         ],
         "citations": [citation_json(c, runtime.instruments) for c in rule.citations],
+        "batch_citations": batch_citations_view(rs, rule, runtime.instruments),
         "interpretations": rule_interpretations(rule, runtime.instruments),
         "parameters": [
             {

@@ -603,6 +603,10 @@ RuleViewSchema = _doc_schema(
     yaml=str,
     when=[dict],
     citations=[dict],
+    batch_citations=fields.List(
+        fields.Dict(),
+        metadata={"description": "{batch_of} citations: per batch, what its findings cite (docs/rules.md §2)"},
+    ),
     parameters=[dict],
     consequences=[dict],
     scenarios=dict,

@@ -18,7 +18,8 @@ from api.json_input import parse_json_text
 from api.query import comment_text
 from api.web_security import protect_unsafe_request, safe_next
 from api.charts import coverage_chart, coverage_counts, group_charts, production_charts
-from api.drafts import activate, draft_page, publish_edit
+from api.drafts import activate, draft_page, preview_impact, publish_edit
+from api.impact import DEFAULT_LIMIT
 from api.rule_view import find_rule, interpretation_register, rule_view, sign_off
 from api.why import why
 from policy.coverage import (
@@ -260,7 +261,7 @@ def _draft_versions(ref: str):
 
 
 @bp.get("/drafts/<ref>")
-def draft(ref: str, error: str | None = None):
+def draft(ref: str, error: str | None = None, limit_error: str | None = None):
     """A draft made on a rule page: the change in words, the scenarios, the impact, sign-offs, activation."""
     _reader()
     old, new = _draft_versions(ref)
@@ -271,9 +272,26 @@ def draft(ref: str, error: str | None = None):
         new=new,
         job=request.args.get("job", ""),
         error=error,
+        limit_error=limit_error,
+        default_limit=DEFAULT_LIMIT,
         can_activate=g.principal.role == "regulator",
         **draft_page(old, new, request.args.get("job")),
     )
+
+
+@bp.post("/drafts/<ref>/impact")
+def draft_impact(ref: str):
+    """The draft page's impact form: a new preview over the newest N recorded decisions (or all), then the page."""
+    _regulator()
+    _, new = _draft_versions(ref)
+    limit = request.form.get("limit")
+    try:
+        job_id = preview_impact(new, g.principal.name, limit)
+    except ApiError as exc:
+        if exc.status != 400:
+            raise
+        return draft(ref, limit_error=(limit or "").strip()), 400
+    return redirect(url_for("ui.draft", ref=ref, base=request.args.get("base"), job=job_id, lang=_lang()) + "#impact")
 
 
 @bp.post("/drafts/<ref>/activate")

@@ -6,30 +6,36 @@ working days"). A ruleset lists its batches under ``batches:``; an allocation or
 names its ``batch`` (or only the ``notice`` that issued it) then carries that batch's figures as fields
 a rule reads, so that a split is judged against its own batch's deadline:
 
+- ``batch_id``: the batch's id (also when the fact names only the notice), to group facts by batch;
 - ``batch_notice``: the document number of the batch's notice;
 - ``batch_issued_on``: the date the batch was issued;
 - ``batch_split_working_days``: the working days the notice gives to split it;
 - ``batch_split_due``: the last day to split it (the n-th official working day after the issue date);
 - ``batch_total_t_reo``: the annual total the notice states for the fact's activity.
 
-A fact whose batch is not named, is not one of the ruleset's, or whose ``batch`` and ``notice`` name
-different batches, has none of them: its deadline is unknown and nothing is concluded from it (the
-batch is never guessed, e.g. from the issue date). Those cases are reported as warnings.
+A fact whose batch is not named, is not one of the ruleset's, or whose ``batch`` and ``notice`` name different batches, has none of them: its deadline is unknown and nothing is
+concluded from it (the batch is never guessed, e.g. from the issue date). Those cases are reported as warnings.
+
+A rule cites a finding's own batch with the citation entry ``{batch_of: alias}`` (optionally ``eid:`` to take
+only that provision of the batch's citations): :func:`rule_citations` checks it at load and
+:func:`finding_citations` resolves it per finding, so a late split of the third batch cites the third batch's
+notice only.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from policy.facts import ACTIVITIES
 from policy.functions import UnknownValue, add_working_days, parse_date
-from policy.model import Batch
+from policy.model import Batch, BatchCitation, Citation, Pattern
 
 # The lists that may name a batch, and the fields a batch gives their facts (condition type, enum values).
 BATCH_LISTS = ("allocations", "group_quotas")
 BATCH_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "batch_id": ("string", ()),
     "batch_notice": ("string", ()),
     "batch_issued_on": ("date", ()),
     "batch_split_working_days": ("number", ()),
@@ -197,6 +203,7 @@ def _warning(code: str, batch: str | None, zh: str, en: str) -> dict:
 def batch_values(batch: Batch, fact: Mapping[str, Any]) -> tuple[dict[str, Any], dict | None]:
     """The batch fields of one fact of that batch (only the known ones), and a calendar warning if any."""
     values: dict[str, Any] = {
+        "batch_id": batch.id,  # also for a fact naming only the notice: derived lists group by it
         "batch_split_working_days": batch.split_working_days,
         "batch_issued_on": batch.issued_on,
         "batch_notice": batch.notice,
@@ -208,3 +215,119 @@ def batch_values(batch: Batch, fact: Mapping[str, Any]) -> tuple[dict[str, Any],
     except UnknownValue as exc:
         warning = exc.warning
     return {k: v for k, v in values.items() if v is not None}, warning
+
+
+def rule_citations(
+    ch: Any,
+    raw: Any,
+    fixed: tuple[Citation, ...],
+    patterns: Sequence[Pattern],
+    fact_fields: Mapping[str, Mapping[str, Any]],
+) -> tuple[tuple[Citation, ...], tuple[Citation | BatchCitation, ...]]:
+    """A rule's citations with its ``{batch_of: alias[, eid]}`` entries checked with the loader's checker ``ch``.
+
+    Returns every provision a finding of the rule may cite (the fixed citations and, for each batch entry,
+    each batch's), and the entries in their order (empty when the rule has no batch entry: every finding
+    then cites ``fixed``).  An entry is refused when the ruleset has no batches, the alias is no fact of
+    the rule's ``when``, that fact names no batch, or a batch cites no provision ``eid``.
+    """
+    if not isinstance(raw, list) or not any(isinstance(i, dict) and "batch_of" in i for i in raw):
+        return fixed, ()
+    bound = {p.alias: p for p in patterns if not p.negated}
+    entries: list[Citation | BatchCitation] = []
+    rest = iter(fixed)
+    for i, item in enumerate(raw):
+        if not (isinstance(item, dict) and "batch_of" in item):
+            entries.extend(c for c in [next(rest, None)] if c is not None)
+            continue
+        loc = ch.where(raw, i)
+        ch.keys(item, "a batch citation", ("batch_of",), ("eid",))
+        alias, eid = item.get("batch_of"), item.get("eid")
+        if not ch.batches:
+            ch.add(loc, "`batch_of` cites the batch of a fact, but the ruleset has no `batches`", "docs/rules.md §2")
+            continue
+        if not isinstance(alias, str) or alias not in bound:
+            ch.add(
+                ch.where(item, "batch_of"),
+                f"`batch_of: {alias}` names no fact of the rule's `when`",
+                f"aliases: {', '.join(bound) or 'none'}",
+            )
+            continue
+        pattern = bound[alias]
+        if not {"batch", "notice", "batch_id"} & set(fact_fields.get(pattern.fact, {})):
+            ch.add(
+                ch.where(item, "batch_of"),
+                f"facts `{pattern.fact}` (`{alias}`) name no batch",
+                f"cite the batch of {' or '.join(BATCH_LISTS)}, or of a derived list grouped by `batch_id`",
+            )
+            continue
+        if eid is not None and not isinstance(eid, str):
+            ch.add(ch.where(item, "eid"), "`eid` must be the provision id, e.g. para_2")
+            continue
+        # (a batch whose own citations failed to load is reported there already)
+        lacking = [b.id for b in ch.batches.values() if b.citations and not cited_by(b, BatchCitation(alias, eid))]
+        if lacking:
+            ch.add(
+                ch.where(item, "eid"),
+                f"batch `{lacking[0]}` cites no provision `{eid}`: a finding of it would cite nothing from this entry",
+                "add the provision to that batch's `citations`, or drop `eid` to cite all of them",
+            )
+            continue
+        entries.append(BatchCitation(alias, eid))
+    return _expand(ch.batches, entries, None), tuple(entries)
+
+
+def finding_citations(
+    batches: Mapping[str, Batch],
+    entries: Sequence[Citation | BatchCitation],
+    bindings: Iterable[Mapping[str, Mapping[str, Any]]],
+) -> tuple[Citation, ...]:
+    """What one finding cites: its rule's fixed citations and, for each ``batch_of`` entry, the citations of the
+    batches its matches' facts name (each once, in the ruleset's order of batches).
+
+    A fact whose batch is not known makes the entry cite every batch's provisions, as the rule's page lists
+    them: the finding never cites nothing, and never a batch it is not of when every batch is known.
+    """
+    named: dict[str, set[str] | None] = {}  # alias -> the batch ids named; None: some fact names no known batch
+    for e in entries:
+        if isinstance(e, BatchCitation) and e.alias not in named:
+            named[e.alias] = set()
+    for match in bindings:
+        for alias, ids in named.items():
+            if ids is not None:
+                batch = _named_batch(batches, match[alias])
+                if batch is None:
+                    named[alias] = None
+                else:
+                    ids.add(batch.id)
+    return _expand(batches, entries, named)
+
+
+def _named_batch(batches: Mapping[str, Batch], fact: Mapping[str, Any]) -> Batch | None:
+    """The batch of a matched fact: by its ``batch_id`` (a prepared fact, a derived row), else as it names it."""
+    if "batch_id" in fact:
+        return batches.get(fact["batch_id"])
+    return batch_of(batches, fact)[0]
+
+
+def _expand(
+    batches: Mapping[str, Batch],
+    entries: Sequence[Citation | BatchCitation],
+    named: Mapping[str, set[str] | None] | None,
+) -> tuple[Citation, ...]:
+    """The entries' citations, each once and in order; a batch entry gives the named batches' (all: ``None``)."""
+    out: dict[Citation, None] = {}
+    for e in entries:
+        if isinstance(e, Citation):
+            out[e] = None
+            continue
+        ids = None if named is None else named.get(e.alias)
+        for batch in batches.values():
+            if ids is None or batch.id in ids:
+                out.update((c, None) for c in cited_by(batch, e))
+    return tuple(out)
+
+
+def cited_by(batch: Batch, entry: BatchCitation) -> tuple[Citation, ...]:
+    """What a ``batch_of`` entry cites for a fact of ``batch``: the batch's citations (of provision ``eid`` only)."""
+    return tuple(c for c in batch.citations if entry.eid is None or c.eid == entry.eid)

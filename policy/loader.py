@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 from policy import expr as E
 from policy import liveness
-from policy.batches import BATCH_FIELDS, BATCH_LISTS, parse_batches
+from policy.batches import BATCH_FIELDS, BATCH_LISTS, parse_batches, rule_citations
 from policy.facts import FACT_LISTS, RESERVED_FIELDS
 from policy.functions import parse_date
 from policy.instruments import Instrument
@@ -27,6 +27,7 @@ from policy.model import (
     RULESET_STATUSES,
     SEVERITIES,
     Aggregate,
+    Batch,
     Citation,
     Computed,
     Consequence,
@@ -96,6 +97,7 @@ class _Checker:
         self.issues: list[Issue] = []
         self.rule_id: str | None = None
         self.computed_at: dict[tuple[str, str], Location] = {}  # (list, field) -> where it is declared
+        self.batches: Mapping[str, Batch] = {}  # the ruleset's, once read: a rule may cite a fact's batch
 
     # -- reporting
     def add(self, loc: Location | None, message: str, hint: str | None = None) -> None:
@@ -167,7 +169,9 @@ class _Checker:
             return None
         return Citation(inst_id, eid)
 
-    def citations(self, obj: LocatedDict, key: str) -> tuple[Citation, ...]:
+    def citations(self, obj: LocatedDict, key: str, batch_entries: bool = False) -> tuple[Citation, ...]:
+        """The fixed citations listed under ``key``; with ``batch_entries`` (a rule's), ``{batch_of: ...}``
+        entries are left for :func:`policy.batches.rule_citations`, which needs the rule's facts."""
         val = obj.get(key)
         if not isinstance(val, list) or not val:
             self.add(
@@ -178,6 +182,8 @@ class _Checker:
             return ()
         out = []
         for i, item in enumerate(val):
+            if batch_entries and isinstance(item, dict) and "batch_of" in item:
+                continue
             c = self.citation(item, self.where(val, i))
             if c:
                 out.append(c)
@@ -292,6 +298,7 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
         name: {f.name for f in lst.condition_fields.values() if f.always_present} for name, lst in FACT_LISTS.items()
     }
     batches, batch_warnings = parse_batches(ch, top)
+    ch.batches = batches
     if batches:  # a fact naming one of them carries its figures (never "always": the batch may be unnamed)
         for name in BATCH_LISTS:
             fact_fields[name].update(BATCH_FIELDS)
@@ -572,7 +579,7 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
     severity = r.get("severity")
     if severity not in SEVERITIES:
         ch.add(r.where("severity"), f"severity {severity!r} must be one of {', '.join(SEVERITIES)}")
-    citations = ch.citations(r, "citations")
+    citations = ch.citations(r, "citations", batch_entries=True)
 
     aliases: dict[str, dict] = {}
     patterns: list[Pattern] = []
@@ -607,6 +614,7 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
             if not negated:
                 positive_facts.add(p.fact)
 
+    citations, citation_entries = rule_citations(ch, r.get("citations"), citations, patterns, fact_fields)
     pos_scope = E.Scope({a: f for a, f in aliases.items()}, param_types)
     # period, details and consequences are computed in Python after matching: functions are allowed there
     value_scope = E.Scope(pos_scope.aliases, param_types, functions=True)
@@ -728,6 +736,7 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
         r.where(),
         value_types,
         _interpretations(ch, r),
+        citation_entries,
     )
 
 

@@ -27,6 +27,16 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class BatchCitation:
+    """A rule's citation entry ``{batch_of: alias[, eid: ...]}``: the citations of the batch of the fact bound to
+    ``alias``, resolved per finding (:func:`policy.batches.finding_citations`); only those of provision ``eid``
+    when given.  A split of the third batch then cites the third batch's notice, not every batch's."""
+
+    alias: str
+    eid: str | None = None
+
+
+@dataclass(frozen=True)
 class Parameter:
     """A figure or deadline the rules use, with the provision it comes from."""
 
@@ -136,6 +146,9 @@ class Rule:
     location: Location
     value_types: Mapping[str, str] = field(default_factory=dict)  # detail name / "period" -> type
     interpretations: tuple[Interpretation, ...] = ()
+    # The ``citations`` entries in their order when some are ``{batch_of: alias}`` (else empty): ``citations``
+    # above then holds every provision a finding may cite (each batch's), a finding only its own batch's.
+    citation_entries: tuple[Citation | BatchCitation, ...] = ()
 
     def required_fields(self) -> dict[str, list[str]]:
         """Per alias, the fields that must be known for the rule to match.

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from collections.abc import Iterable, Mapping
 
 from policy import expr as E
+from policy.batches import finding_citations
 from policy.facts import ENUM_LABELS
 from policy.force import binding
 from policy.functions import UnknownValue, from_day
@@ -328,7 +329,10 @@ def _violation(
         consequences.append(item)
     explanation = compiled.explanation(bindings, params, as_of)
     cited = []
-    for c in rule.citations:
+    own = rule.citations  # a rule citing a fact's batch cites the batches of this finding's facts only
+    if rule.citation_entries:
+        own = finding_citations(ruleset.batches, rule.citation_entries, (m.bindings for m in group))
+    for c in own:
         shaped = citations.get(c)
         if shaped is None:
             shaped = citations[c] = citation_json(c, instruments)

@@ -92,12 +92,12 @@ def _rule_digest(ruleset: Ruleset, rule: Rule, doc: Mapping[str, Any]) -> str:
 
 
 def _reads_batches(ruleset: Ruleset, rule: Rule, deps: Mapping[str, list[str]]) -> bool:
-    """Whether the rule reads a batch's figures: directly, through a computed field, or from a derived list of a batch list."""
+    """Whether the rule reads a batch's figures or citations: directly, through a computed field, or from a derived list of a batch list."""
     nodes = [n for p in rule.patterns if p.where is not None for n in E.nodes(p.where)]
     nodes += [n for v in rule.details.values() for n in E.nodes(v)]
     nodes += [n for c in ruleset.computed if f"{c.list}.{c.field}" in deps["computed"] for n in E.nodes(c.value)]
-    if any(isinstance(n, E.FieldRef) and n.name in BATCH_FIELDS for n in nodes):
-        return True
+    if rule.citation_entries or any(isinstance(n, E.FieldRef) and n.name in BATCH_FIELDS for n in nodes):
+        return True  # (a rule citing a fact's batch cites what the batch lists)
     return any(ruleset.aggregates[name].source in BATCH_LISTS for name in deps["derived"])
 
 

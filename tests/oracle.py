@@ -174,6 +174,7 @@ def _batch_fields(batches: Mapping[str, Any], fact: Mapping[str, Any]) -> dict[s
             return {}
         batch = named[0]
     out = {
+        "batch_id": batch.id,
         "batch_notice": batch.notice,
         "batch_issued_on": batch.issued_on,
         "batch_split_working_days": batch.split_working_days,

@@ -220,6 +220,21 @@ def test_regulator_changes_a_parameter_on_the_rule_page_through_sign_off_to_acti
         regulator.click("#activate")  # too early: the changed rule awaits a legal reviewer
         assert "eligibility.smelter-ineligible" in regulator.locator("#activation-error").inner_text()
         regulator.screenshot(path=shot("draft-awaiting-sign-off.png"), full_page=True)
+        # the impact preview again, on as many recorded decisions as asked: a wrong number is refused, saying why
+        assert regulator.input_value("#impact-limit") == "200"
+        regulator.fill("#impact-limit", "-5")
+        regulator.click("#impact-start")
+        assert "-5" in regulator.locator("#impact-limit-error").inner_text()
+        regulator.fill("#impact-limit", "1")
+        regulator.locator("#impact-form").screenshot(path=shot("draft-impact-form.png"))
+        regulator.click("#impact-start")
+        regulator.wait_for_url("**/ui/drafts/notice@2021-floor3000**job=**")
+        for _ in range(60):
+            if regulator.locator("#impact-counts").count():
+                break
+            regulator.wait_for_timeout(500)
+            regulator.reload()
+        assert "已审查决定 1" in regulator.locator("#impact-counts").inner_text()
 
         legal = browser.new_context().new_page()
         legal.goto(f"{server.url}/ui/rules/notice@2021-floor3000/eligibility.smelter-ineligible")
@@ -242,7 +257,9 @@ def test_regulator_changes_a_parameter_on_the_rule_page_through_sign_off_to_acti
         assert [(v["ruleset"], v["rule"]) for v in found] == [
             ("notice@2021-floor3000", "eligibility.smelter-ineligible")
         ]
-        assert shots_kept("draft-activated.png", "draft-awaiting-sign-off.png", "rule-parameter-form.png")
+        assert shots_kept(
+            "draft-activated.png", "draft-awaiting-sign-off.png", "draft-impact-form.png", "rule-parameter-form.png"
+        )
     finally:
         server.stop()
 

@@ -11,7 +11,7 @@ import difflib
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import ROOT, TOKENS, auth, log_in, smelter_2500, token_config, wait_until
@@ -77,6 +77,13 @@ def _token(role: str) -> str:
 
 def _csrf(page: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def _smelter_facts(capacity: int) -> dict:
+    """A group's smelter of ``capacity`` t REO a year with a banned process, allocated 800 t for 2021."""
+    facts = smelter_2500(designated=True)["facts"]
+    facts["enterprises"][0]["separation_capacity_t_reo"] = capacity
+    return facts
 
 
 def test_a_regulator_changes_the_floor_on_the_rule_page_and_it_goes_through_sign_off(app):
@@ -179,3 +186,94 @@ def test_a_regulator_changes_the_floor_on_the_rule_page_and_it_goes_through_sign
         ("regulator-user", "retire", "notice@2021"),
         ("regulator-user", "activate", "notice@2021-floor3500"),
     ], trail
+
+
+# ------------------------------------------------------------------ the draft page's impact form: how many decisions
+
+
+@pytest.fixture()
+def limit_app(tmp_path):
+    from api import create_app
+
+    return create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "OPEN_EVALUATE": True, "TOKENS": token_config()}
+    )
+
+
+def _impact_counts(client, url: str) -> str:
+    """The draft page's impact counts once its job is done."""
+    import time
+
+    for _ in range(300):
+        page = client.get(url).get_data(as_text=True)
+        found = re.search(r'id="impact-counts">(.*?)</p>', page, re.S)
+        if found:
+            return found.group(1)
+        time.sleep(0.05)
+    raise AssertionError("the impact job did not finish")
+
+
+def _accepted(text: str) -> bool:
+    """The form's rule, restated: the newest N decisions (1 to 10**12, ASCII digits) or all, surrounding space aside."""
+    text = text.strip()
+    return text == "all" or (re.fullmatch(r"[0-9]{1,18}", text) is not None and 1 <= int(text) <= 10**12)
+
+
+@pytest.fixture()
+def draft_with_decisions(limit_app):
+    """Three recorded decisions, and a regulator on the page of a draft made from notice@2021."""
+    caller = limit_app.test_client()
+    for capacity in (2500, 2600, 2700):
+        body = {"as_of": "2021-12-31", "facts": _smelter_facts(capacity)}
+        assert caller.post("/v1/evaluate", json=body).status_code == 200
+    limit_app.extensions["repolicy_decisions"].flush()
+    regulator = limit_app.test_client()
+    log_in(regulator, _token("regulator"))
+    page = regulator.get(RULE).get_data(as_text=True)
+    answer = regulator.post(
+        RULE + "/parameters",
+        data={"csrf_token": _csrf(page), "version": "2021-limits", "param-capacity_floor_t_reo": "2650"},
+    )
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    draft_url = answer.headers["Location"]
+    assert re.search(r"已审查决定 3\b", _impact_counts(regulator, draft_url))  # the edit's own preview: all of them
+    return regulator, draft_url
+
+
+def test_the_draft_page_previews_the_impact_on_as_many_decisions_as_asked(limit_app, draft_with_decisions):
+    regulator, draft_url = draft_with_decisions
+    page = regulator.get(draft_url).get_data(as_text=True)
+    assert 'id="impact-limit" value="200"' in page and "审查最近记录的决定数" in page
+    english = regulator.get(draft_url.replace("lang=zh", "lang=en") + ("" if "lang=" in draft_url else "&lang=en"))
+    assert "Recorded decisions to examine, newest first" in english.get_data(as_text=True)
+    action = re.search(r'<form method="post" action="([^"]+)" id="impact-form">', page).group(1).replace("&amp;", "&")
+    for limit, examined, changed in (("2", 2, 1), (" all ", 3, 2), ("1", 1, 0)):
+        answer = regulator.post(action, data={"csrf_token": _csrf(page), "limit": limit})
+        assert answer.status_code == 302, answer.get_data(as_text=True)
+        counts = _impact_counts(regulator, answer.headers["Location"])
+        # newest first (2,700 t, 2,600 t, 2,500 t): a floor of 2,650 t bars the 2,600 t and 2,500 t smelters
+        assert re.search(rf"已审查决定 {examined}\b", counts) and re.search(rf"结论改变 {changed}\b", counts), counts
+    assert regulator.post(action, data={"limit": "2"}).status_code == 400  # no CSRF token
+    legal = limit_app.test_client()
+    log_in(legal, _token("legal"))
+    legal_page = legal.get(draft_url).get_data(as_text=True)
+    assert 'id="impact-form"' not in legal_page  # only a regulator starts a preview
+    assert legal.post(action, data={"csrf_token": _csrf(legal_page), "limit": "2"}).status_code == 403
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    limit=st.text(max_size=20)
+    | st.integers(-3, 10**13).map(str)
+    | st.sampled_from(["all", "ALL", " 2 ", "0", "1e3", "2.0", "١٢", str(10**12), str(10**12 + 1), "9" * 19])
+)
+def test_the_number_of_decisions_is_validated(draft_with_decisions, limit):
+    regulator, draft_url = draft_with_decisions
+    page = regulator.get(draft_url).get_data(as_text=True)
+    action = re.search(r'<form method="post" action="([^"]+)" id="impact-form">', page).group(1).replace("&amp;", "&")
+    answer = regulator.post(action, data={"csrf_token": _csrf(page), "limit": limit})
+    if _accepted(limit):
+        assert answer.status_code == 302 and "job=" in answer.headers["Location"]
+    else:
+        assert answer.status_code == 400
+        assert 'id="impact-limit-error"' in answer.get_data(as_text=True)

@@ -65,7 +65,7 @@ def test_the_2023_third_batch_from_an_empty_folder_to_activation(tmp_path, serve
     rc, out = result("repolicy validate work2023/notice-2023-1.yaml")
     assert rc == 0 and len(_shown(out)) == 4, out
     rc, out = result("repolicy test ")
-    assert rc == 0 and out.strip().endswith("5 passed, 0 failed")
+    assert rc == 0 and out.strip().endswith("10 passed, 0 failed")
     rc, out = result("repolicy coverage ")
     assert rc == 0 and len(_shown(out)) == 2, out
     for nth in range(3):
