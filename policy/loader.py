@@ -429,7 +429,7 @@ def _computed(ch: _Checker, top: LocatedDict, fact_fields: dict, param_types: di
             continue
         ch.keys(c, "a computed field", ("list", "as", "field", "value"), ("description",))
         lst, alias, fname = c.get("list"), c.get("as"), c.get("field")
-        if lst not in FACT_LISTS:
+        if not isinstance(lst, str) or lst not in FACT_LISTS:
             ch.add(c.where("list"), f"unknown fact list {lst!r}", f"lists: {', '.join(FACT_LISTS)}")
             continue
         if not isinstance(alias, str) or not NAME_RE.match(alias) or alias == "params":
@@ -470,7 +470,7 @@ def _aggregates(
             continue
         ch.keys(d, f"derived `{name}`", ("from", "group_by"), ("sum", "count", "where", "as", "description"))
         src = d.get("from")
-        if src not in FACT_LISTS:
+        if not isinstance(src, str) or src not in FACT_LISTS:
             ch.add(d.where("from"), f"unknown fact list {src!r}", f"lists: {', '.join(FACT_LISTS)}")
             continue
         fields = fact_fields[src]
@@ -481,7 +481,7 @@ def _aggregates(
         new_fields: dict[str, tuple[str, tuple[str, ...]]] = {}
         ok = True
         for j, key in enumerate(group_by):
-            if key not in fields:
+            if not isinstance(key, str) or key not in fields:
                 ch.add(
                     ch.where(group_by, j), f"`{src}` has no field {key!r}", f"its fields: {', '.join(sorted(fields))}"
                 )
@@ -496,7 +496,7 @@ def _aggregates(
             if not NAME_RE.match(out_name) or out_name in RESERVED_FIELDS:
                 ch.add(sums.where(out_name), f"sum field name {out_name!r} must be a lower-case name, not reserved")
                 ok = False
-            elif fields.get(src_field, ("",))[0] != "number":
+            elif not isinstance(src_field, str) or fields.get(src_field, ("",))[0] != "number":
                 ch.add(sums.where(out_name), f"`{src}.{src_field}` is not a number field to sum")
                 ok = False
             elif src_field not in always[src]:
@@ -511,6 +511,9 @@ def _aggregates(
             else:
                 new_fields[count] = ("number", ())
         alias = d.get("as", "f")
+        if not isinstance(alias, str) or not NAME_RE.match(alias) or alias == "params":
+            ch.add(d.where("as"), f"alias {alias!r} must be a lower-case name")
+            continue
         where = None
         if "where" in d:
             scope = E.Scope({alias: fields}, param_types)
@@ -768,7 +771,7 @@ def _pattern(
         return None
     ch.keys(p, "a fact pattern", ("fact",), ("as", "where"))
     fact = p.get("fact")
-    if fact not in fact_fields:
+    if not isinstance(fact, str) or fact not in fact_fields:
         ch.add(
             p.where("fact"),
             f"unknown fact list {fact!r}",
