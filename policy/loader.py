@@ -102,9 +102,12 @@ class _Checker:
         loc = loc or Location(1, 1)
         self.issues.append(Issue(self.path, loc.line, loc.column, message, self.rule_id, hint))
 
-    def where(self, obj: Any, key: str | None = None) -> Location:
-        if isinstance(obj, (LocatedDict, LocatedList)):
-            return obj.where(key)
+    def where(self, obj: Any, key: str | int | None = None) -> Location:
+        """Where a mapping's key (a text) or a list's item (an index) is, else the value itself; line 1 if unknown."""
+        if isinstance(obj, LocatedDict):
+            return obj.where(key if isinstance(key, str) else None)
+        if isinstance(obj, LocatedList):
+            return obj.where(key if isinstance(key, int) else None)
         return Location(1, 1)
 
     # -- generic shape checks
@@ -128,11 +131,7 @@ class _Checker:
         val = obj.get(key)
         if val is None:
             return None
-        if (
-            not isinstance(val, dict)
-            or any(not isinstance(val.get(lang), str) or not val.get(lang).strip() for lang in LANGS)
-            or set(val) - set(LANGS)
-        ):
+        if not isinstance(val, dict) or any(not _written(val.get(lang)) for lang in LANGS) or set(val) - set(LANGS):
             self.add(
                 obj.where(key),
                 f"{what} `{key}` must have exactly `zh` and `en` texts",
@@ -193,6 +192,11 @@ class _Checker:
             col = loc.column + exc.column - 1 if "\n" not in str(text) else loc.column
             self.add(Location(loc.line, col), f"{what}: {exc.message}", exc.hint)
             return None
+
+
+def _written(value: Any) -> bool:
+    """True for a text with more than blanks in it."""
+    return isinstance(value, str) and bool(value.strip())
 
 
 def _digest(text: str) -> str:
@@ -318,7 +322,10 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
 
     if ch.issues:
         raise RulesetInvalid(ch.issues)
-    assert instrument is not None and title is not None
+    # each was reported above when missing or of the wrong kind
+    assert isinstance(rid, str) and isinstance(inst_id, str) and instrument is not None and title is not None
+    # filled with the warnings once the ruleset is known to be valid (the liveness check reads the ruleset)
+    extra: dict[str, Any] = {"scenarios": top.get("scenarios")} if "scenarios" in top else {}
     ruleset = Ruleset(
         id=rid,
         version=str(version),
@@ -337,7 +344,7 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
         digest=_digest(source),
         path=path,
         description=description,
-        extra={"scenarios": top.get("scenarios")} if "scenarios" in top else {},
+        extra=extra,
         responsibility=responsibility,
         reads_facts_from=reads_from,
         batches=batches,
@@ -348,10 +355,10 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
         ch.issues.append(Issue(path, loc.line, loc.column, message, rule_id, hint))
     if ch.issues:
         raise RulesetInvalid(ch.issues)
-    ruleset.extra["warnings"] = [
+    extra["warnings"] = [
         Issue(path, loc.line, loc.column, message, rule_id, hint) for loc, message, rule_id, hint in warnings
     ]
-    ruleset.extra["warnings"] += [
+    extra["warnings"] += [
         Issue(path, loc.line, loc.column, message, None, hint) for loc, message, hint in batch_warnings
     ]
     return ruleset
@@ -494,13 +501,13 @@ def _aggregates(
             sums = {}
         for out_name, src_field in sums.items():
             if not NAME_RE.match(out_name) or out_name in RESERVED_FIELDS:
-                ch.add(sums.where(out_name), f"sum field name {out_name!r} must be a lower-case name, not reserved")
+                ch.add(ch.where(sums, out_name), f"sum field name {out_name!r} must be a lower-case name, not reserved")
                 ok = False
             elif not isinstance(src_field, str) or fields.get(src_field, ("",))[0] != "number":
-                ch.add(sums.where(out_name), f"`{src}.{src_field}` is not a number field to sum")
+                ch.add(ch.where(sums, out_name), f"`{src}.{src_field}` is not a number field to sum")
                 ok = False
             elif src_field not in always[src]:
-                ch.add(sums.where(out_name), f"`{src}.{src_field}` may be unknown and cannot be summed")
+                ch.add(ch.where(sums, out_name), f"`{src}.{src_field}` may be unknown and cannot be summed")
                 ok = False
             new_fields[out_name] = ("number", ())
         count = d.get("count")
@@ -613,22 +620,25 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
     pos_scope = E.Scope({a: f for a, f in aliases.items()}, param_types)
     # period, details and consequences are computed in Python after matching: functions are allowed there
     value_scope = E.Scope(pos_scope.aliases, param_types, functions=True)
-    subject_type, subject_id = None, None
+    subject_type: str | E.Node | None = None
+    subject_id = None
     subj = ch.mapping(r.get("subject"), "`subject`", r.where("subject"))
     if subj is not None:
         ch.keys(subj, "`subject`", ("type", "id"), ())
-        subject_type = subj.get("type")
-        if subject_type not in SUBJECT_TYPES:
+        written_type = subj.get("type")
+        if written_type in SUBJECT_TYPES:
+            subject_type = written_type
+        else:
             # or an expression giving one of them, e.g. r.level for a report's author
             node = (
-                ch.expression(subject_type, pos_scope, subj.where("type"), "subject type")
-                if isinstance(subject_type, str) and "." in subject_type
+                ch.expression(written_type, pos_scope, subj.where("type"), "subject type")
+                if isinstance(written_type, str) and "." in written_type
                 else None
             )
             if node is None:
                 ch.add(
                     subj.where("type"),
-                    f"subject type {subject_type!r} must be one of {', '.join(SUBJECT_TYPES)} "
+                    f"subject type {written_type!r} must be one of {', '.join(SUBJECT_TYPES)} "
                     f"or a field giving one (e.g. r.level)",
                 )
             elif (
@@ -636,7 +646,7 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
                 or not E.enum_values(node, pos_scope)
                 or not set(E.enum_values(node, pos_scope)) <= set(SUBJECT_TYPES)
             ):
-                ch.add(subj.where("type"), f"`{subject_type}` does not give a subject type")
+                ch.add(subj.where("type"), f"`{written_type}` does not give a subject type")
             else:
                 subject_type = node
         subject_id = ch.expression(subj.get("id"), pos_scope, subj.where("id"), "subject id")
@@ -653,9 +663,9 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
         dmap = {}
     for name, text in dmap.items():
         if not NAME_RE.match(name):
-            ch.add(dmap.where(name), f"detail name {name!r} must be lower_case_with_underscores")
+            ch.add(ch.where(dmap, name), f"detail name {name!r} must be lower_case_with_underscores")
             continue
-        node = ch.expression(text, value_scope, dmap.where(name), f"detail `{name}`")
+        node = ch.expression(text, value_scope, ch.where(dmap, name), f"detail `{name}`")
         if node is not None:
             details[name] = node
 
@@ -711,7 +721,8 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
 
     if len(ch.issues) > n_before or subject_id is None:
         return None
-    assert title and message and severity
+    # each was reported above when missing or of the wrong kind
+    assert isinstance(rule_id, str) and title and message and severity and subject_type is not None
     value_types = {name: E.type_of(node, value_scope) for name, node in details.items()}
     if period is not None:
         value_types["period"] = E.type_of(period, value_scope)
@@ -747,10 +758,12 @@ def _interpretations(ch: _Checker, r: LocatedDict) -> tuple[Interpretation, ...]
         if entry is None:
             continue
         ch.keys(entry, "an interpretation", ("question", "reading", "alternative", "reason"), ("citation",))
-        texts = [ch.text(entry, key, "the interpretation") for key in ("question", "reading", "alternative", "reason")]
+        question, reading, alternative, reason = (
+            ch.text(entry, key, "the interpretation") for key in ("question", "reading", "alternative", "reason")
+        )
         citation = ch.citation(entry.get("citation"), entry.where("citation")) if "citation" in entry else None
-        if all(texts):
-            out.append(Interpretation(*texts, citation=citation))
+        if question and reading and alternative and reason:
+            out.append(Interpretation(question, reading, alternative, reason, citation=citation))
     return tuple(out)
 
 
