@@ -126,10 +126,13 @@ class _Checker:
             if k not in known:
                 self.add(obj.where(k), f"unknown field `{k}` in {what}", f"known fields: {', '.join(sorted(known))}")
 
-    def text(self, obj: LocatedDict, key: str, what: str) -> dict[str, str] | None:
-        """A bilingual text: {zh: ..., en: ...}."""
+    def text(self, obj: LocatedDict, key: str, what: str, required: bool = False) -> dict[str, str] | None:
+        """A bilingual text: {zh: ..., en: ...}; None when absent, or null where not ``required``.
+
+        A required text's absence is reported by :meth:`keys`; written as null it is reported here.
+        """
         val = obj.get(key)
-        if val is None:
+        if val is None and not (required and key in obj):
             return None
         if not isinstance(val, dict) or any(not _written(val.get(lang)) for lang in LANGS) or set(val) - set(LANGS):
             self.add(
@@ -255,7 +258,7 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
         ch.add(top.where("ruleset"), f"ruleset id {rid!r} must be lower-case letters, digits, . _ -")
     if not isinstance(version, (str, int)) or not VERSION_RE.match(str(version)):
         ch.add(top.where("version"), f"version {version!r} must be letters, digits, . _ -")
-    title = ch.text(top, "title", "the ruleset")
+    title = ch.text(top, "title", "the ruleset", required=True)
     description = ch.text(top, "description", "the ruleset")
     status = top.get("status", "active")
     if status not in RULESET_STATUSES:
@@ -316,8 +319,8 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
             ch.keys(resp, "`responsibility`", ("citation", "enterprise_role"), ("group_role",))
             citation = ch.citation(resp.get("citation"), resp.where("citation"))
             group_role = ch.text(resp, "group_role", "`responsibility`")
-            enterprise_role = ch.text(resp, "enterprise_role", "`responsibility`")
-            if citation and enterprise_role and (group_role or "group_role" not in resp):
+            enterprise_role = ch.text(resp, "enterprise_role", "`responsibility`", required=True)
+            if citation and enterprise_role and (group_role or resp.get("group_role") is None):
                 responsibility = Responsibility(citation, group_role, enterprise_role)
 
     if ch.issues:
@@ -378,7 +381,10 @@ def _parameters(ch: _Checker, top: LocatedDict) -> dict[str, Parameter]:
         if p is None:
             continue
         ch.keys(p, f"parameter `{name}`", ("value", "label", "citations"), ("unit", "type", "note"))
-        value, ptype = p.get("value"), p.get("type")
+        value, ptype, unit = p.get("value"), p.get("type"), p.get("unit")
+        if unit is not None and not isinstance(unit, str):
+            ch.add(p.where("unit"), f"parameter `{name}`: `unit` must be a text such as t_reo, not {unit!r}")
+            unit = None
         if value is None:  # left for the regulator to set (e.g. a draft written by `repolicy new-notice`)
             ch.add(
                 p.where("value"),
@@ -390,8 +396,8 @@ def _parameters(ch: _Checker, top: LocatedDict) -> dict[str, Parameter]:
                     name,
                     None,
                     ptype,
-                    p.get("unit"),
-                    ch.text(p, "label", f"parameter `{name}`") or {},
+                    unit,
+                    ch.text(p, "label", f"parameter `{name}`", required=True) or {},
                     ch.citations(p, "citations"),
                     ch.text(p, "note", f"parameter `{name}`"),
                 )
@@ -411,12 +417,12 @@ def _parameters(ch: _Checker, top: LocatedDict) -> dict[str, Parameter]:
         else:
             ch.add(p.where("value"), f"parameter `{name}` needs a number, text or date value")
             continue
-        label = ch.text(p, "label", f"parameter `{name}`") or {}
+        label = ch.text(p, "label", f"parameter `{name}`", required=True) or {}
         out[name] = Parameter(
             name,
             value,
             ptype,
-            p.get("unit"),
+            unit,
             label,
             ch.citations(p, "citations"),
             ch.text(p, "note", f"parameter `{name}`"),
@@ -576,8 +582,8 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
     rule_id = r.get("id")
     if not isinstance(rule_id, str) or not RULE_ID_RE.match(rule_id):
         ch.add(r.where("id"), f"rule id {rule_id!r} must be lower-case letters, digits, . _ -")
-    title = ch.text(r, "title", "the rule")
-    message = ch.text(r, "message", "the rule")
+    title = ch.text(r, "title", "the rule", required=True)
+    message = ch.text(r, "message", "the rule", required=True)
     description = ch.text(r, "description", "the rule")
     severity = r.get("severity")
     if severity not in SEVERITIES:
@@ -759,7 +765,8 @@ def _interpretations(ch: _Checker, r: LocatedDict) -> tuple[Interpretation, ...]
             continue
         ch.keys(entry, "an interpretation", ("question", "reading", "alternative", "reason"), ("citation",))
         question, reading, alternative, reason = (
-            ch.text(entry, key, "the interpretation") for key in ("question", "reading", "alternative", "reason")
+            ch.text(entry, key, "the interpretation", required=True)
+            for key in ("question", "reading", "alternative", "reason")
         )
         citation = ch.citation(entry.get("citation"), entry.where("citation")) if "citation" in entry else None
         if question and reading and alternative and reason:
