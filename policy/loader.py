@@ -104,9 +104,12 @@ class _Checker:
         loc = loc or Location(1, 1)
         self.issues.append(Issue(self.path, loc.line, loc.column, message, self.rule_id, hint))
 
-    def where(self, obj: Any, key: str | None = None) -> Location:
-        if isinstance(obj, (LocatedDict, LocatedList)):
-            return obj.where(key)
+    def where(self, obj: Any, key: str | int | None = None) -> Location:
+        """Where a mapping's key (a text) or a list's item (an index) is, else the value itself; line 1 if unknown."""
+        if isinstance(obj, LocatedDict):
+            return obj.where(key if isinstance(key, str) else None)
+        if isinstance(obj, LocatedList):
+            return obj.where(key if isinstance(key, int) else None)
         return Location(1, 1)
 
     # -- generic shape checks
@@ -125,16 +128,15 @@ class _Checker:
             if k not in known:
                 self.add(obj.where(k), f"unknown field `{k}` in {what}", f"known fields: {', '.join(sorted(known))}")
 
-    def text(self, obj: LocatedDict, key: str, what: str) -> dict[str, str] | None:
-        """A bilingual text: {zh: ..., en: ...}."""
+    def text(self, obj: LocatedDict, key: str, what: str, required: bool = False) -> dict[str, str] | None:
+        """A bilingual text: {zh: ..., en: ...}; None when absent, or null where not ``required``.
+
+        A required text's absence is reported by :meth:`keys`; written as null it is reported here.
+        """
         val = obj.get(key)
-        if val is None:
+        if val is None and not (required and key in obj):
             return None
-        if (
-            not isinstance(val, dict)
-            or any(not isinstance(val.get(lang), str) or not val.get(lang).strip() for lang in LANGS)
-            or set(val) - set(LANGS)
-        ):
+        if not isinstance(val, dict) or any(not _written(val.get(lang)) for lang in LANGS) or set(val) - set(LANGS):
             self.add(
                 obj.where(key),
                 f"{what} `{key}` must have exactly `zh` and `en` texts",
@@ -201,6 +203,11 @@ class _Checker:
             return None
 
 
+def _written(value: Any) -> bool:
+    """True for a text with more than blanks in it."""
+    return isinstance(value, str) and bool(value.strip())
+
+
 def _digest(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -257,7 +264,7 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
         ch.add(top.where("ruleset"), f"ruleset id {rid!r} must be lower-case letters, digits, . _ -")
     if not isinstance(version, (str, int)) or not VERSION_RE.match(str(version)):
         ch.add(top.where("version"), f"version {version!r} must be letters, digits, . _ -")
-    title = ch.text(top, "title", "the ruleset")
+    title = ch.text(top, "title", "the ruleset", required=True)
     description = ch.text(top, "description", "the ruleset")
     status = top.get("status", "active")
     if status not in RULESET_STATUSES:
@@ -319,13 +326,16 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
             ch.keys(resp, "`responsibility`", ("citation", "enterprise_role"), ("group_role",))
             citation = ch.citation(resp.get("citation"), resp.where("citation"))
             group_role = ch.text(resp, "group_role", "`responsibility`")
-            enterprise_role = ch.text(resp, "enterprise_role", "`responsibility`")
-            if citation and enterprise_role and (group_role or "group_role" not in resp):
+            enterprise_role = ch.text(resp, "enterprise_role", "`responsibility`", required=True)
+            if citation and enterprise_role and (group_role or resp.get("group_role") is None):
                 responsibility = Responsibility(citation, group_role, enterprise_role)
 
     if ch.issues:
         raise RulesetInvalid(ch.issues)
-    assert instrument is not None and title is not None
+    # each was reported above when missing or of the wrong kind
+    assert isinstance(rid, str) and isinstance(inst_id, str) and instrument is not None and title is not None
+    # filled with the warnings once the ruleset is known to be valid (the liveness check reads the ruleset)
+    extra: dict[str, Any] = {"scenarios": top.get("scenarios")} if "scenarios" in top else {}
     ruleset = Ruleset(
         id=rid,
         version=str(version),
@@ -344,7 +354,7 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
         digest=_digest(source),
         path=path,
         description=description,
-        extra={"scenarios": top.get("scenarios")} if "scenarios" in top else {},
+        extra=extra,
         responsibility=responsibility,
         reads_facts_from=reads_from,
         batches=batches,
@@ -355,10 +365,10 @@ def load_ruleset(text: str | bytes, path: str, instruments: Mapping[str, Instrum
         ch.issues.append(Issue(path, loc.line, loc.column, message, rule_id, hint))
     if ch.issues:
         raise RulesetInvalid(ch.issues)
-    ruleset.extra["warnings"] = [
+    extra["warnings"] = [
         Issue(path, loc.line, loc.column, message, rule_id, hint) for loc, message, rule_id, hint in warnings
     ]
-    ruleset.extra["warnings"] += [
+    extra["warnings"] += [
         Issue(path, loc.line, loc.column, message, None, hint) for loc, message, hint in batch_warnings
     ]
     return ruleset
@@ -378,7 +388,10 @@ def _parameters(ch: _Checker, top: LocatedDict) -> dict[str, Parameter]:
         if p is None:
             continue
         ch.keys(p, f"parameter `{name}`", ("value", "label", "citations"), ("unit", "type", "note"))
-        value, ptype = p.get("value"), p.get("type")
+        value, ptype, unit = p.get("value"), p.get("type"), p.get("unit")
+        if unit is not None and not isinstance(unit, str):
+            ch.add(p.where("unit"), f"parameter `{name}`: `unit` must be a text such as t_reo, not {unit!r}")
+            unit = None
         if value is None:  # left for the regulator to set (e.g. a draft written by `repolicy new-notice`)
             ch.add(
                 p.where("value"),
@@ -390,8 +403,8 @@ def _parameters(ch: _Checker, top: LocatedDict) -> dict[str, Parameter]:
                     name,
                     None,
                     ptype,
-                    p.get("unit"),
-                    ch.text(p, "label", f"parameter `{name}`") or {},
+                    unit,
+                    ch.text(p, "label", f"parameter `{name}`", required=True) or {},
                     ch.citations(p, "citations"),
                     ch.text(p, "note", f"parameter `{name}`"),
                 )
@@ -411,12 +424,12 @@ def _parameters(ch: _Checker, top: LocatedDict) -> dict[str, Parameter]:
         else:
             ch.add(p.where("value"), f"parameter `{name}` needs a number, text or date value")
             continue
-        label = ch.text(p, "label", f"parameter `{name}`") or {}
+        label = ch.text(p, "label", f"parameter `{name}`", required=True) or {}
         out[name] = Parameter(
             name,
             value,
             ptype,
-            p.get("unit"),
+            unit,
             label,
             ch.citations(p, "citations"),
             ch.text(p, "note", f"parameter `{name}`"),
@@ -436,7 +449,7 @@ def _computed(ch: _Checker, top: LocatedDict, fact_fields: dict, param_types: di
             continue
         ch.keys(c, "a computed field", ("list", "as", "field", "value"), ("description",))
         lst, alias, fname = c.get("list"), c.get("as"), c.get("field")
-        if lst not in FACT_LISTS:
+        if not isinstance(lst, str) or lst not in FACT_LISTS:
             ch.add(c.where("list"), f"unknown fact list {lst!r}", f"lists: {', '.join(FACT_LISTS)}")
             continue
         if not isinstance(alias, str) or not NAME_RE.match(alias) or alias == "params":
@@ -477,7 +490,7 @@ def _aggregates(
             continue
         ch.keys(d, f"derived `{name}`", ("from", "group_by"), ("sum", "count", "where", "as", "description"))
         src = d.get("from")
-        if src not in FACT_LISTS:
+        if not isinstance(src, str) or src not in FACT_LISTS:
             ch.add(d.where("from"), f"unknown fact list {src!r}", f"lists: {', '.join(FACT_LISTS)}")
             continue
         fields = fact_fields[src]
@@ -488,7 +501,7 @@ def _aggregates(
         new_fields: dict[str, tuple[str, tuple[str, ...]]] = {}
         ok = True
         for j, key in enumerate(group_by):
-            if key not in fields:
+            if not isinstance(key, str) or key not in fields:
                 ch.add(
                     ch.where(group_by, j), f"`{src}` has no field {key!r}", f"its fields: {', '.join(sorted(fields))}"
                 )
@@ -501,13 +514,13 @@ def _aggregates(
             sums = {}
         for out_name, src_field in sums.items():
             if not NAME_RE.match(out_name) or out_name in RESERVED_FIELDS:
-                ch.add(sums.where(out_name), f"sum field name {out_name!r} must be a lower-case name, not reserved")
+                ch.add(ch.where(sums, out_name), f"sum field name {out_name!r} must be a lower-case name, not reserved")
                 ok = False
-            elif fields.get(src_field, ("",))[0] != "number":
-                ch.add(sums.where(out_name), f"`{src}.{src_field}` is not a number field to sum")
+            elif not isinstance(src_field, str) or fields.get(src_field, ("",))[0] != "number":
+                ch.add(ch.where(sums, out_name), f"`{src}.{src_field}` is not a number field to sum")
                 ok = False
             elif src_field not in always[src]:
-                ch.add(sums.where(out_name), f"`{src}.{src_field}` may be unknown and cannot be summed")
+                ch.add(ch.where(sums, out_name), f"`{src}.{src_field}` may be unknown and cannot be summed")
                 ok = False
             new_fields[out_name] = ("number", ())
         count = d.get("count")
@@ -518,6 +531,9 @@ def _aggregates(
             else:
                 new_fields[count] = ("number", ())
         alias = d.get("as", "f")
+        if not isinstance(alias, str) or not NAME_RE.match(alias) or alias == "params":
+            ch.add(d.where("as"), f"alias {alias!r} must be a lower-case name")
+            continue
         where = None
         if "where" in d:
             scope = E.Scope({alias: fields}, param_types)
@@ -573,8 +589,8 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
     rule_id = r.get("id")
     if not isinstance(rule_id, str) or not RULE_ID_RE.match(rule_id):
         ch.add(r.where("id"), f"rule id {rule_id!r} must be lower-case letters, digits, . _ -")
-    title = ch.text(r, "title", "the rule")
-    message = ch.text(r, "message", "the rule")
+    title = ch.text(r, "title", "the rule", required=True)
+    message = ch.text(r, "message", "the rule", required=True)
     description = ch.text(r, "description", "the rule")
     severity = r.get("severity")
     if severity not in SEVERITIES:
@@ -618,22 +634,25 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
     pos_scope = E.Scope({a: f for a, f in aliases.items()}, param_types)
     # period, details and consequences are computed in Python after matching: functions are allowed there
     value_scope = E.Scope(pos_scope.aliases, param_types, functions=True)
-    subject_type, subject_id = None, None
+    subject_type: str | E.Node | None = None
+    subject_id = None
     subj = ch.mapping(r.get("subject"), "`subject`", r.where("subject"))
     if subj is not None:
         ch.keys(subj, "`subject`", ("type", "id"), ())
-        subject_type = subj.get("type")
-        if subject_type not in SUBJECT_TYPES:
+        written_type = subj.get("type")
+        if written_type in SUBJECT_TYPES:
+            subject_type = written_type
+        else:
             # or an expression giving one of them, e.g. r.level for a report's author
             node = (
-                ch.expression(subject_type, pos_scope, subj.where("type"), "subject type")
-                if isinstance(subject_type, str) and "." in subject_type
+                ch.expression(written_type, pos_scope, subj.where("type"), "subject type")
+                if isinstance(written_type, str) and "." in written_type
                 else None
             )
             if node is None:
                 ch.add(
                     subj.where("type"),
-                    f"subject type {subject_type!r} must be one of {', '.join(SUBJECT_TYPES)} "
+                    f"subject type {written_type!r} must be one of {', '.join(SUBJECT_TYPES)} "
                     f"or a field giving one (e.g. r.level)",
                 )
             elif (
@@ -641,7 +660,7 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
                 or not E.enum_values(node, pos_scope)
                 or not set(E.enum_values(node, pos_scope)) <= set(SUBJECT_TYPES)
             ):
-                ch.add(subj.where("type"), f"`{subject_type}` does not give a subject type")
+                ch.add(subj.where("type"), f"`{written_type}` does not give a subject type")
             else:
                 subject_type = node
         subject_id = ch.expression(subj.get("id"), pos_scope, subj.where("id"), "subject id")
@@ -658,9 +677,9 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
         dmap = {}
     for name, text in dmap.items():
         if not NAME_RE.match(name):
-            ch.add(dmap.where(name), f"detail name {name!r} must be lower_case_with_underscores")
+            ch.add(ch.where(dmap, name), f"detail name {name!r} must be lower_case_with_underscores")
             continue
-        node = ch.expression(text, value_scope, dmap.where(name), f"detail `{name}`")
+        node = ch.expression(text, value_scope, ch.where(dmap, name), f"detail `{name}`")
         if node is not None:
             details[name] = node
 
@@ -716,7 +735,8 @@ def _rule(ch: _Checker, r: LocatedDict, fact_fields: dict, always: dict, param_t
 
     if len(ch.issues) > n_before or subject_id is None:
         return None
-    assert title and message and severity
+    # each was reported above when missing or of the wrong kind
+    assert isinstance(rule_id, str) and title and message and severity and subject_type is not None
     value_types = {name: E.type_of(node, value_scope) for name, node in details.items()}
     if period is not None:
         value_types["period"] = E.type_of(period, value_scope)
@@ -753,10 +773,13 @@ def _interpretations(ch: _Checker, r: LocatedDict) -> tuple[Interpretation, ...]
         if entry is None:
             continue
         ch.keys(entry, "an interpretation", ("question", "reading", "alternative", "reason"), ("citation",))
-        texts = [ch.text(entry, key, "the interpretation") for key in ("question", "reading", "alternative", "reason")]
+        question, reading, alternative, reason = (
+            ch.text(entry, key, "the interpretation", required=True)
+            for key in ("question", "reading", "alternative", "reason")
+        )
         citation = ch.citation(entry.get("citation"), entry.where("citation")) if "citation" in entry else None
-        if all(texts):
-            out.append(Interpretation(*texts, citation=citation))
+        if question and reading and alternative and reason:
+            out.append(Interpretation(question, reading, alternative, reason, citation=citation))
     return tuple(out)
 
 
@@ -777,7 +800,7 @@ def _pattern(
         return None
     ch.keys(p, "a fact pattern", ("fact",), ("as", "where"))
     fact = p.get("fact")
-    if fact not in fact_fields:
+    if not isinstance(fact, str) or fact not in fact_fields:
         ch.add(
             p.where("fact"),
             f"unknown fact list {fact!r}",

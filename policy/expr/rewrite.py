@@ -86,15 +86,18 @@ def isolate(node: Compare, alias: str) -> Compare | None:
             left, right, op = right, left, FLIPPED[op]
             continue
         if isinstance(left, Arith) and left.op in ("+", "-"):
-            if reads_alias(left.left):  # (x + k) op r  ->  x op r - k
-                inverse = "-" if left.op == "+" else "+"
-                left, right = left.left, Arith(inverse, right, left.right)
+            # The sum or difference gets its own name: each rewrite below reassigns ``left`` while
+            # still reading the old one's operands.
+            moved = left
+            if reads_alias(moved.left):  # (x + k) op r  ->  x op r - k
+                inverse = "-" if moved.op == "+" else "+"
+                left, right = moved.left, Arith(inverse, right, moved.right)
                 continue
-            if reads_alias(left.right):
-                if left.op == "+":  # (k + x) op r  ->  x op r - k
-                    left, right = left.right, Arith("-", right, left.left)
+            if reads_alias(moved.right):
+                if moved.op == "+":  # (k + x) op r  ->  x op r - k
+                    left, right = moved.right, Arith("-", right, moved.left)
                 else:  # (k - x) op r  ->  x flip(op) k - r
-                    left, right, op = left.right, Arith("-", left.left, right), FLIPPED[op]
+                    left, right, op = moved.right, Arith("-", moved.left, right), FLIPPED[op]
                 continue
         return None
     return None
