@@ -79,7 +79,7 @@ def parse_batches(ch: Any, top: Mapping[str, Any]) -> tuple[dict[str, Batch], li
             continue
         what = f"batch `{bid}`"
         ch.keys(b, what, ("label", "issued_on", "split_working_days", "citations"), ("notice", "totals", "note"))
-        label = ch.text(b, "label", what) or {}
+        label = ch.text(b, "label", what, required=True) or {}
         note = ch.text(b, "note", what)
         notice = b.get("notice")
         if notice is not None and (not isinstance(notice, str) or not notice.strip()):

@@ -168,6 +168,11 @@ def test_a_ruleset_without_batches_has_no_batch_fields(instruments):
             "    citations: [{instrument: notice-2023-1, eid: para_2}]\n",
             "name the same notice N1",
         ),
+        (
+            '  b1:\n    label: null\n    issued_on: "2023-01-01"\n    split_working_days: 3\n'
+            "    citations: [{instrument: notice-2023-1, eid: para_2}]\n",
+            "`label` must have exactly `zh` and `en` texts",
+        ),
     ],
 )
 def test_bad_batches_are_refused_with_their_line(instruments, batch, message):
