@@ -18,6 +18,7 @@ from typing import Any
 from collections.abc import Mapping
 
 from policy import expr as E
+from policy.expr.visitor import Visitor, handles
 from policy import liveness
 from policy.batches import BATCH_FIELDS, BATCH_LISTS, parse_batches, rule_citations
 from policy.facts import FACT_LISTS, RESERVED_FIELDS
@@ -888,29 +889,56 @@ def _has_equality_join(node: E.Node, alias: str) -> bool:
     return False
 
 
-def _comparison_problem(node: E.Node, alias: str) -> str | None:
-    """The engine tests a field of the pattern's own fact against an expression: check each comparison."""
-    if isinstance(node, E.BoolOp):
-        for o in node.operands:
-            problem = _comparison_problem(o, alias)
-            if problem:
-                return problem
-        return None
-    if isinstance(node, E.Compare):
-        if E.isolate(node, alias) is not None:
+class _ComparisonProblem(Visitor[str | None]):
+    """The engine tests a field of the pattern's own fact against an expression: the first comparison (``not``
+    pushed down) that does not, as a message, or None."""
+
+    def __init__(self, alias: str):
+        self.alias = alias
+
+    @handles(E.BoolOp)
+    def boolop(self, node: E.BoolOp) -> str | None:
+        return next((p for p in map(self.visit, node.operands) if p), None)
+
+    @handles(E.Compare)
+    def compare(self, node: E.Compare) -> str | None:
+        if E.isolate(node, self.alias) is not None:
             return None
-        return f"`{E.to_text(node)}` does not compare a field of `{alias}`"
-    return None
+        return f"`{E.to_text(node)}` does not compare a field of `{self.alias}`"
+
+    @handles(E.Const, E.FieldRef, E.ParamRef, E.AsOf, E.Neg, E.Not, E.Arith, E.Call)
+    def other(self, node: E.Node) -> str | None:
+        return None
+
+
+def _comparison_problem(node: E.Node, alias: str) -> str | None:
+    return _ComparisonProblem(alias).visit(node)
+
+
+class _Divides(Visitor[bool]):
+    """True when the condition divides outside a function's arguments (the engine's C core crashes on a
+    division by zero; a function is computed in Python)."""
+
+    @handles(E.Arith)
+    def arith(self, node: E.Arith) -> bool:
+        return node.op == "/" or self.visit(node.left) or self.visit(node.right)
+
+    @handles(E.Compare)
+    def compare(self, node: E.Compare) -> bool:
+        return self.visit(node.left) or self.visit(node.right)
+
+    @handles(E.BoolOp)
+    def boolop(self, node: E.BoolOp) -> bool:
+        return any(self.visit(o) for o in node.operands)
+
+    @handles(E.Not, E.Neg)
+    def unary(self, node: E.Not | E.Neg) -> bool:
+        return self.visit(node.operand)
+
+    @handles(E.Const, E.FieldRef, E.ParamRef, E.AsOf, E.Call)
+    def leaf(self, node: E.Node) -> bool:
+        return False
 
 
 def _divides(node: E.Node) -> bool:
-    """True when the condition divides (the engine's C core crashes on a division by zero)."""
-    if isinstance(node, E.Arith):
-        return node.op == "/" or _divides(node.left) or _divides(node.right)
-    if isinstance(node, (E.Compare,)):
-        return _divides(node.left) or _divides(node.right)
-    if isinstance(node, E.BoolOp):
-        return any(_divides(o) for o in node.operands)
-    if isinstance(node, (E.Not, E.Neg)):
-        return _divides(node.operand)
-    return False
+    return _Divides().visit(node)

@@ -21,10 +21,10 @@ from policy.expr import node_types as node_module
 from policy.expr.visitor import Visitor, handles, missing_handlers
 
 # every module that may define a visitor: the expression package, its renderers elsewhere in policy/, the
-# ruleset checks, and the engine's compiler and unknowns search
+# ruleset checks (liveness and the loader's), and the engine's compiler and unknowns search
 for _info in pkgutil.iter_modules(policy.expr.__path__):
     importlib.import_module(f"policy.expr.{_info.name}")
-for _name in ("policy.plain", "policy.liveness", "engine.compiler", "engine.unknowns"):
+for _name in ("policy.plain", "policy.liveness", "policy.loader", "engine.compiler", "engine.unknowns"):
     importlib.import_module(_name)
 
 
@@ -70,6 +70,8 @@ def test_there_are_visitors_to_check():
         "_Disjuncts",
         "_Truth",
         "_MissingRefs",
+        "_ComparisonProblem",
+        "_Divides",
     } <= names
 
 

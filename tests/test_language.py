@@ -273,10 +273,18 @@ def test_negated_parameter_and_constant_arithmetic(instruments):
     assert subjects(body, {"enterprises": ENTERPRISES}, instruments, params) == ["A"]
 
 
-def test_division_is_refused_in_conditions(instruments):
+@pytest.mark.parametrize(
+    "where",
+    [
+        "e.separation_capacity_t_reo / 2 > 10",
+        "e.separation_capacity_t_reo > -(e.separation_capacity_t_reo / 2)",  # under a minus sign
+        "e.designated or not (e.separation_capacity_t_reo * 2 / 3 > 10)",  # under or and not
+    ],
+)
+def test_division_is_refused_in_conditions(instruments, where):
     from policy.loader import RulesetInvalid
 
-    body = rule("r", [{"fact": "enterprises", "as": "e", "where": "e.separation_capacity_t_reo / 2 > 10"}], "e.id")
+    body = rule("r", [{"fact": "enterprises", "as": "e", "where": where}], "e.id")
     with pytest.raises(RulesetInvalid, match="division"):
         ruleset_from("rules:\n" + body, instruments)
 
@@ -345,3 +353,21 @@ def test_a_computed_field_read_only_by_a_derived_list_s_where_is_computed(instru
         ],
     }
     assert subjects(body, facts, instruments, header) == ["A"]
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "e.separation_capacity_t_reo * e.separation_capacity_t_reo > 10",
+        "e.designated and (e.separation_capacity_t_reo * e.separation_capacity_t_reo > 10)",  # inside and
+        "not (e.designated or e.separation_capacity_t_reo * e.separation_capacity_t_reo > 10)",  # not pushed down
+    ],
+)
+def test_a_comparison_the_engine_cannot_test_on_the_fact_is_refused(instruments, where):
+    """The engine tests one field of the pattern's own fact against an expression: a product of two of its
+    fields is no such test, wherever it stands in the condition."""
+    from policy.loader import RulesetInvalid
+
+    body = rule("r", [{"fact": "enterprises", "as": "e", "where": where}], "e.id")
+    with pytest.raises(RulesetInvalid, match="does not compare a field of `e`"):
+        ruleset_from("rules:\n" + body, instruments)
