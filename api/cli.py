@@ -326,7 +326,7 @@ def new_notice(ctx: click.Context, from_ref: str, year: int, out_dir: Path, rule
         for p in sorted(scenario_dir.glob("*.yaml"))
     }
     try:
-        draft = draft_next_year(source, instruments[source.instrument], texts, year, out_dir)
+        draft = draft_next_year(source, instruments[source.instrument], texts, year, out_dir, instruments)
     except ValueError as exc:
         click.echo(str(exc))
         sys.exit(1)
@@ -334,14 +334,17 @@ def new_notice(ctx: click.Context, from_ref: str, year: int, out_dir: Path, rule
     click.echo(
         f"wrote {draft.instrument} (instrument {draft.instrument_id}: structure of {source.instrument}, no text yet)"
     )
+    for path in draft.instruments[1:]:  # the year's other notices the ruleset cites (one per batch)
+        click.echo(f"wrote {path} (instrument skeleton, no text yet)")
     for path in draft.scenarios:
         click.echo(f"wrote {path}")
     click.echo(f"{len(draft.unset)} parameter(s) to set from the new notice:")
     for p in draft.unset:
         click.echo(f"  {p.name} (cites {', '.join(p.cites)}; {source.version}: {p.previous})")
+    texts_in = " and ".join(str(path) for path in draft.instruments)
     click.echo(
-        f"next: enter the notice's text in {draft.instrument}, set the parameters, then "
-        f"repolicy validate {draft.instrument} {draft.ruleset}"
+        f"next: enter the notice's text in {texts_in}, set the parameters, then "
+        f"repolicy validate {' '.join(str(path) for path in draft.instruments)} {draft.ruleset}"
     )
 
 

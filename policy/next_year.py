@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from collections.abc import Mapping
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -49,6 +50,9 @@ class Draft:
     unset: list[UnsetParameter] = field(default_factory=list)
     ref: str = ""
     instrument_id: str = ""
+    # every instrument skeleton written: the ruleset's own, then each other notice of the year it cites
+    # (a year's quotas issued in batches have one notice per batch)
+    instruments: list[Path] = field(default_factory=list)
 
 
 def _yaml() -> YAML:
@@ -159,13 +163,12 @@ def _skeleton(instrument: Instrument, new_id: str, mover: _Mover) -> CommentedMa
     return doc
 
 
-def _unset_parameters(
-    doc: CommentedMap, old_instrument: str, new_instrument: str, ruleset: Ruleset, source_year: int
-) -> list[UnsetParameter]:
-    """Set to null, with last year's value in a comment, every parameter citing the notice itself."""
+def _unset_parameters(doc: CommentedMap, notices: set[str], ruleset: Ruleset, source_year: int) -> list[UnsetParameter]:
+    """Set to null, with last year's value in a comment, every parameter citing one of the year's notices
+    (``notices``: their ids, last year's and the new)."""
     unset = []
     for name, body in (doc.get("parameters") or {}).items():
-        cites = [c for c in body.get("citations") or [] if c.get("instrument") in (old_instrument, new_instrument)]
+        cites = [c for c in body.get("citations") or [] if c.get("instrument") in notices]
         if not cites:
             continue
         previous = body.get("value")
@@ -178,25 +181,99 @@ def _unset_parameters(
     return unset
 
 
+def _cited_instruments(node: Any) -> list[str]:
+    """Every instrument id the document cites (``instrument:`` anywhere), in the order first written."""
+    out: list[str] = []
+    if isinstance(node, CommentedMap):
+        for key, value in node.items():
+            if key == "instrument" and isinstance(value, str):
+                out.append(value)
+            else:
+                out += _cited_instruments(value)
+    elif isinstance(node, CommentedSeq):
+        for item in node:
+            out += _cited_instruments(item)
+    return list(dict.fromkeys(out))
+
+
+def _year_notices(doc: CommentedMap, instrument: Instrument, instruments: Mapping[str, Instrument], year: int) -> list:
+    """The notices of the ruleset's year: its own instrument, and every other instrument it cites whose id
+    bears the year (``notice-2023-3`` beside ``notice-2023-1``: the batches' notices). The Measures and the
+    Regulation it may also cite are standing law, cited as they are."""
+    bears_year = re.compile(rf"(?<!\d){year}(?!\d)")
+    others = [
+        instruments[i]
+        for i in _cited_instruments(doc)
+        if i != instrument.id and i in instruments and bears_year.search(i)
+    ]
+    return [instrument, *others]
+
+
+def _unset_batches(doc: CommentedMap, mover: _Mover, source_year: int) -> list[UnsetParameter]:
+    """Each batch of the new year: its id moved on (``2023-3`` -> ``2024-3``, as the moved scenarios name it),
+    and the figures only its own notice gives (document number, issue date, working days to split, totals)
+    set to null with last year's value in a comment. A null date or deadline is a warning of the loader, a
+    null total an error: validation names each line until it is set."""
+    batches = doc.get("batches")
+    if not isinstance(batches, CommentedMap):
+        return []
+    unset = []
+    for position, old_id in enumerate(list(batches)):
+        new_id = mover.text(str(old_id))
+        body = batches.pop(old_id)
+        batches.insert(position, type(old_id)(new_id) if isinstance(old_id, str) else new_id, body)  # same quotes
+        if not isinstance(body, CommentedMap):
+            continue
+        cites = [c.get("eid") for c in body.get("citations") or [] if isinstance(c, CommentedMap)]
+        for key in ("notice", "issued_on", "split_working_days"):
+            if key in body:  # a date not known last year is to be set all the same
+                previous = body[key]
+                body[key] = None
+                shown = "not known" if previous is None else previous
+                body.yaml_add_eol_comment(f"SET from the new notice; {source_year}: {shown}", key)
+                unset.append(UnsetParameter(f"batches.{new_id}.{key}", previous, cites))
+        totals = body.get("totals")
+        if isinstance(totals, CommentedMap):
+            totals.fa.set_block_style()  # one line, and its comment, per activity
+            for activity in list(totals):
+                previous = totals[activity]
+                totals[activity] = None
+                totals.yaml_add_eol_comment(f"SET from the new notice; {source_year}: {previous}", activity)
+                unset.append(UnsetParameter(f"batches.{new_id}.totals.{activity}", previous, cites))
+    return unset
+
+
 def draft_next_year(
-    ruleset: Ruleset, instrument: Instrument, scenario_texts: dict[str, str], year: int, out_dir: Path
+    ruleset: Ruleset,
+    instrument: Instrument,
+    scenario_texts: dict[str, str],
+    year: int,
+    out_dir: Path,
+    instruments: Mapping[str, Instrument] | None = None,
 ) -> Draft:
-    """Write the draft ruleset, the instrument skeleton and the moved scenarios into ``out_dir``."""
+    """Write the draft ruleset, the instrument skeletons and the moved scenarios into ``out_dir``.
+
+    ``instruments`` (all registered) lets the draft find the year's other notices the ruleset cites, each
+    given a skeleton of its own; without it only ``instrument`` is moved on.
+    """
     if ruleset.effective_from is None:
         raise ValueError(f"{ruleset.ref} has no effective period: its year cannot be told")
     source_year = dt.date.fromordinal(ruleset.effective_from).year
     if year <= source_year:
         raise ValueError(f"{ruleset.ref} is for {source_year}: the new year must come after it")
-    new_instrument = next_instrument_id(instrument.id, source_year, year)
-    new_ref = f"{ruleset.id}@{year}"
-    mover = _Mover(source_year, year, {instrument.id: new_instrument, ruleset.ref: new_ref})
     y = _yaml()
+    doc = y.load(ruleset.source)
+    notices = _year_notices(doc, instrument, instruments or {}, source_year)
+    renames = {n.id: next_instrument_id(n.id, source_year, year) for n in notices}
+    new_instrument = renames[instrument.id]
+    new_ref = f"{ruleset.id}@{year}"
+    mover = _Mover(source_year, year, {**renames, ruleset.ref: new_ref})
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    doc = y.load(ruleset.source)
-    unset = _unset_parameters(doc, instrument.id, new_instrument, ruleset, source_year)
+    unset = _unset_parameters(doc, set(renames) | set(renames.values()), ruleset, source_year)
     params = doc.get("parameters") or {}
     notes = {p.name: copy.deepcopy(params[p.name]["note"]) for p in unset if "note" in params[p.name]}
+    unset += _unset_batches(doc, mover, source_year)
     mover.move(doc)
     for name, note in notes.items():  # a note explains last year's value: kept as written, to be revised
         params[name]["note"] = note
@@ -214,8 +291,11 @@ def draft_next_year(
         f"CHECK still state a figure of {source_year}.",
     )
 
-    instrument_path = out_dir / f"{new_instrument}.instrument.yaml"
-    _write(y, _skeleton(instrument, new_instrument, mover), instrument_path)
+    instrument_paths = []
+    for notice in notices:
+        path = out_dir / f"{renames[notice.id]}.instrument.yaml"
+        _write(y, _skeleton(notice, renames[notice.id], mover), path)
+        instrument_paths.append(path)
 
     written = []
     mover = _Mover(source_year, year, mover.renames, neighbours=True)
@@ -241,7 +321,7 @@ def draft_next_year(
             f"on other weekdays and holidays, and the figures must be those of the new notice.",
         )
         written.append(path)
-    return Draft(ruleset_path, instrument_path, written, unset, new_ref, new_instrument)
+    return Draft(ruleset_path, instrument_paths[0], written, unset, new_ref, new_instrument, instrument_paths)
 
 
 def _write(y: YAML, doc: Any, path: Path, header: str | None = None) -> None:

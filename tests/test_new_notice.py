@@ -126,3 +126,37 @@ def test_the_year_must_come_after(tmp_path):
     assert r.exit_code == 1 and "must come after" in r.output
     r = run("new-notice", "--from", "notice@1999", "--year", "2022", "--out", str(tmp_path / "w"))
     assert r.exit_code == 1 and "no ruleset notice@1999" in r.output
+
+
+def test_a_year_in_batches_gets_a_skeleton_per_notice_and_its_batch_figures_unset(tmp_path):
+    """notice@2023 cites two notices (工信部联原〔2023〕23号 and 〔2023〕245号, one per batch): each gets its own
+    skeleton; each batch keeps its place under the new year's id, as the moved scenarios name it, and the figures
+    only its own notice gives (number, date, working days, totals) are left unset and listed."""
+    source = yaml.safe_load((RULESETS_DIR / "notice" / "2023.yaml").read_text(encoding="utf-8"))
+    out = tmp_path / "work"
+    r = run("new-notice", "--from", "notice@2023", "--year", "2024", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    skeletons = sorted(p.name for p in out.glob("*.instrument.yaml"))
+    assert skeletons == ["notice-2024-1.instrument.yaml", "notice-2024-3.instrument.yaml"]
+    doc = yaml.safe_load((out / "notice-2024.yaml").read_text(encoding="utf-8"))
+    assert list(doc["batches"]) == [bid.replace("2023", "2024") for bid in source["batches"]]
+    for bid, before in source["batches"].items():
+        after = doc["batches"][bid.replace("2023", "2024")]
+        assert after["notice"] is None and after["issued_on"] is None and after["split_working_days"] is None
+        assert all(v is None for v in (after.get("totals") or {}).values())
+        assert {c["instrument"] for c in after["citations"]} == {
+            c["instrument"].replace("2023", "2024") for c in before["citations"]
+        }
+        for key in ("notice", "split_working_days"):
+            assert f"  batches.{bid.replace('2023', '2024')}.{key} (cites " in r.output
+    scenario_batches = set(
+        re.findall(
+            r'batch: "([^"]+)"',
+            (out / "scenarios").joinpath("notice-2023-batches-2024.yaml").read_text(encoding="utf-8"),
+        )
+    )
+    assert scenario_batches and scenario_batches <= set(doc["batches"])
+    # validation: every instrument the draft cites is there; what is left is the totals, each on its line
+    r = run("validate", *(str(out / s) for s in skeletons), str(out / "notice-2024.yaml"))
+    problems = re.findall(r"^  .*notice-2024\.yaml:\d+:\d+: (.*)$", r.output, re.M)
+    assert r.exit_code == 1 and problems and all("the total of" in p for p in problems), r.output
