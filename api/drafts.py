@@ -151,6 +151,12 @@ def draft_page(old: Ruleset, new: Ruleset, job_id: str | None) -> dict[str, Any]
     }
 
 
+def author_of(ruleset: Ruleset) -> str:
+    """Who published a version (the maker of maker-checker); empty when the registry has no record of it."""
+    row = _store().get(ruleset.id, ruleset.version)
+    return row.author if row is not None else ""
+
+
 def activate(ruleset: Ruleset, actor: str, comment: str | None, override_reason: str | None) -> list[str]:
     """Activate a draft as ``POST /v1/rulesets/{id}/{version}/activate`` does (409 while sign-offs are missing)."""
     runtime, store = _runtime(), _store()

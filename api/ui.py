@@ -18,7 +18,7 @@ from api.json_input import parse_json_text
 from api.query import comment_text
 from api.web_security import protect_unsafe_request, safe_next
 from api.charts import coverage_chart, coverage_counts, group_charts, production_charts
-from api.drafts import activate, draft_page, publish_edit
+from api.drafts import activate, author_of, draft_page, publish_edit
 from api.rule_view import find_rule, interpretation_register, rule_view, sign_off
 from api.why import why
 from policy.coverage import (
@@ -29,13 +29,12 @@ from policy.coverage import (
     load_partly_implemented,
 )
 from policy.diff import diff as ruleset_diff
+from policy.labels import INSTRUMENT_STATUS, JOB_STATUS, SEVERITY, VERSION_STATUS, label
 from policy.param_edit import EditError, shown
 from policy.review import STATUS_LABELS, review_state, rule_dependencies, rule_digest
 
 bp = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates")
 bp.before_request(protect_unsafe_request)
-
-STATUS = {"draft": ("征求意见稿", "draft"), "in_force": ("现行有效", "in force"), "repealed": ("已废止", "repealed")}
 
 
 def _lang() -> str:
@@ -48,8 +47,11 @@ def _page(template: str, **context):
         template,
         lang=lang,
         t=lambda zh, en: en if lang == "en" else zh,
-        status_label=lambda s: STATUS.get(s, (s, s))[lang == "en"],
-        review_label=lambda s: STATUS_LABELS.get(s, {"zh": s, "en": s})[lang],
+        status_label=lambda s: label(INSTRUMENT_STATUS, s, lang),
+        review_label=lambda s: label(STATUS_LABELS, s, lang),
+        version_label=lambda s: label(VERSION_STATUS, s, lang),
+        severity_label=lambda s: label(SEVERITY, s, lang),
+        job_label=lambda s: label(JOB_STATUS, s, lang),
         **context,
     )
 
@@ -290,12 +292,37 @@ def activate_draft(ref: str):
     except ApiError as exc:
         if exc.status not in (400, 409):
             raise
-        waiting = ", ".join(u["rule"] for u in exc.extra.get("rules", ()))
-        return draft(ref, f"{exc.message}" + (f": {waiting}" if waiting else "")), exc.status
+        return draft(ref, _refusal(exc, new)), exc.status
     return redirect(
         url_for("ui.draft", ref=ref, base=request.args.get("base"), job=request.args.get("job"), lang=_lang())
         + "#activation"
     )
+
+
+# Why an activation was refused, as the draft's page says it (the API's own message stays as it is).
+REFUSALS = {
+    "sign_off_required": {
+        "zh": "{n} 条已修改的规则尚待法律审核（审核人须为发布人 {author} 以外的法律审核人员）；"
+        "紧急情况下，监管人员可填写紧急启用理由后启用",
+        "en": "{n} changed rule(s) of {ref} await sign-off by a legal reviewer other than {author}; "
+        "in an emergency a regulator may activate with an override reason",
+    },
+    "invalid_request": {
+        "zh": "紧急启用理由过长（最多2000字）",
+        "en": "The override reason is too long (2,000 characters at most)",
+    },
+}
+
+
+def _refusal(exc: ApiError, new) -> str:
+    """The refusal in the page's language, with the rules awaiting sign-off after it."""
+    zh = _lang() == "zh"
+    rules = [u["rule"] for u in exc.extra.get("rules", ())]
+    words = REFUSALS.get(exc.code)
+    if words is None:  # a refusal this page has no words for: the API's message, said to be one
+        return ("未启用：" if zh else "Not activated: ") + exc.message
+    text = words[_lang()].format(n=len(rules), ref=new.ref, author=author_of(new))
+    return text + (("：" if zh else ": ") + ", ".join(rules) if rules else "")
 
 
 @bp.post("/rules/<ref>/<rule_id>/approve")

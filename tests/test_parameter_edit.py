@@ -135,7 +135,10 @@ def test_a_regulator_changes_the_floor_on_the_rule_page_and_it_goes_through_sign
 
     draft = wait_until(draft_with_impact)
     assert draft, "the impact job did not finish"
-    assert "Parameter changed: capacity_floor_t_reo 2000 -&gt; 3500" in draft
+    assert "参数变更：capacity_floor_t_reo 2000 → 3500" in draft
+    in_english = regulator.get(draft_url.replace("lang=zh", "lang=en")).get_data(as_text=True)
+    assert "Parameter changed: capacity_floor_t_reo 2000 -&gt; 3500" in in_english
+    assert "参数变更" not in in_english
     assert "eligibility.smelter-ineligible" in re.search(r'id="draft-rules">(.*?)</ul>', draft, re.S).group(1)
     counts = re.search(r'id="impact-counts">(.*?)</p>', draft, re.S).group(1)
     assert re.search(r"结论改变 1\b", counts), counts  # the recorded 2,500 t smelter is now barred
@@ -164,7 +167,7 @@ def test_a_regulator_changes_the_floor_on_the_rule_page_and_it_goes_through_sign
         data={"csrf_token": _csrf(draft), "comment": "in force"},
     )
     assert answer.status_code == 302
-    assert 'id="draft-status">active' in regulator.get(answer.headers["Location"]).get_data(as_text=True)
+    assert 'data-status="active">已启用<' in regulator.get(answer.headers["Location"]).get_data(as_text=True)
     found = caller.post("/v1/evaluate", json=request).json["violations"]
     assert [(v["ruleset"], v["rule"]) for v in found] == [("notice@2021-floor3500", "eligibility.smelter-ineligible")]
     audit = regulator.get("/v1/audit", headers=auth("regulator")).json["entries"]

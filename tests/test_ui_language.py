@@ -1,0 +1,159 @@
+"""No English codes on the Chinese pages: a version's state, a rule's severity, an impact job's state, coverage
+and sign-off states, the change in words and the activation refusal are shown through their words.
+
+Every page is rendered in Chinese (the default) on a real app with a SQLite registry and maker-checker on, after
+a regulator's parameter edit (so the draft, its impact job and the refused activation have pages too), and its
+visible text is searched for the codes.  Machine names a reader needs as written (``<code>``, the YAML, the
+library's bilingual scenario names, the request's JSON) are left out of the search.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from helpers import TOKENS, example, log_in, smelter_2500, token_config, wait_until
+from policy.model import SEVERITIES
+
+# The codes the API and the YAML use, as written there (docs/contract-evaluate-v1.md, rulesets/coverage.yaml).
+VERSION_STATES = ("draft", "active", "retired")
+JOB_STATES = ("queued", "running", "done", "failed")
+COVERAGE_STATES = ("implemented", "partly_implemented", "implemented_through_children", "out_of_scope", "gap")
+REVIEW_STATES = ("approved", "unreviewed", "changed_since_approval")
+INSTRUMENT_STATES = ("in_force", "repealed")
+CODES = (*VERSION_STATES, *JOB_STATES, *COVERAGE_STATES, *REVIEW_STATES, *INSTRUMENT_STATES, *SEVERITIES)
+
+RULE = "/ui/rules/notice@2021/eligibility.smelter-ineligible"
+DRAFT_RULE = "/ui/rules/notice@2021-floor3000/eligibility.smelter-ineligible"
+# where the pages show names as written, or the reader's own input: not searched
+AS_WRITTEN = {"code", "pre", "textarea", "svg", "script", "style"}
+AS_WRITTEN_IDS = {"scenarios-fire", "scenarios-hold", "scenario-passed", "yaml-diff"}
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+class _VisibleText(HTMLParser):
+    """The text a reader sees, without the parts shown as written; and the text of each element marked with
+    the code it shows (``data-status``, ``data-severity``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text: list[str] = []
+        self.marked: list[tuple[str, list[str]]] = []  # (code, its text)
+        self._skip: list[str] = []  # open elements whose text is not searched
+        self._open: list[tuple[str, list[str] | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("br", "input", "img", "meta", "link"):
+            return
+        a = dict(attrs)
+        code = a.get("data-status") or a.get("data-severity")
+        parts: list[str] | None = None
+        if code is not None:
+            parts = []
+            self.marked.append((code, parts))
+        self._open.append((tag, parts))
+        if self._skip or tag in AS_WRITTEN or a.get("id") in AS_WRITTEN_IDS:
+            self._skip.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("br", "input", "img", "meta", "link"):
+            return
+        while self._open:
+            open_tag, _ = self._open.pop()
+            if self._skip:
+                self._skip.pop()
+            if open_tag == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        for _, parts in self._open:
+            if parts is not None:
+                parts.append(data)
+        if not self._skip:
+            self.text.append(data)
+
+
+def _read(page: str) -> _VisibleText:
+    parser = _VisibleText()
+    parser.feed(page.split("<main>", 1)[1])
+    return parser
+
+
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory) -> dict[str, str]:
+    """Every page in Chinese, with a draft, its impact job done and its activation refused."""
+    from api import create_app
+
+    db = tmp_path_factory.mktemp("lang") / "r.db"
+    app = create_app(
+        {"DATABASE_URL": f"sqlite:///{db}", "OPEN_EVALUATE": True, "TOKENS": token_config(), "MAKER_CHECKER": True}
+    )
+    caller = app.test_client()
+    assert caller.post("/v1/evaluate", json=smelter_2500(designated=True)).status_code == 200
+    app.extensions["repolicy_decisions"].flush()
+    regulator = app.test_client()
+    log_in(regulator, next(tok for tok, role in TOKENS.items() if role == "regulator"))
+    form = regulator.get(RULE).get_data(as_text=True)
+    answer = regulator.post(
+        RULE + "/parameters",
+        data={"csrf_token": _csrf(form), "version": "2021-floor3000", "param-capacity_floor_t_reo": "3000"},
+    )
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    draft_url = answer.headers["Location"]
+
+    def draft_with_impact() -> str | None:  # the impact job runs in the background: the page once it is done
+        page = regulator.get(draft_url).get_data(as_text=True)
+        return page if 'id="impact-counts"' in page else None
+
+    draft = wait_until(draft_with_impact)
+    assert draft, "the impact job did not finish"
+    refused = regulator.post(
+        draft_url.replace("/ui/drafts/notice@2021-floor3000", "/ui/drafts/notice@2021-floor3000/activate"),
+        data={"csrf_token": _csrf(draft)},
+    )
+    assert refused.status_code == 409
+    evaluated = regulator.post(
+        "/ui/evaluate", data={"csrf_token": _csrf(draft), "request": json.dumps(example("over-quota"))}
+    )
+    assert evaluated.status_code == 200
+    out = {"draft, activation refused": refused.get_data(as_text=True), "evaluate": evaluated.get_data(as_text=True)}
+    instruments = sorted(app.extensions["repolicy"].instruments)
+    urls = ["/ui/", RULE, DRAFT_RULE, "/ui/diff?old=notice@2021&new=notice@2021-floor3000", draft_url]
+    for inst in instruments:
+        urls += [f"/ui/instruments/{inst}", f"/ui/instruments/{inst}/interpretations", f"/ui/coverage/{inst}"]
+    for url in urls:
+        answer = regulator.get(url)
+        assert answer.status_code == 200, url
+        out[url] = answer.get_data(as_text=True)
+    return out
+
+
+def test_no_code_is_shown_as_written_on_a_chinese_page(pages):
+    for url, page in pages.items():
+        text = " ".join(_read(page).text)
+        shown = sorted({code for code in CODES if re.search(rf"(?<![\w.@-]){code}(?![\w.@-])", text)})
+        assert not shown, f"{url} shows {shown}"
+
+
+def test_each_code_a_page_marks_is_shown_in_chinese(pages):
+    marked = [(url, code, "".join(parts).strip()) for url, page in pages.items() for code, parts in _read(page).marked]
+    codes = {code for _, code, _ in marked}
+    assert {"draft", "done"} <= codes and codes & set(SEVERITIES)  # the draft's state, its job's, a severity
+    for url, code, text in marked:
+        assert CJK.search(text) and code not in text, f"{url}: {code} shown as {text!r}"
+
+
+def test_the_change_and_the_refusal_are_in_chinese(pages):
+    page = pages["draft, activation refused"]
+    changes = re.search(r'id="changes">(.*?)</ul>', page, re.S).group(1)
+    assert "参数变更：capacity_floor_t_reo 2000 → 3000" in changes and "Parameter" not in changes
+    refusal = re.search(r'id="activation-error"[^>]*>(.*?)</p>', page, re.S).group(1)
+    assert CJK.search(refusal) and "eligibility.smelter-ineligible" in refusal
+    assert not re.search(r"\b(rule|sign-off|reviewer|emergency|await)\b", refusal), refusal
