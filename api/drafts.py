@@ -107,11 +107,27 @@ def scenario_runs(old: Ruleset, new: Ruleset) -> list[dict[str, Any]]:
             expect=[e for e in s.expect if e.get("ruleset") in (None, old.ref)],
         )
         outcome = run_scenario(runtime, moved, current_app.config["MAX_FACTS"])
-        text = describe(dataclasses.replace(outcome, scenario=dataclasses.replace(s, file=_shown_file(s.file))))
-        out.append({"passed": outcome.passed, "text": text, "name": s.name})
+        shown_file = _shown_file(s.file)
+        text = describe(dataclasses.replace(outcome, scenario=dataclasses.replace(s, file=shown_file)))
+        out.append(
+            {
+                "passed": outcome.passed,
+                "text": text,  # in English, as `repolicy test` prints it
+                "name": s.name,
+                "where": f"{shown_file}:{s.line}",  # and the parts, for the page to say in Chinese
+                "missing": [_finding(k) for k in outcome.missing],
+                "unexpected": [_finding(k) for k in outcome.unexpected],
+                "problems": outcome.problems,
+            }
+        )
         if len(out) >= MAX_SCENARIOS_SHOWN:
             break
     return out
+
+
+def _finding(key: tuple) -> str:
+    """An expected or found finding as ``describe`` names it: rule, subject, period."""
+    return f"{key[1]} {key[2]} {key[3] or ''}".rstrip()
 
 
 def _shown_file(path: str) -> str:

@@ -31,6 +31,7 @@ from policy.coverage import (
 from policy.diff import diff as ruleset_diff
 from policy.labels import INSTRUMENT_STATUS, JOB_STATUS, SEVERITY, VERSION_STATUS, label
 from policy.param_edit import EditError, shown
+from policy.plain import load_vocabulary
 from policy.review import STATUS_LABELS, review_state, rule_dependencies, rule_digest
 
 bp = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates")
@@ -52,6 +53,7 @@ def _page(template: str, **context):
         version_label=lambda s: label(VERSION_STATUS, s, lang),
         severity_label=lambda s: label(SEVERITY, s, lang),
         job_label=lambda s: label(JOB_STATUS, s, lang),
+        unit_label=lambda u: label(load_vocabulary().units, u, lang),
         **context,
     )
 
@@ -248,9 +250,19 @@ def edit_parameters(ref: str, rule_id: str):
     except ApiError as exc:
         if exc.status != 422:
             raise
-        details = [f"{i['file']}:{i['line']}:{i['column']}: {i['message']}" for i in exc.extra.get("issues", ())]
-        return _rule_page(rs, r, [exc.message, *details, *exc.extra.get("scenarios", ())], form), 422
+        issues, failures = exc.extra.get("issues", ()), exc.extra.get("scenarios", ())
+        details = [f"{i['file']}:{i['line']}:{i['column']}: {i['message']}" for i in issues]
+        words = EDIT_REFUSALS.get(exc.code)
+        headline = words[_lang()].format(n=len(issues) or len(failures)) if words else exc.message
+        return _rule_page(rs, r, [headline, *details, *failures], form), 422
     return redirect(url_for("ui.draft", ref=new.ref, base=rs.ref, job=job_id, lang=_lang()))
+
+
+# Why an edited ruleset was refused, as the rule's page says it (the validator's issues and the scenarios follow).
+EDIT_REFUSALS = {
+    "invalid_ruleset": {"zh": "修改后的规则集有 {n} 处问题", "en": "{n} problem(s) in the edited ruleset"},
+    "scenarios_failed": {"zh": "规则集自身的场景有 {n} 个未通过", "en": "{n} of the ruleset's own scenarios failed"},
+}
 
 
 def _draft_versions(ref: str):

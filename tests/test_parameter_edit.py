@@ -144,6 +144,9 @@ def test_a_regulator_changes_the_floor_on_the_rule_page_and_it_goes_through_sign
     assert re.search(r"结论改变 1\b", counts), counts  # the recorded 2,500 t smelter is now barred
     # the library's scenarios of notice@2021, run on the draft: a 3,000 t smelter with a banned process is now barred
     failing = re.search(r'id="scenario-results">(.*?)</ul>', draft, re.S).group(1)
+    assert "未通过 rulesets/scenarios/notice-eligibility.yaml" in failing
+    assert "+ 出现而未预期：eligibility.smelter-ineligible" in failing
+    failing = re.search(r'id="scenario-results">(.*?)</ul>', in_english, re.S).group(1)
     assert "FAIL rulesets/scenarios/notice-eligibility.yaml" in failing
     assert "+ found, not expected: eligibility.smelter-ineligible" in failing
     assert "/work/" not in draft and str(ROOT) not in draft

@@ -157,3 +157,9 @@ def test_the_change_and_the_refusal_are_in_chinese(pages):
     refusal = re.search(r'id="activation-error"[^>]*>(.*?)</p>', page, re.S).group(1)
     assert CJK.search(refusal) and "eligibility.smelter-ineligible" in refusal
     assert not re.search(r"\b(rule|sign-off|reviewer|emergency|await)\b", refusal), refusal
+
+
+def test_a_parameter_unit_is_shown_in_words(pages):
+    for url in (RULE, DRAFT_RULE):
+        text = " ".join(_read(pages[url]).text)
+        assert "吨REO/年" in text and "t_reo_per_year" not in text, url
