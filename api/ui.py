@@ -29,7 +29,7 @@ from policy.coverage import (
     load_partly_implemented,
 )
 from policy.diff import diff as ruleset_diff
-from policy.labels import INSTRUMENT_STATUS, JOB_STATUS, SEVERITY, VERSION_STATUS, label
+from policy.labels import INSTRUMENT_STATUS, JOB_STATUS, REVIEW_UNAVAILABLE, SEVERITY, VERSION_STATUS, label
 from policy.param_edit import EditError, shown
 from policy.plain import load_vocabulary
 from policy.review import STATUS_LABELS, review_state, rule_dependencies, rule_digest
@@ -49,7 +49,7 @@ def _page(template: str, **context):
         lang=lang,
         t=lambda zh, en: en if lang == "en" else zh,
         status_label=lambda s: label(INSTRUMENT_STATUS, s, lang),
-        review_label=lambda s: label(STATUS_LABELS, s, lang),
+        review_label=lambda s: label({**STATUS_LABELS, **REVIEW_UNAVAILABLE}, s, lang),
         version_label=lambda s: label(VERSION_STATUS, s, lang),
         severity_label=lambda s: label(SEVERITY, s, lang),
         job_label=lambda s: label(JOB_STATUS, s, lang),

@@ -29,6 +29,12 @@ JOB_STATUS: dict[str, Words] = {
     "failed": {"zh": "失败", "en": "failed"},
 }
 
+# A rule's sign-off state where the service has no registry database to read it from (the API says why in
+# English beside the code; a page says it in its own language).
+REVIEW_UNAVAILABLE: dict[str, Words] = {
+    "unknown": {"zh": "审核状态不可得（登记数据库未配置或无法连接）", "en": "sign-off state not available"},
+}
+
 
 def label(words: Mapping[str, Words], code: str, lang: str) -> str:
     """The words for ``code`` in ``lang`` ("zh" or "en"); the code itself when it has none."""

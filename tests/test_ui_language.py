@@ -163,3 +163,19 @@ def test_a_parameter_unit_is_shown_in_words(pages):
     for url in (RULE, DRAFT_RULE):
         text = " ".join(_read(pages[url]).text)
         assert "吨REO/年" in text and "t_reo_per_year" not in text, url
+
+
+def test_without_a_registry_database_the_rule_page_says_so_in_chinese():
+    from api import create_app
+    from api.runtime import Runtime
+    from policy.instruments import INSTRUMENTS_DIR
+    from policy.registry import RULESETS_DIR
+
+    app = create_app({"TOKENS": token_config(), "RUNTIME": Runtime.from_directories(RULESETS_DIR, INSTRUMENTS_DIR)})
+    reader = app.test_client()
+    log_in(reader, next(tok for tok, role in TOKENS.items() if role == "legal"))
+    page = reader.get(RULE).get_data(as_text=True)
+    status = re.search(r'id="review-status"[^>]*>(.*?)</p>', page, re.S).group(1)
+    assert CJK.search(status) and "database" not in status and "unknown" not in status, status
+    english = reader.get(RULE + "?lang=en").get_data(as_text=True)
+    assert "no registry database" in re.search(r'id="review-status"[^>]*>(.*?)</p>', english, re.S).group(1)
