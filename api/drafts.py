@@ -53,11 +53,11 @@ def publish_edit(
     for name, text in values.items():
         param = base.parameters.get(name)
         if param is None:
-            raise EditError(f"{base.ref} has no parameter {name!r}")
+            raise EditError(f"{base.ref} has no parameter {name!r}", f"{base.ref} 没有参数 {name!r}")
         if text.strip() != shown(param):
             parsed[name] = parse_value(param, text)
     if not parsed:
-        raise EditError("no parameter was changed")
+        raise EditError("no parameter was changed", "没有修改任何参数")
     source = edit_parameters(base.source, version, parsed)
     display = f"{base.ref} edited on its rule page"
     try:
@@ -80,7 +80,7 @@ def publish_edit(
     try:
         store.add_version(**record)
     except VersionConflict as exc:
-        raise EditError(str(exc)) from None
+        raise EditError(str(exc), f"版本号 {version} 已被使用，请另取一个") from None
     runtime.refresh(force=True)
     return candidate, start_job(runtime, candidate, author, None)["job_id"]
 

@@ -246,7 +246,7 @@ def edit_parameters(ref: str, rule_id: str):
             rs, form.get("version", "").strip(), values, g.principal.name, comment_text(form.get("comment"))
         )
     except EditError as exc:
-        return _rule_page(rs, r, [str(exc)], form), 400
+        return _rule_page(rs, r, [exc.words[_lang()]], form), 400
     except ApiError as exc:
         if exc.status != 422:
             raise

@@ -57,8 +57,12 @@ def test_a_date_parameter_is_written_as_a_date(instruments):
 )
 def test_a_value_of_the_wrong_type_is_refused(instruments, name, text):
     rs = load_ruleset(NOTICE, "n.yaml", instruments)
-    with pytest.raises(EditError):
+    with pytest.raises(EditError) as refused:
         parse_value(rs.parameters[name], text)
+    # said in English and in Chinese (the rule page shows its reader's), naming the parameter in both
+    words = refused.value.words
+    assert words["en"] == str(refused.value) and re.search(r"[\u4e00-\u9fff]", words["zh"])
+    assert name in words["en"] and name in words["zh"]
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +101,12 @@ def test_a_regulator_changes_the_floor_on_the_rule_page_and_it_goes_through_sign
     # a value of the wrong type: the page says so, nothing is stored
     answer = regulator.post(
         RULE + "/parameters",
+        data={"csrf_token": _csrf(page), "version": "2021-bad", "param-capacity_floor_t_reo": "lots"},
+    )
+    refusal = answer.get_data(as_text=True)
+    assert answer.status_code == 400 and "capacity_floor_t_reo：&#39;lots&#39; 不是数字" in refusal
+    answer = regulator.post(
+        RULE + "/parameters?lang=en",
         data={"csrf_token": _csrf(page), "version": "2021-bad", "param-capacity_floor_t_reo": "lots"},
     )
     assert answer.status_code == 400 and "is not a number" in answer.get_data(as_text=True)
