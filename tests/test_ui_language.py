@@ -123,7 +123,13 @@ def pages(tmp_path_factory) -> dict[str, str]:
         "/ui/evaluate", data={"csrf_token": _csrf(draft), "request": json.dumps(example("over-quota"))}
     )
     assert evaluated.status_code == 200
-    out = {"draft, activation refused": refused.get_data(as_text=True), "evaluate": evaluated.get_data(as_text=True)}
+    bad = regulator.post("/ui/evaluate", data={"csrf_token": _csrf(draft), "request": '{"facts": 1}'})
+    assert bad.status_code == 400
+    out = {
+        "draft, activation refused": refused.get_data(as_text=True),
+        "evaluate": evaluated.get_data(as_text=True),
+        "evaluate, bad request": bad.get_data(as_text=True),
+    }
     instruments = sorted(app.extensions["repolicy"].instruments)
     urls = ["/ui/", RULE, DRAFT_RULE, "/ui/diff?old=notice@2021&new=notice@2021-floor3000", draft_url]
     for inst in instruments:
@@ -179,3 +185,9 @@ def test_without_a_registry_database_the_rule_page_says_so_in_chinese():
     assert CJK.search(status) and "database" not in status and "unknown" not in status, status
     english = reader.get(RULE + "?lang=en").get_data(as_text=True)
     assert "no registry database" in re.search(r'id="review-status"[^>]*>(.*?)</p>', english, re.S).group(1)
+
+
+def test_a_bad_request_on_the_evaluate_page_is_introduced_in_chinese(pages):
+    page = pages["evaluate, bad request"]
+    lead = re.search(r'id="errors-lead">(.*?)</p>', page, re.S).group(1)
+    assert "请求有误" in lead and "facts" in re.search(r'id="errors">(.*?)</div>\s*</div>', page, re.S).group(1)
