@@ -54,8 +54,37 @@ def _page(template: str, **context):
         severity_label=lambda s: label(SEVERITY, s, lang),
         job_label=lambda s: label(JOB_STATUS, s, lang),
         unit_label=lambda u: label(load_vocabulary().units, u, lang),
+        implemented_by=lambda item: _implemented_by(item, lang),
         **context,
     )
+
+
+# What besides a rule implements a provision (policy.coverage.ruleset_citations names it in English).
+IMPLEMENTED_BY = {
+    "parameter": {"zh": "参数", "en": "parameter"},
+    "batch": {"zh": "批次", "en": "batch"},
+    "responsibility": {"zh": "责任主体条款", "en": "responsibility"},
+}
+
+
+def _implemented_by(item: str, lang: str) -> str:
+    """An implementing item of the coverage ("ref rule-id", "ref rule-id (consequence)", "ref parameter x", "ref
+    batch b", "ref responsibility") without its ref, in the page's language: a consequence by its description."""
+    ref, _, rest = item.partition(" ")
+    kind, _, name = rest.partition(" ")
+    if kind in IMPLEMENTED_BY:
+        return f"{IMPLEMENTED_BY[kind][lang]} {name}".rstrip()
+    rule_id, _, consequence = rest.partition(" (")
+    if not consequence:
+        return rest
+    try:
+        found = current_app.extensions["repolicy"].registry.get(ref).rule(rule_id).consequences
+    except LookupError:
+        return rest
+    words = next((c.description for c in found if c.type == consequence.rstrip(")") and c.description), None)
+    if words is None:
+        return rest
+    return f"{rule_id}（法律后果：{words['zh']}）" if lang == "zh" else f"{rule_id} (consequence: {words['en']})"
 
 
 def _reader() -> None:

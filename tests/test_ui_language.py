@@ -191,3 +191,17 @@ def test_a_bad_request_on_the_evaluate_page_is_introduced_in_chinese(pages):
     page = pages["evaluate, bad request"]
     lead = re.search(r'id="errors-lead">(.*?)</p>', page, re.S).group(1)
     assert "请求有误" in lead and "facts" in re.search(r'id="errors">(.*?)</div>\s*</div>', page, re.S).group(1)
+
+
+def test_what_implements_a_provision_is_named_in_chinese(pages, shipped):
+    """Parameters, batches, responsibility clauses and consequences beside a provision: by their Chinese words
+    (a consequence by its description), not by the coverage's English item names or consequence codes."""
+    consequences = {c.type for rs in shipped.values() for r in rs.rules for c in r.consequences}
+    for url, page in pages.items():
+        if not url.startswith(("/ui/instruments/", "/ui/coverage/")) or url.endswith("/interpretations"):
+            continue
+        text = " ".join(_read(page).text)
+        assert not re.search(r"\b(parameter|batch|responsibility) ", text), url
+        assert not {c for c in consequences if c in text}, url
+    notice = " ".join(_read(pages["/ui/coverage/notice-2021"]).text)
+    assert "参数 capacity_floor_t_reo" in notice
