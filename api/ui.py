@@ -103,6 +103,25 @@ def _to_login(_exc):
     return redirect(url_for("ui.login", next=request.full_path, lang=_lang()))
 
 
+# What a refused page request is, said in the page's language (the API's code and message follow, as written).
+ERROR_HEADINGS = {
+    400: {"zh": "请求有误", "en": "Bad request"},
+    403: {"zh": "无权执行此操作", "en": "Not allowed"},
+    404: {"zh": "未找到", "en": "Not found"},
+    409: {"zh": "与现有状态冲突", "en": "Conflict"},
+    413: {"zh": "提交的内容过大", "en": "Too large"},
+    503: {"zh": "服务暂不可用（登记数据库不可用）", "en": "Service unavailable"},
+}
+
+
+@bp.errorhandler(ApiError)
+def _error_page(exc: ApiError):
+    """A page, not the API's JSON, when a page request is refused."""
+    words = ERROR_HEADINGS.get(exc.status, {"zh": "无法完成请求", "en": "The request cannot be done"})
+    page = _page("error.html", title=str(exc.status), heading=words[_lang()], error=exc)
+    return page, exc.status, exc.headers
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """The token form; a valid token starts a session (a new one: nothing of an earlier session is kept)."""

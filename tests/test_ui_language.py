@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 import pytest
 
 from helpers import TOKENS, example, log_in, smelter_2500, token_config, wait_until
+from helpers import auth as auth_header
 from policy.model import SEVERITIES
 
 # The codes the API and the YAML use, as written there (docs/contract-evaluate-v1.md, rulesets/coverage.yaml).
@@ -171,7 +172,8 @@ def test_a_parameter_unit_is_shown_in_words(pages):
         assert "吨REO/年" in text and "t_reo_per_year" not in text, url
 
 
-def test_without_a_registry_database_the_rule_page_says_so_in_chinese():
+def _legal_reader_without_database():
+    """A logged-in legal reviewer's client of an app serving the shipped rulesets with no registry database."""
     from api import create_app
     from api.runtime import Runtime
     from policy.instruments import INSTRUMENTS_DIR
@@ -180,6 +182,11 @@ def test_without_a_registry_database_the_rule_page_says_so_in_chinese():
     app = create_app({"TOKENS": token_config(), "RUNTIME": Runtime.from_directories(RULESETS_DIR, INSTRUMENTS_DIR)})
     reader = app.test_client()
     log_in(reader, next(tok for tok, role in TOKENS.items() if role == "legal"))
+    return reader
+
+
+def test_without_a_registry_database_the_rule_page_says_so_in_chinese():
+    reader = _legal_reader_without_database()
     page = reader.get(RULE).get_data(as_text=True)
     status = re.search(r'id="review-status"[^>]*>(.*?)</p>', page, re.S).group(1)
     assert CJK.search(status) and "database" not in status and "unknown" not in status, status
@@ -205,3 +212,19 @@ def test_what_implements_a_provision_is_named_in_chinese(pages, shipped):
         assert not {c for c in consequences if c in text}, url
     notice = " ".join(_read(pages["/ui/coverage/notice-2021"]).text)
     assert "参数 capacity_floor_t_reo" in notice
+
+
+def test_a_refused_page_request_is_a_page_in_chinese():
+    reader = _legal_reader_without_database()
+    for url, status, heading in [
+        ("/ui/rules/notice@2021/no-such-rule", 404, "未找到"),
+        ("/ui/diff?old=notice@2021&new=notice@1999", 404, "未找到"),
+    ]:
+        answer = reader.get(url)
+        assert answer.status_code == status and answer.content_type.startswith("text/html"), url
+        page = answer.get_data(as_text=True)
+        assert re.search(r'id="error-heading">(.*?)</h1>', page).group(1) == heading
+        assert "not_found" in page  # the API's code after the words
+    english = reader.get("/ui/rules/notice@2021/no-such-rule?lang=en").get_data(as_text=True)
+    assert re.search(r'id="error-heading">(.*?)</h1>', english).group(1) == "Not found"
+    assert reader.get("/v1/rules/notice@2021/no-such-rule", headers=auth_header("legal")).json["error"] == "not_found"
