@@ -182,8 +182,8 @@ def test(ctx: click.Context, ruleset: Path, scenario_files: tuple[Path, ...], ru
 @click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_context
 def diff(ctx: click.Context, old: Path, new: Path) -> None:
-    """What changed from OLD to NEW (parameters, rules, citations)."""
-    from policy.diff import diff as ruleset_diff
+    """What changed from OLD to NEW (parameters, rules, citations): each change in Chinese, then English."""
+    from policy.diff import bilingual, diff as ruleset_diff
 
     instruments = _instruments(ctx.obj["instruments_dir"])
     try:
@@ -192,9 +192,9 @@ def diff(ctx: click.Context, old: Path, new: Path) -> None:
         click.echo("\n".join(str(i) for i in exc.issues))
         sys.exit(1)
     lines = ruleset_diff(a, b)
-    click.echo(f"{a.ref} -> {b.ref}: {len(lines) or 'no'} change(s)")
+    click.echo(f"{a.ref} -> {b.ref}: {len(lines)} 处变化 / {len(lines) or 'no'} change(s)")
     for line in lines:
-        click.echo(f"- {line}")
+        click.echo(f"- {bilingual(line)}")
 
 
 @main.command()

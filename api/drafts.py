@@ -53,11 +53,11 @@ def publish_edit(
     for name, text in values.items():
         param = base.parameters.get(name)
         if param is None:
-            raise EditError(f"{base.ref} has no parameter {name!r}")
+            raise EditError(f"{base.ref} has no parameter {name!r}", f"{base.ref} 没有参数 {name!r}")
         if text.strip() != shown(param):
             parsed[name] = parse_value(param, text)
     if not parsed:
-        raise EditError("no parameter was changed")
+        raise EditError("no parameter was changed", "没有修改任何参数")
     source = edit_parameters(base.source, version, parsed)
     display = f"{base.ref} edited on its rule page"
     try:
@@ -80,7 +80,7 @@ def publish_edit(
     try:
         store.add_version(**record)
     except VersionConflict as exc:
-        raise EditError(str(exc)) from None
+        raise EditError(str(exc), f"版本号 {version} 已被使用，请另取一个") from None
     runtime.refresh(force=True)
     return candidate, start_job(runtime, candidate, author, None)["job_id"]
 
@@ -114,11 +114,27 @@ def scenario_runs(old: Ruleset, new: Ruleset) -> list[dict[str, Any]]:
             expect=[e for e in s.expect if e.get("ruleset") in (None, old.ref)],
         )
         outcome = run_scenario(runtime, moved, current_app.config["MAX_FACTS"])
-        text = describe(dataclasses.replace(outcome, scenario=dataclasses.replace(s, file=_shown_file(s.file))))
-        out.append({"passed": outcome.passed, "text": text, "name": s.name})
+        shown_file = _shown_file(s.file)
+        text = describe(dataclasses.replace(outcome, scenario=dataclasses.replace(s, file=shown_file)))
+        out.append(
+            {
+                "passed": outcome.passed,
+                "text": text,  # in English, as `repolicy test` prints it
+                "name": s.name,
+                "where": f"{shown_file}:{s.line}",  # and the parts, for the page to say in Chinese
+                "missing": [_finding(k) for k in outcome.missing],
+                "unexpected": [_finding(k) for k in outcome.unexpected],
+                "problems": outcome.problems,
+            }
+        )
         if len(out) >= MAX_SCENARIOS_SHOWN:
             break
     return out
+
+
+def _finding(key: tuple) -> str:
+    """An expected or found finding as ``describe`` names it: rule, subject, period."""
+    return f"{key[1]} {key[2]} {key[3] or ''}".rstrip()
 
 
 def _shown_file(path: str) -> str:
@@ -156,6 +172,12 @@ def draft_page(old: Ruleset, new: Ruleset, job_id: str | None) -> dict[str, Any]
         "impact": impact(job_id),
         "status": _runtime().registry.status(new.ref),
     }
+
+
+def author_of(ruleset: Ruleset) -> str:
+    """Who published a version (the maker of maker-checker); empty when the registry has no record of it."""
+    row = _store().get(ruleset.id, ruleset.version)
+    return row.author if row is not None else ""
 
 
 def activate(ruleset: Ruleset, actor: str, comment: str | None, override_reason: str | None) -> list[str]:

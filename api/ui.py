@@ -18,7 +18,7 @@ from api.json_input import parse_json_text
 from api.query import comment_text
 from api.web_security import protect_unsafe_request, safe_next
 from api.charts import coverage_chart, coverage_counts, group_charts, production_charts
-from api.drafts import activate, draft_page, preview_impact, publish_edit
+from api.drafts import activate, author_of, draft_page, preview_impact, publish_edit
 from api.impact import DEFAULT_LIMIT
 from api.rule_view import find_rule, interpretation_register, rule_view, sign_off
 from api.why import why
@@ -30,13 +30,13 @@ from policy.coverage import (
     load_partly_implemented,
 )
 from policy.diff import diff as ruleset_diff
+from policy.labels import INSTRUMENT_STATUS, JOB_STATUS, REVIEW_UNAVAILABLE, SEVERITY, VERSION_STATUS, label
 from policy.param_edit import EditError, shown
+from policy.plain import load_vocabulary
 from policy.review import STATUS_LABELS, review_state, rule_dependencies, rule_digest
 
 bp = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates")
 bp.before_request(protect_unsafe_request)
-
-STATUS = {"draft": ("征求意见稿", "draft"), "in_force": ("现行有效", "in force"), "repealed": ("已废止", "repealed")}
 
 
 def _lang() -> str:
@@ -49,10 +49,43 @@ def _page(template: str, **context):
         template,
         lang=lang,
         t=lambda zh, en: en if lang == "en" else zh,
-        status_label=lambda s: STATUS.get(s, (s, s))[lang == "en"],
-        review_label=lambda s: STATUS_LABELS.get(s, {"zh": s, "en": s})[lang],
+        status_label=lambda s: label(INSTRUMENT_STATUS, s, lang),
+        review_label=lambda s: label({**STATUS_LABELS, **REVIEW_UNAVAILABLE}, s, lang),
+        version_label=lambda s: label(VERSION_STATUS, s, lang),
+        severity_label=lambda s: label(SEVERITY, s, lang),
+        job_label=lambda s: label(JOB_STATUS, s, lang),
+        unit_label=lambda u: label(load_vocabulary().units, u, lang),
+        implemented_by=lambda item: _implemented_by(item, lang),
         **context,
     )
+
+
+# What besides a rule implements a provision (policy.coverage.ruleset_citations names it in English).
+IMPLEMENTED_BY = {
+    "parameter": {"zh": "参数", "en": "parameter"},
+    "batch": {"zh": "批次", "en": "batch"},
+    "responsibility": {"zh": "责任主体条款", "en": "responsibility"},
+}
+
+
+def _implemented_by(item: str, lang: str) -> str:
+    """An implementing item of the coverage ("ref rule-id", "ref rule-id (consequence)", "ref parameter x", "ref
+    batch b", "ref responsibility") without its ref, in the page's language: a consequence by its description."""
+    ref, _, rest = item.partition(" ")
+    kind, _, name = rest.partition(" ")
+    if kind in IMPLEMENTED_BY:
+        return f"{IMPLEMENTED_BY[kind][lang]} {name}".rstrip()
+    rule_id, _, consequence = rest.partition(" (")
+    if not consequence:
+        return rest
+    try:
+        found = current_app.extensions["repolicy"].registry.get(ref).rule(rule_id).consequences
+    except LookupError:
+        return rest
+    words = next((c.description for c in found if c.type == consequence.rstrip(")") and c.description), None)
+    if words is None:
+        return rest
+    return f"{rule_id}（法律后果：{words['zh']}）" if lang == "zh" else f"{rule_id} (consequence: {words['en']})"
 
 
 def _reader() -> None:
@@ -69,6 +102,25 @@ class _Login(Exception):
 @bp.errorhandler(_Login)
 def _to_login(_exc):
     return redirect(url_for("ui.login", next=request.full_path, lang=_lang()))
+
+
+# What a refused page request is, said in the page's language (the API's code and message follow, as written).
+ERROR_HEADINGS = {
+    400: {"zh": "请求有误", "en": "Bad request"},
+    403: {"zh": "无权执行此操作", "en": "Not allowed"},
+    404: {"zh": "未找到", "en": "Not found"},
+    409: {"zh": "与现有状态冲突", "en": "Conflict"},
+    413: {"zh": "提交的内容过大", "en": "Too large"},
+    503: {"zh": "服务暂不可用（登记数据库不可用）", "en": "Service unavailable"},
+}
+
+
+@bp.errorhandler(ApiError)
+def _error_page(exc: ApiError):
+    """A page, not the API's JSON, when a page request is refused."""
+    words = ERROR_HEADINGS.get(exc.status, {"zh": "无法完成请求", "en": "The request cannot be done"})
+    page = _page("error.html", title=str(exc.status), heading=words[_lang()], error=exc)
+    return page, exc.status, exc.headers
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -243,13 +295,23 @@ def edit_parameters(ref: str, rule_id: str):
             rs, form.get("version", "").strip(), values, g.principal.name, comment_text(form.get("comment"))
         )
     except EditError as exc:
-        return _rule_page(rs, r, [str(exc)], form), 400
+        return _rule_page(rs, r, [exc.words[_lang()]], form), 400
     except ApiError as exc:
         if exc.status != 422:
             raise
-        details = [f"{i['file']}:{i['line']}:{i['column']}: {i['message']}" for i in exc.extra.get("issues", ())]
-        return _rule_page(rs, r, [exc.message, *details, *exc.extra.get("scenarios", ())], form), 422
+        issues, failures = exc.extra.get("issues", ()), exc.extra.get("scenarios", ())
+        details = [f"{i['file']}:{i['line']}:{i['column']}: {i['message']}" for i in issues]
+        words = EDIT_REFUSALS.get(exc.code)
+        headline = words[_lang()].format(n=len(issues) or len(failures)) if words else exc.message
+        return _rule_page(rs, r, [headline, *details, *failures], form), 422
     return redirect(url_for("ui.draft", ref=new.ref, base=rs.ref, job=job_id, lang=_lang()))
+
+
+# Why an edited ruleset was refused, as the rule's page says it (the validator's issues and the scenarios follow).
+EDIT_REFUSALS = {
+    "invalid_ruleset": {"zh": "修改后的规则集有 {n} 处问题", "en": "{n} problem(s) in the edited ruleset"},
+    "scenarios_failed": {"zh": "规则集自身的场景有 {n} 个未通过", "en": "{n} of the ruleset's own scenarios failed"},
+}
 
 
 def _draft_versions(ref: str):
@@ -308,12 +370,37 @@ def activate_draft(ref: str):
     except ApiError as exc:
         if exc.status not in (400, 409):
             raise
-        waiting = ", ".join(u["rule"] for u in exc.extra.get("rules", ()))
-        return draft(ref, f"{exc.message}" + (f": {waiting}" if waiting else "")), exc.status
+        return draft(ref, _refusal(exc, new)), exc.status
     return redirect(
         url_for("ui.draft", ref=ref, base=request.args.get("base"), job=request.args.get("job"), lang=_lang())
         + "#activation"
     )
+
+
+# Why an activation was refused, as the draft's page says it (the API's own message stays as it is).
+REFUSALS = {
+    "sign_off_required": {
+        "zh": "{n} 条已修改的规则尚待法律审核（审核人须为发布人 {author} 以外的法律审核人员）；"
+        "紧急情况下，监管人员可填写紧急启用理由后启用",
+        "en": "{n} changed rule(s) of {ref} await sign-off by a legal reviewer other than {author}; "
+        "in an emergency a regulator may activate with an override reason",
+    },
+    "invalid_request": {
+        "zh": "紧急启用理由过长（最多2000字）",
+        "en": "The override reason is too long (2,000 characters at most)",
+    },
+}
+
+
+def _refusal(exc: ApiError, new) -> str:
+    """The refusal in the page's language, with the rules awaiting sign-off after it."""
+    zh = _lang() == "zh"
+    rules = [u["rule"] for u in exc.extra.get("rules", ())]
+    words = REFUSALS.get(exc.code)
+    if words is None:  # a refusal this page has no words for: the API's message, said to be one
+        return ("未启用：" if zh else "Not activated: ") + exc.message
+    text = words[_lang()].format(n=len(rules), ref=new.ref, author=author_of(new))
+    return text + (("：" if zh else ": ") + ", ".join(rules) if rules else "")
 
 
 @bp.post("/rules/<ref>/<rule_id>/approve")

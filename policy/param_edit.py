@@ -29,7 +29,12 @@ _SCALAR = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^']|'')*'|[^\s,#\]\}][^,#\]\}]*
 
 
 class EditError(ValueError):
-    """The change cannot be made: the message says why, for the person who asked for it."""
+    """The change cannot be made: the message says why, for the person who asked for it (in English; ``zh``
+    the same in Chinese, for the rule page in Chinese, where the form is filled in)."""
+
+    def __init__(self, message: str, zh: str | None = None):
+        super().__init__(message)
+        self.words = {"en": message, "zh": zh or message}
 
 
 @dataclass(frozen=True)
@@ -59,21 +64,25 @@ def parse_value(param: Parameter, text: str) -> Any:
         try:
             number = float(text.replace(",", "").replace("，", ""))
         except ValueError:
-            raise EditError(f"{param.name}: {text!r} is not a number") from None
+            raise EditError(f"{param.name}: {text!r} is not a number", f"{param.name}：{text!r} 不是数字") from None
         if number != number or number in (float("inf"), float("-inf")):
-            raise EditError(f"{param.name}: {text!r} is not a number")
+            raise EditError(f"{param.name}: {text!r} is not a number", f"{param.name}：{text!r} 不是数字")
         return int(number) if number.is_integer() and abs(number) < 2**53 else number
     if param.type == "date":
         try:
             return dt.date.fromisoformat(text)
         except ValueError:
-            raise EditError(f"{param.name}: {text!r} is not a date YYYY-MM-DD") from None
+            raise EditError(
+                f"{param.name}: {text!r} is not a date YYYY-MM-DD", f"{param.name}：{text!r} 不是日期（YYYY-MM-DD）"
+            ) from None
     if param.type == "boolean":
         if text.lower() not in ("true", "false"):
-            raise EditError(f"{param.name}: {text!r} is not true or false")
+            raise EditError(
+                f"{param.name}: {text!r} is not true or false", f"{param.name}：{text!r} 不是 true 或 false"
+            )
         return text.lower() == "true"
     if not text:
-        raise EditError(f"{param.name}: the text is empty")
+        raise EditError(f"{param.name}: the text is empty", f"{param.name}：未填写")
     return text
 
 

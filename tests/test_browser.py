@@ -146,7 +146,7 @@ def test_reviewer_signs_off_a_rule_and_sees_it_unreviewed_after_a_change(browser
     assert status == 201
 
     page.goto(f"{server.url}/ui/diff?old=notice@2021&new=notice@2021-floor3000&lang=en")
-    assert "capacity_floor_t_reo 2000 -> 3000" in page.locator("#changes").inner_text()
+    assert "Parameter changed: capacity_floor_t_reo 2000 -> 3000" in page.locator("#changes").inner_text()
     assert page.locator("#changed-rules a").all_inner_texts() == ["eligibility.smelter-ineligible"]
     assert "+    value: 3000" in page.locator("#yaml-diff ins").all_inner_texts()
     page.screenshot(path=shot("diff-notice-2021-floor3000.png"), full_page=True)
@@ -208,7 +208,7 @@ def test_regulator_changes_a_parameter_on_the_rule_page_through_sign_off_to_acti
         regulator.locator("#edit-form").screenshot(path=shot("rule-parameter-form.png"))
         regulator.click("#edit-submit")
         regulator.wait_for_url("**/ui/drafts/notice@2021-floor3000**")
-        assert "capacity_floor_t_reo 2000 -> 3000" in regulator.locator("#changes").inner_text()
+        assert "参数变更：capacity_floor_t_reo 2000 → 3000" in regulator.locator("#changes").inner_text()
         assert "2000吨" in regulator.locator("#stale-texts").inner_text()  # texts that still say 2,000 t
         assert "未通过 0" in regulator.locator("#scenario-counts").inner_text()  # 3,000 t changes no library scenario
         for _ in range(60):  # the impact job runs in the background: reload until it is done
@@ -218,7 +218,8 @@ def test_regulator_changes_a_parameter_on_the_rule_page_through_sign_off_to_acti
             regulator.reload()
         assert "结论改变 1" in regulator.locator("#impact-counts").inner_text()
         regulator.click("#activate")  # too early: the changed rule awaits a legal reviewer
-        assert "eligibility.smelter-ineligible" in regulator.locator("#activation-error").inner_text()
+        refusal = regulator.locator("#activation-error").inner_text()
+        assert "尚待法律审核" in refusal and "eligibility.smelter-ineligible" in refusal
         regulator.screenshot(path=shot("draft-awaiting-sign-off.png"), full_page=True)
         # the impact preview again, on as many recorded decisions as asked: a wrong number is refused, saying why
         assert regulator.input_value("#impact-limit") == "200"
@@ -251,7 +252,8 @@ def test_regulator_changes_a_parameter_on_the_rule_page_through_sign_off_to_acti
         regulator.fill("#activate-comment", "in force")
         regulator.click("#activate")
         regulator.wait_for_selector("#draft-status")
-        assert regulator.locator("#draft-status").inner_text() == "active"
+        assert regulator.locator("#draft-status").inner_text() == "已启用"
+        assert regulator.locator("#draft-status").get_attribute("data-status") == "active"
         regulator.screenshot(path=shot("draft-activated.png"), full_page=True)
         found = server.request("POST", "/v1/evaluate", request)[1]["violations"]
         assert [(v["ruleset"], v["rule"]) for v in found] == [

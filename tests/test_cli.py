@@ -41,8 +41,13 @@ def test_diff_in_words(tmp_path: Path):
     )
     r = run("diff", str(NOTICE), str(new))
     assert r.exit_code == 0
-    assert "notice@2021 -> notice@2021-r2: 2 change(s)" in r.output
-    assert "Parameter changed: capacity_floor_t_reo 2000 -> 3000 t_reo_per_year" in r.output
+    assert "notice@2021 -> notice@2021-r2: 2 处变化 / 2 change(s)" in r.output
+    # each change in Chinese, then in English beneath it
+    assert (
+        "- 参数变更：capacity_floor_t_reo 2000 → 3000 t_reo_per_year\n"
+        "  Parameter changed: capacity_floor_t_reo 2000 -> 3000 t_reo_per_year\n"
+    ) in r.output
+    assert "规则 allocation.split-late 的严重程度变更：\n    原为：轻微\n    现为：较重" in r.output
     assert "Rule allocation.split-late: severity changed:\n    before: minor\n    after:  major" in r.output
 
 

@@ -44,7 +44,9 @@ def test_2021_facts_are_judged_by_the_notice_not_the_draft(client):
 
 
 def test_diff_shows_what_the_final_text_changed(shipped):
-    lines = "\n".join(diff(shipped["measures@draft"], shipped["measures@2025"]))
+    changes = diff(shipped["measures@draft"], shipped["measures@2025"])
+    lines = "\n".join(line["en"] for line in changes)
+    assert "依据文件：measures-draft（征求意见稿）→ measures-2025（现行有效）" in [line["zh"] for line in changes]
     assert "Instrument: measures-draft (draft) -> measures-2025 (in_force)" in lines
     assert "Rule removed: allocation.not-filed" in lines  # groups no longer split quotas (Art. 6)
     assert "Rule removed: eligibility.quota-holder-without-group" in lines

@@ -57,8 +57,12 @@ def test_a_date_parameter_is_written_as_a_date(instruments):
 )
 def test_a_value_of_the_wrong_type_is_refused(instruments, name, text):
     rs = load_ruleset(NOTICE, "n.yaml", instruments)
-    with pytest.raises(EditError):
+    with pytest.raises(EditError) as refused:
         parse_value(rs.parameters[name], text)
+    # said in English and in Chinese (the rule page shows its reader's), naming the parameter in both
+    words = refused.value.words
+    assert words["en"] == str(refused.value) and re.search(r"[\u4e00-\u9fff]", words["zh"])
+    assert name in words["en"] and name in words["zh"]
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +110,12 @@ def test_a_regulator_changes_the_floor_on_the_rule_page_and_it_goes_through_sign
         RULE + "/parameters",
         data={"csrf_token": _csrf(page), "version": "2021-bad", "param-capacity_floor_t_reo": "lots"},
     )
+    refusal = answer.get_data(as_text=True)
+    assert answer.status_code == 400 and "capacity_floor_t_reo：&#39;lots&#39; 不是数字" in refusal
+    answer = regulator.post(
+        RULE + "/parameters?lang=en",
+        data={"csrf_token": _csrf(page), "version": "2021-bad", "param-capacity_floor_t_reo": "lots"},
+    )
     assert answer.status_code == 400 and "is not a number" in answer.get_data(as_text=True)
     assert regulator.get("/v1/rulesets/notice/2021-bad", headers=auth("regulator")).status_code == 404
     # without the form's CSRF token: refused
@@ -142,12 +152,18 @@ def test_a_regulator_changes_the_floor_on_the_rule_page_and_it_goes_through_sign
 
     draft = wait_until(draft_with_impact)
     assert draft, "the impact job did not finish"
-    assert "Parameter changed: capacity_floor_t_reo 2000 -&gt; 3500" in draft
+    assert "参数变更：capacity_floor_t_reo 2000 → 3500" in draft
+    in_english = regulator.get(draft_url.replace("lang=zh", "lang=en")).get_data(as_text=True)
+    assert "Parameter changed: capacity_floor_t_reo 2000 -&gt; 3500" in in_english
+    assert "参数变更" not in in_english
     assert "eligibility.smelter-ineligible" in re.search(r'id="draft-rules">(.*?)</ul>', draft, re.S).group(1)
     counts = re.search(r'id="impact-counts">(.*?)</p>', draft, re.S).group(1)
     assert re.search(r"结论改变 1\b", counts), counts  # the recorded 2,500 t smelter is now barred
     # the library's scenarios of notice@2021, run on the draft: a 3,000 t smelter with a banned process is now barred
     failing = re.search(r'id="scenario-results">(.*?)</ul>', draft, re.S).group(1)
+    assert "未通过 rulesets/scenarios/notice-eligibility.yaml" in failing
+    assert "+ 出现而未预期：eligibility.smelter-ineligible" in failing
+    failing = re.search(r'id="scenario-results">(.*?)</ul>', in_english, re.S).group(1)
     assert "FAIL rulesets/scenarios/notice-eligibility.yaml" in failing
     assert "+ found, not expected: eligibility.smelter-ineligible" in failing
     assert "/work/" not in draft and str(ROOT) not in draft
@@ -171,7 +187,7 @@ def test_a_regulator_changes_the_floor_on_the_rule_page_and_it_goes_through_sign
         data={"csrf_token": _csrf(draft), "comment": "in force"},
     )
     assert answer.status_code == 302
-    assert 'id="draft-status">active' in regulator.get(answer.headers["Location"]).get_data(as_text=True)
+    assert 'data-status="active">已启用<' in regulator.get(answer.headers["Location"]).get_data(as_text=True)
     found = caller.post("/v1/evaluate", json=request).json["violations"]
     assert [(v["ruleset"], v["rule"]) for v in found] == [("notice@2021-floor3500", "eligibility.smelter-ineligible")]
     audit = regulator.get("/v1/audit", headers=auth("regulator")).json["entries"]
