@@ -193,6 +193,7 @@ class _Search:
 
     def rule(self, rule: Rule) -> None:
         positive = rule.positive
+        required = rule.required_fields()
         seen: set[tuple] = set()
         results: list[dict[str, Any]] = []
 
@@ -200,6 +201,17 @@ class _Search:
             if len(results) >= MAX_PER_RULE or self.truncated:
                 return
             if level == len(positive):
+                # the fields that must be known for a match, the unless conditions' reads of the `when` facts
+                # included (docs/rules.md, "Which fields must be known"): one that no completion can give
+                # means these facts never match; one left out is missing
+                settled = self.settled(refs, bound)
+                missing = list(missing)
+                for alias, names in required.items():
+                    for name in names:
+                        if (bound.get(alias) or {}).get(name) is None:
+                            if (alias, name) in settled:
+                                return
+                            missing.append((alias, name))
                 if (
                     missing
                     and not excluded(rule, self.prep, bound, self.params)
@@ -241,7 +253,8 @@ class _Search:
 
     def settled(self, refs: Mapping[str, Any], bound: Mapping[str, Any]) -> frozenset[tuple[str, str]]:
         """(alias, field) of the bound request facts that no completion of the request can give a value:
-        fields sent as null where null is a fact, and computed fields without a value although every
+        fields sent as null where null is a fact, fields whose request field was sent with a value that gives
+        them none (``month`` of ``period: "2021"``), and computed fields without a value although every
         submitted field behind them was sent (``issued_on + 14`` of an allocation sent with
         ``issued_on: null``, not issued, has no date whatever else is sent)."""
         out = set()
@@ -252,6 +265,11 @@ class _Search:
                 fact = raw[index] if index < len(raw) else {}
                 out |= {(alias, name) for name in NULL_IS_A_FACT[lst] if name in fact and fact[name] is None}
                 prepared = bound.get(alias) or {}
+                for name, cf in FACT_LISTS[lst].condition_fields.items():
+                    if cf.wire and fact.get(cf.wire) is not None and prepared.get(name) is None:
+                        out.add(
+                            (alias, name)
+                        )  # its request field was sent, and gives it no value (an annual period's month)
                 for c in self.ruleset.computed:
                     if c.list == lst and prepared.get(c.field) is None and self._inputs_sent(lst, c.field, fact):
                         out.add((alias, c.field))

@@ -248,3 +248,45 @@ def test_a_false_flag_settles_its_date(instruments):
     allocation = {"enterprise": "E0", "year": 2020, "activity": "mining", "amount_t_reo": 1}
     found, _ = unknowns(rs, {"allocations": [allocation]}, dt.date(2021, 12, 31))
     assert found == []
+
+
+def test_a_field_the_rule_needs_known_is_missing_even_outside_the_conditions(shipped):
+    """Toll processing by an enterprise whose group is not sent (scenario 'undecided' of notice-conduct): the
+    finding is on the group (`subject: e.group`), so the group must be known for the rule to fire: it is what
+    is missing, though no condition reads it."""
+    facts = {
+        "groups": [{"id": "G1", "designated": True}],
+        "enterprises": [{"id": "E4", "activities": ["smelting_separation"]}],
+        "transactions": [{"enterprise": "E4", "date": "2021-09-02", "type": "toll_processing"}],
+    }
+    found, _ = unknowns(shipped["notice@2021"], facts, dt.date(2021, 12, 31))
+    assert [(e["rule"], e["missing"]) for e in found] == [("conduct.toll-processing", ["facts.enterprises[0].group"])]
+    facts["enterprises"][0]["group"] = "G1"
+    assert unknowns(shipped["notice@2021"], facts, dt.date(2021, 12, 31))[0] == []
+
+
+def test_a_field_an_unless_needs_that_no_request_can_give_leaves_nothing_undecided(instruments):
+    """An unless reading the report's month needs the month known for any match (docs/rules.md, "Which fields
+    must be known"): an annual report (`period: "2021"`) has none whatever else is sent, so its missing amount
+    decides nothing."""
+    from rules_helpers import ruleset_from
+
+    rs = ruleset_from(
+        """
+rules:
+  - id: r0
+    title: {zh: 测, en: t}
+    severity: minor
+    when: [{fact: reports, as: a, where: "a.reported_amount_t_reo == 0"}]
+    unless: [{fact: allocations, as: z, where: "z.enterprise == a.reporter and z.amount_t_reo == a.month"}]
+    subject: {type: enterprise, id: a.reporter}
+    message: {zh: "{subject}", en: "{subject}"}
+    citations: [{instrument: notice-2021, eid: para_7}]
+""",
+        instruments,
+    )
+    report = {"reporter": "E1", "level": "enterprise", "period": "2021", "recipient": "miit"}
+    assert unknowns(rs, {"reports": [report]}, dt.date(2022, 1, 31))[0] == []
+    monthly = dict(report, period="2021-03")
+    found, _ = unknowns(rs, {"reports": [monthly]}, dt.date(2022, 1, 31))
+    assert [e["missing"] for e in found] == [["facts.reports[0].reported_amount_t_reo"]]
