@@ -131,19 +131,30 @@ def _missing_refs(
     return _MissingRefs(truth).visit(node)
 
 
-def _finite_domain(kind: str, name: str) -> tuple[tuple[Any, frozenset[str]], ...]:
-    """The values a missing condition field of a request list can take when there are few (a boolean, an
-    enum), each with the fields of the list it settles, else ``()``: a "was given" flag that is false says
-    the request sent its field as null (``issued`` false: ``issued_on: null``), which no completion dates."""
-    lst = FACT_LISTS.get(kind)
-    cf = lst.condition_fields.get(name) if lst is not None else None
-    if lst is None or cf is None:
-        return ()
-    if cf.type == "boolean":
-        wire = {f.flag: f.name for f in lst.fields if f.flag}.get(name)
-        nulled = frozenset(c.name for c in lst.condition_fields.values() if wire and c.wire == wire and c.name != name)
-        return ((True, frozenset()), (False, nulled))
-    return tuple((value, frozenset()) for value in cf.enum)
+def _finite_domains(lst: Any) -> dict[str, tuple[tuple[Any, frozenset[str]], ...]]:
+    """Per condition field of a request list with few values (a boolean, an enum), those values, each with
+    the fields of the list it settles: a "was given" flag that is false says the request sent its field as
+    null (``issued`` false: ``issued_on: null``), which no completion dates."""
+    flag_wire = {f.flag: f.name for f in lst.fields if f.flag}
+    out: dict[str, tuple[tuple[Any, frozenset[str]], ...]] = {}
+    for name, cf in lst.condition_fields.items():
+        if cf.type == "boolean":
+            wire = flag_wire.get(name)
+            nulled = frozenset(
+                c.name for c in lst.condition_fields.values() if wire and c.wire == wire and c.name != name
+            )
+            out[name] = ((True, frozenset()), (False, nulled))
+        elif cf.enum:
+            out[name] = tuple((value, frozenset()) for value in cf.enum)
+    return out
+
+
+# Per request list, its condition fields with few values (read per unknown condition: built once).
+FINITE_DOMAINS = {name: _finite_domains(lst) for name, lst in FACT_LISTS.items()}
+# Per request list, (condition field, the request field it comes from), for the fields that come from one.
+WIRED_FIELDS = {
+    name: tuple((c.name, c.wire) for c in lst.condition_fields.values() if c.wire) for name, lst in FACT_LISTS.items()
+}
 
 
 def _could_hold(
@@ -164,7 +175,7 @@ def _could_hold(
     """
     finite = []
     for ref in sorted(_missing_refs(node, bound, params, as_of, settled), key=lambda r: (r.alias, r.name)):
-        domain = _finite_domain(kinds.get(ref.alias, ""), ref.name)
+        domain = FINITE_DOMAINS.get(kinds.get(ref.alias, ""), {}).get(ref.name, ())
         if domain:
             finite.append((ref, domain))
     if not finite or math.prod(len(d) for _, d in finite) > MAX_COMPLETIONS:
@@ -197,14 +208,20 @@ class _Search:
         seen: set[tuple] = set()
         results: list[dict[str, Any]] = []
 
-        def extend(level: int, bound: dict[str, Any], refs: dict[str, Any], missing: list[tuple]) -> None:
+        def extend(
+            level: int,
+            bound: dict[str, Any],
+            refs: dict[str, Any],
+            missing: list[tuple],
+            settled: frozenset[tuple[str, str]],
+        ) -> None:
+            """``settled``: :meth:`settled` of ``refs`` and ``bound``, as the level above computed it."""
             if len(results) >= MAX_PER_RULE or self.truncated:
                 return
             if level == len(positive):
                 # the fields that must be known for a match, the unless conditions' reads of the `when` facts
                 # included (docs/rules.md, "Which fields must be known"): one that no completion can give
                 # means these facts never match; one left out is missing
-                settled = self.settled(refs, bound)
                 missing = list(missing)
                 for alias, names in required.items():
                     for name in names:
@@ -232,23 +249,23 @@ class _Search:
                 if any(fact is other for other in bound.values()):
                     continue  # a combination is of distinct facts
                 trial = {**bound, p.alias: fact}
-                settled = self.settled({**refs, p.alias: (p.fact, src)}, trial)
+                trial_settled = self.settled({**refs, p.alias: (p.fact, src)}, trial)
                 where = None if p.where is None else E.push_not(p.where)
-                truth = _TRUE if where is None else _truth(where, trial, self.params, self.prep.as_of, settled)
+                truth = _TRUE if where is None else _truth(where, trial, self.params, self.prep.as_of, trial_settled)
                 if truth is _UNKNOWN and where is not None:
                     kinds = {alias: kind for alias, (kind, _) in refs.items()} | {p.alias: p.fact}
-                    if not _could_hold(where, trial, self.params, self.prep.as_of, settled, kinds):
+                    if not _could_hold(where, trial, self.params, self.prep.as_of, trial_settled, kinds):
                         truth = _FALSE
                 if truth is _FALSE:
                     continue
                 gaps = list(missing)
                 # `where` is None only when the truth is _TRUE, so an unknown truth always has a condition
                 if truth is _UNKNOWN and where is not None:
-                    for ref in _missing_refs(where, trial, self.params, self.prep.as_of, settled):
+                    for ref in _missing_refs(where, trial, self.params, self.prep.as_of, trial_settled):
                         gaps.append((ref.alias, ref.name))
-                extend(level + 1, trial, {**refs, p.alias: (p.fact, src)}, gaps)
+                extend(level + 1, trial, {**refs, p.alias: (p.fact, src)}, gaps, trial_settled)
 
-        extend(0, {}, {}, [])
+        extend(0, {}, {}, [], frozenset())
         self.found.extend(results)
 
     def settled(self, refs: Mapping[str, Any], bound: Mapping[str, Any]) -> frozenset[tuple[str, str]]:
@@ -265,8 +282,8 @@ class _Search:
                 fact = raw[index] if index < len(raw) else {}
                 out |= {(alias, name) for name in NULL_IS_A_FACT[lst] if name in fact and fact[name] is None}
                 prepared = bound.get(alias) or {}
-                for name, cf in FACT_LISTS[lst].condition_fields.items():
-                    if cf.wire and fact.get(cf.wire) is not None and prepared.get(name) is None:
+                for name, wire in WIRED_FIELDS[lst]:
+                    if fact.get(wire) is not None and prepared.get(name) is None:
                         out.add(
                             (alias, name)
                         )  # its request field was sent, and gives it no value (an annual period's month)
