@@ -171,14 +171,20 @@ def _unset_parameters(doc: CommentedMap, notices: set[str], ruleset: Ruleset, so
         cites = [c for c in body.get("citations") or [] if c.get("instrument") in notices]
         if not cites:
             continue
-        previous = body.get("value")
         parameter = ruleset.parameters.get(name)
         if "type" not in body and parameter is not None:
             body.insert(list(body).index("value") + 1, "type", parameter.type)  # its uses are still type-checked
-        body["value"] = None
-        body.yaml_add_eol_comment(f"SET from the new notice; {source_year}: {previous}", "value")
-        unset.append(UnsetParameter(name, previous, [c.get("eid") for c in cites]))
+        unset.append(_unset(body, "value", name, [c.get("eid") for c in cites], source_year))
     return unset
+
+
+def _unset(mapping: CommentedMap, key: str, name: str, cites: list[str], source_year: int) -> UnsetParameter:
+    """Set ``mapping[key]`` to null, last year's value in a comment beside it, and say what is to be set."""
+    previous = mapping[key]
+    mapping[key] = None
+    shown = "not known" if previous is None else previous
+    mapping.yaml_add_eol_comment(f"SET from the new notice; {source_year}: {shown}", key)
+    return UnsetParameter(name, previous, cites)
 
 
 def _cited_instruments(node: Any) -> list[str]:
@@ -227,19 +233,12 @@ def _unset_batches(doc: CommentedMap, mover: _Mover, source_year: int) -> list[U
         cites = [c.get("eid") for c in body.get("citations") or [] if isinstance(c, CommentedMap)]
         for key in ("notice", "issued_on", "split_working_days"):
             if key in body:  # a date not known last year is to be set all the same
-                previous = body[key]
-                body[key] = None
-                shown = "not known" if previous is None else previous
-                body.yaml_add_eol_comment(f"SET from the new notice; {source_year}: {shown}", key)
-                unset.append(UnsetParameter(f"batches.{new_id}.{key}", previous, cites))
+                unset.append(_unset(body, key, f"batches.{new_id}.{key}", cites, source_year))
         totals = body.get("totals")
         if isinstance(totals, CommentedMap):
             totals.fa.set_block_style()  # one line, and its comment, per activity
             for activity in list(totals):
-                previous = totals[activity]
-                totals[activity] = None
-                totals.yaml_add_eol_comment(f"SET from the new notice; {source_year}: {previous}", activity)
-                unset.append(UnsetParameter(f"batches.{new_id}.totals.{activity}", previous, cites))
+                unset.append(_unset(totals, activity, f"batches.{new_id}.totals.{activity}", cites, source_year))
     return unset
 
 
